@@ -1,0 +1,159 @@
+//! The orchestrator, and the one place that knows the order of operations
+//! for `cordon run`: profile → grants → probe → prepare → consent → spawn →
+//! relay → exit status.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, LaunchArgs, ProfileCommand, RunArgs};
+use crate::consent::{self, Invocation, Mode, Outcome};
+use crate::error::Error;
+use crate::launch::{self, Resolved};
+use crate::policy::{Access, GrantSource, Policy, Requirement};
+use crate::profile::{self, Context};
+use crate::sandbox::{self, Probe};
+use crate::session::{self, ServerExit};
+
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Run(args) => run_server(args),
+        Command::Profile(cmd) => profile_command(cmd),
+        Command::Doctor => doctor(),
+    }
+}
+
+/// A policy with every command-line grant applied, and the resolved
+/// command: what consent is given for.
+pub struct Launch {
+    pub policy: Policy,
+    pub resolved: Resolved,
+    pub invocation: Invocation,
+}
+
+/// Loads the profile and applies the command line to it.
+pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error> {
+    let mut policy = profile::load(args.profile.as_deref().unwrap_or(profile::DEFAULT_PROFILE), ctx)?;
+    if args.no_namespaces {
+        policy.mechanisms.namespaces = Requirement::Off;
+    }
+    let command = args.command.first().ok_or_else(|| Error::Usage("no command given after --".into()))?;
+    let resolved = launch::resolve(command, std::env::var_os("PATH").as_deref(), &ctx.cwd)?;
+    for path in &args.ro {
+        profile::add_grant(&mut policy, path, Access::READ_EXEC, GrantSource::CommandLine, ctx)?;
+    }
+    for path in &args.rw {
+        profile::add_grant(&mut policy, path, Access::READ_WRITE, GrantSource::CommandLine, ctx)?;
+    }
+    profile::add_grant(&mut policy, &resolved.executable, Access::READ_EXEC, GrantSource::Executable, ctx)?;
+    for interp in &resolved.interpreters {
+        profile::add_grant(&mut policy, interp, Access::READ_EXEC, GrantSource::Interpreter, ctx)?;
+    }
+    profile::add_env_names(&mut policy, &args.env)?;
+    let invocation = Invocation {
+        argv: args.command.clone(),
+        executable: resolved.executable.clone(),
+        interpreter: resolved.interpreters.last().cloned(),
+        cwd: ctx.cwd.clone(),
+    };
+    Ok(Launch { policy, resolved, invocation })
+}
+
+fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
+    ensure_standard_descriptors();
+    let ctx = Context::from_env()?;
+    let launch = resolve_launch(&args.launch, &ctx)?;
+    let probe = Probe::run();
+    let argv: Vec<OsString> = args.launch.command.clone();
+    let prepared = sandbox::prepare(&launch.policy, &probe, &launch.resolved.executable, &argv, &ctx.cwd)?;
+    let text = consent::render(&launch.policy, &launch.invocation, &prepared.report.lines, &ctx.home);
+    let mode = match (args.dry_run, args.yes) {
+        (true, _) => Mode::DryRun,
+        (false, true) => Mode::Yes,
+        (false, false) => Mode::Ask,
+    };
+    match consent::obtain(&text, mode)? {
+        Outcome::Approved => {}
+        Outcome::DryRun => return Ok(ExitCode::SUCCESS),
+        Outcome::Refused => return Err(Error::Refused),
+    }
+    let signals = session::signal_fd().map_err(|e| Error::Io { what: "cannot set up signal handling".into(), source: e.into() })?;
+    let child = launch::spawn(&prepared)?;
+    let exit = session::run(child, signals, launch.policy.shutdown)?;
+    if let ServerExit::Signal(sig) = exit {
+        let name = nix::sys::signal::Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
+        let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
+    }
+    Ok(ExitCode::from(exit.exit_code()))
+}
+
+/// Descriptors 0, 1 and 2 must be open before cordon creates pipes, or a
+/// pipe could land on one of them and be mistaken for stdio.
+fn ensure_standard_descriptors() {
+    for fd in 0..3 {
+        if nix::fcntl::fcntl(unsafe_borrow(fd), nix::fcntl::FcntlArg::F_GETFD).is_err() {
+            if let Ok(null) = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+                // open returns the lowest free descriptor: this one.
+                std::mem::forget(null);
+            }
+        }
+    }
+}
+
+fn unsafe_borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
+    #[allow(unsafe_code)]
+    // SAFETY: fcntl(F_GETFD) on a number that may be closed only reports
+    // EBADF; nothing is read or written through the borrow.
+    unsafe {
+        std::os::fd::BorrowedFd::borrow_raw(fd)
+    }
+}
+
+fn profile_command(cmd: ProfileCommand) -> Result<ExitCode, Error> {
+    let ctx = Context::from_env()?;
+    let mut out = std::io::stdout().lock();
+    let io = |e: std::io::Error| Error::Io { what: "cannot write to stdout".into(), source: e };
+    match cmd {
+        ProfileCommand::List => {
+            for entry in profile::list(&ctx)? {
+                writeln!(out, "{:<24} {:<40} {}", entry.name, entry.origin.to_string(), entry.description).map_err(io)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfileCommand::Show { profile: name } => {
+            let policy = profile::load(&name, &ctx)?;
+            out.write_all(consent::render_policy(&policy).as_bytes()).map_err(io)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfileCommand::Check { files } => {
+            let mut ok = true;
+            for file in files {
+                match check_file(&file, &ctx) {
+                    Ok(()) => writeln!(out, "{}: ok", file.display()).map_err(io)?,
+                    Err(e) => {
+                        ok = false;
+                        crate::error::report(&e);
+                    }
+                }
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    }
+}
+
+fn check_file(file: &Path, ctx: &Context) -> Result<(), Error> {
+    // A bare file name is still a path here: `check` takes files.
+    let reference = if file.components().count() == 1 { Path::new(".").join(file) } else { file.to_path_buf() };
+    profile::load(&reference.to_string_lossy(), ctx)?;
+    Ok(())
+}
+
+fn doctor() -> Result<ExitCode, Error> {
+    let ctx = Context::from_env()?;
+    let policy = profile::load(profile::DEFAULT_PROFILE, &ctx)?;
+    let probe = Probe::run();
+    let ok = crate::doctor::report(&probe, &policy)
+        .map_err(|e| Error::Io { what: "cannot write to stdout".into(), source: e })?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,131 @@
+//! The command-line surface (clap derive types only, no logic).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str = "Run a local MCP server in a sandbox, after showing the exact command and getting consent.";
+
+const LONG_ABOUT: &str = "\
+Run a local MCP server in a sandbox, after showing the exact command and getting consent.
+
+Put cordon in front of a server's command in your MCP host's configuration
+(Claude Desktop, VS Code, Cursor, ...). cordon prints the exact command and the
+sandbox it will run in, asks for consent, starts the server under a profile
+(Landlock, seccomp, namespaces), and relays the JSON-RPC stream between the
+host and the server.";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  Run the filesystem server with write access to ~/notes only:
+    cordon run --profile filesystem --rw ~/notes -- npx -y @modelcontextprotocol/server-filesystem ~/notes
+
+  See what would run, and in which sandbox, without running it:
+    cordon run --dry-run -- python3 -m mcp_server_time
+
+  Pass one environment variable (by name, never by value):
+    cordon run -p github --env GITHUB_TOKEN -- github-mcp-server stdio
+
+Exit status: the server's own status; 128+N when it died of signal N;
+125 cordon failed (profile, sandbox setup, bad usage); 126 the command was
+found but cannot be executed; 127 the command was not found; 124 consent was
+refused or could not be asked.";
+
+const PROFILE_EXAMPLES: &str = "\
+Examples:
+  cordon profile list
+  cordon profile show filesystem
+  cordon profile check ./my-server.toml";
+
+#[derive(Debug, Parser)]
+#[command(name = "cordon", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); CORDON_LOG
+    /// takes a tracing filter and overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the exact command and its sandbox, ask for consent, run the server
+    /// in the sandbox and relay its stdio.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+
+    /// List, show and check profiles.
+    #[command(subcommand, after_help = PROFILE_EXAMPLES)]
+    Profile(ProfileCommand),
+
+    /// Report what this kernel lets cordon enforce, one line per mechanism.
+    Doctor,
+}
+
+/// The grants and the command, shared by every subcommand that starts a
+/// server.
+#[derive(Debug, Args, Clone)]
+pub struct LaunchArgs {
+    /// Profile to apply: a name (see `cordon profile list`) or a path to a
+    /// TOML file. Without it, the built-in `default` profile is used.
+    #[arg(short, long, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
+
+    /// Grant read and execute access below PATH (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub ro: Vec<PathBuf>,
+
+    /// Grant read and write access below PATH, no execute unless the profile
+    /// grants it (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub rw: Vec<PathBuf>,
+
+    /// Pass the environment variable NAME to the server (repeatable). Only
+    /// the name is given; the value comes from cordon's environment.
+    #[arg(long, value_name = "NAME")]
+    pub env: Vec<String>,
+
+    /// Run without Linux namespaces: Landlock, seccomp and process hygiene
+    /// only (for systems where unprivileged user namespaces are blocked).
+    #[arg(long)]
+    pub no_namespaces: bool,
+
+    /// The server's command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+
+    /// Give consent on the command line instead of at a prompt; the command
+    /// and its sandbox are still printed.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Print the command and its sandbox, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List every profile cordon can find: name, origin, description.
+    List,
+    /// Show the effective, resolved policy of a profile.
+    Show {
+        /// A profile name or a path to a TOML file.
+        #[arg(value_name = "NAME|PATH")]
+        profile: String,
+    },
+    /// Validate profile files; exit 0 when all are valid, 1 otherwise.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}

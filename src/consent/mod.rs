@@ -1,0 +1,167 @@
+//! Consent: the exact command, the resolved executable and the effective
+//! policy, rendered once and shown to the user before anything runs.
+//!
+//! - [`render`] is the single rendering shared by the prompt, `run
+//!   --dry-run`, `run --yes` and (later) `approve` and `vet`; approvals are
+//!   keyed by its text, so it is deterministic and every untrusted string
+//!   in it is escaped ([`quote`]).
+//! - [`warnings`] names dangerous patterns in one sentence each; they are
+//!   part of the rendering.
+//! - [`obtain`] shows the text and decides. The question is asked on the
+//!   controlling terminal only: stdin and stdout carry the MCP protocol.
+//!
+//! Depends on [`crate::policy`] only.
+
+mod prompt;
+mod quote;
+mod render;
+mod warn;
+
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+
+pub use prompt::{QUESTION, ask_on, obtain};
+pub use quote::{escape_os, escape_text, quote_argv, shell_quote};
+pub use render::{render, render_policy};
+pub use warn::warnings;
+
+/// What is about to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The command line as the user typed it; `argv[0]` unresolved.
+    pub argv: Vec<OsString>,
+    /// The absolute file cordon will `execve`.
+    pub executable: PathBuf,
+    /// The interpreter named by the executable's `#!` line, if any.
+    pub interpreter: Option<PathBuf>,
+    /// The directory the server starts in.
+    pub cwd: PathBuf,
+}
+
+/// How consent is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `--yes`: show the text on stderr and approve.
+    Yes,
+    /// `--dry-run`: show the text on stderr and run nothing.
+    DryRun,
+    /// Ask on the controlling terminal.
+    Ask,
+}
+
+/// What the user decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Outcome {
+    /// Run the command.
+    Approved,
+    /// Do not run it: the answer was not yes, or the prompt was ended by
+    /// EOF, a hangup or Ctrl-C.
+    Refused,
+    /// `--dry-run`: the text was shown and nothing is to run.
+    DryRun,
+}
+
+impl Outcome {
+    /// Only [`Outcome::Approved`] allows the command to run.
+    pub fn is_approved(self) -> bool {
+        self == Outcome::Approved
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsentError {
+    /// `/dev/tty` cannot be opened: cordon runs without a controlling
+    /// terminal (typically started by an MCP host).
+    #[error("no controlling terminal to ask for consent on (stdin and stdout carry the MCP protocol)")]
+    NoTerminal,
+    /// Talking to the terminal or writing to stderr failed.
+    #[error("consent prompt: cannot {step}")]
+    Io {
+        step: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ConsentError {
+    /// A one-line suggestion for the top-level error report.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ConsentError::NoTerminal => Some(
+                "run the command once from a terminal to approve it, or pass --yes after \
+                 reviewing it with --dry-run",
+            ),
+            ConsentError::Io { .. } => None,
+        }
+    }
+
+    fn io(step: &'static str, source: impl Into<io::Error>) -> ConsentError {
+        ConsentError::Io { step, source: source.into() }
+    }
+}
+
+/// A small but complete policy and invocation for the unit tests here.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::Invocation;
+    use crate::policy::*;
+
+    pub fn grant(path: &str, access: Access, source: GrantSource) -> FsGrant {
+        FsGrant { path: PathBuf::from(path), declared: None, link: None, access, exists: true, source }
+    }
+
+    pub fn policy() -> Policy {
+        Policy {
+            name: "filesystem".into(),
+            origin: Origin::BuiltIn,
+            description: "read and write one directory".into(),
+            fs: vec![
+                grant("/usr", Access::READ_EXEC, GrantSource::Group("runtime".into())),
+                grant("/srv/notes", Access::READ_WRITE, GrantSource::CommandLine),
+            ],
+            unprotect: Vec::new(),
+            private_tmp: true,
+            network: Network {
+                mode: NetworkMode::None,
+                connect: Ports::Only(Vec::new()),
+                bind: Ports::Only(Vec::new()),
+            },
+            env: EnvPolicy { pass: vec!["HOME".into(), "PATH".into()], set: BTreeMap::new() },
+            limits: Limits {
+                core: 0,
+                nofile: 1024,
+                nproc: 512,
+                address_space: Some(4 << 30),
+                fsize: None,
+                cpu: None,
+            },
+            seccomp: SyscallPolicy { action: SyscallAction::Errno, allow: vec![], deny: vec![] },
+            mechanisms: Mechanisms {
+                namespaces: Requirement::Required,
+                landlock: Requirement::Required,
+                seccomp: Requirement::BestEffort,
+            },
+            shutdown: Shutdown {
+                close_grace: Duration::from_secs(5),
+                term_grace: Duration::from_secs(2),
+            },
+            mcp: McpPolicy::default(),
+        }
+    }
+
+    pub fn invocation(argv: &[&str]) -> Invocation {
+        Invocation {
+            argv: argv.iter().map(Into::into).collect(),
+            executable: PathBuf::from("/usr/bin/npx"),
+            interpreter: Some(PathBuf::from("/usr/bin/node")),
+            cwd: PathBuf::from("/srv"),
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! Warnings for dangerous patterns in the command and the policy, one
+//! sentence each, shown as part of the consent text.
+//!
+//! These are heuristics meant to catch the common mistakes (an unpinned
+//! `npx -y`, `curl | sh`, a grant on `~/.ssh`), not a security boundary:
+//! the sandbox is the boundary. Everything here is pure except for
+//! existence checks on the granted paths (`.env` inside a granted
+//! directory, credential directories inside a granted home).
+
+use std::path::{Path, PathBuf};
+
+use super::Invocation;
+use super::quote::{escape_os, escape_text};
+use crate::policy::{NetworkMode, Policy};
+
+const PRIVILEGE: &[&str] = &["sudo", "doas", "su", "pkexec", "run0"];
+const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"];
+const DOWNLOADERS: &[&str] = &["curl", "wget"];
+const SECRET_WORDS: &[&str] =
+    &["TOKEN", "SECRET", "KEY", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL"];
+
+/// Every warning for running `inv` under `policy`, in a fixed order.
+/// `home` is the user's home directory; an empty path skips the checks
+/// that depend on it.
+pub fn warnings(policy: &Policy, inv: &Invocation, home: &Path) -> Vec<String> {
+    let words: Vec<String> =
+        inv.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let mut out = Vec::new();
+    command_warnings(&words, &inv.executable, &mut out);
+    grant_warnings(policy, home, &mut out);
+    for path in &policy.unprotect {
+        out.push(format!(
+            "the profile lifts cordon's mandatory protection of {}",
+            show_path(path, home)
+        ));
+    }
+    if policy.network.mode == NetworkMode::Host {
+        out.push(
+            "network is host: the server can reach every service on this machine's loopback \
+             and your network"
+                .to_owned(),
+        );
+    }
+    env_warnings(policy, &mut out);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|w| seen.insert(w.clone()));
+    out
+}
+
+fn command_warnings(words: &[&str], executable: &Path, out: &mut Vec<String>) {
+    let cmd = skip_prefixes(words);
+    let exe_name = executable.file_name().map(|n| n.to_string_lossy().into_owned());
+    let privileged = [words.first(), cmd.first()]
+        .into_iter()
+        .flatten()
+        .map(|w| basename(w))
+        .chain(exe_name.as_deref())
+        .find(|name| PRIVILEGE.contains(name));
+    if let Some(name) = privileged {
+        out.push(privilege_warning(name));
+    }
+    if has_rm_rf(words) {
+        out.push(RM_RF.to_owned());
+    }
+    if let Some((shell, script)) = shell_command(cmd) {
+        out.push(format!(
+            "{} -c runs a shell command string; the server is whatever that string does",
+            escape_text(shell)
+        ));
+        script_warnings(script, out);
+    }
+    if let Some(w) = unpinned_package(cmd) {
+        out.push(w);
+    }
+}
+
+const RM_RF: &str =
+    "the command contains `rm -rf`: it can delete files recursively wherever it may write";
+
+fn privilege_warning(name: &str) -> String {
+    format!(
+        "the command runs {}, which asks for root privileges; an MCP server should never need them",
+        escape_text(name)
+    )
+}
+
+/// Warnings about the text of a `sh -c` string.
+fn script_warnings(script: &str, out: &mut Vec<String>) {
+    let segments = split_script(script);
+    if let Some(name) = segments
+        .iter()
+        .flat_map(|s| s.words.first())
+        .map(|w| basename(w))
+        .find(|w| PRIVILEGE.contains(w))
+    {
+        out.push(privilege_warning(name));
+    }
+    if segments.iter().any(|s| has_rm_rf(&s.words)) {
+        out.push(RM_RF.to_owned());
+    }
+    if downloads_and_runs(&segments, script) {
+        out.push(
+            "the shell command pipes a download (curl/wget) into a shell: it runs whatever \
+             that URL serves at every start"
+                .to_owned(),
+        );
+    }
+}
+
+/// The last path component of a command word.
+fn basename(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// The command proper, after an `env` with its options and assignments
+/// and after `sudo`-like wrappers (which are warned about separately).
+fn skip_prefixes<'a, 'b>(mut words: &'a [&'b str]) -> &'a [&'b str] {
+    loop {
+        match words.first().map(|w| basename(w)) {
+            Some("env") | Some("sudo") | Some("doas") => {
+                words = &words[1..];
+                while words.first().is_some_and(|w| w.starts_with('-') || is_assignment(w)) {
+                    words = &words[1..];
+                }
+            }
+            Some(w) if is_assignment(w) => words = &words[1..],
+            _ => return words,
+        }
+    }
+}
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// `rm` followed by options that together mean recursive and forced.
+fn has_rm_rf(words: &[&str]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        if basename(w) != "rm" {
+            return false;
+        }
+        let (mut recursive, mut force) = (false, false);
+        for opt in words[i + 1..].iter().take_while(|o| o.starts_with('-') && **o != "--") {
+            match *opt {
+                "--recursive" => recursive = true,
+                "--force" => force = true,
+                o if !o.starts_with("--") => {
+                    recursive |= o.contains(['r', 'R']);
+                    force |= o.contains('f');
+                }
+                _ => {}
+            }
+        }
+        recursive && force
+    })
+}
+
+/// For `sh -c STRING ...` (and `bash -lc`, `zsh -ec`...): the shell's
+/// name and the command string.
+fn shell_command<'a>(cmd: &[&'a str]) -> Option<(&'a str, &'a str)> {
+    let shell = basename(cmd.first()?);
+    if !SHELLS.contains(&shell) {
+        return None;
+    }
+    let mut seen_c = false;
+    let mut args = cmd[1..].iter();
+    while let Some(arg) = args.next() {
+        if *arg == "--" || !(arg.starts_with('-') || arg.starts_with('+')) {
+            let operand = if *arg == "--" { args.next()? } else { arg };
+            return seen_c.then_some((shell, *operand));
+        }
+        if arg.starts_with("--") {
+            if matches!(*arg, "--rcfile" | "--init-file") {
+                args.next();
+            }
+            continue;
+        }
+        seen_c |= arg.contains('c');
+        if arg.contains(['o', 'O']) {
+            args.next();
+        }
+    }
+    None
+}
+
+/// One simple command of a shell string, and whether its input is piped
+/// from the previous one.
+struct Segment<'a> {
+    words: Vec<&'a str>,
+    piped: bool,
+}
+
+/// A deliberately rough split of a shell string into simple commands, on
+/// `; & | ( ) ` < >` and newlines, quotes dropped from the words.
+fn split_script(script: &str) -> Vec<Segment<'_>> {
+    let mut segments = Vec::new();
+    let mut piped = false;
+    let mut rest = script;
+    while !rest.is_empty() {
+        let end = rest.find([';', '&', '|', '(', ')', '`', '<', '>', '\n']).unwrap_or(rest.len());
+        let words = rest[..end]
+            .split_whitespace()
+            .map(|w| w.trim_matches(['"', '\'', '$', '{', '}']))
+            .filter(|w| !w.is_empty())
+            .collect();
+        segments.push(Segment { words: skip_prefixes_owned(words), piped });
+        let sep = &rest[end..];
+        piped = sep.starts_with('|') && !sep.starts_with("||");
+        let skip = if sep.starts_with("||") || sep.starts_with("&&") { 2 } else { 1 };
+        rest = sep.get(skip..).unwrap_or("");
+    }
+    segments
+}
+
+fn skip_prefixes_owned(words: Vec<&str>) -> Vec<&str> {
+    skip_prefixes(&words).to_vec()
+}
+
+/// `curl … | sh`, or a shell fed by `$(curl …)` / `<(curl …)`.
+fn downloads_and_runs(segments: &[Segment<'_>], script: &str) -> bool {
+    let is_shell = |s: &Segment<'_>| s.words.first().is_some_and(|w| SHELLS.contains(&basename(w)));
+    let is_download =
+        |s: &Segment<'_>| s.words.first().is_some_and(|w| DOWNLOADERS.contains(&basename(w)));
+    let piped = segments.windows(2).any(|p| p[1].piped && is_shell(&p[1]) && is_download(&p[0]));
+    let substituted = (script.contains("$(") || script.contains("<("))
+        && segments.iter().any(is_download)
+        && segments.iter().any(is_shell);
+    piped || substituted
+}
+
+/// A package runner started with a package that has no fixed version.
+fn unpinned_package(cmd: &[&str]) -> Option<String> {
+    let first = basename(cmd.first()?);
+    let second = cmd.get(1).copied().unwrap_or("");
+    let after = |n: usize| cmd.get(n..).unwrap_or(&[]);
+    // (runner as shown, package spec, whether it is a Python runner)
+    let (runner, spec, python) = match (first, second) {
+        ("npx" | "bunx" | "pnpx", _) => (first.to_owned(), npm_package(after(1))?, false),
+        ("npm", "exec" | "x") | ("bun" | "yarn", "x" | "dlx") => {
+            (format!("{first} {second}"), npm_package(after(2))?, false)
+        }
+        ("pnpm", _) => {
+            let dlx = cmd.iter().position(|w| *w == "dlx")?;
+            ("pnpm dlx".to_owned(), npm_package(after(dlx + 1))?, false)
+        }
+        ("uvx", _) => (first.to_owned(), py_package(after(1), "--from")?, true),
+        ("uv", "tool") if cmd.get(2) == Some(&"run") => {
+            ("uv tool run".to_owned(), py_package(after(3), "--from")?, true)
+        }
+        ("pipx", "run") => ("pipx run".to_owned(), py_package(after(2), "--spec")?, true),
+        _ => return None,
+    };
+    let (pinned, example) =
+        if python { (py_is_pinned(spec), "==") } else { (npm_is_pinned(spec), "@") };
+    if pinned {
+        return None;
+    }
+    Some(format!(
+        "{} downloads and runs the latest version of {} at every start; pin a version \
+         (name{example}1.2.3) to run the code you reviewed",
+        escape_text(&runner),
+        escape_text(spec)
+    ))
+}
+
+/// The package an npm-style runner installs: `-p`/`--package` if given,
+/// else the first operand. `None` when nothing is downloaded (`--no`).
+fn npm_package<'a>(args: &[&'a str]) -> Option<&'a str> {
+    let mut it = args.iter();
+    let mut first_operand = None;
+    while let Some(arg) = it.next() {
+        match *arg {
+            "--no" | "--no-install" | "--offline" => return None,
+            "-p" | "--package" => return it.next().copied(),
+            "-c" | "--call" => return None,
+            "--" => return first_operand.or_else(|| it.next().copied()),
+            a if a.starts_with("--package=") => return a.strip_prefix("--package="),
+            a if a.starts_with('-') => {}
+            a => {
+                first_operand.get_or_insert(a);
+            }
+        }
+    }
+    first_operand
+}
+
+/// The package a Python-style runner installs: the `spec_opt` value if
+/// given, else the first operand.
+fn py_package<'a>(args: &[&'a str], spec_opt: &str) -> Option<&'a str> {
+    const TAKES_VALUE: &[&str] = &[
+        "--with", "-w", "--with-editable", "--with-requirements", "--python", "-p", "--index",
+        "--default-index", "--index-url", "-i", "--extra-index-url", "--find-links", "-f",
+        "--constraints", "--overrides", "--pip-args", "--cache-dir", "--directory",
+    ];
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if *arg == spec_opt {
+            return it.next().copied();
+        }
+        if let Some(v) = arg.strip_prefix(spec_opt).and_then(|r| r.strip_prefix('=')) {
+            return Some(v);
+        }
+        if TAKES_VALUE.contains(arg) {
+            it.next();
+        } else if *arg == "--" {
+            return it.next().copied();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
+/// Local paths and URLs are not registry packages; say nothing about them.
+fn is_path_or_url(spec: &str) -> bool {
+    spec.starts_with(['.', '/', '~']) || spec.contains(':')
+}
+
+/// `name@1.2.3` or `@scope/name@1.2.3`; tags (`@latest`) and ranges are
+/// not pins.
+fn npm_is_pinned(spec: &str) -> bool {
+    if is_path_or_url(spec) {
+        return true;
+    }
+    let at = if let Some(scoped) = spec.strip_prefix('@') {
+        scoped.find('@').map(|i| i + 1)
+    } else {
+        spec.find('@')
+    };
+    at.is_some_and(|i| is_exact_version(&spec[i + 1..]))
+}
+
+/// `name==1.2.3` or `name@1.2.3` (with optional `[extras]`).
+fn py_is_pinned(spec: &str) -> bool {
+    if is_path_or_url(spec) {
+        return true;
+    }
+    let version = spec.split_once("==").or_else(|| spec.split_once('@')).map(|(_, v)| v);
+    version.is_some_and(|v| is_exact_version(v.trim_start_matches('=')))
+}
+
+fn is_exact_version(v: &str) -> bool {
+    v.starts_with(|c: char| c.is_ascii_digit())
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+        && !v.split('.').any(|part| matches!(part, "x" | "X"))
+}
+
+/// A place the server should rarely see.
+struct Sensitive {
+    path: PathBuf,
+    what: &'static str,
+    /// Warn also for grants below it (credential directories).
+    below_too: bool,
+}
+
+fn sensitive_places(home: &Path) -> Vec<Sensitive> {
+    let mut list: Vec<Sensitive> = [
+        ("/", "the whole filesystem"),
+        ("/etc", "system configuration"),
+        ("/home", "every user's home directory"),
+        ("/root", "root's home directory"),
+    ]
+    .into_iter()
+    .map(|(p, what)| Sensitive { path: p.into(), what, below_too: false })
+    .collect();
+    if home.is_absolute() && home != Path::new("/") {
+        list.push(Sensitive { path: home.to_owned(), what: "your home directory", below_too: false });
+        let in_home: [(&str, &str, bool); 12] = [
+            (".ssh", "SSH keys", true),
+            (".aws", "AWS credentials", true),
+            (".gnupg", "GnuPG keys", true),
+            (".config/gh", "the GitHub CLI's token", true),
+            (".kube", "Kubernetes credentials", true),
+            (".docker", "Docker registry credentials", true),
+            (".netrc", "saved login passwords", false),
+            (".config/Claude/claude_desktop_config.json", "an MCP host's configuration", false),
+            (".claude.json", "an MCP host's configuration", false),
+            (".cursor/mcp.json", "an MCP host's configuration", false),
+            (".vscode/mcp.json", "an MCP host's configuration", false),
+            (".mcp.json", "an MCP host's configuration", false),
+        ];
+        for (rel, what, below_too) in in_home {
+            list.push(Sensitive { path: home.join(rel), what, below_too });
+        }
+    }
+    list
+}
+
+/// Files that are sensitive wherever they are: matched by name on the
+/// grant itself, and looked for directly inside a granted directory.
+const LOCAL_FILES: [(&str, &str); 4] = [
+    (".env", "a .env file, which usually holds secrets"),
+    (".mcp.json", "an MCP host's configuration"),
+    (".cursor/mcp.json", "an MCP host's configuration"),
+    (".vscode/mcp.json", "an MCP host's configuration"),
+];
+
+fn grant_warnings(policy: &Policy, home: &Path, out: &mut Vec<String>) {
+    let places = sensitive_places(home);
+    for g in &policy.fs {
+        let mut hits: Vec<&str> = Vec::new();
+        let mut contains: Vec<PathBuf> = Vec::new();
+        for s in &places {
+            if g.path == s.path || (s.below_too && g.path.starts_with(&s.path)) {
+                hits.push(s.what);
+            } else if s.path.starts_with(&g.path) && g.path != Path::new("/") && exists(&s.path) {
+                contains.push(s.path.clone());
+            }
+        }
+        for (rel, what) in LOCAL_FILES {
+            if g.path.ends_with(rel) {
+                hits.push(what);
+            } else if exists(&g.path.join(rel)) {
+                contains.push(g.path.join(rel));
+            }
+        }
+        contains.sort();
+        contains.dedup();
+        if hits.is_empty() && contains.is_empty() {
+            continue;
+        }
+        out.push(grant_sentence(g.access.write, &g.path, &hits, &contains, home));
+    }
+}
+
+fn grant_sentence(
+    write: bool,
+    path: &Path,
+    hits: &[&str],
+    contains: &[PathBuf],
+    home: &Path,
+) -> String {
+    let mut s = format!(
+        "{} access to {}",
+        if write { "grants WRITE" } else { "grants read" },
+        show_path(path, home)
+    );
+    if !hits.is_empty() {
+        s.push_str(&format!(" ({})", hits.join(", ")));
+    }
+    if !contains.is_empty() {
+        let names: Vec<String> = contains.iter().map(|p| show_path(p, home)).collect();
+        s.push_str(&format!(", which contains {}", names.join(", ")));
+    }
+    s.push_str(if write {
+        ": the server can read, change and delete it"
+    } else {
+        ": the server can read it"
+    });
+    s
+}
+
+fn exists(path: &Path) -> bool {
+    path.symlink_metadata().is_ok()
+}
+
+/// A path for a sentence: below `home` as `~/…`, escaped.
+fn show_path(path: &Path, home: &Path) -> String {
+    match path.strip_prefix(home) {
+        Ok(rest) if home.is_absolute() && !rest.as_os_str().is_empty() => {
+            format!("~/{}", escape_os(rest.as_os_str()))
+        }
+        _ => escape_os(path.as_os_str()),
+    }
+}
+
+fn env_warnings(policy: &Policy, out: &mut Vec<String>) {
+    let looks_secret = |name: &&String| {
+        let upper = name.to_ascii_uppercase();
+        SECRET_WORDS.iter().any(|w| upper.contains(w))
+    };
+    let passed: Vec<String> =
+        policy.env.pass.iter().filter(looks_secret).map(|n| escape_text(n)).collect();
+    if !passed.is_empty() {
+        out.push(format!(
+            "passes a credential to the server: {} (copied from your environment)",
+            passed.join(", ")
+        ));
+    }
+    let set: Vec<String> =
+        policy.env.set.keys().filter(looks_secret).map(|n| escape_text(n)).collect();
+    if !set.is_empty() {
+        out.push(format!(
+            "passes a credential to the server: {} (set by the profile)",
+            set.join(", ")
+        ));
+    }
+}

@@ -1,0 +1,134 @@
+//! The code between fork and exec: a flat sequence of `apply` steps over
+//! what `sandbox::prepare` built. Async-signal-safe only: no allocation,
+//! no locks, no logging, no panics. A failure becomes one fixed-size
+//! record on the status pipe, then `_exit`.
+//!
+//! Two processes run this code. The first child (the sandbox's init, pid 1
+//! of the new pid namespace) sets up the namespaces and the minimal root,
+//! then forks the server and supervises it (`launch::init`). The server
+//! process applies the per-process layers, seccomp last, and executes.
+#![allow(unsafe_code)]
+
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+
+use super::init;
+use super::status::{Record, Step};
+use crate::sandbox::{Prepared, mounts};
+use crate::sys;
+
+/// The descriptors the child works with (raw numbers; the parent owns the
+/// `OwnedFd`s and keeps them alive across the fork).
+#[derive(Debug, Clone, Copy)]
+pub struct ChildFds {
+    /// Read end of the server's stdin pipe, write end of its stdout pipe.
+    pub stdin: RawFd,
+    pub stdout: RawFd,
+    /// Write end of the status pipe to cordon.
+    pub status: RawFd,
+    /// Read end of the pipe whose write end only cordon holds: it hangs up
+    /// when cordon dies.
+    pub life: RawFd,
+    /// cordon's ends, closed first thing in the child.
+    pub parent_ends: [RawFd; 4],
+}
+
+/// Reports a failure and leaves.
+fn fail(status: RawFd, step: Step, index: usize, errno: Errno) -> ! {
+    let _ = sys::write_all(status, &Record::Failed { step, index: index as u32, errno }.encode());
+    sys::exit_now(125)
+}
+
+fn check<T>(status: RawFd, step: Step, result: Result<T, Errno>) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => fail(status, step, 0, e),
+    }
+}
+
+/// Entry point of the first child. Never returns.
+pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
+    for fd in fds.parent_ends {
+        sys::close(fd);
+    }
+    let namespaces = p.clone_flags != 0;
+    // Die with cordon. In a pid namespace, init's death takes every process
+    // inside with it; without one, init must outlive cordon long enough to
+    // kill the tree, so it watches the life pipe instead of dying at once.
+    if namespaces {
+        check(fds.status, Step::ParentGone, sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong));
+    } else {
+        check(fds.status, Step::Subreaper, sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1));
+    }
+    // cordon may have died before the death signal was armed: the life
+    // pipe has hung up then.
+    if init::parent_gone(fds.life) {
+        sys::exit_now(125);
+    }
+    check(fds.status, Step::Setsid, sys::setsid());
+    if let Some(maps) = &p.id_maps {
+        check(fds.status, Step::IdMaps, maps.apply());
+    }
+    if let Some(plan) = &p.mounts {
+        if let Err((index, errno)) = mounts::apply(plan) {
+            fail(fds.status, Step::Mount, index, errno);
+        }
+    }
+    if let Some(name) = p.hostname {
+        check(fds.status, Step::Hostname, sys::sethostname(name));
+    }
+    // Block the signals init handles before the server exists, so none is
+    // lost between fork and the supervision loop.
+    let signalfd = check(fds.status, Step::Signals, sys::block_to_signalfd(&init::HANDLED));
+    let mut exec_pipe = [0 as libc::c_int; 2];
+    // SAFETY: exec_pipe is a valid array of two ints.
+    if unsafe { libc::pipe2(exec_pipe.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
+        fail(fds.status, Step::Fork, 0, Errno::last());
+    }
+    let server = match sys::clone_fork(0) {
+        Ok(0) => {
+            sys::close(exec_pipe[0]);
+            sys::close(signalfd);
+            run_server(p, fds, exec_pipe[1])
+        }
+        Ok(pid) => pid,
+        Err(e) => fail(fds.status, Step::Fork, 0, e),
+    };
+    sys::close(exec_pipe[1]);
+    sys::close(fds.stdin);
+    sys::close(fds.stdout);
+    init::supervise(server, exec_pipe[0], signalfd, fds.status, fds.life, namespaces)
+}
+
+/// The server process: per-process layers, seccomp last, then exec.
+fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
+    sys::close(fds.status);
+    sys::close(fds.life);
+    check(report, Step::Stdio, sys::dup2(fds.stdin, 0));
+    check(report, Step::Stdio, sys::dup2(fds.stdout, 1));
+    sys::reset_signals();
+    for (i, &(resource, value)) in p.rlimits.iter().enumerate() {
+        if let Err(e) = sys::setrlimit(resource, value) {
+            fail(report, Step::Rlimit, i, e);
+        }
+    }
+    check(report, Step::Directory, sys::chdir(&p.exec.cwd));
+    // Everything above 2 is closed by exec, including the Landlock ruleset
+    // and this report pipe (both close-on-exec after this call).
+    check(report, Step::Descriptors, sys::cloexec_from(3));
+    check(report, Step::Capabilities, sys::drop_all_capabilities());
+    match &p.landlock {
+        Some(landlock) => check(report, Step::Landlock, landlock.apply()),
+        None => check(report, Step::NoNewPrivs, sys::set_no_new_privs()),
+    }
+    if let Some(seccomp) = &p.seccomp {
+        for (i, program) in seccomp.programs.iter().enumerate() {
+            if let Err(e) = sys::seccomp_install(program) {
+                fail(report, Step::Seccomp, i, e);
+            }
+        }
+    }
+    let errno = sys::execve(&p.exec.path, &p.exec.argv_ptrs, &p.exec.envp_ptrs);
+    fail(report, Step::Exec, 0, errno)
+}

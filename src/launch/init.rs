@@ -1,0 +1,179 @@
+//! The sandbox's init: pid 1 of the server's pid namespace (or, without
+//! namespaces, a child subreaper). It reports the server's start, forwards
+//! signals to it, reaps every orphan, and reports the server's wait status
+//! to cordon. Async-signal-safe only, like `launch::child`.
+#![allow(unsafe_code)]
+
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+
+use super::status::{RECORD_SIZE, Record, Step};
+use crate::sys;
+
+/// Signals init forwards to the server (cordon forwards them to init), and
+/// SIGCHLD, which init handles itself.
+pub const HANDLED: [libc::c_int; 7] =
+    [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+
+/// Whether cordon has died: the life pipe's only writer is gone.
+pub fn parent_gone(life: RawFd) -> bool {
+    let mut pfd = [libc::pollfd { fd: life, events: libc::POLLIN, revents: 0 }];
+    matches!(sys::poll(&mut pfd, 0), Ok(n) if n > 0 && pfd[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLIN) != 0)
+}
+
+/// Waits for the server's exec, then supervises until it exits. Never
+/// returns.
+pub fn supervise(server: libc::pid_t, exec_report: RawFd, signalfd: RawFd, status: RawFd, life: RawFd, pid_namespace: bool) -> ! {
+    // The exec report pipe reaches EOF when exec succeeded; a record means
+    // the server process failed a step and has exited.
+    let mut buf = [0u8; RECORD_SIZE];
+    match sys::read(exec_report, &mut buf) {
+        Ok(RECORD_SIZE) => {
+            let _ = sys::write_all(status, &buf);
+            let _ = sys::waitpid(server, 0);
+            sys::exit_now(125);
+        }
+        Ok(_) => {
+            let _ = sys::write_all(status, &Record::Started.encode());
+        }
+        Err(e) => {
+            let _ = sys::write_all(status, &Record::Failed { step: Step::Exec, index: 0, errno: e }.encode());
+            sys::exit_now(125);
+        }
+    }
+    sys::close(exec_report);
+    let server_status = wait_loop(server, signalfd, life);
+    // Without a pid namespace nothing kills what the server left behind
+    // (a double-forked, setsid'd daemon): init hunts it down. With one, the
+    // kernel kills everything in the namespace when init exits.
+    if !pid_namespace {
+        kill_descendants();
+    }
+    if let Some(status_value) = server_status {
+        let _ = sys::write_all(status, &Record::Exited { status: status_value }.encode());
+    }
+    sys::exit_now(0)
+}
+
+/// Forwards signals and reaps until the server exits (its status) or
+/// cordon dies (None).
+fn wait_loop(server: libc::pid_t, signalfd: RawFd, life: RawFd) -> Option<i32> {
+    loop {
+        let mut pfds = [
+            libc::pollfd { fd: signalfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: life, events: libc::POLLIN, revents: 0 },
+        ];
+        if sys::poll(&mut pfds, -1).is_err() {
+            return None;
+        }
+        if pfds[1].revents != 0 {
+            return None;
+        }
+        while let Ok(Some(sig)) = sys::read_signalfd(signalfd) {
+            if sig != libc::SIGCHLD {
+                let _ = sys::kill(server, sig);
+            }
+        }
+        // Reap everything that has exited: the server and any orphan that
+        // was reparented to init.
+        while let Ok(Some((pid, status))) = sys::waitpid(-1, libc::WNOHANG) {
+            if pid == server {
+                return Some(status);
+            }
+        }
+    }
+}
+
+/// Kills every process below init until none is left. Children of a killed
+/// process are reparented to init (a subreaper) and killed next round.
+fn kill_descendants() {
+    loop {
+        let killed = for_each_child(|pid| {
+            let _ = sys::kill(pid, libc::SIGKILL);
+        });
+        match sys::waitpid(-1, if killed { 0 } else { libc::WNOHANG }) {
+            Err(Errno::ECHILD) => return,
+            Ok(None) if !killed => return,
+            _ => {}
+        }
+    }
+}
+
+/// Calls `f` with each direct child's pid, read from
+/// `/proc/self/task/<pid>/children` without allocating. Returns whether
+/// there was any.
+fn for_each_child(mut f: impl FnMut(libc::pid_t)) -> bool {
+    let mut path = [0u8; 64];
+    let len = format_children_path(&mut path, sys::getpid());
+    // SAFETY: path is NUL-terminated within its length (format_children_path
+    // leaves a zero after the text).
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 || len == 0 {
+        return false;
+    }
+    let mut any = false;
+    let mut buf = [0u8; 512];
+    let mut current: libc::pid_t = 0;
+    let mut in_number = false;
+    while let Ok(n) = sys::read(fd, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            if b.is_ascii_digit() {
+                current = current * 10 + libc::pid_t::from(b - b'0');
+                in_number = true;
+            } else if in_number {
+                f(current);
+                any = true;
+                current = 0;
+                in_number = false;
+            }
+        }
+    }
+    if in_number {
+        f(current);
+        any = true;
+    }
+    sys::close(fd);
+    any
+}
+
+/// Writes "/proc/self/task/<pid>/children\0" into `out`; returns the length.
+fn format_children_path(out: &mut [u8; 64], pid: libc::pid_t) -> usize {
+    let mut digits = [0u8; 12];
+    let mut n = pid.unsigned_abs();
+    let mut d = 0;
+    loop {
+        digits[d] = b'0' + (n % 10) as u8;
+        d += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut len = 0;
+    let mut push = |bytes: &[u8], len: &mut usize| {
+        out[*len..*len + bytes.len()].copy_from_slice(bytes);
+        *len += bytes.len();
+    };
+    push(b"/proc/self/task/", &mut len);
+    for i in (0..d).rev() {
+        push(&digits[i..=i], &mut len);
+    }
+    push(b"/children\0", &mut len);
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_path_is_formatted_without_allocation() {
+        let mut out = [0u8; 64];
+        let len = format_children_path(&mut out, 40213);
+        assert_eq!(&out[..len], b"/proc/self/task/40213/children\0");
+    }
+}

@@ -1,0 +1,141 @@
+//! Starting the server: resolving the executable, creating the pipes,
+//! cloning into the namespaces, and reading the child's first record.
+//!
+//! The parent side may allocate; everything after the clone lives in
+//! `child` and `init` and may not.
+
+mod child;
+mod init;
+pub mod resolve;
+pub mod status;
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+pub use resolve::{Resolved, resolve};
+use status::{RECORD_SIZE, Record, Step};
+
+use crate::sandbox::Prepared;
+use crate::sys;
+
+/// The running sandbox, as seen from cordon.
+#[derive(Debug)]
+pub struct Child {
+    /// The sandbox's init process (cordon's direct child).
+    pub pid: Pid,
+    /// Write end of the server's stdin (taken by the relay, which closes
+    /// it to signal EOF).
+    pub stdin: Option<OwnedFd>,
+    /// Read end of the server's stdout.
+    pub stdout: OwnedFd,
+    /// Records from init: the server's exit status.
+    pub status: OwnedFd,
+    /// Held open for the sandbox's lifetime: when cordon dies, or drops
+    /// it, init sees this pipe hang up and ends the whole sandbox.
+    life: Option<OwnedFd>,
+}
+
+impl Child {
+    /// Ends every process of the sandbox: init notices the hang-up and
+    /// exits (with a pid namespace the kernel then kills the rest; without
+    /// one init kills its descendants first).
+    pub fn kill_sandbox(&mut self) {
+        self.life = None;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("{command}: command not found")]
+    NotFound { command: String },
+    #[error("{path}: {reason}")]
+    NotExecutable { path: String, reason: String },
+    #[error("cannot start the sandbox: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("cordon must be single-threaded before it forks (found {0} threads)")]
+    Threads(usize),
+    #[error("sandbox setup failed at {step}: {detail}: {errno}", step = step.name(), errno = errno.desc())]
+    Setup { step: Step, detail: String, errno: Errno },
+    #[error("the sandbox's init process ended before reporting")]
+    Vanished,
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), LaunchError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LaunchError::Spawn(e.into()))
+}
+
+/// Starts the server under `prepared` and waits until it has been
+/// executed (or setup failed).
+pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
+    match sys::thread_count() {
+        Some(1) | None => {}
+        Some(n) => return Err(LaunchError::Threads(n)),
+    }
+    let (stdin_r, stdin_w) = pipe()?;
+    let (stdout_r, stdout_w) = pipe()?;
+    let (status_r, status_w) = pipe()?;
+    let (life_r, life_w) = pipe()?;
+    let fds = child::ChildFds {
+        stdin: stdin_r.as_raw_fd(),
+        stdout: stdout_w.as_raw_fd(),
+        status: status_w.as_raw_fd(),
+        life: life_r.as_raw_fd(),
+        parent_ends: [stdin_w.as_raw_fd(), stdout_r.as_raw_fd(), status_r.as_raw_fd(), life_w.as_raw_fd()],
+    };
+    let pid = match sys::clone_fork(prepared.clone_flags) {
+        Ok(0) => child::run_init(prepared, fds),
+        Ok(pid) => Pid::from_raw(pid),
+        Err(e) => return Err(LaunchError::Spawn(e.into())),
+    };
+    drop((stdin_r, stdout_w, status_w, life_r));
+    nix::fcntl::fcntl(&stdin_w, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
+        .map_err(|e| LaunchError::Spawn(e.into()))?;
+    nix::fcntl::fcntl(&stdout_r, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
+        .map_err(|e| LaunchError::Spawn(e.into()))?;
+    match read_record(&status_r) {
+        Some(Record::Started) => Ok(Child { pid, stdin: Some(stdin_w), stdout: stdout_r, status: status_r, life: Some(life_w) }),
+        Some(Record::Failed { step, index, errno }) => {
+            let _ = nix::sys::wait::waitpid(pid, None);
+            Err(LaunchError::Setup { step, detail: describe(prepared, step, index), errno })
+        }
+        _ => {
+            let _ = nix::sys::wait::waitpid(pid, None);
+            Err(LaunchError::Vanished)
+        }
+    }
+}
+
+/// Reads one record (blocking); None at EOF or on a short read.
+pub fn read_record(fd: &OwnedFd) -> Option<Record> {
+    let mut buf = [0u8; RECORD_SIZE];
+    let mut got = 0;
+    while got < RECORD_SIZE {
+        match sys::read(fd.as_raw_fd(), &mut buf[got..]) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got += n,
+        }
+    }
+    Record::decode(&buf)
+}
+
+/// The item a failed step was working on, from the plan the parent holds.
+fn describe(prepared: &Prepared, step: Step, index: u32) -> String {
+    let index = index as usize;
+    match step {
+        Step::Mount => prepared
+            .mounts
+            .as_ref()
+            .and_then(|m| m.ops.get(index))
+            .map_or_else(|| "mount".into(), |op| op.describe()),
+        Step::Rlimit => prepared
+            .rlimits
+            .get(index)
+            .map_or_else(|| "rlimit".into(), |(r, v)| format!("{} = {v}", crate::sandbox::rlimits::name(*r))),
+        Step::Exec => format!("execve {}", prepared.exec.path.to_string_lossy()),
+        Step::Directory => format!("chdir {}", prepared.exec.cwd.to_string_lossy()),
+        Step::Seccomp => format!("install filter {index}"),
+        other => other.name().to_owned(),
+    }
+}

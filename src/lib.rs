@@ -1,0 +1,20 @@
+//! cordon: a sandbox launcher for local MCP servers.
+//!
+//! The order of operations for `cordon run` lives in [`app`]; everything
+//! else is one concern per module, with dependencies pointing one way:
+//! `cli → app → (profile, consent, launch, relay) → (sandbox, policy, sys)`.
+
+pub mod app;
+pub mod cli;
+pub mod consent;
+pub mod doctor;
+pub mod error;
+pub mod exit;
+pub mod launch;
+pub mod logging;
+pub mod policy;
+pub mod profile;
+pub mod relay;
+pub mod sandbox;
+pub mod session;
+pub mod sys;

@@ -1,0 +1,307 @@
+//! The validated, resolved sandbox policy: plain data shared by every part
+//! of cordon.
+//!
+//! Only `profile` produces a [`Policy`]; `consent` renders it, `sandbox` and
+//! `launch` enforce it, `relay` reads its MCP part. Every path here is
+//! absolute and resolved, every duration and limit is concrete: nothing
+//! downstream expands `~`, looks at TOML, or guesses a default.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything cordon enforces for one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The profile's name (its file stem).
+    pub name: String,
+    /// Where the profile was loaded from.
+    pub origin: Origin,
+    /// One line describing the profile.
+    pub description: String,
+    /// Filesystem grants, absolute and resolved, in the order they were
+    /// declared (profile, groups, then command line).
+    pub fs: Vec<FsGrant>,
+    /// Mandatory protections the profile lifted by naming them.
+    pub unprotect: Vec<PathBuf>,
+    /// Give the server a private, empty, writable temporary directory.
+    pub private_tmp: bool,
+    pub network: Network,
+    pub env: EnvPolicy,
+    pub limits: Limits,
+    pub seccomp: SyscallPolicy,
+    pub mechanisms: Mechanisms,
+    pub shutdown: Shutdown,
+    pub mcp: McpPolicy,
+}
+
+/// Where a profile came from, in lookup order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A path given on the command line.
+    Path(PathBuf),
+    /// A file in one of the profile directories.
+    Directory(PathBuf),
+    /// The set compiled into the binary.
+    BuiltIn,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Path(p) | Origin::Directory(p) => write!(f, "{}", p.display()),
+            Origin::BuiltIn => f.write_str("built-in"),
+        }
+    }
+}
+
+/// What a grant allows below its path. Read is implied by the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Access {
+    pub read: bool,
+    pub write: bool,
+    pub execute: bool,
+}
+
+impl Access {
+    pub const READ: Access = Access { read: true, write: false, execute: false };
+    pub const READ_EXEC: Access = Access { read: true, write: false, execute: true };
+    pub const READ_WRITE: Access = Access { read: true, write: true, execute: false };
+    pub const ALL: Access = Access { read: true, write: true, execute: true };
+
+    /// The union of two grants on the same path.
+    pub fn union(self, other: Access) -> Access {
+        Access {
+            read: self.read || other.read,
+            write: self.write || other.write,
+            execute: self.execute || other.execute,
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = if self.read { 'r' } else { '-' };
+        let w = if self.write { 'w' } else { '-' };
+        let x = if self.execute { 'x' } else { '-' };
+        write!(f, "{r}{w}{x}")
+    }
+}
+
+/// Why a grant exists; shown in the consent text so every path is explained.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GrantSource {
+    /// Declared in the profile file itself.
+    Profile,
+    /// Pulled in by a named shared group.
+    Group(String),
+    /// `--ro` / `--rw` on the command line.
+    CommandLine,
+    /// The resolved executable (granted automatically).
+    Executable,
+    /// The interpreter named in the executable's `#!` line.
+    Interpreter,
+}
+
+impl fmt::Display for GrantSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GrantSource::Profile => f.write_str("profile"),
+            GrantSource::Group(g) => write!(f, "group {g}"),
+            GrantSource::CommandLine => f.write_str("command line"),
+            GrantSource::Executable => f.write_str("executable"),
+            GrantSource::Interpreter => f.write_str("interpreter"),
+        }
+    }
+}
+
+/// One filesystem grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsGrant {
+    /// Absolute, with symlinks resolved. For an optional grant whose path
+    /// does not exist this is the lexically normalised path.
+    pub path: PathBuf,
+    /// The path as written, when it differs from `path` (a symlink or `~`);
+    /// kept so the consent text can say where a grant really points.
+    pub declared: Option<String>,
+    /// When the declared path (after `~` and placeholder expansion) is a
+    /// symlink, its absolute location: the sandbox recreates the link there
+    /// so paths compiled into programs (such as `/lib64/ld-linux…`) work.
+    pub link: Option<PathBuf>,
+    pub access: Access,
+    /// Whether the path exists; only an optional grant may be missing.
+    pub exists: bool,
+    pub source: GrantSource,
+}
+
+/// Network reach of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub mode: NetworkMode,
+    /// TCP ports the server may connect to.
+    pub connect: Ports,
+    /// TCP ports the server may bind.
+    pub bind: Ports,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// No network at all: an empty network namespace, no sockets of the
+    /// internet families.
+    None,
+    /// A private loopback interface inside the sandbox; the host's loopback
+    /// and every other network stay out of reach.
+    Loopback,
+    /// The host's network stack.
+    Host,
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkMode::None => "none",
+            NetworkMode::Loopback => "loopback",
+            NetworkMode::Host => "host",
+        })
+    }
+}
+
+/// A set of TCP ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ports {
+    /// Any port (the network mode still applies).
+    Any,
+    /// Only these inclusive ranges; empty means none.
+    Only(Vec<PortRange>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl fmt::Display for Ports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ports::Any => f.write_str("any"),
+            Ports::Only(r) if r.is_empty() => f.write_str("none"),
+            Ports::Only(ranges) => {
+                for (i, r) in ranges.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    if r.first == r.last {
+                        write!(f, "{}", r.first)?;
+                    } else {
+                        write!(f, "{}-{}", r.first, r.last)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The server's environment is rebuilt from nothing: these names are
+/// copied from cordon's own environment when set, these values are set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnvPolicy {
+    /// Variable names passed through (profile and `--env`), sorted, unique.
+    pub pass: Vec<String>,
+    /// Variables set to fixed values (after `~` expansion).
+    pub set: BTreeMap<String, OsString>,
+}
+
+/// Resource limits applied to the server (soft = hard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Core dump size in bytes.
+    pub core: u64,
+    /// Open file descriptors.
+    pub nofile: u64,
+    /// Processes (threads count too) of the user.
+    pub nproc: u64,
+    /// Address space in bytes; `None` leaves it unlimited.
+    pub address_space: Option<u64>,
+    /// Size of one file the server may write, in bytes; `None` unlimited.
+    pub fsize: Option<u64>,
+    /// CPU seconds; `None` unlimited.
+    pub cpu: Option<u64>,
+}
+
+/// The seccomp layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyscallPolicy {
+    /// What a denied system call does.
+    pub action: SyscallAction,
+    /// Syscalls (by name, for this architecture) removed from the deny list.
+    pub allow: Vec<String>,
+    /// Syscalls added to the deny list, after group expansion.
+    pub deny: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyscallAction {
+    /// Fail with EPERM (the default).
+    Errno,
+    /// Kill the process.
+    Kill,
+    /// Allow but log through the kernel's audit log.
+    Log,
+}
+
+impl fmt::Display for SyscallAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SyscallAction::Errno => "errno",
+            SyscallAction::Kill => "kill",
+            SyscallAction::Log => "log",
+        })
+    }
+}
+
+/// How strictly a mechanism must be enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Missing in the kernel: refuse to start.
+    Required,
+    /// Missing in the kernel: start, and print exactly what is not enforced.
+    BestEffort,
+    /// Not used (only namespaces may be turned off; the other layers then
+    /// carry network and filesystem isolation).
+    Off,
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Requirement::Required => "required",
+            Requirement::BestEffort => "best-effort",
+            Requirement::Off => "off",
+        })
+    }
+}
+
+/// The requirement level of each sandbox layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mechanisms {
+    pub namespaces: Requirement,
+    pub landlock: Requirement,
+    pub seccomp: Requirement,
+}
+
+/// The shutdown sequence after the host closes cordon's stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shutdown {
+    /// How long the server may take to exit after its stdin is closed.
+    pub close_grace: Duration,
+    /// How long after SIGTERM before SIGKILL.
+    pub term_grace: Duration,
+}
+
+/// The MCP layer of the profile; reserved for the relay's policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct McpPolicy {}

@@ -1,0 +1,27 @@
+//! The shipped profiles and groups, embedded at build time from
+//! `profiles/`. A file in a profile directory with the same name takes
+//! precedence over these. `tests/profiles.rs` checks that every file under
+//! `profiles/` is listed here and validates.
+
+/// Built-in profiles: (name, text), sorted by name.
+pub(crate) const PROFILES: &[(&str, &str)] = &[("default", include_str!("../../profiles/default.toml"))];
+
+/// Built-in groups: (name, text), sorted by name.
+pub(crate) const GROUPS: &[(&str, &str)] = &[
+    ("dns", include_str!("../../profiles/groups/dns.toml")),
+    ("runtime", include_str!("../../profiles/groups/runtime.toml")),
+];
+
+/// The text of a built-in profile.
+pub(crate) fn profile(name: &str) -> Option<&'static str> {
+    find(PROFILES, name)
+}
+
+/// The text of a built-in group.
+pub(crate) fn group(name: &str) -> Option<&'static str> {
+    find(GROUPS, name)
+}
+
+fn find(set: &[(&str, &'static str)], name: &str) -> Option<&'static str> {
+    set.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}

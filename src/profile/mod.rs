@@ -1,0 +1,169 @@
+//! Profiles: finding a profile, parsing its TOML and validating it into the
+//! [`Policy`] everything downstream enforces. This module is the only
+//! producer of a `Policy`.
+//!
+//! The stages are kept apart: `locate` finds the text and says where it came
+//! from, `schema` mirrors the file one to one, `validate` (with `paths` and
+//! `values`) resolves it. Every error in a file names the file, line,
+//! column and key path. Grants from outside the profile (`--ro`, `--rw`,
+//! the executable) enter through [`add_grant`], so they resolve the same way.
+
+mod builtin;
+mod error;
+mod locate;
+mod paths;
+mod schema;
+mod validate;
+mod values;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use error::ProfileError;
+
+use crate::policy::{Access, FsGrant, GrantSource, Origin, Policy};
+use error::Doc;
+
+/// The profile used when none is named.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// The host facts profile paths are resolved against, and where profiles
+/// are looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// `~` and `{home}`.
+    pub home: PathBuf,
+    /// `{cwd}`, and the base of relative command-line paths.
+    pub cwd: PathBuf,
+    /// `{tmp}`: the host's temporary directory.
+    pub tmp: PathBuf,
+    /// Profile directories, highest priority first; each may hold a
+    /// `groups/` subdirectory.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Context {
+    /// home from `$HOME` (else the password database), cwd from getcwd, tmp
+    /// from `$TMPDIR` else `/tmp`; dirs are
+    /// `$XDG_CONFIG_HOME/cordon/profiles` (default `~/.config`),
+    /// `/etc/cordon/profiles` and `/usr/share/cordon/profiles`.
+    pub fn from_env() -> Result<Context, ProfileError> {
+        let home = match absolute_var("HOME") {
+            Some(home) => home,
+            None => home_from_passwd()?,
+        };
+        let cwd = std::env::current_dir()
+            .map_err(|err| ProfileError::Environment { what: "the current directory", reason: err.to_string() })?;
+        let tmp = absolute_var("TMPDIR").unwrap_or_else(|| PathBuf::from("/tmp"));
+        let config = absolute_var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
+        let dirs = vec![
+            config.join("cordon/profiles"),
+            PathBuf::from("/etc/cordon/profiles"),
+            PathBuf::from("/usr/share/cordon/profiles"),
+        ];
+        Ok(Context { home, cwd, tmp, dirs })
+    }
+}
+
+/// An environment variable holding an absolute path; unset, empty or
+/// relative values are ignored, as the XDG specification asks.
+fn absolute_var(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute())
+}
+
+fn home_from_passwd() -> Result<PathBuf, ProfileError> {
+    let uid = nix::unistd::getuid();
+    let not_found = |reason: String| ProfileError::Environment { what: "the home directory", reason };
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) if user.dir.is_absolute() => Ok(user.dir),
+        Ok(_) => Err(not_found(format!("$HOME is not set and uid {uid} has no home in the password database"))),
+        Err(err) => Err(not_found(format!("$HOME is not set and the password database failed: {err}"))),
+    }
+}
+
+/// Loads and validates a profile. `reference` is a name (no `/`, no
+/// `.toml` suffix), looked up in `ctx.dirs` in order and then among the
+/// built-in profiles, or a path (it contains `/` or ends in `.toml`) read
+/// directly, relative to `ctx.cwd`.
+pub fn load(reference: &str, ctx: &Context) -> Result<Policy, ProfileError> {
+    let found = locate::find_profile(reference, ctx)?;
+    let doc = Doc::new(&found.file, &found.text);
+    let raw = validate::parse_profile(&doc)?;
+    validate::build_policy(raw, &doc, found.name.clone(), found.origin.clone(), ctx)
+}
+
+/// One effective profile, as `cordon profile list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub name: String,
+    pub origin: Origin,
+    pub description: String,
+    /// Lower-priority copies hidden by this one, highest first.
+    pub shadows: Vec<Origin>,
+}
+
+/// Every profile by name, sorted, with where it comes from. Each file is
+/// parsed and its header checked (a broken file is an error naming it);
+/// paths are not resolved, which `load` does.
+pub fn list(ctx: &Context) -> Result<Vec<Listing>, ProfileError> {
+    let mut by_name: BTreeMap<String, Listing> = BTreeMap::new();
+    for found in locate::all_profiles(ctx)? {
+        let doc = Doc::new(&found.file, &found.text);
+        let raw = validate::parse_profile(&doc)?;
+        match by_name.get_mut(&found.name) {
+            Some(listing) => listing.shadows.push(found.origin),
+            None => {
+                let listing = Listing {
+                    name: found.name.clone(),
+                    origin: found.origin,
+                    description: raw.description.into_inner(),
+                    shadows: Vec::new(),
+                };
+                by_name.insert(found.name, listing);
+            }
+        }
+    }
+    Ok(by_name.into_values().collect())
+}
+
+/// Adds one grant from outside the profile (`--ro`/`--rw`, the resolved
+/// executable, its `#!` interpreter). `~` is expanded, a relative path is
+/// taken against `ctx.cwd`, the path must exist and is canonicalised;
+/// `declared` keeps the original text when it differs. A grant on a path
+/// already granted widens that grant to the union of both.
+pub fn add_grant(policy: &mut Policy, path: &Path, access: Access, source: GrantSource, ctx: &Context) -> Result<(), ProfileError> {
+    let guard = validate::TmpGuard::for_outside(policy.private_tmp, ctx);
+    let resolved = paths::resolve_outside_path(path, ctx)
+        .and_then(|r| guard.check(&r.path, None).map(|()| r))
+        .map_err(|reason| ProfileError::Grant {
+            from: source.clone(),
+            path: path.to_string_lossy().into_owned(),
+            reason,
+        })?;
+    let grant = FsGrant {
+        path: resolved.path,
+        declared: resolved.declared,
+        link: resolved.link,
+        access,
+        exists: true,
+        source,
+    };
+    validate::merge_grant(&mut policy.fs, grant);
+    Ok(())
+}
+
+/// Adds `--env` names: checked like `environment.pass`, kept sorted and
+/// unique. A name the profile sets to a fixed value is refused.
+pub fn add_env_names(policy: &mut Policy, names: &[String]) -> Result<(), ProfileError> {
+    for name in names {
+        let refuse = |reason: String| ProfileError::EnvName { name: name.clone(), reason };
+        values::check_env_name(name).map_err(refuse)?;
+        if policy.env.set.contains_key(name) {
+            return Err(refuse(format!("the profile sets {name} to a fixed value in environment.set")));
+        }
+        policy.env.pass.push(name.clone());
+    }
+    policy.env.pass.sort();
+    policy.env.pass.dedup();
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! The profile file as written (schema 1): serde structs mirroring the TOML
+//! one to one. Their doc comments are the reference for every field, kept in
+//! step with `profiles/README.md` (a test checks that every field is there).
+//!
+//! Every table denies unknown fields, nothing is flattened or untagged (both
+//! would lose the spans), and every value that gets a semantic check is a
+//! [`Spanned`], so `validate` can point at it. Nothing here has a meaning
+//! yet: defaults and checks live in `validate`, which turns this into a
+//! [`crate::policy::Policy`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A profile: `NAME.toml` in a profile directory, built in, or given by path.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a profile table")]
+pub struct RawProfile {
+    /// Version of this schema. Required; must be `1`.
+    pub schema: Spanned<i64>,
+    /// One line saying what the profile is for. Required, non-empty.
+    pub description: Spanned<String>,
+    #[serde(default)]
+    pub filesystem: RawFilesystem,
+    #[serde(default)]
+    pub network: RawNetwork,
+    #[serde(default)]
+    pub environment: RawEnvironment,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub seccomp: RawSeccomp,
+    #[serde(default)]
+    pub sandbox: RawSandbox,
+    #[serde(default)]
+    pub shutdown: RawShutdown,
+    #[serde(default)]
+    pub mcp: RawMcp,
+}
+
+/// `[filesystem]`: what the server may see. Nothing is visible unless
+/// granted. Paths are absolute, or start with `~`, `~/`, `{home}`, `{cwd}`
+/// or `{tmp}`; a trailing `?` makes a path optional (a missing optional path
+/// is kept and marked missing, a missing required one is an error); `..` is
+/// refused; symlinks are resolved.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawFilesystem {
+    /// Named shared groups of grants (`groups/NAME.toml`), e.g. `["runtime"]`.
+    #[serde(default)]
+    pub groups: Vec<Spanned<String>>,
+    /// Read files and list directories below these paths.
+    #[serde(default)]
+    pub read: Vec<Spanned<String>>,
+    /// Read and execute below these paths.
+    #[serde(default)]
+    pub exec: Vec<Spanned<String>>,
+    /// Read and write (create, remove, rename, truncate) below these paths;
+    /// no execute.
+    #[serde(default)]
+    pub write: Vec<Spanned<String>>,
+    /// A private, empty, writable `/tmp` for the server. Default `true`.
+    #[serde(default)]
+    pub private_tmp: Option<Spanned<bool>>,
+    /// Lift a mandatory protection by naming its path (e.g. `"~/.ssh"`).
+    #[serde(default)]
+    pub unprotect: Vec<Spanned<String>>,
+}
+
+/// `[network]`: what the server may reach.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawNetwork {
+    /// `"none"` (default), `"loopback"` or `"host"`.
+    #[serde(default)]
+    pub mode: Option<Spanned<RawNetworkMode>>,
+    /// TCP ports the server may connect to: numbers or `"first-last"`
+    /// ranges. Absent: any port the mode allows; `[]`: none.
+    #[serde(default)]
+    pub connect: Option<Spanned<Vec<Spanned<RawPort>>>>,
+    /// TCP ports the server may bind, like `connect`.
+    #[serde(default)]
+    pub bind: Option<Spanned<Vec<Spanned<RawPort>>>>,
+}
+
+/// The values of `network.mode`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawNetworkMode {
+    None,
+    Loopback,
+    Host,
+}
+
+/// One entry of `connect` or `bind`: `443` or `"8000-8100"`.
+#[derive(Debug, Clone)]
+pub enum RawPort {
+    Number(i64),
+    Text(String),
+}
+
+/// `[environment]`: the server's environment is rebuilt from nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawEnvironment {
+    /// Names passed through from cordon's own environment when set.
+    #[serde(default)]
+    pub pass: Vec<Spanned<String>>,
+    /// Variables set to fixed values; `~`, `{home}`, `{cwd}` and `{tmp}` are
+    /// expanded at the start of a value.
+    #[serde(default)]
+    pub set: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+/// `[limits]`: resource limits (soft = hard).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawLimits {
+    /// Core dump size in bytes. Default `0`.
+    #[serde(default)]
+    pub core: Option<Spanned<RawLimit>>,
+    /// Open file descriptors. Default `4096`.
+    #[serde(default)]
+    pub nofile: Option<Spanned<RawLimit>>,
+    /// Processes and threads of the user. Default `4096`.
+    #[serde(default)]
+    pub nproc: Option<Spanned<RawLimit>>,
+    /// Address space in bytes, or `"unlimited"` (default).
+    #[serde(default)]
+    pub address_space: Option<Spanned<RawLimit>>,
+    /// Size of one written file in bytes, or `"unlimited"` (default).
+    #[serde(default)]
+    pub fsize: Option<Spanned<RawLimit>>,
+    /// CPU seconds, or `"unlimited"` (default).
+    #[serde(default)]
+    pub cpu: Option<Spanned<RawLimit>>,
+}
+
+/// One limit: `4096`, `"64M"` (K, M, G, T are powers of 1024) or
+/// `"unlimited"`.
+#[derive(Debug, Clone)]
+pub enum RawLimit {
+    Number(i64),
+    Text(String),
+}
+
+/// `[seccomp]`: the system call filter on top of cordon's deny list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawSeccomp {
+    /// What a denied call does: `"errno"` (default, fails with EPERM),
+    /// `"kill"` or `"log"`.
+    #[serde(default)]
+    pub action: Option<RawSyscallAction>,
+    /// System call names lifted from cordon's deny list.
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    /// System call names added to the deny list.
+    #[serde(default)]
+    pub deny: Vec<Spanned<String>>,
+}
+
+/// The values of `seccomp.action`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawSyscallAction {
+    Errno,
+    Kill,
+    Log,
+}
+
+/// `[sandbox]`: how strictly each layer must be enforced.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawSandbox {
+    /// `"required"` (default), `"best-effort"` or `"off"`.
+    #[serde(default)]
+    pub namespaces: Option<RawRequirement>,
+    /// `"required"` (default) or `"best-effort"`.
+    #[serde(default)]
+    pub landlock: Option<Spanned<RawRequirement>>,
+    /// `"required"` (default) or `"best-effort"`.
+    #[serde(default)]
+    pub seccomp: Option<Spanned<RawRequirement>>,
+}
+
+/// The values of the `[sandbox]` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawRequirement {
+    Required,
+    BestEffort,
+    Off,
+}
+
+/// `[shutdown]`: what happens after the host closes cordon's stdin.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawShutdown {
+    /// How long the server may take to exit once its stdin is closed,
+    /// e.g. `"500ms"`, `"2s"`, `"1m"`. Default `"2s"`.
+    #[serde(default)]
+    pub close_grace: Option<Spanned<String>>,
+    /// How long after SIGTERM before SIGKILL. Default `"2s"`.
+    #[serde(default)]
+    pub term_grace: Option<Spanned<String>>,
+}
+
+/// `[mcp]`: reserved for the relay's policy; must be empty for now.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawMcp {}
+
+/// A shared group of grants: `groups/NAME.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a group table")]
+pub struct RawGroup {
+    /// Version of this schema. Required; must be `1`.
+    pub schema: Spanned<i64>,
+    /// One line saying what the group grants. Required, non-empty.
+    pub description: Spanned<String>,
+    /// As `filesystem.read` in a profile.
+    #[serde(default)]
+    pub read: Vec<Spanned<String>>,
+    /// As `filesystem.exec` in a profile.
+    #[serde(default)]
+    pub exec: Vec<Spanned<String>>,
+    /// As `filesystem.write` in a profile.
+    #[serde(default)]
+    pub write: Vec<Spanned<String>>,
+}
+
+/// An integer or a string, for the two value kinds that accept both. A
+/// hand-written visitor (not `untagged`) keeps toml's span and error text.
+struct NumberOrText(&'static str);
+
+enum Either {
+    Number(i64),
+    Text(String),
+}
+
+impl Visitor<'_> for NumberOrText {
+    type Value = Either;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Either, E> {
+        Ok(Either::Number(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Either, E> {
+        i64::try_from(v)
+            .map(Either::Number)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Either, E> {
+        Ok(Either::Text(v.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for RawPort {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let expecting = NumberOrText("a port number or a \"first-last\" range string");
+        Ok(match d.deserialize_any(expecting)? {
+            Either::Number(n) => RawPort::Number(n),
+            Either::Text(s) => RawPort::Text(s),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let expecting = NumberOrText("a whole number or a string like \"64M\" or \"unlimited\"");
+        Ok(match d.deserialize_any(expecting)? {
+            Either::Number(n) => RawLimit::Number(n),
+            Either::Text(s) => RawLimit::Text(s),
+        })
+    }
+}

@@ -1,0 +1,173 @@
+//! Landlock: filesystem and TCP rules, and the ABI 6 scopes.
+//!
+//! The ruleset is created and filled in the parent (every path opened as
+//! an `O_PATH` descriptor, so the rules name inodes, which bind mounts
+//! preserve). The child adds one rule for the fresh /proc, which does not
+//! exist before it is mounted, then restricts itself: two system calls.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
+    RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
+};
+
+use super::{EnforcementReport, Probe, SandboxError};
+use crate::policy::{self, NetworkMode, Policy, Ports, Requirement};
+use crate::sys::{self, SysResult};
+
+/// The Landlock ABI this code is written and tested for. Raising it is a
+/// deliberate change: new rights must be mapped below and tested.
+pub const PINNED_ABI: ABI = ABI::V6;
+
+/// The ruleset descriptor and the rights the child grants on /proc.
+pub struct PreparedLandlock {
+    ruleset: OwnedFd,
+    /// Rights for the sandbox's own /proc (namespaces only).
+    proc_access: Option<u64>,
+}
+
+impl PreparedLandlock {
+    /// Child side: add the /proc rule, set no_new_privs, restrict.
+    pub fn apply(&self) -> SysResult<()> {
+        if let Some(access) = self.proc_access {
+            let fd = sys::open_path(c"/proc")?;
+            let result = sys::landlock_add_path_rule(self.ruleset.as_raw_fd(), fd, access);
+            sys::close(fd);
+            result?;
+        }
+        sys::set_no_new_privs()?;
+        sys::landlock_restrict_self(self.ruleset.as_raw_fd())
+    }
+}
+
+fn rights(access: policy::Access) -> landlock::BitFlags<AccessFs> {
+    let abi = PINNED_ABI;
+    let mut r = AccessFs::ReadFile | AccessFs::ReadDir;
+    if access.execute {
+        r |= AccessFs::Execute;
+    }
+    if access.write {
+        // Everything that changes the tree below the grant, except making
+        // device nodes; ioctl on devices stays denied.
+        r |= AccessFs::from_write(abi) & !(AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::IoctlDev);
+        r |= AccessFs::Refer | AccessFs::Truncate;
+    }
+    r & AccessFs::from_all(abi)
+}
+
+/// Builds the ruleset, or reports why Landlock is not enforced.
+pub fn prepare(
+    policy: &Policy,
+    probe: &Probe,
+    private_tmp: Option<&Path>,
+    namespaces: bool,
+    report: &mut EnforcementReport,
+) -> Result<Option<PreparedLandlock>, SandboxError> {
+    let kernel_abi = match (&probe.landlock, policy.mechanisms.landlock) {
+        (Ok(v), _) => *v,
+        (Err(reason), Requirement::BestEffort) => {
+            report.degraded(format!("landlock: unavailable ({reason}); filesystem and TCP port rules"));
+            return Ok(None);
+        }
+        (Err(reason), _) => {
+            return Err(SandboxError::Missing {
+                what: "Landlock",
+                profile: policy.name.clone(),
+                reason: reason.clone(),
+                hint: "use a kernel with Landlock enabled (lsm=landlock,...), or set `landlock = \"best-effort\"` in the profile's [sandbox] table",
+            });
+        }
+    };
+    let level = match policy.mechanisms.landlock {
+        Requirement::BestEffort => CompatLevel::BestEffort,
+        _ => CompatLevel::HardRequirement,
+    };
+    let ruleset = build(policy, private_tmp, level, kernel_abi).map_err(|e| SandboxError::Landlock(e.to_string()))?;
+    let ruleset = add_rules(ruleset, policy, private_tmp)?;
+    let fd: Option<OwnedFd> = ruleset.into();
+    let Some(ruleset) = fd else {
+        return Err(SandboxError::Landlock("the kernel returned no ruleset".into()));
+    };
+    let effective = kernel_abi.min(PINNED_ABI as u32);
+    report_landlock(policy, effective, kernel_abi, report);
+    let proc_access = namespaces.then(|| (AccessFs::ReadFile | AccessFs::ReadDir).bits());
+    Ok(Some(PreparedLandlock { ruleset, proc_access }))
+}
+
+fn report_landlock(policy: &Policy, effective: u32, kernel: u32, report: &mut EnforcementReport) {
+    report.enforced(format!("landlock: enforced, ABI {effective} (kernel {kernel}, cordon pinned {})", PINNED_ABI as u32));
+    if effective < 3 {
+        report.degraded("landlock: truncation outside write grants (needs ABI 3)".into());
+    }
+    if effective < 4 && policy.network.mode != NetworkMode::None {
+        report.degraded("landlock: TCP port rules (needs ABI 4)".into());
+    }
+    if effective < 5 {
+        report.degraded("landlock: ioctl on devices (needs ABI 5)".into());
+    }
+    if effective < 6 {
+        report.degraded("landlock: abstract unix socket and signal scoping (needs ABI 6)".into());
+    }
+}
+
+fn build(
+    policy: &Policy,
+    _private_tmp: Option<&Path>,
+    level: CompatLevel,
+    kernel_abi: u32,
+) -> Result<RulesetCreated, landlock::RulesetError> {
+    let abi = PINNED_ABI;
+    let mut ruleset = Ruleset::default().set_compatibility(level).handle_access(AccessFs::from_all(abi))?;
+    // TCP rules: with no network there is no TCP to rule on (seccomp and
+    // the empty network namespace refuse sockets); otherwise every port is
+    // denied unless listed, when the profile lists ports.
+    let restrict_connect = policy.network.mode != NetworkMode::None && policy.network.connect != Ports::Any;
+    let restrict_bind = policy.network.mode != NetworkMode::None && policy.network.bind != Ports::Any;
+    if kernel_abi >= 4 || level == CompatLevel::HardRequirement {
+        if restrict_connect {
+            ruleset = ruleset.handle_access(AccessNet::ConnectTcp)?;
+        }
+        if restrict_bind {
+            ruleset = ruleset.handle_access(AccessNet::BindTcp)?;
+        }
+    }
+    ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
+    let mut created = ruleset.create()?;
+    for (ports, access) in [(&policy.network.connect, AccessNet::ConnectTcp), (&policy.network.bind, AccessNet::BindTcp)] {
+        if let (true, Ports::Only(ranges)) = (policy.network.mode != NetworkMode::None, ports) {
+            for range in ranges {
+                for port in range.first..=range.last {
+                    created = created.add_rule(NetPort::new(port, access))?;
+                }
+            }
+        }
+    }
+    Ok(created)
+}
+
+fn add_rules(
+    mut ruleset: RulesetCreated,
+    policy: &Policy,
+    private_tmp: Option<&Path>,
+) -> Result<RulesetCreated, SandboxError> {
+    let devices = super::mounts::DEVICES.map(|d| Path::new("/dev").join(d));
+    let device_access = AccessFs::ReadFile | AccessFs::WriteFile;
+    let grants = policy.fs.iter().filter(|g| g.exists).map(|g| (g.path.as_path(), rights(g.access)));
+    let tmp = private_tmp.map(|p| (p, rights(policy::Access::READ_WRITE)));
+    let devs = devices.iter().map(|p| (p.as_path(), device_access));
+    for (path, access) in grants.chain(tmp).chain(devs) {
+        let fd = PathFd::new(path).map_err(|e| SandboxError::LandlockPath {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        // Rights that make sense only on directories are dropped for files
+        // by the crate (it would refuse them otherwise).
+        let access = if path.is_dir() { access } else { access & AccessFs::from_file(PINNED_ABI) };
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fd, access))
+            .map_err(|e| SandboxError::Landlock(format!("{}: {e}", path.display())))?;
+    }
+    Ok(ruleset)
+}

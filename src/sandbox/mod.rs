@@ -1,0 +1,237 @@
+//! Sandbox primitives: turn a resolved [`Policy`] into everything the
+//! child process needs, prepared before fork.
+//!
+//! Each submodule owns one kernel mechanism and exposes a `prepare_*`
+//! function (parent side, may allocate). The child side (`launch::child`)
+//! only applies what is prepared here. Nothing in this module reads TOML or
+//! touches the MCP stream.
+
+pub mod env;
+pub mod landlock;
+pub mod mounts;
+pub mod probe;
+pub mod rlimits;
+pub mod seccomp;
+
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use libc::c_char;
+
+use crate::policy::{Policy, Requirement};
+
+pub use probe::Probe;
+
+/// Which layers will be enforced for this launch, and which are degraded.
+#[derive(Debug, Clone, Default)]
+pub struct EnforcementReport {
+    /// One line per layer, e.g. "landlock: enforced (ABI 7)".
+    pub lines: Vec<String>,
+    /// One line per protection that is NOT enforced (best-effort profiles).
+    pub degraded: Vec<String>,
+}
+
+impl EnforcementReport {
+    fn enforced(&mut self, line: String) {
+        self.lines.push(line);
+    }
+
+    fn degraded(&mut self, line: String) {
+        self.lines.push(format!("{line} (NOT ENFORCED)"));
+        self.degraded.push(line);
+    }
+}
+
+/// The command as it will be executed: all C strings and pointer arrays
+/// built, so the child only passes pointers to `execve`.
+pub struct PreparedExec {
+    pub path: CString,
+    pub cwd: CString,
+    // The CStrings own the bytes the pointer arrays point into.
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    pub argv_ptrs: Vec<*const c_char>,
+    pub envp_ptrs: Vec<*const c_char>,
+}
+
+impl PreparedExec {
+    pub fn new(path: &Path, argv: &[impl AsRef<OsStr>], envp: Vec<CString>, cwd: &Path) -> Result<Self, SandboxError> {
+        let path = cstring(path.as_os_str())?;
+        let cwd = cstring(cwd.as_os_str())?;
+        let argv = argv.iter().map(|a| cstring(a.as_ref())).collect::<Result<Vec<_>, _>>()?;
+        let argv_ptrs = null_terminated(&argv);
+        let envp_ptrs = null_terminated(&envp);
+        Ok(PreparedExec { path, cwd, _argv: argv, _envp: envp, argv_ptrs, envp_ptrs })
+    }
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
+    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+}
+
+/// Everything the child applies, in the order it applies it.
+pub struct Prepared {
+    /// CLONE_NEW* flags; 0 when namespaces are not used.
+    pub clone_flags: libc::c_int,
+    /// `/proc/self/uid_map` and `gid_map` contents.
+    pub id_maps: Option<mounts::IdMaps>,
+    pub mounts: Option<mounts::MountPlan>,
+    pub hostname: Option<&'static [u8]>,
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    pub landlock: Option<landlock::PreparedLandlock>,
+    pub seccomp: Option<seccomp::PreparedSeccomp>,
+    pub exec: PreparedExec,
+    pub report: EnforcementReport,
+    /// The private temporary directory on the host; removed when dropped.
+    pub private_tmp: Option<tempfile::TempDir>,
+}
+
+/// Whether this launch uses namespaces, after the profile, the command line
+/// and the kernel had their say.
+pub fn uses_namespaces(policy: &Policy, probe: &Probe) -> bool {
+    policy.mechanisms.namespaces != Requirement::Off && probe.user_namespaces.is_ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{what} is required by profile {profile:?} but not available: {reason}")]
+    Missing { what: &'static str, profile: String, reason: String, hint: &'static str },
+    #[error("{0:?} contains a NUL byte")]
+    Nul(PathBuf),
+    #[error("cannot create the private temporary directory")]
+    TempDir(#[source] std::io::Error),
+    #[error("landlock: cannot open {path}")]
+    LandlockPath { path: PathBuf, source: std::io::Error },
+    #[error("landlock: {0}")]
+    Landlock(String),
+    #[error("seccomp: {0}")]
+    Seccomp(#[from] seccomp::SeccompError),
+    #[error("mount plan: {0}")]
+    Mounts(String),
+}
+
+impl SandboxError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            SandboxError::Missing { hint, .. } => Some(hint),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn cstring(s: &OsStr) -> Result<CString, SandboxError> {
+    CString::new(s.as_bytes()).map_err(|_| SandboxError::Nul(PathBuf::from(s)))
+}
+
+/// Prepares every layer for `policy`. `argv[0]` is passed as given; `exe`
+/// is the resolved file that is executed.
+pub fn prepare(
+    policy: &Policy,
+    probe: &Probe,
+    exe: &Path,
+    argv: &[impl AsRef<OsStr>],
+    cwd: &Path,
+) -> Result<Prepared, SandboxError> {
+    let mut report = EnforcementReport::default();
+    let namespaces = check_namespaces(policy, probe, &mut report)?;
+    let private_tmp = if policy.private_tmp {
+        Some(tempfile::Builder::new().prefix("cordon-tmp-").tempdir().map_err(SandboxError::TempDir)?)
+    } else {
+        None
+    };
+    let tmp_host = private_tmp.as_ref().map(|t| t.path().to_path_buf());
+    // Inside namespaces the private directory is mounted at /tmp; without
+    // them the server sees it at its host path.
+    let tmp_inside = tmp_host.as_ref().map(|p| if namespaces { PathBuf::from("/tmp") } else { p.clone() });
+
+    let (id_maps, mounts) = if namespaces {
+        let plan = mounts::plan(policy, tmp_host.as_deref()).map_err(SandboxError::Mounts)?;
+        (Some(mounts::IdMaps::for_current_user()), Some(plan))
+    } else {
+        (None, None)
+    };
+    let landlock = landlock::prepare(policy, probe, tmp_host.as_deref(), namespaces, &mut report)?;
+    let seccomp = prepare_seccomp(policy, probe, namespaces, &mut report)?;
+    let envp = env::build(policy, tmp_inside.as_deref(), &mut std::env::vars_os())?;
+    let cwd_inside = if mounts.as_ref().is_some_and(|m| m.is_visible(cwd)) || !namespaces { cwd } else { Path::new("/") };
+    let exec = PreparedExec::new(exe, argv, envp, cwd_inside)?;
+    report.enforced(format!(
+        "process: new session, no_new_privs, all capabilities dropped, descriptors above 2 closed, rlimits (core {}, nofile {}, nproc {})",
+        policy.limits.core, policy.limits.nofile, policy.limits.nproc
+    ));
+    Ok(Prepared {
+        clone_flags: if namespaces { namespace_flags(policy) } else { 0 },
+        id_maps,
+        mounts,
+        hostname: namespaces.then_some(b"cordon".as_slice()),
+        rlimits: rlimits::table(&policy.limits),
+        landlock,
+        seccomp,
+        exec,
+        report,
+        private_tmp,
+    })
+}
+
+fn namespace_flags(policy: &Policy) -> libc::c_int {
+    let mut flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWCGROUP;
+    if policy.network.mode != crate::policy::NetworkMode::Host {
+        flags |= libc::CLONE_NEWNET;
+    }
+    flags
+}
+
+fn check_namespaces(policy: &Policy, probe: &Probe, report: &mut EnforcementReport) -> Result<bool, SandboxError> {
+    match (policy.mechanisms.namespaces, &probe.user_namespaces) {
+        (Requirement::Off, _) => {
+            report.degraded("namespaces: off (no private mount, pid, network, ipc or uts namespace; Landlock and seccomp carry the isolation)".into());
+            Ok(false)
+        }
+        (_, Ok(())) => {
+            let net = if policy.network.mode == crate::policy::NetworkMode::Host { "host network" } else { "own network" };
+            report.enforced(format!("namespaces: user, mount (minimal root), pid, ipc, uts, cgroup, {net}"));
+            Ok(true)
+        }
+        (Requirement::BestEffort, Err(reason)) => {
+            report.degraded(format!("namespaces: unavailable ({reason}); running with Landlock, seccomp and process hygiene only"));
+            Ok(false)
+        }
+        (Requirement::Required, Err(reason)) => Err(SandboxError::Missing {
+            what: "unprivileged user namespaces",
+            profile: policy.name.clone(),
+            reason: reason.clone(),
+            hint: "allow unprivileged user namespaces (kernel.unprivileged_userns_clone=1, or on Ubuntu install cordon's AppArmor profile), or set `namespaces = \"best-effort\"` in the profile's [sandbox] table, or pass --no-namespaces",
+        }),
+    }
+}
+
+fn prepare_seccomp(
+    policy: &Policy,
+    probe: &Probe,
+    namespaces: bool,
+    report: &mut EnforcementReport,
+) -> Result<Option<seccomp::PreparedSeccomp>, SandboxError> {
+    match (&probe.seccomp, policy.mechanisms.seccomp) {
+        (Ok(()), _) => {
+            let prepared = seccomp::prepare(&policy.seccomp, policy.network.mode, namespaces)?;
+            report.enforced(format!("seccomp: enforced (denied system calls: {})", policy.seccomp.action));
+            Ok(Some(prepared))
+        }
+        (Err(reason), Requirement::BestEffort) => {
+            report.degraded(format!("seccomp: unavailable ({reason})"));
+            Ok(None)
+        }
+        (Err(reason), _) => Err(SandboxError::Missing {
+            what: "seccomp filtering",
+            profile: policy.name.clone(),
+            reason: reason.clone(),
+            hint: "use a kernel built with CONFIG_SECCOMP_FILTER, or set `seccomp = \"best-effort\"` in the profile's [sandbox] table",
+        }),
+    }
+}

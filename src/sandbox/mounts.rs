@@ -1,0 +1,293 @@
+//! The minimal root: an ordered list of plain mount operations built in the
+//! parent (every path a C string), applied by the child without allocating.
+//!
+//! The child's view: a fresh tmpfs root, read-only; each grant bind-mounted
+//! at its own path (read-only unless writable, noexec unless executable);
+//! a fresh /proc; a minimal /dev; the private /tmp; nothing else. The host
+//! root is reached during setup through `/oldroot` and detached at the end.
+
+use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+
+use super::cstring;
+use crate::policy::{Access, Policy};
+use crate::sys::{self, SysResult};
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+/// Device nodes bind-mounted from the host into the sandbox's /dev.
+pub const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
+
+/// The contents of `/proc/self/{setgroups,uid_map,gid_map}`: the invoking
+/// uid and gid mapped to themselves, nothing else.
+#[derive(Debug, Clone)]
+pub struct IdMaps {
+    uid_map: Vec<u8>,
+    gid_map: Vec<u8>,
+}
+
+impl IdMaps {
+    pub fn for_current_user() -> IdMaps {
+        let uid = nix::unistd::getuid();
+        let gid = nix::unistd::getgid();
+        IdMaps { uid_map: format!("{uid} {uid} 1\n").into_bytes(), gid_map: format!("{gid} {gid} 1\n").into_bytes() }
+    }
+
+    /// Child side. `setgroups` must be denied before an unprivileged
+    /// process may write its gid map (CVE-2014-8989).
+    pub fn apply(&self) -> SysResult<()> {
+        sys::write_file(c"/proc/self/setgroups", b"deny")?;
+        sys::write_file(c"/proc/self/uid_map", &self.uid_map)?;
+        sys::write_file(c"/proc/self/gid_map", &self.gid_map)
+    }
+}
+
+/// One step of the plan.
+#[derive(Debug)]
+pub enum MountOp {
+    /// Stop mount events from propagating back to the host.
+    MakePrivate,
+    Tmpfs { target: CString, mode: &'static CStr },
+    Mkdir(CString),
+    Touch(CString),
+    Symlink { target: CString, path: CString },
+    Chdir(CString),
+    PivotRoot { new_root: CString, put_old: CString },
+    /// Bind `source` on `target` (recursively), then set attributes on the
+    /// new mount and everything below it.
+    Bind { source: CString, target: CString, attrs: u64 },
+    /// Set attributes on one mount only.
+    SetAttr { target: CString, attrs: u64 },
+    Proc(CString),
+    Detach(CString),
+}
+
+impl MountOp {
+    /// The path an error message should name.
+    pub fn describe(&self) -> String {
+        let show = |c: &CString| c.to_string_lossy().into_owned();
+        match self {
+            MountOp::MakePrivate => "make the mount tree private".into(),
+            MountOp::Tmpfs { target, .. } => format!("mount tmpfs on {}", show(target)),
+            MountOp::Mkdir(p) => format!("create directory {}", show(p)),
+            MountOp::Touch(p) => format!("create mount point {}", show(p)),
+            MountOp::Symlink { path, target } => format!("create symlink {} -> {}", show(path), show(target)),
+            MountOp::Chdir(p) => format!("change directory to {}", show(p)),
+            MountOp::PivotRoot { new_root, .. } => format!("pivot_root to {}", show(new_root)),
+            MountOp::Bind { source, target, .. } => format!("bind {} on {}", show(source), show(target)),
+            MountOp::SetAttr { target, .. } => format!("set mount attributes of {}", show(target)),
+            MountOp::Proc(p) => format!("mount proc on {}", show(p)),
+            MountOp::Detach(p) => format!("detach {}", show(p)),
+        }
+    }
+
+    /// Child side: one operation, allocation-free.
+    pub fn apply(&self) -> SysResult<()> {
+        match self {
+            MountOp::MakePrivate => sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
+            MountOp::Tmpfs { target, mode } => {
+                let flags = libc::MS_NOSUID | libc::MS_NODEV;
+                sys::mount(Some(c"tmpfs"), target, Some(c"tmpfs"), flags, Some(mode))
+            }
+            MountOp::Mkdir(p) => sys::mkdir(p, 0o755),
+            MountOp::Touch(p) => sys::touch(p),
+            MountOp::Symlink { target, path } => match sys::symlink(target, path) {
+                Err(Errno::EEXIST) => Ok(()),
+                other => other,
+            },
+            MountOp::Chdir(p) => sys::chdir(p),
+            MountOp::PivotRoot { new_root, put_old } => sys::pivot_root(new_root, put_old),
+            MountOp::Bind { source, target, attrs } => {
+                sys::mount(Some(source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
+                sys::mount_setattr(target, *attrs, true)
+            }
+            MountOp::SetAttr { target, attrs } => sys::mount_setattr(target, *attrs, false),
+            MountOp::Proc(p) => {
+                let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+                sys::mount(Some(c"proc"), p, Some(c"proc"), flags, None)
+            }
+            MountOp::Detach(p) => sys::umount_detach(p),
+        }
+    }
+}
+
+/// The ordered plan, and the paths it makes visible (for choosing the
+/// working directory inside).
+#[derive(Debug)]
+pub struct MountPlan {
+    pub ops: Vec<MountOp>,
+    visible: Vec<PathBuf>,
+}
+
+impl MountPlan {
+    /// Whether `path` lies inside a grant (so it exists inside the sandbox).
+    pub fn is_visible(&self, path: &Path) -> bool {
+        self.visible.iter().any(|v| path.starts_with(v))
+    }
+}
+
+const STAGE: &str = "/tmp";
+const OLD: &str = "/oldroot";
+const NEW: &str = "/newroot";
+
+fn c(s: &str) -> Result<CString, String> {
+    CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
+}
+
+fn cpath(prefix: &str, path: &Path) -> Result<CString, String> {
+    let mut bytes = prefix.as_bytes().to_vec();
+    bytes.extend_from_slice(path.as_os_str().as_bytes());
+    CString::new(bytes).map_err(|_| format!("{} contains a NUL byte", path.display()))
+}
+
+/// Builds the plan for `policy`. `private_tmp` is the host directory that
+/// becomes the sandbox's /tmp.
+pub fn plan(policy: &Policy, private_tmp: Option<&Path>) -> Result<MountPlan, String> {
+    let mut ops = vec![MountOp::MakePrivate];
+    // Stage: a tmpfs that becomes the root, so the host root is reachable
+    // under /oldroot while the new root is assembled under /newroot.
+    ops.push(MountOp::Tmpfs { target: c(STAGE)?, mode: c"mode=0755" });
+    ops.push(MountOp::Mkdir(c(&format!("{STAGE}{OLD}"))?));
+    ops.push(MountOp::Mkdir(c(&format!("{STAGE}{NEW}"))?));
+    ops.push(MountOp::Chdir(c(STAGE)?));
+    ops.push(MountOp::PivotRoot { new_root: c(".")?, put_old: c(&format!(".{OLD}"))? });
+    ops.push(MountOp::Chdir(c("/")?));
+    ops.push(MountOp::Tmpfs { target: c(NEW)?, mode: c"mode=0755" });
+
+    // (path inside, path on the host, attributes); the private /tmp is one
+    // more bind so grants below /tmp land on top of it, not under it.
+    let mut binds: Vec<(PathBuf, &Path, u64)> = policy
+        .fs
+        .iter()
+        .filter(|g| g.exists && !covered(policy, g))
+        .map(|g| (g.path.clone(), g.path.as_path(), bind_attrs(g.access)))
+        .collect();
+    if let Some(tmp) = private_tmp {
+        binds.push((PathBuf::from("/tmp"), tmp, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+    }
+    // Parents before children, so a nested grant is mounted on top of its
+    // parent's bind rather than hidden under it.
+    binds.sort_by_key(|(inside, _, _)| inside.components().count());
+    let mut visible = Vec::new();
+    let mut made = Vec::new();
+    for (inside, host, attrs) in binds {
+        make_parents(&mut ops, &mut made, &inside)?;
+        let target = cpath(NEW, &inside)?;
+        ops.push(if host.is_dir() { MountOp::Mkdir(target.clone()) } else { MountOp::Touch(target.clone()) });
+        ops.push(MountOp::Bind { source: cpath(OLD, host)?, target, attrs });
+        visible.push(inside);
+    }
+    recreate_symlinks(policy, &mut ops, &mut made)?;
+    plan_dev(&mut ops, &mut made)?;
+    ops.push(MountOp::Mkdir(cpath(NEW, Path::new("/proc"))?));
+    ops.push(MountOp::Proc(cpath(NEW, Path::new("/proc"))?));
+    // The assembled root itself is read-only: the server can create
+    // nothing outside its writable grants.
+    ops.push(MountOp::SetAttr { target: c(NEW)?, attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV });
+    ops.push(MountOp::Detach(c(OLD)?));
+    // Swap roots: the staging tmpfs is stacked over the new root by
+    // pivot_root(".", ".") and then detached.
+    ops.push(MountOp::Chdir(c(NEW)?));
+    ops.push(MountOp::PivotRoot { new_root: c(".")?, put_old: c(".")? });
+    ops.push(MountOp::Detach(c(".")?));
+    ops.push(MountOp::Chdir(c("/")?));
+    Ok(MountPlan { ops, visible })
+}
+
+/// A grant below another grant that allows at least as much needs no
+/// mount of its own.
+fn covered(policy: &Policy, grant: &crate::policy::FsGrant) -> bool {
+    policy.fs.iter().any(|other| {
+        other.exists
+            && other.path != grant.path
+            && grant.path.starts_with(&other.path)
+            && other.access.union(grant.access) == other.access
+    })
+}
+
+fn bind_attrs(access: Access) -> u64 {
+    let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if !access.write {
+        attrs |= MOUNT_ATTR_RDONLY;
+    }
+    if !access.execute {
+        attrs |= MOUNT_ATTR_NOEXEC;
+    }
+    attrs
+}
+
+/// Creates (once) every missing ancestor directory of `path` in the new root.
+fn make_parents(ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>, path: &Path) -> Result<(), String> {
+    let mut current = PathBuf::from("/");
+    let Some(parent) = path.parent() else { return Ok(()) };
+    for part in parent.components() {
+        if let Component::Normal(name) = part {
+            current.push(name);
+            if !made.contains(&current) {
+                ops.push(MountOp::Mkdir(cpath(NEW, &current)?));
+                made.push(current.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A grant declared through a symlink (such as /lib64 → usr/lib64 on
+/// merged-/usr systems) is mounted at its target; the link itself is
+/// recreated so that paths compiled into programs keep working.
+fn recreate_symlinks(policy: &Policy, ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>) -> Result<(), String> {
+    for grant in policy.fs.iter().filter(|g| g.exists) {
+        let Some(link) = grant.link.as_deref() else { continue };
+        let Ok(target) = std::fs::read_link(link) else { continue };
+        if policy.fs.iter().any(|g| g.exists && link.starts_with(&g.path)) {
+            continue; // already visible through a bind
+        }
+        make_parents(ops, made, link)?;
+        ops.push(MountOp::Symlink {
+            target: cstring(target.as_os_str()).map_err(|e| e.to_string())?,
+            path: cpath(NEW, link)?,
+        });
+    }
+    Ok(())
+}
+
+/// A tmpfs /dev holding only the harmless devices (bound from the host so
+/// they keep working inside a user namespace) and the standard links; no
+/// tty, no pts, no block devices.
+fn plan_dev(ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>) -> Result<(), String> {
+    let dev = Path::new("/dev");
+    ops.push(MountOp::Mkdir(cpath(NEW, dev)?));
+    ops.push(MountOp::Tmpfs { target: cpath(NEW, dev)?, mode: c"mode=0755" });
+    made.push(dev.to_path_buf());
+    for name in DEVICES {
+        let path = dev.join(name);
+        ops.push(MountOp::Touch(cpath(NEW, &path)?));
+        ops.push(MountOp::Bind {
+            source: cpath(OLD, &path)?,
+            target: cpath(NEW, &path)?,
+            attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        });
+    }
+    for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        ops.push(MountOp::Symlink { target: c(target)?, path: cpath(NEW, &dev.join(name))? });
+    }
+    ops.push(MountOp::SetAttr {
+        target: cpath(NEW, dev)?,
+        attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+    });
+    Ok(())
+}
+
+/// Applies the whole plan; on failure returns the failing op's index.
+pub fn apply(plan: &MountPlan) -> Result<(), (usize, Errno)> {
+    for (i, op) in plan.ops.iter().enumerate() {
+        op.apply().map_err(|e| (i, e))?;
+    }
+    Ok(())
+}

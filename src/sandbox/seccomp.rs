@@ -1,0 +1,691 @@
+//! The seccomp layer: cordon's built-in system call deny list, adjusted by
+//! the profile, compiled to BPF in the parent before fork.
+//!
+//! The child installs [`PreparedSeccomp::programs`] in order, last of all
+//! its setup steps, each with `SECCOMP_SET_MODE_FILTER`; the kernel runs
+//! every installed filter on every call and the strictest answer wins.
+//!
+//! 1. The ABI gate (hand-written): a call made through another
+//!    architecture's entry point (i386 `int 0x80`, x32) has other syscall
+//!    numbers, so every rule below would miss it; it kills the process.
+//! 2. `clone3` fails with ENOSYS, so libc falls back to `clone`, whose
+//!    flags a filter can read (`clone3` passes them in memory). Left out
+//!    when the profile names `clone3` in `allow` or `deny`.
+//! 3. The deny list: a denylist, not an allowlist, because MCP servers
+//!    are arbitrary programs in arbitrary runtimes. It removes what lets a
+//!    process reach other processes, the kernel's rarely used attack
+//!    surface, namespaces, mounts, and socket families other than the ones
+//!    the network mode needs. A match gets the profile's action.
+//!
+//! Every rule reads the low 32 bits of an argument only, matching how the
+//! kernel reads these arguments (`int` or `unsigned int`; `clone` uses the
+//! low half of its flags), so high bits set by a caller change nothing.
+//! Landlock system calls stay allowed: a nested Landlock sandbox only
+//! restricts further.
+
+use std::collections::BTreeMap;
+
+use libc::{c_int, c_long};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
+
+use crate::policy::{NetworkMode, SyscallAction, SyscallPolicy};
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("cordon's seccomp filter is written for x86_64 and aarch64 only");
+
+/// Compiled programs, installed in this order by the child (each with
+/// `SECCOMP_SET_MODE_FILTER`; all stay active).
+#[derive(Clone)]
+pub struct PreparedSeccomp {
+    pub programs: Vec<Vec<libc::sock_filter>>,
+}
+
+impl std::fmt::Debug for PreparedSeccomp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // libc's sock_filter has no Debug; the lengths say enough.
+        let lengths: Vec<usize> = self.programs.iter().map(Vec::len).collect();
+        f.debug_struct("PreparedSeccomp").field("program_lengths", &lengths).finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("unknown system call `{name}` (not a system call on {})", std::env::consts::ARCH)]
+    UnknownSyscall { name: String },
+    #[error("cannot compile the seccomp filter: {0}")]
+    Compile(String),
+}
+
+/// Builds the programs for `policy`. Runs in the parent before fork (it
+/// allocates). `network` decides which socket families stay available.
+/// `namespaces` tells whether cordon uses namespaces; the same calls are
+/// denied either way (inside namespaces they would still widen the kernel
+/// surface), and the parameter is kept for rules that may differ later.
+pub fn prepare(policy: &SyscallPolicy, network: NetworkMode, namespaces: bool) -> Result<PreparedSeccomp, SeccompError> {
+    let _ = namespaces;
+    let mut denied = default_rules(network)?;
+    let mut clone3_enosys = true;
+    // `allow` lifts a name completely, argument rules included; `deny`
+    // then adds unconditional denials, so a name in both is denied.
+    for name in &policy.allow {
+        resolve(name)?;
+        denied.remove(name.as_str());
+        clone3_enosys &= name != "clone3";
+    }
+    for name in &policy.deny {
+        resolve(name)?;
+        denied.insert(name.as_str(), Vec::new());
+        clone3_enosys &= name != "clone3";
+    }
+    let mut rules = BTreeMap::new();
+    for (name, chain) in denied {
+        rules.insert(resolve(name)?, chain);
+    }
+
+    // The deny list comes last so that a profile denying `seccomp` or
+    // `prctl` cannot stop the programs before it from being installed.
+    let mut programs = vec![abi_gate()];
+    if clone3_enosys {
+        let clone3 = BTreeMap::from([(resolve("clone3")?, Vec::new())]);
+        programs.push(compile(clone3, SeccompAction::Errno(libc::ENOSYS as u32))?);
+    }
+    programs.push(compile(rules, match_action(policy.action))?);
+    Ok(PreparedSeccomp { programs })
+}
+
+/// The syscall number of `name` on the architecture cordon was built for,
+/// or `None` when there is no such call here.
+pub fn syscall_number(name: &str) -> Option<i64> {
+    SYSCALLS
+        .iter()
+        .chain(ARCH_SYSCALLS)
+        .find(|(constant, _)| constant.strip_prefix("SYS_") == Some(name))
+        .map(|&(_, nr)| nr)
+}
+
+/// The calls cordon denies whatever their arguments, for `cordon profile
+/// show` and the docs. `personality`, `ioctl`, `clone`, `socket` and
+/// `socketpair` are denied for some arguments only, and `clone3` fails
+/// with ENOSYS (see the module docs).
+pub fn default_denied() -> &'static [&'static str] {
+    DEFAULT_DENIED
+}
+
+static DEFAULT_DENIED: &[&str] = &[
+    // Reading or steering other processes.
+    "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp", "pidfd_getfd",
+    // The mount tree: old and new mount APIs.
+    "mount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount", "fspick",
+    "open_tree", "move_mount", "mount_setattr",
+    // Namespaces (clone's namespace flags are argument rules).
+    "unshare", "setns",
+    // The kernel keyring is not namespaced.
+    "keyctl", "add_key", "request_key",
+    // Large kernel attack surface a server does not need.
+    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "fanotify_init", "lookup_dcookie", "nfsservctl",
+    // File handles open files by inode, around path-based checks.
+    "name_to_handle_at", "open_by_handle_at",
+    // The machine: kernel images and modules, power, swap, accounting,
+    // quotas, clocks, the kernel log, the terminal.
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
+    "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "settimeofday", "clock_settime",
+    "clock_adjtime", "adjtimex", "syslog", "vhangup",
+    // Memory placement across processes and NUMA nodes.
+    "mbind", "migrate_pages", "move_pages", "set_mempolicy_home_node",
+    // x86 only: port I/O, the local descriptor table, obsolete calls.
+    #[cfg(target_arch = "x86_64")] "iopl",
+    #[cfg(target_arch = "x86_64")] "ioperm",
+    #[cfg(target_arch = "x86_64")] "modify_ldt",
+    #[cfg(target_arch = "x86_64")] "uselib",
+    #[cfg(target_arch = "x86_64")] "_sysctl",
+];
+
+/// The deny list before the profile's changes: name → rule chain, where an
+/// empty chain means "whatever the arguments" (seccompiler's convention).
+fn default_rules(network: NetworkMode) -> Result<BTreeMap<&'static str, Vec<SeccompRule>>, SeccompError> {
+    let mut denied: BTreeMap<&str, Vec<SeccompRule>> = DEFAULT_DENIED.iter().map(|&name| (name, Vec::new())).collect();
+    denied.insert("personality", personality_rules()?);
+    denied.insert("ioctl", ioctl_rules()?);
+    denied.insert("clone", clone_rules()?);
+    denied.insert("socket", socket_rules(network, true)?);
+    denied.insert("socketpair", socket_rules(network, false)?);
+    Ok(denied)
+}
+
+/// Only `PER_LINUX` and the query value pass: other personalities turn on
+/// READ_IMPLIES_EXEC, disable ASLR, or switch ABI quirks.
+fn personality_rules() -> Result<Vec<SeccompRule>, SeccompError> {
+    const QUERY: u64 = 0xffff_ffff;
+    Ok(vec![rule(vec![cond(0, SeccompCmpOp::Ne, 0)?, cond(0, SeccompCmpOp::Ne, QUERY)?])?])
+}
+
+/// TIOCSTI pushes input into a terminal the server shares with the user,
+/// and TIOCLINUX can do the same through the console's selection buffer.
+fn ioctl_rules() -> Result<Vec<SeccompRule>, SeccompError> {
+    [libc::TIOCSTI as u64, libc::TIOCLINUX as u64]
+        .into_iter()
+        .map(|request| rule(vec![cond(1, SeccompCmpOp::MaskedEq(0xffff_ffff), request)?]))
+        .collect()
+}
+
+/// No new namespaces through `clone` (its flags are argument 0 on both
+/// architectures). One rule per flag: any one of them set is a match.
+fn clone_rules() -> Result<Vec<SeccompRule>, SeccompError> {
+    [
+        libc::CLONE_NEWNS,
+        libc::CLONE_NEWCGROUP,
+        libc::CLONE_NEWUTS,
+        libc::CLONE_NEWIPC,
+        libc::CLONE_NEWUSER,
+        libc::CLONE_NEWPID,
+        libc::CLONE_NEWNET,
+        libc::CLONE_NEWTIME,
+    ]
+    .into_iter()
+    .map(|flag| rule(vec![cond(0, SeccompCmpOp::MaskedEq(flag as u64), flag as u64)?]))
+    .collect()
+}
+
+/// `socket` and `socketpair` (argument 0 is the family). AF_UNIX is always
+/// allowed, AF_INET and AF_INET6 only with a network; every other family,
+/// including those future kernels add, is denied. For `socket` also: raw
+/// and packet sockets of the internet families (the kernel turns
+/// `AF_INET, SOCK_PACKET` into an AF_PACKET socket) and MPTCP.
+fn socket_rules(network: NetworkMode, socket: bool) -> Result<Vec<SeccompRule>, SeccompError> {
+    // Kernel constants libc does not export on every target.
+    const SOCK_TYPE_MASK: u64 = 0xf;
+    const SOCK_PACKET: c_int = 10;
+
+    let inet = network != NetworkMode::None;
+    let allowed = |family: c_int| {
+        family == libc::AF_UNIX || (inet && (family == libc::AF_INET || family == libc::AF_INET6))
+    };
+    // AF_INET6 (10) is the highest family that may be allowed; the
+    // comparison is unsigned, so negative values are above it too.
+    let mut rules = vec![rule(vec![cond(0, SeccompCmpOp::Gt, libc::AF_INET6 as u64)?])?];
+    for family in (0..=libc::AF_INET6).filter(|&f| !allowed(f)) {
+        rules.push(rule(vec![cond(0, SeccompCmpOp::Eq, family as u64)?])?);
+    }
+    if socket {
+        for family in [libc::AF_INET, libc::AF_INET6] {
+            for kind in [libc::SOCK_RAW, SOCK_PACKET] {
+                rules.push(rule(vec![
+                    cond(0, SeccompCmpOp::Eq, family as u64)?,
+                    cond(1, SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK), kind as u64)?,
+                ])?);
+            }
+        }
+        rules.push(rule(vec![cond(2, SeccompCmpOp::Eq, libc::IPPROTO_MPTCP as u64)?])?);
+    }
+    Ok(rules)
+}
+
+fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SeccompError> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value).map_err(compile_error)
+}
+
+fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, SeccompError> {
+    SeccompRule::new(conditions).map_err(compile_error)
+}
+
+fn compile_error(e: seccompiler::BackendError) -> SeccompError {
+    SeccompError::Compile(e.to_string())
+}
+
+fn resolve(name: &str) -> Result<c_long, SeccompError> {
+    syscall_number(name).ok_or_else(|| SeccompError::UnknownSyscall { name: name.to_owned() })
+}
+
+fn match_action(action: SyscallAction) -> SeccompAction {
+    match action {
+        SyscallAction::Errno => SeccompAction::Errno(libc::EPERM as u32),
+        SyscallAction::Kill => SeccompAction::KillProcess,
+        SyscallAction::Log => SeccompAction::Log,
+    }
+}
+
+/// Compiles one seccompiler filter that answers `action` for the listed
+/// calls and allows everything else.
+fn compile(rules: BTreeMap<c_long, Vec<SeccompRule>>, action: SeccompAction) -> Result<Vec<libc::sock_filter>, SeccompError> {
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, action, TARGET_ARCH).map_err(compile_error)?;
+    let program: BpfProgram = filter.try_into().map_err(compile_error)?;
+    // seccompiler defines its own sock_filter with the same C layout.
+    Ok(program.into_iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect())
+}
+
+#[cfg(target_arch = "x86_64")]
+const TARGET_ARCH: TargetArch = TargetArch::x86_64;
+#[cfg(target_arch = "aarch64")]
+const TARGET_ARCH: TargetArch = TargetArch::aarch64;
+
+// AUDIT_ARCH_* from <linux/audit.h>: ELF machine | 64-bit | little-endian.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 183 | 0x8000_0000 | 0x4000_0000;
+
+/// Offsets in `struct seccomp_data`.
+const DATA_NR: u32 = 0;
+const DATA_ARCH: u32 = 4;
+
+/// Program 1: kill any call that does not use the native ABI.
+fn abi_gate() -> Vec<libc::sock_filter> {
+    const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let op = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
+
+    let mut program = vec![
+        op(LOAD, DATA_ARCH, 0, 0),
+        op(JEQ, AUDIT_ARCH, 1, 0),
+        op(RET, libc::SECCOMP_RET_KILL_PROCESS, 0, 0),
+    ];
+    // x32 calls arrive with AUDIT_ARCH_X86_64 and __X32_SYSCALL_BIT set in
+    // the number. -1 is let through as libseccomp does: it is what a
+    // tracer writes to skip a call, and the kernel answers it with ENOSYS.
+    #[cfg(target_arch = "x86_64")]
+    {
+        const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+        const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+        program.extend([
+            op(LOAD, DATA_NR, 0, 0),
+            op(JGE, X32_SYSCALL_BIT, 0, 2),
+            op(JEQ, u32::MAX, 1, 0),
+            op(RET, libc::SECCOMP_RET_KILL_PROCESS, 0, 0),
+        ]);
+    }
+    program.push(op(RET, libc::SECCOMP_RET_ALLOW, 0, 0));
+    program
+}
+
+/// `(stringify!(SYS_name), libc::SYS_name)` for each constant.
+macro_rules! syscalls {
+    ($($constant:ident)*) => { &[$((stringify!($constant), libc::$constant)),*] };
+}
+
+/// The names profiles may use, from libc's constants for this target;
+/// calls present on both architectures.
+static SYSCALLS: &[(&str, c_long)] = syscalls![
+    SYS_accept SYS_accept4 SYS_acct SYS_add_key SYS_adjtimex SYS_bind SYS_bpf SYS_brk
+    SYS_capget SYS_capset SYS_chdir SYS_chroot SYS_clock_adjtime SYS_clock_getres
+    SYS_clock_gettime SYS_clock_nanosleep SYS_clock_settime SYS_clone SYS_clone3 SYS_close
+    SYS_close_range SYS_connect SYS_copy_file_range SYS_delete_module SYS_dup SYS_dup3
+    SYS_epoll_create1 SYS_epoll_ctl SYS_epoll_pwait SYS_epoll_pwait2 SYS_eventfd2 SYS_execve
+    SYS_execveat SYS_exit SYS_exit_group SYS_faccessat SYS_faccessat2 SYS_fadvise64
+    SYS_fallocate SYS_fanotify_init SYS_fanotify_mark SYS_fchdir SYS_fchmod SYS_fchmodat
+    SYS_fchown SYS_fchownat SYS_fcntl SYS_fdatasync SYS_fgetxattr SYS_finit_module
+    SYS_flistxattr SYS_flock SYS_fremovexattr SYS_fsconfig SYS_fsetxattr SYS_fsmount SYS_fsopen
+    SYS_fspick SYS_fstat SYS_fstatfs SYS_fsync SYS_ftruncate SYS_futex SYS_futex_waitv
+    SYS_get_mempolicy SYS_get_robust_list SYS_getcpu SYS_getcwd SYS_getdents64 SYS_getegid
+    SYS_geteuid SYS_getgid SYS_getgroups SYS_getitimer SYS_getpeername SYS_getpgid SYS_getpid
+    SYS_getppid SYS_getpriority SYS_getrandom SYS_getresgid SYS_getresuid SYS_getrusage
+    SYS_getsid SYS_getsockname SYS_getsockopt SYS_gettid SYS_gettimeofday SYS_getuid
+    SYS_getxattr SYS_init_module SYS_inotify_add_watch SYS_inotify_init1 SYS_inotify_rm_watch
+    SYS_io_cancel SYS_io_destroy SYS_io_getevents SYS_io_setup SYS_io_submit SYS_io_uring_enter
+    SYS_io_uring_register SYS_io_uring_setup SYS_ioctl SYS_ioprio_get SYS_ioprio_set SYS_kcmp
+    SYS_kexec_load SYS_keyctl SYS_kill SYS_landlock_add_rule SYS_landlock_create_ruleset
+    SYS_landlock_restrict_self SYS_lgetxattr SYS_linkat SYS_listen SYS_listxattr SYS_llistxattr
+    SYS_lookup_dcookie SYS_lremovexattr SYS_lseek SYS_lsetxattr SYS_madvise SYS_mbind
+    SYS_membarrier SYS_memfd_create SYS_memfd_secret SYS_migrate_pages SYS_mincore SYS_mkdirat
+    SYS_mknodat SYS_mlock SYS_mlock2 SYS_mlockall SYS_mmap SYS_mount SYS_mount_setattr
+    SYS_move_mount SYS_move_pages SYS_mprotect SYS_mq_getsetattr SYS_mq_notify SYS_mq_open
+    SYS_mq_timedreceive SYS_mq_timedsend SYS_mq_unlink SYS_mremap SYS_mseal SYS_msgctl
+    SYS_msgget SYS_msgrcv SYS_msgsnd SYS_msync SYS_munlock SYS_munlockall SYS_munmap
+    SYS_name_to_handle_at SYS_nanosleep SYS_newfstatat SYS_nfsservctl SYS_open_by_handle_at
+    SYS_open_tree SYS_openat SYS_openat2 SYS_perf_event_open SYS_personality SYS_pidfd_getfd
+    SYS_pidfd_open SYS_pidfd_send_signal SYS_pipe2 SYS_pivot_root SYS_pkey_alloc SYS_pkey_free
+    SYS_pkey_mprotect SYS_ppoll SYS_prctl SYS_pread64 SYS_preadv SYS_preadv2 SYS_prlimit64
+    SYS_process_madvise SYS_process_mrelease SYS_process_vm_readv SYS_process_vm_writev
+    SYS_pselect6 SYS_ptrace SYS_pwrite64 SYS_pwritev SYS_pwritev2 SYS_quotactl SYS_quotactl_fd
+    SYS_read SYS_readahead SYS_readlinkat SYS_readv SYS_reboot SYS_recvfrom SYS_recvmmsg
+    SYS_recvmsg SYS_remap_file_pages SYS_removexattr SYS_renameat2 SYS_request_key
+    SYS_restart_syscall SYS_rseq SYS_rt_sigaction SYS_rt_sigpending SYS_rt_sigprocmask
+    SYS_rt_sigqueueinfo SYS_rt_sigreturn SYS_rt_sigsuspend SYS_rt_sigtimedwait
+    SYS_rt_tgsigqueueinfo SYS_sched_get_priority_max SYS_sched_get_priority_min
+    SYS_sched_getaffinity SYS_sched_getattr SYS_sched_getparam SYS_sched_getscheduler
+    SYS_sched_rr_get_interval SYS_sched_setaffinity SYS_sched_setattr SYS_sched_setparam
+    SYS_sched_setscheduler SYS_sched_yield SYS_seccomp SYS_semctl SYS_semget SYS_semop
+    SYS_semtimedop SYS_sendfile SYS_sendmmsg SYS_sendmsg SYS_sendto SYS_set_mempolicy
+    SYS_set_mempolicy_home_node SYS_set_robust_list SYS_set_tid_address SYS_setdomainname
+    SYS_setfsgid SYS_setfsuid SYS_setgid SYS_setgroups SYS_sethostname SYS_setitimer SYS_setns
+    SYS_setpgid SYS_setpriority SYS_setregid SYS_setresgid SYS_setresuid SYS_setreuid
+    SYS_setsid SYS_setsockopt SYS_settimeofday SYS_setuid SYS_setxattr SYS_shmat SYS_shmctl
+    SYS_shmdt SYS_shmget SYS_shutdown SYS_sigaltstack SYS_signalfd4 SYS_socket SYS_socketpair
+    SYS_splice SYS_statfs SYS_statx SYS_swapoff SYS_swapon SYS_symlinkat SYS_sync SYS_syncfs
+    SYS_sysinfo SYS_syslog SYS_tee SYS_tgkill SYS_timer_create SYS_timer_delete
+    SYS_timer_getoverrun SYS_timer_gettime SYS_timer_settime SYS_timerfd_create
+    SYS_timerfd_gettime SYS_timerfd_settime SYS_times SYS_tkill SYS_truncate SYS_umask
+    SYS_umount2 SYS_uname SYS_unlinkat SYS_unshare SYS_userfaultfd SYS_utimensat SYS_vhangup
+    SYS_vmsplice SYS_wait4 SYS_waitid SYS_write SYS_writev
+];
+
+/// x86_64's legacy calls, which aarch64 (asm-generic) never had.
+#[cfg(target_arch = "x86_64")]
+static ARCH_SYSCALLS: &[(&str, c_long)] = syscalls![
+    SYS__sysctl SYS_access SYS_afs_syscall SYS_alarm SYS_arch_prctl SYS_chmod SYS_chown
+    SYS_creat SYS_dup2 SYS_epoll_create SYS_epoll_ctl_old SYS_epoll_wait SYS_epoll_wait_old
+    SYS_eventfd SYS_fchmodat2 SYS_fork SYS_futimesat SYS_get_thread_area SYS_getdents
+    SYS_getpgrp SYS_getpmsg SYS_getrlimit SYS_inotify_init SYS_ioperm SYS_iopl
+    SYS_kexec_file_load SYS_lchown SYS_link SYS_lstat SYS_mkdir SYS_mknod SYS_modify_ldt
+    SYS_open SYS_pause SYS_pipe SYS_poll SYS_putpmsg SYS_readlink SYS_rename SYS_renameat
+    SYS_rmdir SYS_security SYS_select SYS_set_thread_area SYS_setrlimit SYS_signalfd SYS_stat
+    SYS_symlink SYS_sync_file_range SYS_sysfs SYS_time SYS_tuxcall SYS_unlink SYS_uselib
+    SYS_ustat SYS_utime SYS_utimes SYS_vfork SYS_vserver
+];
+
+#[cfg(all(target_arch = "aarch64", target_env = "gnu"))]
+static ARCH_SYSCALLS: &[(&str, c_long)] = syscalls![SYS_kexec_file_load];
+
+// libc has no SYS_kexec_file_load for aarch64 musl; 294 is asm-generic's.
+#[cfg(all(target_arch = "aarch64", not(target_env = "gnu")))]
+static ARCH_SYSCALLS: &[(&str, c_long)] = &[("SYS_kexec_file_load", 294)];
+
+#[cfg(test)]
+#[allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    //! Each case forks a child that installs the prepared programs exactly
+    //! as `launch::child` does, makes one system call and reports its errno
+    //! in the exit code; the parent asserts on how the child ended.
+    //! Under `Kill`, a SIGSYS proves the filter (not the kernel) refused.
+
+    use nix::errno::Errno;
+    use nix::sys::signal::Signal;
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+
+    use super::*;
+
+    const SETUP_FAILED: i32 = 255;
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Outcome {
+        Ok,
+        Failed(Errno),
+        Killed(Signal),
+        SetupFailed,
+    }
+
+    fn policy(action: SyscallAction, allow: &[&str], deny: &[&str]) -> SyscallPolicy {
+        SyscallPolicy {
+            action,
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            deny: deny.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Runs `probe` in a child under the programs prepared for `policy`.
+    fn run_with(policy: &SyscallPolicy, network: NetworkMode, probe: fn() -> c_long) -> Outcome {
+        let prepared = prepare(policy, network, true).expect("prepare");
+        // SAFETY: the test binary is multi-threaded; the child only makes
+        // raw system calls on memory it already has and leaves with _exit,
+        // so it never touches a lock another thread may have held.
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => child(&prepared, probe),
+            ForkResult::Parent { child } => match waitpid(child, None).expect("waitpid") {
+                WaitStatus::Exited(_, 0) => Outcome::Ok,
+                WaitStatus::Exited(_, SETUP_FAILED) => Outcome::SetupFailed,
+                WaitStatus::Exited(_, code) => Outcome::Failed(Errno::from_raw(code)),
+                WaitStatus::Signaled(_, signal, _) => Outcome::Killed(signal),
+                other => panic!("unexpected wait status {other:?}"),
+            },
+        }
+    }
+
+    fn run(action: SyscallAction, network: NetworkMode, probe: fn() -> c_long) -> Outcome {
+        run_with(&policy(action, &[], &[]), network, probe)
+    }
+
+    /// The child: no core file, no_new_privs, the programs, the probe.
+    fn child(prepared: &PreparedSeccomp, probe: fn() -> c_long) -> ! {
+        let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: setrlimit and prctl take plain values and a pointer to a
+        // live local.
+        let ok = unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core) == 0
+                && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+        };
+        if !ok {
+            exit(SETUP_FAILED);
+        }
+        for program in &prepared.programs {
+            let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
+            // SAFETY: prog points to a program that outlives the call; the
+            // kernel copies it.
+            let ret = unsafe {
+                libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog)
+            };
+            if ret != 0 {
+                exit(SETUP_FAILED);
+            }
+        }
+        let ret = probe();
+        exit(if ret == -1 { Errno::last_raw() } else { 0 })
+    }
+
+    fn exit(code: i32) -> ! {
+        // SAFETY: _exit is async-signal-safe and does not return.
+        unsafe { libc::_exit(code) }
+    }
+
+    /// A raw system call; pointers are passed as integers.
+    fn sys(nr: c_long, args: [c_long; 4]) -> c_long {
+        // SAFETY: every probe passes null or a pointer to a live local,
+        // with the size the call expects.
+        unsafe { libc::syscall(nr, args[0], args[1], args[2], args[3]) }
+    }
+
+    /// A raw clone with fork semantics; the new process exits at once.
+    fn clone_with(flags: c_int) -> c_long {
+        let pid = sys(libc::SYS_clone, [(flags | libc::SIGCHLD) as c_long, 0, 0, 0]);
+        if pid == 0 {
+            exit(0);
+        }
+        if pid > 0 {
+            // SAFETY: waits for the process just created; null status.
+            unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0) };
+            return 0;
+        }
+        pid
+    }
+
+    fn socket(family: c_int, kind: c_int, protocol: c_int) -> c_long {
+        sys(libc::SYS_socket, [family as c_long, kind as c_long, protocol as c_long, 0])
+    }
+
+    const EPERM: Outcome = Outcome::Failed(Errno::EPERM);
+    const SIGSYS: Outcome = Outcome::Killed(Signal::SIGSYS);
+
+    /// Asserts that the filter itself refuses `probe`: EPERM under
+    /// `Errno`, SIGSYS under `Kill`.
+    fn assert_denied(network: NetworkMode, probe: fn() -> c_long) {
+        assert_eq!(run(SyscallAction::Errno, network, probe), EPERM);
+        assert_eq!(run(SyscallAction::Kill, network, probe), SIGSYS);
+    }
+
+    fn ptrace_traceme() -> c_long {
+        sys(libc::SYS_ptrace, [libc::PTRACE_TRACEME as c_long, 0, 0, 0])
+    }
+
+    #[test]
+    fn ptrace_is_denied_unless_allowed() {
+        assert_denied(NetworkMode::Host, ptrace_traceme);
+        let allowed = policy(SyscallAction::Kill, &["ptrace"], &[]);
+        assert_eq!(run_with(&allowed, NetworkMode::Host, ptrace_traceme), Outcome::Ok);
+    }
+
+    #[test]
+    fn log_action_lets_denied_calls_through() {
+        assert_eq!(run(SyscallAction::Log, NetworkMode::Host, ptrace_traceme), Outcome::Ok);
+    }
+
+    #[test]
+    fn new_namespaces_are_denied() {
+        assert_denied(NetworkMode::Host, || sys(libc::SYS_unshare, [libc::CLONE_NEWUSER as c_long, 0, 0, 0]));
+        assert_denied(NetworkMode::Host, || sys(libc::SYS_setns, [-1, 0, 0, 0]));
+        assert_denied(NetworkMode::Host, || clone_with(libc::CLONE_NEWUSER));
+        assert_denied(NetworkMode::Host, || clone_with(libc::CLONE_NEWNET | libc::CLONE_FILES));
+        // A plain fork still works.
+        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, || clone_with(0)), Outcome::Ok);
+    }
+
+    fn clone3_without_args() -> c_long {
+        // Without the filter the kernel rejects a null, zero-sized
+        // clone_args with EINVAL (or EFAULT), never ENOSYS.
+        sys(libc::SYS_clone3, [0, 0, 0, 0])
+    }
+
+    #[test]
+    fn clone3_answers_enosys_unless_named() {
+        for action in [SyscallAction::Errno, SyscallAction::Kill, SyscallAction::Log] {
+            assert_eq!(run(action, NetworkMode::Host, clone3_without_args), Outcome::Failed(Errno::ENOSYS));
+        }
+        let allowed = policy(SyscallAction::Kill, &["clone3"], &[]);
+        let outcome = run_with(&allowed, NetworkMode::Host, clone3_without_args);
+        assert!(matches!(outcome, Outcome::Failed(Errno::EINVAL | Errno::EFAULT)), "{outcome:?}");
+        let denied = policy(SyscallAction::Kill, &[], &["clone3"]);
+        assert_eq!(run_with(&denied, NetworkMode::Host, clone3_without_args), SIGSYS);
+    }
+
+    #[test]
+    fn terminal_injection_ioctls_are_denied() {
+        // fd -1: should the filter miss, the kernel answers EBADF and
+        // nothing reaches a terminal.
+        assert_denied(NetworkMode::Host, || sys(libc::SYS_ioctl, [-1, libc::TIOCSTI as c_long, 0, 0]));
+        assert_denied(NetworkMode::Host, || sys(libc::SYS_ioctl, [-1, libc::TIOCLINUX as c_long, 0, 0]));
+        // The kernel reads only the low 32 bits of the request.
+        assert_denied(NetworkMode::Host, || sys(libc::SYS_ioctl, [-1, 0x1_0000_0000 | libc::TIOCSTI as c_long, 0, 0]));
+        for request in [libc::FIONREAD, libc::TCGETS] {
+            let outcome = run(SyscallAction::Kill, NetworkMode::Host, match request {
+                libc::FIONREAD => || sys(libc::SYS_ioctl, [-1, libc::FIONREAD as c_long, 0, 0]),
+                _ => || sys(libc::SYS_ioctl, [-1, libc::TCGETS as c_long, 0, 0]),
+            });
+            assert_eq!(outcome, Outcome::Failed(Errno::EBADF));
+        }
+    }
+
+    #[test]
+    fn personality_allows_only_linux_and_query() {
+        let query = || sys(libc::SYS_personality, [0xffff_ffff, 0, 0, 0]);
+        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, query), Outcome::Ok);
+        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, || sys(libc::SYS_personality, [0, 0, 0, 0])), Outcome::Ok);
+        assert_denied(NetworkMode::Host, || sys(libc::SYS_personality, [libc::ADDR_NO_RANDOMIZE as c_long, 0, 0, 0]));
+    }
+
+    #[test]
+    fn internet_sockets_follow_the_network_mode() {
+        let tcp = || socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let udp6 = || socket(libc::AF_INET6, libc::SOCK_DGRAM, 0);
+        assert_denied(NetworkMode::None, tcp);
+        assert_denied(NetworkMode::None, udp6);
+        for network in [NetworkMode::Loopback, NetworkMode::Host] {
+            assert_eq!(run(SyscallAction::Kill, network, tcp), Outcome::Ok);
+            let outcome = run(SyscallAction::Kill, network, udp6);
+            // A host without IPv6 answers EAFNOSUPPORT; the filter let it through.
+            assert!(matches!(outcome, Outcome::Ok | Outcome::Failed(Errno::EAFNOSUPPORT)), "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn unix_sockets_are_always_allowed() {
+        assert_eq!(run(SyscallAction::Kill, NetworkMode::None, || socket(libc::AF_UNIX, libc::SOCK_STREAM, 0)), Outcome::Ok);
+        let pair = || {
+            let mut fds = [0 as c_int; 2];
+            let args = [libc::AF_UNIX as c_long, libc::SOCK_STREAM as c_long, 0, fds.as_mut_ptr() as c_long];
+            sys(libc::SYS_socketpair, args)
+        };
+        assert_eq!(run(SyscallAction::Kill, NetworkMode::None, pair), Outcome::Ok);
+    }
+
+    #[test]
+    fn other_families_are_denied() {
+        assert_denied(NetworkMode::Host, || socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE));
+        assert_denied(NetworkMode::Host, || socket(libc::AF_PACKET, libc::SOCK_RAW, 0));
+        assert_denied(NetworkMode::Host, || socket(libc::AF_ALG, libc::SOCK_SEQPACKET, 0));
+        assert_denied(NetworkMode::Host, || socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0));
+        assert_denied(NetworkMode::Host, || socket(libc::AF_UNSPEC, libc::SOCK_STREAM, 0));
+        // Families the kernel does not know yet, and negative ones.
+        assert_denied(NetworkMode::Host, || socket(200, libc::SOCK_STREAM, 0));
+        assert_denied(NetworkMode::Host, || socket(-1, libc::SOCK_STREAM, 0));
+        assert_denied(NetworkMode::Host, || {
+            let mut fds = [0 as c_int; 2];
+            let args = [libc::AF_NETLINK as c_long, libc::SOCK_RAW as c_long, 0, fds.as_mut_ptr() as c_long];
+            sys(libc::SYS_socketpair, args)
+        });
+    }
+
+    #[test]
+    fn raw_packet_and_mptcp_sockets_are_denied_with_a_network() {
+        assert_denied(NetworkMode::Host, || socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP));
+        assert_denied(NetworkMode::Host, || socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0));
+        assert_denied(NetworkMode::Host, || socket(libc::AF_INET, 10, 0x0300));
+        assert_denied(NetworkMode::Host, || socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_MPTCP));
+        let ping = || socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0);
+        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, ping), Outcome::Ok);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn x32_calls_kill_the_process_whatever_the_action() {
+        const X32: c_long = 0x4000_0000;
+        for action in [SyscallAction::Errno, SyscallAction::Log] {
+            assert_eq!(run(action, NetworkMode::Host, || sys(X32 | libc::SYS_getpid, [0; 4])), SIGSYS);
+            assert_eq!(run(action, NetworkMode::Host, || sys(libc::SYS_getpid, [0; 4])), Outcome::Ok);
+        }
+        // -1 (a tracer's "skip this call") passes to the kernel's ENOSYS.
+        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, || sys(-1, [0; 4])), Outcome::Failed(Errno::ENOSYS));
+    }
+
+    fn getcwd() -> c_long {
+        let mut buf = [0u8; 512];
+        sys(libc::SYS_getcwd, [buf.as_mut_ptr() as c_long, buf.len() as c_long, 0, 0]).min(0)
+    }
+
+    #[test]
+    fn profile_deny_adds_denials() {
+        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, getcwd), Outcome::Ok);
+        let denied = policy(SyscallAction::Errno, &[], &["getcwd"]);
+        assert_eq!(run_with(&denied, NetworkMode::Host, getcwd), EPERM);
+        let killed = policy(SyscallAction::Kill, &[], &["getcwd"]);
+        assert_eq!(run_with(&killed, NetworkMode::Host, getcwd), SIGSYS);
+    }
+
+    #[test]
+    fn profile_allow_lifts_argument_rules() {
+        let allowed = policy(SyscallAction::Kill, &["socket"], &[]);
+        let netlink = || socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE);
+        assert_eq!(run_with(&allowed, NetworkMode::None, netlink), Outcome::Ok);
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        for p in [policy(SyscallAction::Errno, &["no_such_call"], &[]), policy(SyscallAction::Errno, &[], &["SYS_getpid"])] {
+            let err = prepare(&p, NetworkMode::None, true).unwrap_err();
+            assert!(matches!(err, SeccompError::UnknownSyscall { .. }), "{err}");
+        }
+        assert!(prepare(&policy(SyscallAction::Errno, &["getpid"], &["getcwd"]), NetworkMode::None, false).is_ok());
+    }
+
+    #[test]
+    fn name_table_resolves_every_rule() {
+        assert_eq!(syscall_number("getpid"), Some(libc::SYS_getpid));
+        assert_eq!(syscall_number("kexec_file_load"), Some(libc::SYS_kexec_file_load));
+        assert_eq!(syscall_number("getpid2"), None);
+        for name in default_denied().iter().chain(&["personality", "ioctl", "clone", "clone3", "socket", "socketpair"]) {
+            assert!(syscall_number(name).is_some(), "{name}");
+        }
+        assert!(!default_denied().iter().any(|n| n.starts_with("landlock")));
+    }
+
+    #[test]
+    fn programs_come_in_install_order() {
+        let prepared = prepare(&policy(SyscallAction::Errno, &[], &[]), NetworkMode::None, true).unwrap();
+        assert_eq!(prepared.programs.len(), 3);
+        assert!(prepared.programs.iter().all(|p| !p.is_empty() && p.len() < 4096));
+        let no_clone3 = prepare(&policy(SyscallAction::Errno, &["clone3"], &[]), NetworkMode::None, true).unwrap();
+        assert_eq!(no_clone3.programs.len(), 2);
+    }
+}

@@ -1,0 +1,430 @@
+//! Thin wrappers over system calls that nix lacks or that must be called
+//! without allocating.
+//!
+//! Every function here is async-signal-safe unless its doc says otherwise:
+//! it takes C strings and plain values prepared by the caller, makes one or
+//! a few system calls, and returns the raw errno. This is what lets the code
+//! between fork and exec (`launch::child`, `launch::init`) stay free of
+//! allocation, locks and panics.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use libc::{c_char, c_int, c_long, c_ulong, pid_t};
+use nix::errno::Errno;
+
+pub type SysResult<T> = Result<T, Errno>;
+
+fn check(ret: c_long) -> SysResult<c_long> {
+    if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
+}
+
+fn check_int(ret: c_int) -> SysResult<c_int> {
+    if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
+}
+
+/// `clone(2)` with fork semantics (a copy of the address space, no new
+/// stack) plus namespace flags. Returns 0 in the child.
+///
+/// The caller must be single-threaded: the child gets only the calling
+/// thread, and glibc's fork handlers are not run.
+pub fn clone_fork(flags: c_int) -> SysResult<pid_t> {
+    let flags = (flags | libc::SIGCHLD) as c_ulong;
+    // SAFETY: a raw clone with a null stack behaves like fork(2): the child
+    // continues on a copy of this stack. No pointers are passed.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    check(ret).map(|pid| pid as pid_t)
+}
+
+/// Leaves the process at once, without running atexit handlers or
+/// flushing stdio buffers that belong to the parent's copy.
+pub fn exit_now(code: c_int) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// Writes the whole buffer, retrying on EINTR and short writes.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid slice for its whole length.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        match n {
+            -1 if Errno::last() == Errno::EINTR => continue,
+            -1 => return Err(Errno::last()),
+            0 => return Err(Errno::EPIPE),
+            n => buf = &buf[n as usize..],
+        }
+    }
+    Ok(())
+}
+
+/// Reads once, retrying on EINTR.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    loop {
+        // SAFETY: buf is a valid, writable slice for its whole length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            -1 if Errno::last() == Errno::EINTR => continue,
+            -1 => return Err(Errno::last()),
+            n => return Ok(n as usize),
+        }
+    }
+}
+
+pub fn close(fd: RawFd) {
+    // SAFETY: closing a descriptor number has no memory effects; errors
+    // (EBADF) are irrelevant to the callers, which own `fd`.
+    unsafe { libc::close(fd) };
+}
+
+pub fn dup2(old: RawFd, new: RawFd) -> SysResult<()> {
+    // SAFETY: plain descriptor syscall.
+    check_int(unsafe { libc::dup2(old, new) }).map(drop)
+}
+
+/// Opens `path` and writes `data` to it (used for /proc/self/uid_map).
+pub fn write_file(path: &CStr, data: &[u8]) -> SysResult<()> {
+    // SAFETY: path is a valid NUL-terminated string.
+    let fd = check_int(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+    let result = write_all(fd, data);
+    close(fd);
+    result
+}
+
+/// Marks every descriptor from `first` up close-on-exec, so that exec
+/// leaves only 0, 1 and 2 open.
+pub fn cloexec_from(first: u32) -> SysResult<()> {
+    // SAFETY: close_range only changes descriptor flags.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+    };
+    check(ret).map(drop)
+}
+
+pub fn setsid() -> SysResult<()> {
+    // SAFETY: plain syscall.
+    check_int(unsafe { libc::setsid() }).map(drop)
+}
+
+pub fn chdir(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is a valid NUL-terminated string.
+    check_int(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+pub fn mkdir(path: &CStr, mode: u32) -> SysResult<()> {
+    // SAFETY: path is a valid NUL-terminated string.
+    match check_int(unsafe { libc::mkdir(path.as_ptr(), mode) }) {
+        Err(Errno::EEXIST) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// Creates an empty regular file to serve as a mount point; an existing
+/// file (even on a read-only mount) is fine.
+pub fn touch(path: &CStr) -> SysResult<()> {
+    let flags = libc::O_RDONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOFOLLOW;
+    // SAFETY: path is a valid NUL-terminated string.
+    let fd = check_int(unsafe { libc::open(path.as_ptr(), flags, 0o600) })?;
+    close(fd);
+    Ok(())
+}
+
+pub fn symlink(target: &CStr, path: &CStr) -> SysResult<()> {
+    // SAFETY: both are valid NUL-terminated strings.
+    check_int(unsafe { libc::symlink(target.as_ptr(), path.as_ptr()) }).map(drop)
+}
+
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: c_ulong,
+    data: Option<&CStr>,
+) -> SysResult<()> {
+    let ptr = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: every pointer is NULL or a valid NUL-terminated string.
+    let ret = unsafe {
+        libc::mount(ptr(source), target.as_ptr(), ptr(fstype), flags, ptr(data).cast())
+    };
+    check_int(ret).map(drop)
+}
+
+/// `mount_setattr(2)` on `path` and, with `recursive`, every mount below
+/// it: sets `set` attributes (MOUNT_ATTR_*) without having to know and
+/// repeat the flags the kernel locked on the source mount.
+pub fn mount_setattr(path: &CStr, set: u64, recursive: bool) -> SysResult<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: path is a valid string and attr a valid struct of the size passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+pub fn umount_detach(target: &CStr) -> SysResult<()> {
+    // SAFETY: target is a valid NUL-terminated string.
+    check_int(unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) }).map(drop)
+}
+
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult<()> {
+    // SAFETY: both are valid NUL-terminated strings.
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) };
+    check(ret).map(drop)
+}
+
+pub fn sethostname(name: &[u8]) -> SysResult<()> {
+    // SAFETY: name is a valid slice of the length passed.
+    check_int(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+pub fn setrlimit(resource: libc::__rlimit_resource_t, value: u64) -> SysResult<()> {
+    let lim = libc::rlimit { rlim_cur: value, rlim_max: value };
+    // SAFETY: lim is a valid rlimit struct.
+    check_int(unsafe { libc::setrlimit(resource, &lim) }).map(drop)
+}
+
+pub fn prctl(option: c_int, arg2: c_ulong) -> SysResult<c_int> {
+    // SAFETY: the prctl options used by cordon take integer arguments only.
+    check_int(unsafe { libc::prctl(option, arg2, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) })
+}
+
+pub fn getpid() -> pid_t {
+    // SAFETY: plain syscall, cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub fn kill(pid: pid_t, sig: c_int) -> SysResult<()> {
+    // SAFETY: plain syscall.
+    check_int(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// Drops every capability from the bounding set, the ambient set and the
+/// permitted, effective and inheritable sets of the calling thread.
+pub fn drop_all_capabilities() -> SysResult<()> {
+    // The highest capability this kernel knows; the loop stops at the
+    // first EINVAL, so a kernel with more capabilities than libc knows is
+    // covered as well.
+    // Without CAP_SETPCAP (an unprivileged process outside a user
+    // namespace) the bounding set cannot be changed, and need not be: the
+    // permitted set is emptied below and no_new_privs, set next, stops any
+    // exec from gaining capabilities.
+    let mut cap: c_ulong = 0;
+    loop {
+        match prctl(libc::PR_CAPBSET_DROP, cap) {
+            Ok(_) => cap += 1,
+            Err(Errno::EINVAL) if cap > 0 => break,
+            Err(Errno::EPERM) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as c_ulong)?;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: c_int,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let data = [
+        Data { effective: 0, permitted: 0, inheritable: 0 },
+        Data { effective: 0, permitted: 0, inheritable: 0 },
+    ];
+    // SAFETY: header and data are valid for capset's version 3 layout (two
+    // 32-bit data words).
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    check(ret).map(drop)
+}
+
+pub fn set_no_new_privs() -> SysResult<()> {
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map(drop)
+}
+
+/// `landlock_add_rule(2)` with a path-beneath rule.
+pub fn landlock_add_path_rule(ruleset: RawFd, parent: RawFd, access: u64) -> SysResult<()> {
+    #[repr(C, packed)]
+    struct PathBeneath {
+        allowed_access: u64,
+        parent_fd: i32,
+    }
+    const LANDLOCK_RULE_PATH_BENEATH: c_int = 1;
+    let rule = PathBeneath { allowed_access: access, parent_fd: parent };
+    // SAFETY: rule is a valid landlock_path_beneath_attr.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            LANDLOCK_RULE_PATH_BENEATH,
+            &rule as *const PathBeneath,
+            0,
+        )
+    };
+    check(ret).map(drop)
+}
+
+pub fn landlock_restrict_self(ruleset: RawFd) -> SysResult<()> {
+    // SAFETY: plain syscall on a descriptor.
+    check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0) }).map(drop)
+}
+
+/// The Landlock ABI version of the running kernel (0 when unavailable).
+/// Not async-signal-safe by contract but in practice one syscall.
+pub fn landlock_abi_version() -> Result<u32, Errno> {
+    const LANDLOCK_CREATE_RULESET_VERSION: c_ulong = 1;
+    // SAFETY: with the VERSION flag the attr pointer must be NULL and size 0.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    check(ret).map(|v| v as u32)
+}
+
+/// Installs a compiled seccomp BPF program on the calling thread.
+/// no_new_privs must already be set.
+pub fn seccomp_install(filter: &[libc::sock_filter]) -> SysResult<()> {
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+    // SAFETY: prog points to a valid program that outlives the call; the
+    // kernel copies it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `execve(2)` with prebuilt, NULL-terminated pointer arrays. Returns only
+/// on failure.
+pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    // SAFETY: the caller built argv and envp as NULL-terminated arrays of
+    // pointers into CStrings it keeps alive across this call.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Errno::last()
+}
+
+/// Resets every signal disposition to the default and unblocks all
+/// signals, so the server does not inherit cordon's ignored SIGPIPE or
+/// its blocked set.
+pub fn reset_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: setting SIG_DFL is always valid; errors for reserved
+        // signals are irrelevant.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    unblock_all_signals();
+}
+
+pub fn unblock_all_signals() {
+    // SAFETY: the set is initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Blocks `signals` and returns a signalfd that reports them
+/// (non-blocking, close-on-exec).
+pub fn block_to_signalfd(signals: &[c_int]) -> SysResult<RawFd> {
+    // SAFETY: the set is initialised by sigemptyset before use and only
+    // passed by pointer to the libc calls.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        check_int(libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()))?;
+        check_int(libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC))
+    }
+}
+
+/// Reads one pending signal number from a signalfd, if any.
+pub fn read_signalfd(fd: RawFd) -> SysResult<Option<c_int>> {
+    // SAFETY: signalfd_siginfo is plain data; zeroed is a valid value.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: info is a valid, writable buffer of `size` bytes.
+    let n = unsafe { libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+    match n {
+        -1 if matches!(Errno::last(), Errno::EAGAIN | Errno::EINTR) => Ok(None),
+        -1 => Err(Errno::last()),
+        n if n as usize == size => Ok(Some(info.ssi_signo as c_int)),
+        _ => Ok(None),
+    }
+}
+
+/// `waitpid(2)`; returns the pid and raw status, or None with WNOHANG and
+/// nothing to reap.
+pub fn waitpid(pid: pid_t, flags: c_int) -> SysResult<Option<(pid_t, c_int)>> {
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: status is a valid out pointer.
+        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match ret {
+            -1 if Errno::last() == Errno::EINTR => continue,
+            -1 => return Err(Errno::last()),
+            0 => return Ok(None),
+            p => return Ok(Some((p, status))),
+        }
+    }
+}
+
+/// `poll(2)` over raw pollfds; EINTR is reported as zero ready.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> SysResult<usize> {
+    // SAFETY: fds is a valid slice of pollfd structs.
+    let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    match ret {
+        -1 if Errno::last() == Errno::EINTR => Ok(0),
+        -1 => Err(Errno::last()),
+        n => Ok(n as usize),
+    }
+}
+
+/// Number of threads of this process, from /proc/self/status. Not
+/// async-signal-safe; used before fork to assert the precondition of
+/// [`clone_fork`].
+pub fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Opens `path` as an `O_PATH` descriptor (for a Landlock rule).
+pub fn open_path(path: &CStr) -> SysResult<RawFd> {
+    // SAFETY: path is a valid NUL-terminated string.
+    check_int(unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) })
+}
