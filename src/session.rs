@@ -186,11 +186,13 @@ impl Session {
         if self.stdin.is_some() && (self.to_server.drained() || !self.to_server.destination_open()) {
             self.stdin = None;
         }
-        let host_gone = !self.to_server.source_open() || !self.to_host.destination_open();
+        // The host is done once its input has been delivered (or the
+        // server stopped taking it), or when it stopped reading our output.
+        let host_done = self.to_server.finished() || !self.to_host.destination_open();
         let server_done = self.to_host.finished();
         let now = Instant::now();
         match self.phase {
-            Phase::Running if self.exit.is_none() && (host_gone || server_done) => {
+            Phase::Running if self.exit.is_none() && (host_done || server_done) => {
                 self.stdin = None;
                 self.enter(Phase::Closing, self.shutdown.close_grace, now);
             }

@@ -75,7 +75,9 @@ impl Outcome {
 pub enum ConsentError {
     /// `/dev/tty` cannot be opened: cordon runs without a controlling
     /// terminal (typically started by an MCP host).
-    #[error("no controlling terminal to ask for consent on (stdin and stdout carry the MCP protocol)")]
+    #[error(
+        "no controlling terminal to ask for consent on (stdin and stdout carry the MCP protocol)"
+    )]
     NoTerminal,
     /// Talking to the terminal or writing to stderr failed.
     #[error("consent prompt: cannot {step}")]
@@ -99,7 +101,10 @@ impl ConsentError {
     }
 
     fn io(step: &'static str, source: impl Into<io::Error>) -> ConsentError {
-        ConsentError::Io { step, source: source.into() }
+        ConsentError::Io {
+            step,
+            source: source.into(),
+        }
     }
 }
 
@@ -114,7 +119,14 @@ pub(crate) mod test_support {
     use crate::policy::*;
 
     pub fn grant(path: &str, access: Access, source: GrantSource) -> FsGrant {
-        FsGrant { path: PathBuf::from(path), declared: None, link: None, access, exists: true, source }
+        FsGrant {
+            path: PathBuf::from(path),
+            declared: None,
+            link: None,
+            access,
+            exists: true,
+            source,
+        }
     }
 
     pub fn policy() -> Policy {
@@ -123,7 +135,11 @@ pub(crate) mod test_support {
             origin: Origin::BuiltIn,
             description: "read and write one directory".into(),
             fs: vec![
-                grant("/usr", Access::READ_EXEC, GrantSource::Group("runtime".into())),
+                grant(
+                    "/usr",
+                    Access::READ_EXEC,
+                    GrantSource::Group("runtime".into()),
+                ),
                 grant("/srv/notes", Access::READ_WRITE, GrantSource::CommandLine),
             ],
             unprotect: Vec::new(),
@@ -133,7 +149,10 @@ pub(crate) mod test_support {
                 connect: Ports::Only(Vec::new()),
                 bind: Ports::Only(Vec::new()),
             },
-            env: EnvPolicy { pass: vec!["HOME".into(), "PATH".into()], set: BTreeMap::new() },
+            env: EnvPolicy {
+                pass: vec!["HOME".into(), "PATH".into()],
+                set: BTreeMap::new(),
+            },
             limits: Limits {
                 core: 0,
                 nofile: 1024,
@@ -142,7 +161,11 @@ pub(crate) mod test_support {
                 fsize: None,
                 cpu: None,
             },
-            seccomp: SyscallPolicy { action: SyscallAction::Errno, allow: vec![], deny: vec![] },
+            seccomp: SyscallPolicy {
+                action: SyscallAction::Errno,
+                allow: vec![],
+                deny: vec![],
+            },
             mechanisms: Mechanisms {
                 namespaces: Requirement::Required,
                 landlock: Requirement::Required,

@@ -36,13 +36,23 @@ const MAX_ANSWER: usize = 256;
 ///
 /// - [`Mode::Yes`]: write it to stderr, [`Outcome::Approved`].
 /// - [`Mode::DryRun`]: write it to stderr, [`Outcome::DryRun`].
-/// - [`Mode::Ask`]: open `/dev/tty` ([`ConsentError::NoTerminal`] without a
-///   controlling terminal) and [`ask_on`] it.
+/// - [`Mode::Ask`]: open `/dev/tty` and [`ask_on`] it. Without a
+///   controlling terminal, write the text to stderr and return
+///   [`ConsentError::NoTerminal`].
 pub fn obtain(text: &str, mode: Mode) -> Result<Outcome, ConsentError> {
     match mode {
         Mode::Yes => write_stderr(text).map(|()| Outcome::Approved),
         Mode::DryRun => write_stderr(text).map(|()| Outcome::DryRun),
-        Mode::Ask => ask_on(&mut open_tty()?, text, QUESTION),
+        Mode::Ask => match open_tty() {
+            Ok(mut tty) => ask_on(&mut tty, text, QUESTION),
+            // Nobody can be asked; still show what was refused, so the
+            // host's log says exactly what to review before `--yes`.
+            Err(ConsentError::NoTerminal) => {
+                write_stderr(text)?;
+                Err(ConsentError::NoTerminal)
+            }
+            Err(e) => Err(e),
+        },
     }
 }
 
@@ -147,7 +157,11 @@ fn read_answer(tty: &File, signals: &Interrupts) -> Result<Answer, ConsentError>
             Err(e) => return Err(ConsentError::io("read the answer", e)),
         };
         if n == 0 {
-            return Ok(if line.is_empty() { Answer::Eof } else { Answer::Line(line) });
+            return Ok(if line.is_empty() {
+                Answer::Eof
+            } else {
+                Answer::Line(line)
+            });
         }
         line.extend_from_slice(&buf[..n]);
         if line.contains(&b'\n') || line.len() >= MAX_ANSWER {
@@ -166,7 +180,12 @@ struct Interrupts {
 impl Interrupts {
     fn block() -> Result<Interrupts, ConsentError> {
         let mut set = SigSet::empty();
-        for sig in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTERM, Signal::SIGHUP] {
+        for sig in [
+            Signal::SIGINT,
+            Signal::SIGQUIT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+        ] {
             set.add(sig);
         }
         let old = set
@@ -223,7 +242,10 @@ impl<'fd> TerminalMode<'fd> {
         wanted.input_flags |= input;
         tcsetattr(fd, SetArg::TCSANOW, &wanted)
             .map_err(|e| ConsentError::io("set the terminal to line mode", e))?;
-        Ok(TerminalMode { fd, saved: Some(saved) })
+        Ok(TerminalMode {
+            fd,
+            saved: Some(saved),
+        })
     }
 }
 
@@ -329,7 +351,12 @@ mod tests {
     /// signalfd sees either way.
     #[test]
     fn interrupt_refuses() {
-        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+        for sig in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ] {
             let mut set = SigSet::empty();
             set.add(sig);
             let old = set.thread_swap_mask(SigmaskHow::SIG_BLOCK).unwrap();
@@ -347,7 +374,10 @@ mod tests {
     fn text_and_question_are_shown_on_the_terminal() {
         let (_, seen) = ask_through_pty(b"", Then::Type(b"n\n"), false);
         // The pty turns "\n" into "\r\n".
-        assert!(seen.starts_with("cordon: the text\r\n  command: x\r\nRun this command? [y/N] n"), "{seen:?}");
+        assert!(
+            seen.starts_with("cordon: the text\r\n  command: x\r\nRun this command? [y/N] n"),
+            "{seen:?}"
+        );
     }
 
     #[test]
@@ -373,8 +403,14 @@ mod tests {
 
     #[test]
     fn yes_and_dry_run_do_not_ask() {
-        assert_eq!(obtain("cordon: test rendering", Mode::Yes).unwrap(), Outcome::Approved);
-        assert_eq!(obtain("cordon: test rendering", Mode::DryRun).unwrap(), Outcome::DryRun);
+        assert_eq!(
+            obtain("cordon: test rendering", Mode::Yes).unwrap(),
+            Outcome::Approved
+        );
+        assert_eq!(
+            obtain("cordon: test rendering", Mode::DryRun).unwrap(),
+            Outcome::DryRun
+        );
     }
 
     /// Drives the real thing: this test binary is re-run by python3 in a
@@ -415,24 +451,65 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
             let out = std::process::Command::new("python3")
                 .args(["-c", DRIVER, keys])
                 .arg(&exe)
-                .args(["--exact", "consent::prompt::tests::real_terminal_child", "--ignored"])
+                .args([
+                    "--exact",
+                    "consent::prompt::tests::real_terminal_child",
+                    "--ignored",
+                ])
                 .args(["--nocapture", "--test-threads=1"])
                 .env("CORDON_TEST_CONSENT_EXPECT", expect)
                 .output()
                 .expect("python3 runs (needed for this test)");
             let seen = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "keys {keys:?}: {seen}");
-            assert!(seen.contains(&format!("child saw {expect}")), "keys {keys:?}: {seen}");
+            assert!(
+                seen.contains(&format!("child saw {expect}")),
+                "keys {keys:?}: {seen}"
+            );
         }
     }
 
-    /// The child half of [`real_terminal_answers`]; does nothing alone.
+    /// Without a controlling terminal (a new session, as under an MCP
+    /// host) nothing is asked: the text goes to stderr and the error says
+    /// why.
+    #[test]
+    fn no_controlling_terminal() {
+        let out = std::process::Command::new("setsid")
+            .arg("--wait")
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "consent::prompt::tests::real_terminal_child",
+                "--ignored",
+            ])
+            .args(["--nocapture", "--test-threads=1"])
+            .env("CORDON_TEST_CONSENT_EXPECT", "NoTerminal")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("setsid (util-linux) runs (needed for this test)");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("cordon: the text\n"), "{stderr}");
+    }
+
+    /// The child half of [`real_terminal_answers`] and
+    /// [`no_controlling_terminal`]; does nothing alone.
     #[test]
     #[ignore = "run by real_terminal_answers inside a pseudo-terminal"]
     fn real_terminal_child() {
-        let Ok(expect) = std::env::var("CORDON_TEST_CONSENT_EXPECT") else { return };
+        let Ok(expect) = std::env::var("CORDON_TEST_CONSENT_EXPECT") else {
+            return;
+        };
+        if expect == "NoTerminal" {
+            let err = obtain("cordon: the text", Mode::Ask).unwrap_err();
+            assert!(matches!(err, ConsentError::NoTerminal), "{err:?}");
+            return;
+        }
         let outcome = obtain("cordon: the text", Mode::Ask).unwrap();
-        let mut tty = std::fs::OpenOptions::new().write(true).open("/dev/tty").unwrap();
+        let mut tty = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/tty")
+            .unwrap();
         writeln!(tty, "child saw {outcome:?}").unwrap();
         assert_eq!(format!("{outcome:?}"), expect);
     }

@@ -44,8 +44,8 @@ pub fn shell_quote(arg: &OsStr) -> String {
 /// separated by one space.
 ///
 /// The first word is also quoted when bash would otherwise read it as
-/// something other than a command name: an assignment (`a=b`), a reserved
-/// word (`if`) or a job spec (`%1`).
+/// something other than a command name: an assignment (`a=b`) or a
+/// reserved word (`if`).
 pub fn quote_argv(argv: &[OsString]) -> String {
     let mut out = String::new();
     for (i, arg) in argv.iter().enumerate() {
@@ -137,7 +137,7 @@ fn is_bare_safe(b: u8) -> bool {
 }
 
 fn needs_quote_as_command(word: &str) -> bool {
-    word.contains('=') || word.starts_with('%') || RESERVED_WORDS.contains(&word)
+    word.contains('=') || RESERVED_WORDS.contains(&word)
 }
 
 fn single_quote(s: &str) -> String {
@@ -186,11 +186,50 @@ mod tests {
 
     fn nasty_args() -> Vec<OsString> {
         let mut args: Vec<OsString> = [
-            "plain", "with space", "it's", "\"double\"", "$HOME", "${x}", "`id`", "$(id)",
-            "line\nbreak", "tab\there", "esc\x1b[31mred", "*", "~", "~/x", "", "-rf", "--", "-",
-            "a=b", "!", "!!", "x!y", "#c", "back\\slash", "trailing\\", "semi;colon", "a|b", "a&b",
-            "<in>", "(sub)", "{a,b}", "[ab]", "?", "héllo wörld", "日本語", "rtl\u{202e}txt",
-            "zw\u{200b}sp", "nb\u{a0}sp", "c1\u{85}x", "del\x7f", "'", "''", "\\'", "%1",
+            "plain",
+            "with space",
+            "it's",
+            "\"double\"",
+            "$HOME",
+            "${x}",
+            "`id`",
+            "$(id)",
+            "line\nbreak",
+            "tab\there",
+            "esc\x1b[31mred",
+            "*",
+            "~",
+            "~/x",
+            "",
+            "-rf",
+            "--",
+            "-",
+            "a=b",
+            "!",
+            "!!",
+            "x!y",
+            "#c",
+            "back\\slash",
+            "trailing\\",
+            "semi;colon",
+            "a|b",
+            "a&b",
+            "<in>",
+            "(sub)",
+            "{a,b}",
+            "[ab]",
+            "?",
+            "héllo wörld",
+            "日本語",
+            "rtl\u{202e}txt",
+            "zw\u{200b}sp",
+            "nb\u{a0}sp",
+            "c1\u{85}x",
+            "del\x7f",
+            "'",
+            "''",
+            "\\'",
+            "%1",
         ]
         .iter()
         .map(OsString::from)
@@ -206,7 +245,11 @@ mod tests {
     /// Ask bash to print each argument NUL-terminated and compare bytes.
     fn bash_roundtrip(argv: &[OsString]) -> Vec<Vec<u8>> {
         let script = format!("printf '%s\\0' {}", quote_argv(argv));
-        let out = Command::new("bash").arg("-c").arg(&script).output().expect("bash runs");
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("bash runs");
         assert!(out.status.success(), "bash failed on {script:?}: {out:?}");
         let mut parts: Vec<Vec<u8>> = out.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
         assert_eq!(parts.pop(), Some(Vec::new()), "output ends with NUL");
@@ -230,15 +273,22 @@ mod tests {
 
     #[test]
     fn first_word_round_trips_as_a_command() {
-        for word in ["a=b", "if", "%1", "{"] {
+        for word in ["a=b", "if", "{", "!", "while"] {
             let argv = [OsString::from(word), OsString::from("arg")];
             let line = quote_argv(&argv);
-            let out = Command::new("bash").arg("-c").arg(&line).output().expect("bash");
+            let out = Command::new("bash")
+                .arg("-c")
+                .arg(&line)
+                .output()
+                .expect("bash");
             // No such command exists, so bash names the word it tried to run:
             // that proves it was read as the command name, not as syntax or
             // an assignment.
             let err = String::from_utf8_lossy(&out.stderr);
-            assert!(err.contains(&format!("{word}: command not found")), "{line}: {err}");
+            assert!(
+                err.contains(&format!("{word}: command not found")),
+                "{line}: {err}"
+            );
         }
     }
 

@@ -64,7 +64,11 @@ fn show(path: &Path) -> String {
 }
 
 fn push_invocation(out: &mut String, inv: &Invocation) {
-    let command = if inv.argv.is_empty() { "(empty)".to_owned() } else { quote_argv(&inv.argv) };
+    let command = if inv.argv.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        quote_argv(&inv.argv)
+    };
     field(out, "command:", &command);
 
     let how = match inv.argv.first() {
@@ -82,8 +86,10 @@ fn push_invocation(out: &mut String, inv: &Invocation) {
     );
     field(out, "executable:", &executable);
     if let Some(interp) = &inv.interpreter {
-        let line =
-            format!("{}  (from the #! line; granted read+execute automatically)", show(interp));
+        let line = format!(
+            "{}  (from the #! line; granted read+execute automatically)",
+            show(interp)
+        );
         field(out, "interpreter:", &line);
     }
     field(out, "directory:", &show(&inv.cwd));
@@ -98,7 +104,10 @@ fn push_policy(out: &mut String, policy: &Policy) {
     push_env(out, policy);
     push_grants(out, &policy.fs);
     for path in &policy.unprotect {
-        let line = format!("{}  (a mandatory protection, lifted by the profile)", show(path));
+        let line = format!(
+            "{}  (a mandatory protection, lifted by the profile)",
+            show(path)
+        );
         field(out, "unprotected:", &line);
     }
     let tmp = if policy.private_tmp {
@@ -135,14 +144,22 @@ fn origin(policy: &Policy) -> String {
 fn push_env(out: &mut String, policy: &Policy) {
     let env = &policy.env;
     if env.pass.is_empty() {
-        field(out, "environment:", "nothing passed from cordon's environment");
+        field(
+            out,
+            "environment:",
+            "nothing passed from cordon's environment",
+        );
     } else {
         let names: Vec<String> = env.pass.iter().map(|n| escape_text(n)).collect();
         let line = format!("{}  (passed by name, when set)", names.join(" "));
         field(out, "environment:", &line);
     }
     for (name, value) in &env.set {
-        field(out, "env set:", &format!("{}={}", escape_text(name), escape_os(value)));
+        field(
+            out,
+            "env set:",
+            &format!("{}={}", escape_text(name), escape_os(value)),
+        );
     }
 }
 
@@ -172,7 +189,11 @@ fn access_label(a: Access) -> String {
         .iter()
         .filter_map(|&(on, name)| on.then_some(name))
         .collect();
-    if parts.is_empty() { "no access".to_owned() } else { parts.join("+") }
+    if parts.is_empty() {
+        "no access".to_owned()
+    } else {
+        parts.join("+")
+    }
 }
 
 fn grant_line(g: &FsGrant) -> String {
@@ -185,7 +206,10 @@ fn grant_line(g: &FsGrant) -> String {
     if let Some(raw) = &g.declared {
         let declared = escape_text(raw);
         notes.push(match &g.link {
-            Some(link) => format!("declared as {declared}: a symlink at {} to this path", show(link)),
+            Some(link) => format!(
+                "declared as {declared}: a symlink at {} to this path",
+                show(link)
+            ),
             None if declared_is_plain(raw, &g.path) => format!("declared as {declared}"),
             None => format!("declared as {declared}, which resolves here through a symlink"),
         });
@@ -226,7 +250,11 @@ fn push_network(out: &mut String, net: &Network) {
     };
     field(out, "network:", mode);
     if net.mode != NetworkMode::None {
-        field(out, "tcp ports:", &format!("connect {}; bind {}", net.connect, net.bind));
+        field(
+            out,
+            "tcp ports:",
+            &format!("connect {}; bind {}", net.connect, net.bind),
+        );
     }
 }
 
@@ -245,7 +273,12 @@ fn limits(l: &Limits) -> String {
 
 /// Exact byte counts in the largest binary unit that divides them.
 fn bytes(n: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
     for (unit, size) in UNITS {
         if n >= size && n % size == 0 {
             return format!("{} {unit}", n / size);
@@ -269,7 +302,11 @@ fn seccomp(s: &SyscallPolicy) -> String {
         let _ = write!(line, "; also denied: {}", escape_text(&s.deny.join(" ")));
     }
     if !s.allow.is_empty() {
-        let _ = write!(line, "; allowed despite the default deny list: {}", escape_text(&s.allow.join(" ")));
+        let _ = write!(
+            line,
+            "; allowed despite the default deny list: {}",
+            escape_text(&s.allow.join(" "))
+        );
     }
     line
 }
@@ -283,12 +320,25 @@ mod tests {
     use std::path::PathBuf;
 
     fn text(policy: &Policy, argv: &[&str]) -> String {
-        render(policy, &invocation(argv), &["landlock: ABI 7, enforced".to_owned()], Path::new(""))
+        render(
+            policy,
+            &invocation(argv),
+            &["landlock: ABI 7, enforced".to_owned()],
+            Path::new(""),
+        )
     }
 
     #[test]
     fn shows_command_executable_and_policy() {
-        let t = text(&policy(), &["npx", "-y", "@modelcontextprotocol/server-filesystem@1.0.0", "/srv/notes"]);
+        let t = text(
+            &policy(),
+            &[
+                "npx",
+                "-y",
+                "@modelcontextprotocol/server-filesystem@1.0.0",
+                "/srv/notes",
+            ],
+        );
         assert!(t.starts_with(HEADLINE));
         assert!(t.contains(
             "  command:         npx -y @modelcontextprotocol/server-filesystem@1.0.0 /srv/notes\n"
@@ -302,7 +352,18 @@ mod tests {
         assert!(t.contains("  enforced:        landlock: ABI 7, enforced\n"));
         assert!(t.contains("5s to exit"));
         assert!(t.ends_with('\n'));
-        assert_eq!(t, text(&policy(), &["npx", "-y", "@modelcontextprotocol/server-filesystem@1.0.0", "/srv/notes"]));
+        assert_eq!(
+            t,
+            text(
+                &policy(),
+                &[
+                    "npx",
+                    "-y",
+                    "@modelcontextprotocol/server-filesystem@1.0.0",
+                    "/srv/notes"
+                ]
+            )
+        );
     }
 
     #[test]
@@ -314,7 +375,10 @@ mod tests {
         let mut inv = invocation(&["server", "arg\x1b[31m", "rtl\u{202e}gpj.exe"]);
         inv.cwd = PathBuf::from("/tmp/\x1bc");
         let t = render(&p, &inv, &[], Path::new(""));
-        assert!(!t.contains('\x1b') && !t.contains('\u{202e}') && !t.contains('\x07'), "{t}");
+        assert!(
+            !t.contains('\x1b') && !t.contains('\u{202e}') && !t.contains('\x07'),
+            "{t}"
+        );
         assert!(t.contains(r"\x1b]0;title\x07"));
         assert!(t.contains(r"/srv/a\u{202e}b"));
         assert!(t.contains(r"X=v\x1b[2J"));
@@ -326,9 +390,15 @@ mod tests {
     fn grant_notes() {
         let mut g = grant("/data/u/notes", Access::READ, GrantSource::Profile);
         g.declared = Some("~/notes".into());
-        assert_eq!(grant_line(&g), "/data/u/notes  [profile]  (declared as ~/notes)");
+        assert_eq!(
+            grant_line(&g),
+            "/data/u/notes  [profile]  (declared as ~/notes)"
+        );
         g.declared = Some("~/dir/notes".into());
-        assert!(grant_line(&g).contains("declared as ~/dir/notes, which resolves here through a symlink)"));
+        assert!(
+            grant_line(&g)
+                .contains("declared as ~/dir/notes, which resolves here through a symlink)")
+        );
         g.declared = Some("~/link".into());
         g.link = Some(PathBuf::from("/home/u/link"));
         assert_eq!(
@@ -340,7 +410,10 @@ mod tests {
         g.exists = false;
         assert!(grant_line(&g).ends_with("through a symlink; does not exist; optional)"));
         let e = grant("/usr/bin/npx", Access::READ_EXEC, GrantSource::Executable);
-        assert_eq!(grant_line(&e), "/usr/bin/npx  [executable]  (granted automatically)");
+        assert_eq!(
+            grant_line(&e),
+            "/usr/bin/npx  [executable]  (granted automatically)"
+        );
     }
 
     #[test]
@@ -349,7 +422,9 @@ mod tests {
         p.network.mode = crate::policy::NetworkMode::Host;
         p.fs.push(grant("/srv/all", Access::ALL, GrantSource::Profile));
         let t = render_policy(&p);
-        assert!(t.starts_with("  profile:         filesystem (built-in): read and write one directory\n"));
+        assert!(t.starts_with(
+            "  profile:         filesystem (built-in): read and write one directory\n"
+        ));
         assert!(t.find("read+write+exec:").unwrap() < t.find("read+write:").unwrap());
         assert!(t.contains("tcp ports:       connect none; bind none"));
         assert!(!t.contains("command:"));

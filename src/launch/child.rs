@@ -78,6 +78,10 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     if let Some(name) = p.hostname {
         check(fds.status, Step::Hostname, sys::sethostname(name));
     }
+    // init is a copy of cordon: its memory and /proc/1/environ hold
+    // cordon's whole environment. Non-dumpable, the server (without
+    // capabilities) cannot read them or attach to it.
+    check(fds.status, Step::Dumpable, sys::prctl(libc::PR_SET_DUMPABLE, 0));
     // Block the signals init handles before the server exists, so none is
     // lost between fork and the supervision loop.
     let signalfd = check(fds.status, Step::Signals, sys::block_to_signalfd(&init::HANDLED));

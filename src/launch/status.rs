@@ -25,10 +25,11 @@ pub enum Step {
     Seccomp,
     Exec,
     Subreaper,
+    Dumpable,
 }
 
 impl Step {
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 18] = [
         Step::ParentGone,
         Step::Setsid,
         Step::Stdio,
@@ -46,6 +47,7 @@ impl Step {
         Step::Seccomp,
         Step::Exec,
         Step::Subreaper,
+        Step::Dumpable,
     ];
 
     fn from_u32(v: u32) -> Option<Step> {
@@ -71,6 +73,7 @@ impl Step {
             Step::Seccomp => "seccomp",
             Step::Exec => "exec",
             Step::Subreaper => "child subreaper",
+            Step::Dumpable => "non-dumpable init",
         }
     }
 }

@@ -4,12 +4,16 @@
 //! `profiles/` is listed here and validates.
 
 /// Built-in profiles: (name, text), sorted by name.
-pub(crate) const PROFILES: &[(&str, &str)] = &[("default", include_str!("../../profiles/default.toml"))];
+pub(crate) const PROFILES: &[(&str, &str)] =
+    &[("default", include_str!("../../profiles/default.toml"))];
 
 /// Built-in groups: (name, text), sorted by name.
 pub(crate) const GROUPS: &[(&str, &str)] = &[
     ("dns", include_str!("../../profiles/groups/dns.toml")),
-    ("runtime", include_str!("../../profiles/groups/runtime.toml")),
+    (
+        "runtime",
+        include_str!("../../profiles/groups/runtime.toml"),
+    ),
 ];
 
 /// The text of a built-in profile.

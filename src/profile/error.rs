@@ -8,8 +8,8 @@ use std::io;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use crate::policy::GrantSource;
 
@@ -41,7 +41,10 @@ pub enum ProfileError {
     },
     /// No profile of that name in any directory nor built in.
     #[error("profile \"{name}\" not found (looked in: {})", looked_in.join(", "))]
-    NotFound { name: String, looked_in: Vec<String> },
+    NotFound {
+        name: String,
+        looked_in: Vec<String>,
+    },
     /// A profile reference that is neither a valid name nor a path.
     #[error("invalid profile name \"{name}\": {reason}")]
     InvalidName { name: String, reason: String },
@@ -51,7 +54,11 @@ pub enum ProfileError {
     /// A grant from outside the profile (`--ro`, `--rw`, the executable)
     /// that cannot be resolved.
     #[error("{from} path \"{path}\": {reason}")]
-    Grant { from: GrantSource, path: String, reason: String },
+    Grant {
+        from: GrantSource,
+        path: String,
+        reason: String,
+    },
     /// An `--env` name that cannot be passed.
     #[error("--env {name}: {reason}")]
     EnvName { name: String, reason: String },
@@ -62,7 +69,11 @@ struct KeyPrefix<'a>(&'a str);
 
 impl std::fmt::Display for KeyPrefix<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.is_empty() { Ok(()) } else { write!(f, "{}: ", self.0) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, "{}: ", self.0)
+        }
     }
 }
 
@@ -79,7 +90,12 @@ impl<'a> Doc<'a> {
     }
 
     /// An error at `span` under `key`.
-    pub fn at(&self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> ProfileError {
+    pub fn at(
+        &self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ProfileError {
         let (line, column) = self.line_column(span.start);
         ProfileError::Invalid {
             file: self.file.to_owned(),
@@ -91,7 +107,12 @@ impl<'a> Doc<'a> {
     }
 
     /// An error at a spanned value.
-    pub fn at_value<T>(&self, value: &Spanned<T>, key: impl Into<String>, message: impl Into<String>) -> ProfileError {
+    pub fn at_value<T>(
+        &self,
+        value: &Spanned<T>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ProfileError {
         self.at(value.span(), key, message)
     }
 
@@ -101,8 +122,23 @@ impl<'a> Doc<'a> {
         let span = err.span().unwrap_or(0..0);
         // An empty span at the very start is what `missing field` reports for
         // the top-level table.
-        let key = if span == (0..0) { String::new() } else { key_path_at(self.text, span.start) };
-        self.at(span, key, err.message().trim_end())
+        let key = if span == (0..0) {
+            String::new()
+        } else {
+            key_path_at(self.text, span.start)
+        };
+        let message = match err.message().trim_end() {
+            // The parser does not say which key; the span covers it.
+            "duplicate key" => format!(
+                "duplicate key `{}`",
+                self.text.get(span.clone()).unwrap_or_default().trim()
+            ),
+            // serde's words for TOML's arrays and tables.
+            other => other
+                .replace("expected a sequence", "expected an array")
+                .replace("expected a map", "expected a table"),
+        };
+        self.at(span, key, message)
     }
 
     /// The 1-based line of a span, to point at a second place in a message.
@@ -129,7 +165,11 @@ fn key_path_at(text: &str, offset: usize) -> String {
     let Ok(root) = DeTable::parse(text) else {
         return String::new();
     };
-    let mut best = Best { offset, len: usize::MAX, path: String::new() };
+    let mut best = Best {
+        offset,
+        len: usize::MAX,
+        path: String::new(),
+    };
     visit_table(root.get_ref(), "", &mut best);
     best.path
 }
@@ -173,7 +213,18 @@ fn visit_value(value: &Spanned<DeValue<'_>>, path: &str, best: &mut Best) {
 
 /// `parent.key`, quoting a key that is not a bare TOML key.
 pub(crate) fn join_key(parent: &str, key: &str) -> String {
-    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let key = if bare { key.to_owned() } else { format!("{key:?}") };
-    if parent.is_empty() { key } else { format!("{parent}.{key}") }
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    };
+    if parent.is_empty() {
+        key
+    } else {
+        format!("{parent}.{key}")
+    }
 }

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{builtin, Context, ProfileError};
+use super::{Context, ProfileError, builtin};
 use crate::policy::Origin;
 
 /// The subdirectory of a profile directory that holds groups.
@@ -34,12 +34,17 @@ pub(crate) fn is_path_reference(reference: &str) -> bool {
 /// keeps `.`/`..` and hidden files out.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if first_ok && rest_ok {
         Ok(())
     } else {
-        Err("expected letters, digits, `_`, `-` and `.`, starting with a letter, digit or `_`".to_owned())
+        Err(
+            "expected letters, digits, `_`, `-` and `.`, starting with a letter, digit or `_`"
+                .to_owned(),
+        )
     }
 }
 
@@ -48,12 +53,19 @@ pub(crate) fn find_profile(reference: &str, ctx: &Context) -> Result<Found, Prof
     if is_path_reference(reference) {
         return read_path(reference, ctx);
     }
-    check_name(reference)
-        .map_err(|reason| ProfileError::InvalidName { name: reference.to_owned(), reason })?;
+    check_name(reference).map_err(|reason| ProfileError::InvalidName {
+        name: reference.to_owned(),
+        reason,
+    })?;
     for dir in &ctx.dirs {
         let path = dir.join(format!("{reference}.toml"));
         if let Some(text) = read_if_present(&path)? {
-            return Ok(found_in(reference, Origin::Directory(path.clone()), &path, text));
+            return Ok(found_in(
+                reference,
+                Origin::Directory(path.clone()),
+                &path,
+                text,
+            ));
         }
     }
     match builtin::profile(reference) {
@@ -71,7 +83,12 @@ pub(crate) fn find_group(name: &str, ctx: &Context) -> Result<Option<Found>, Pro
     for dir in &ctx.dirs {
         let path = dir.join(GROUPS_DIR).join(format!("{name}.toml"));
         if let Some(text) = read_if_present(&path)? {
-            return Ok(Some(found_in(name, Origin::Directory(path.clone()), &path, text)));
+            return Ok(Some(found_in(
+                name,
+                Origin::Directory(path.clone()),
+                &path,
+                text,
+            )));
         }
     }
     Ok(builtin::group(name).map(|text| found_builtin(name, "groups/", text)))
@@ -90,9 +107,13 @@ pub(crate) fn all_profiles(ctx: &Context) -> Result<Vec<Found>, ProfileError> {
     let mut all = Vec::new();
     for dir in &ctx.dirs {
         for path in profile_files(dir)? {
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()) else { continue };
-            let text = std::fs::read_to_string(&path)
-                .map_err(|source| ProfileError::Read { path: path.clone(), source })?;
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Read {
+                path: path.clone(),
+                source,
+            })?;
             all.push(found_in(name, Origin::Directory(path.clone()), &path, text));
         }
     }
@@ -105,7 +126,10 @@ pub(crate) fn all_profiles(ctx: &Context) -> Result<Vec<Found>, ProfileError> {
 /// The `NAME.toml` entries of one directory that are not directories,
 /// sorted. A missing directory has none.
 fn profile_files(dir: &Path) -> Result<Vec<PathBuf>, ProfileError> {
-    let read_err = |source| ProfileError::Read { path: dir.to_path_buf(), source };
+    let read_err = |source| ProfileError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if is_absent(&err) => return Ok(Vec::new()),
@@ -114,7 +138,10 @@ fn profile_files(dir: &Path) -> Result<Vec<PathBuf>, ProfileError> {
     let mut files = Vec::new();
     for entry in entries {
         let path = entry.map_err(read_err)?.path();
-        let stem = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".toml"));
+        let stem = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".toml"));
         let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
         if stem.is_some_and(|s| check_name(s).is_ok()) && !is_dir {
             files.push(path);
@@ -126,10 +153,19 @@ fn profile_files(dir: &Path) -> Result<Vec<PathBuf>, ProfileError> {
 
 fn read_path(reference: &str, ctx: &Context) -> Result<Found, ProfileError> {
     let path = ctx.cwd.join(reference);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|source| ProfileError::Read { path: PathBuf::from(reference), source })?;
-    let name = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-    Ok(Found { name, origin: Origin::Path(path), file: reference.to_owned(), text })
+    let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Read {
+        path: PathBuf::from(reference),
+        source,
+    })?;
+    let name = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    Ok(Found {
+        name,
+        origin: Origin::Path(path),
+        file: reference.to_owned(),
+        text,
+    })
 }
 
 /// The file's text, or `None` when it (or its directory) does not exist.
@@ -137,16 +173,27 @@ fn read_if_present(path: &Path) -> Result<Option<String>, ProfileError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(err) if is_absent(&err) => Ok(None),
-        Err(source) => Err(ProfileError::Read { path: path.to_path_buf(), source }),
+        Err(source) => Err(ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
 fn is_absent(err: &io::Error) -> bool {
-    matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }
 
 fn found_in(name: &str, origin: Origin, path: &Path, text: String) -> Found {
-    Found { name: name.to_owned(), origin, file: path.display().to_string(), text }
+    Found {
+        name: name.to_owned(),
+        origin,
+        file: path.display().to_string(),
+        text,
+    }
 }
 
 fn found_builtin(name: &str, subdir: &str, text: &str) -> Found {

@@ -10,6 +10,7 @@
 
 mod builtin;
 mod error;
+mod grants;
 mod locate;
 mod paths;
 mod schema;
@@ -52,8 +53,10 @@ impl Context {
             Some(home) => home,
             None => home_from_passwd()?,
         };
-        let cwd = std::env::current_dir()
-            .map_err(|err| ProfileError::Environment { what: "the current directory", reason: err.to_string() })?;
+        let cwd = std::env::current_dir().map_err(|err| ProfileError::Environment {
+            what: "the current directory",
+            reason: err.to_string(),
+        })?;
         let tmp = absolute_var("TMPDIR").unwrap_or_else(|| PathBuf::from("/tmp"));
         let config = absolute_var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
         let dirs = vec![
@@ -61,23 +64,37 @@ impl Context {
             PathBuf::from("/etc/cordon/profiles"),
             PathBuf::from("/usr/share/cordon/profiles"),
         ];
-        Ok(Context { home, cwd, tmp, dirs })
+        Ok(Context {
+            home,
+            cwd,
+            tmp,
+            dirs,
+        })
     }
 }
 
 /// An environment variable holding an absolute path; unset, empty or
 /// relative values are ignored, as the XDG specification asks.
 fn absolute_var(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute())
+    std::env::var_os(name)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
 }
 
 fn home_from_passwd() -> Result<PathBuf, ProfileError> {
     let uid = nix::unistd::getuid();
-    let not_found = |reason: String| ProfileError::Environment { what: "the home directory", reason };
+    let not_found = |reason: String| ProfileError::Environment {
+        what: "the home directory",
+        reason,
+    };
     match nix::unistd::User::from_uid(uid) {
         Ok(Some(user)) if user.dir.is_absolute() => Ok(user.dir),
-        Ok(_) => Err(not_found(format!("$HOME is not set and uid {uid} has no home in the password database"))),
-        Err(err) => Err(not_found(format!("$HOME is not set and the password database failed: {err}"))),
+        Ok(_) => Err(not_found(format!(
+            "$HOME is not set and uid {uid} has no home in the password database"
+        ))),
+        Err(err) => Err(not_found(format!(
+            "$HOME is not set and the password database failed: {err}"
+        ))),
     }
 }
 
@@ -131,8 +148,14 @@ pub fn list(ctx: &Context) -> Result<Vec<Listing>, ProfileError> {
 /// taken against `ctx.cwd`, the path must exist and is canonicalised;
 /// `declared` keeps the original text when it differs. A grant on a path
 /// already granted widens that grant to the union of both.
-pub fn add_grant(policy: &mut Policy, path: &Path, access: Access, source: GrantSource, ctx: &Context) -> Result<(), ProfileError> {
-    let guard = validate::TmpGuard::for_outside(policy.private_tmp, ctx);
+pub fn add_grant(
+    policy: &mut Policy,
+    path: &Path,
+    access: Access,
+    source: GrantSource,
+    ctx: &Context,
+) -> Result<(), ProfileError> {
+    let guard = grants::TmpGuard::for_outside(policy.private_tmp, ctx);
     let resolved = paths::resolve_outside_path(path, ctx)
         .and_then(|r| guard.check(&r.path, None).map(|()| r))
         .map_err(|reason| ProfileError::Grant {
@@ -148,7 +171,7 @@ pub fn add_grant(policy: &mut Policy, path: &Path, access: Access, source: Grant
         exists: true,
         source,
     };
-    validate::merge_grant(&mut policy.fs, grant);
+    grants::merge_grant(&mut policy.fs, grant);
     Ok(())
 }
 
@@ -156,10 +179,15 @@ pub fn add_grant(policy: &mut Policy, path: &Path, access: Access, source: Grant
 /// unique. A name the profile sets to a fixed value is refused.
 pub fn add_env_names(policy: &mut Policy, names: &[String]) -> Result<(), ProfileError> {
     for name in names {
-        let refuse = |reason: String| ProfileError::EnvName { name: name.clone(), reason };
+        let refuse = |reason: String| ProfileError::EnvName {
+            name: name.clone(),
+            reason,
+        };
         values::check_env_name(name).map_err(refuse)?;
         if policy.env.set.contains_key(name) {
-            return Err(refuse(format!("the profile sets {name} to a fixed value in environment.set")));
+            return Err(refuse(format!(
+                "the profile sets {name} to a fixed value in environment.set"
+            )));
         }
         policy.env.pass.push(name.clone());
     }

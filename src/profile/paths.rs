@@ -43,9 +43,8 @@ pub(crate) fn resolve_profile_path(text: &str, ctx: &Context) -> Result<Resolved
             "path \"{body}\" must be absolute or start with ~ or a {{placeholder}} ({KNOWN})"
         ));
     }
-    let normal = normalize(&expanded).ok_or_else(|| {
-        format!("path \"{body}\" contains `..`; name the directory itself")
-    })?;
+    let normal = normalize(&expanded)
+        .ok_or_else(|| format!("path \"{body}\" contains `..`; name the directory itself"))?;
     match canonicalize(&normal, body, optional) {
         Ok(resolved) => Ok(resolved),
         Err(None) => {
@@ -54,7 +53,9 @@ pub(crate) fn resolve_profile_path(text: &str, ctx: &Context) -> Result<Resolved
             } else {
                 format!("\"{body}\" ({})", normal.display())
             };
-            Err(format!("path {shown} does not exist (append \"?\" to make it optional)"))
+            Err(format!(
+                "path {shown} does not exist (append \"?\" to make it optional)"
+            ))
         }
         Err(Some(err)) => Err(format!("cannot resolve path \"{body}\": {err}")),
     }
@@ -69,7 +70,11 @@ pub(crate) fn resolve_outside_path(path: &Path, ctx: &Context) -> Result<Resolve
         Ok(rest) => ctx.home.join(rest),
         _ => path.to_path_buf(),
     };
-    let absolute = if expanded.is_absolute() { expanded } else { ctx.cwd.join(expanded) };
+    let absolute = if expanded.is_absolute() {
+        expanded
+    } else {
+        ctx.cwd.join(expanded)
+    };
     let text = path.to_string_lossy();
     match canonicalize(&absolute, &text, false) {
         Ok(resolved) => Ok(resolved),
@@ -97,11 +102,15 @@ fn expand_path(text: &str, ctx: &Context) -> Result<PathBuf, String> {
     let (base, rest) = if let Some(rest) = strip_tilde(text) {
         (Some(ctx.home.as_path()), rest)
     } else if text.starts_with('~') {
-        return Err(format!("\"{text}\": only `~` and `~/` are expanded, not `~user`"));
+        return Err(format!(
+            "\"{text}\": only `~` and `~/` are expanded, not `~user`"
+        ));
     } else if let Some((name, rest)) = leading_placeholder(text) {
         let base = lookup(name, ctx)?;
         if !rest.is_empty() && !rest.starts_with('/') {
-            return Err(format!("placeholder {{{name}}} must be followed by `/` or end the path"));
+            return Err(format!(
+                "placeholder {{{name}}} must be followed by `/` or end the path"
+            ));
         }
         (Some(base), rest)
     } else {
@@ -109,7 +118,9 @@ fn expand_path(text: &str, ctx: &Context) -> Result<PathBuf, String> {
     };
     if let Some(name) = find_placeholder(rest) {
         lookup(name, ctx)?;
-        return Err(format!("placeholder {{{name}}} is only expanded at the start of a path"));
+        return Err(format!(
+            "placeholder {{{name}}} is only expanded at the start of a path"
+        ));
     }
     Ok(match base {
         Some(base) => PathBuf::from(concat(base, rest)),
@@ -134,7 +145,8 @@ fn leading_placeholder(text: &str) -> Option<(&str, &str)> {
 
 /// The first `{name}` anywhere in `text`.
 fn find_placeholder(text: &str) -> Option<&str> {
-    text.match_indices('{').find_map(|(i, _)| leading_placeholder(&text[i..]).map(|(name, _)| name))
+    text.match_indices('{')
+        .find_map(|(i, _)| leading_placeholder(&text[i..]).map(|(name, _)| name))
 }
 
 fn lookup<'c>(name: &str, ctx: &'c Context) -> Result<&'c Path, String> {
@@ -167,7 +179,11 @@ fn normalize(path: &Path) -> Option<PathBuf> {
 
 /// Canonicalises `path`. `Err(None)` means it does not exist (and is not
 /// optional); `Err(Some)` is any other failure, such as a permission error.
-fn canonicalize(given: &Path, declared: &str, optional: bool) -> Result<Resolved, Option<io::Error>> {
+fn canonicalize(
+    given: &Path,
+    declared: &str,
+    optional: bool,
+) -> Result<Resolved, Option<io::Error>> {
     let (resolved, exists) = match std::fs::canonicalize(given) {
         Ok(real) => (real, true),
         Err(err) if is_missing(&err) && optional => (given.to_path_buf(), false),
@@ -176,7 +192,12 @@ fn canonicalize(given: &Path, declared: &str, optional: bool) -> Result<Resolved
     };
     let declared = (Path::new(declared) != resolved).then(|| declared.to_owned());
     let link = if exists { link_location(given) } else { None };
-    Ok(Resolved { path: resolved, declared, link, exists })
+    Ok(Resolved {
+        path: resolved,
+        declared,
+        link,
+        exists,
+    })
 }
 
 /// The absolute location of `path` when it is itself a symlink: its
@@ -189,5 +210,8 @@ fn link_location(path: &Path) -> Option<PathBuf> {
 
 /// A component is missing, or a file stands where a directory should be.
 fn is_missing(err: &io::Error) -> bool {
-    matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }

@@ -10,7 +10,9 @@ use crate::policy::PortRange;
 /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`, never `LD_*`.
 pub(crate) fn check_env_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!(
             "\"{}\" is not a variable name (expected letters, digits and _, not starting with a digit)",
@@ -28,7 +30,10 @@ pub(crate) fn check_env_name(name: &str) -> Result<(), String> {
 /// A system call name, by syntax only: `[a-z0-9_]+`. Whether the
 /// architecture has it is checked where the filter is built.
 pub(crate) fn check_syscall_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())
     } else {
@@ -57,7 +62,9 @@ pub(crate) fn port_range(raw: &RawPort) -> Result<PortRange, String> {
     }
     let (first, last) = (port_text(first)?, port_text(last)?);
     if first > last {
-        return Err(format!("port range \"{text}\" is reversed (the first port must not exceed the last)"));
+        return Err(format!(
+            "port range \"{text}\" is reversed (the first port must not exceed the last)"
+        ));
     }
     Ok(PortRange { first, last })
 }
@@ -109,7 +116,9 @@ pub(crate) enum Unit {
 pub(crate) fn limit(raw: &RawLimit, unit: Unit) -> Result<Option<u64>, String> {
     let text = match raw {
         RawLimit::Number(n) => {
-            return u64::try_from(*n).map(Some).map_err(|_| format!("{n} is negative; a limit is a whole number"));
+            return u64::try_from(*n)
+                .map(Some)
+                .map_err(|_| format!("{n} is negative; a limit is a whole number"));
         }
         RawLimit::Text(text) => text.as_str(),
     };
@@ -117,13 +126,19 @@ pub(crate) fn limit(raw: &RawLimit, unit: Unit) -> Result<Option<u64>, String> {
         return Ok(None);
     }
     let (number, scale) = match (unit, text.char_indices().last()) {
-        (Unit::Bytes, Some((i, suffix))) if suffix.is_ascii_alphabetic() => (&text[..i], scale(suffix)),
+        (Unit::Bytes, Some((i, suffix))) if suffix.is_ascii_alphabetic() => {
+            (&text[..i], scale(suffix))
+        }
         _ => (text, Some(1)),
     };
     let Some(scale) = scale.filter(|_| is_digits(number)) else {
         return Err(limit_syntax(text, unit));
     };
-    match number.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)) {
+    match number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+    {
         Some(value) => Ok(Some(value)),
         None => Err(format!("\"{text}\" does not fit in 64 bits")),
     }
@@ -142,18 +157,27 @@ fn scale(suffix: char) -> Option<u64> {
 
 fn limit_syntax(text: &str, unit: Unit) -> String {
     let expected = match unit {
-        Unit::Bytes => "a number of bytes, optionally with K, M, G or T like \"64M\", or \"unlimited\"",
+        Unit::Bytes => {
+            "a number of bytes, optionally with K, M, G or T like \"64M\", or \"unlimited\""
+        }
         Unit::Count => "a whole number, or \"unlimited\"",
         Unit::Seconds => "a whole number of seconds, or \"unlimited\"",
     };
-    format!("invalid limit \"{}\" (expected {expected})", text.escape_debug())
+    format!(
+        "invalid limit \"{}\" (expected {expected})",
+        text.escape_debug()
+    )
 }
 
 /// `"500ms"`, `"2s"` or `"1m"`: a whole number and a unit.
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n = Some(number).filter(|n| is_digits(n)).and_then(|n| n.parse::<u64>().ok());
+    let n = Some(number)
+        .filter(|n| is_digits(n))
+        .and_then(|n| n.parse::<u64>().ok());
     let value = match (n, unit) {
         (Some(n), "ms") => Some(Duration::from_millis(n)),
         (Some(n), "s") => Some(Duration::from_secs(n)),

@@ -154,7 +154,10 @@ pub fn prepare(
     let landlock = landlock::prepare(policy, probe, tmp_host.as_deref(), namespaces, &mut report)?;
     let seccomp = prepare_seccomp(policy, probe, namespaces, &mut report)?;
     let envp = env::build(policy, tmp_inside.as_deref(), &mut std::env::vars_os())?;
-    let cwd_inside = if mounts.as_ref().is_some_and(|m| m.is_visible(cwd)) || !namespaces { cwd } else { Path::new("/") };
+    // The server starts in the working directory only when a grant covers
+    // it; otherwise in /, so nothing of the directory leaks by default.
+    let cwd_granted = policy.fs.iter().any(|g| g.exists && cwd.starts_with(&g.path));
+    let cwd_inside = if cwd_granted { cwd } else { Path::new("/") };
     let exec = PreparedExec::new(exe, argv, envp, cwd_inside)?;
     report.enforced(format!(
         "process: new session, no_new_privs, all capabilities dropped, descriptors above 2 closed, rlimits (core {}, nofile {}, nproc {})",

@@ -117,19 +117,10 @@ impl MountOp {
     }
 }
 
-/// The ordered plan, and the paths it makes visible (for choosing the
-/// working directory inside).
+/// The ordered plan.
 #[derive(Debug)]
 pub struct MountPlan {
     pub ops: Vec<MountOp>,
-    visible: Vec<PathBuf>,
-}
-
-impl MountPlan {
-    /// Whether `path` lies inside a grant (so it exists inside the sandbox).
-    pub fn is_visible(&self, path: &Path) -> bool {
-        self.visible.iter().any(|v| path.starts_with(v))
-    }
 }
 
 const STAGE: &str = "/tmp";
@@ -174,14 +165,12 @@ pub fn plan(policy: &Policy, private_tmp: Option<&Path>) -> Result<MountPlan, St
     // Parents before children, so a nested grant is mounted on top of its
     // parent's bind rather than hidden under it.
     binds.sort_by_key(|(inside, _, _)| inside.components().count());
-    let mut visible = Vec::new();
     let mut made = Vec::new();
     for (inside, host, attrs) in binds {
         make_parents(&mut ops, &mut made, &inside)?;
         let target = cpath(NEW, &inside)?;
         ops.push(if host.is_dir() { MountOp::Mkdir(target.clone()) } else { MountOp::Touch(target.clone()) });
         ops.push(MountOp::Bind { source: cpath(OLD, host)?, target, attrs });
-        visible.push(inside);
     }
     recreate_symlinks(policy, &mut ops, &mut made)?;
     plan_dev(&mut ops, &mut made)?;
@@ -197,7 +186,7 @@ pub fn plan(policy: &Policy, private_tmp: Option<&Path>) -> Result<MountPlan, St
     ops.push(MountOp::PivotRoot { new_root: c(".")?, put_old: c(".")? });
     ops.push(MountOp::Detach(c(".")?));
     ops.push(MountOp::Chdir(c("/")?));
-    Ok(MountPlan { ops, visible })
+    Ok(MountPlan { ops })
 }
 
 /// A grant below another grant that allows at least as much needs no

@@ -10,7 +10,8 @@
 //!    numbers, so every rule below would miss it; it kills the process.
 //! 2. `clone3` fails with ENOSYS, so libc falls back to `clone`, whose
 //!    flags a filter can read (`clone3` passes them in memory). Left out
-//!    when the profile names `clone3` in `allow` or `deny`.
+//!    when the profile names `clone3` in `allow`, or in `deny` (then it
+//!    gets the profile's action like any other denied call).
 //! 3. The deny list: a denylist, not an allowlist, because MCP servers
 //!    are arbitrary programs in arbitrary runtimes. It removes what lets a
 //!    process reach other processes, the kernel's rarely used attack
@@ -27,8 +28,7 @@ use std::collections::BTreeMap;
 
 use libc::{c_int, c_long};
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
 
 use crate::policy::{NetworkMode, SyscallAction, SyscallPolicy};
@@ -61,12 +61,16 @@ pub enum SeccompError {
 
 /// Builds the programs for `policy`. Runs in the parent before fork (it
 /// allocates). `network` decides which socket families stay available.
-/// `namespaces` tells whether cordon uses namespaces; the same calls are
-/// denied either way (inside namespaces they would still widen the kernel
-/// surface), and the parameter is kept for rules that may differ later.
-pub fn prepare(policy: &SyscallPolicy, network: NetworkMode, namespaces: bool) -> Result<PreparedSeccomp, SeccompError> {
-    let _ = namespaces;
-    let mut denied = default_rules(network)?;
+/// `namespaces` tells whether cordon uses namespaces: without them the
+/// server sees the host's unix sockets (a session bus, an agent socket)
+/// and Landlock cannot stop a connect to a socket path, so `socket(AF_UNIX)`
+/// is denied too; connected pairs from `socketpair` still work.
+pub fn prepare(
+    policy: &SyscallPolicy,
+    network: NetworkMode,
+    namespaces: bool,
+) -> Result<PreparedSeccomp, SeccompError> {
+    let mut denied = default_rules(network, namespaces)?;
     let mut clone3_enosys = true;
     // `allow` lifts a name completely, argument rules included; `deny`
     // then adds unconditional denials, so a name in both is denied.
@@ -114,6 +118,8 @@ pub fn default_denied() -> &'static [&'static str] {
     DEFAULT_DENIED
 }
 
+// Kept grouped by reason (rustfmt would give every name its own line).
+#[rustfmt::skip]
 static DEFAULT_DENIED: &[&str] = &[
     // Reading or steering other processes.
     "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp", "pidfd_getfd",
@@ -146,12 +152,19 @@ static DEFAULT_DENIED: &[&str] = &[
 
 /// The deny list before the profile's changes: name → rule chain, where an
 /// empty chain means "whatever the arguments" (seccompiler's convention).
-fn default_rules(network: NetworkMode) -> Result<BTreeMap<&'static str, Vec<SeccompRule>>, SeccompError> {
+fn default_rules(
+    network: NetworkMode,
+    namespaces: bool,
+) -> Result<BTreeMap<&'static str, Vec<SeccompRule>>, SeccompError> {
     let mut denied: BTreeMap<&str, Vec<SeccompRule>> = DEFAULT_DENIED.iter().map(|&name| (name, Vec::new())).collect();
     denied.insert("personality", personality_rules()?);
     denied.insert("ioctl", ioctl_rules()?);
     denied.insert("clone", clone_rules()?);
-    denied.insert("socket", socket_rules(network, true)?);
+    let mut socket = socket_rules(network, true)?;
+    if !namespaces {
+        socket.push(rule(vec![cond(0, SeccompCmpOp::Eq, libc::AF_UNIX as u64)?])?);
+    }
+    denied.insert("socket", socket);
     denied.insert("socketpair", socket_rules(network, false)?);
     Ok(denied)
 }
@@ -163,10 +176,15 @@ fn personality_rules() -> Result<Vec<SeccompRule>, SeccompError> {
     Ok(vec![rule(vec![cond(0, SeccompCmpOp::Ne, 0)?, cond(0, SeccompCmpOp::Ne, QUERY)?])?])
 }
 
+// asm-generic's values, shared by x86_64 and aarch64 (libc types them
+// differently on glibc and musl).
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541c;
+
 /// TIOCSTI pushes input into a terminal the server shares with the user,
 /// and TIOCLINUX can do the same through the console's selection buffer.
 fn ioctl_rules() -> Result<Vec<SeccompRule>, SeccompError> {
-    [libc::TIOCSTI as u64, libc::TIOCLINUX as u64]
+    [TIOCSTI, TIOCLINUX]
         .into_iter()
         .map(|request| rule(vec![cond(1, SeccompCmpOp::MaskedEq(0xffff_ffff), request)?]))
         .collect()
@@ -201,9 +219,8 @@ fn socket_rules(network: NetworkMode, socket: bool) -> Result<Vec<SeccompRule>, 
     const SOCK_PACKET: c_int = 10;
 
     let inet = network != NetworkMode::None;
-    let allowed = |family: c_int| {
-        family == libc::AF_UNIX || (inet && (family == libc::AF_INET || family == libc::AF_INET6))
-    };
+    let allowed =
+        |family: c_int| family == libc::AF_UNIX || (inet && (family == libc::AF_INET || family == libc::AF_INET6));
     // AF_INET6 (10) is the highest family that may be allowed; the
     // comparison is unsigned, so negative values are above it too.
     let mut rules = vec![rule(vec![cond(0, SeccompCmpOp::Gt, libc::AF_INET6 as u64)?])?];
@@ -250,7 +267,10 @@ fn match_action(action: SyscallAction) -> SeccompAction {
 
 /// Compiles one seccompiler filter that answers `action` for the listed
 /// calls and allows everything else.
-fn compile(rules: BTreeMap<c_long, Vec<SeccompRule>>, action: SeccompAction) -> Result<Vec<libc::sock_filter>, SeccompError> {
+fn compile(
+    rules: BTreeMap<c_long, Vec<SeccompRule>>,
+    action: SeccompAction,
+) -> Result<Vec<libc::sock_filter>, SeccompError> {
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, action, TARGET_ARCH).map_err(compile_error)?;
     let program: BpfProgram = filter.try_into().map_err(compile_error)?;
     // seccompiler defines its own sock_filter with the same C layout.
@@ -279,11 +299,8 @@ fn abi_gate() -> Vec<libc::sock_filter> {
     const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     let op = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
 
-    let mut program = vec![
-        op(LOAD, DATA_ARCH, 0, 0),
-        op(JEQ, AUDIT_ARCH, 1, 0),
-        op(RET, libc::SECCOMP_RET_KILL_PROCESS, 0, 0),
-    ];
+    let mut program =
+        vec![op(LOAD, DATA_ARCH, 0, 0), op(JEQ, AUDIT_ARCH, 1, 0), op(RET, libc::SECCOMP_RET_KILL_PROCESS, 0, 0)];
     // x32 calls arrive with AUDIT_ARCH_X86_64 and __X32_SYSCALL_BIT set in
     // the number. -1 is let through as libseccomp does: it is what a
     // tracer writes to skip a call, and the kernel answers it with ENOSYS.
@@ -445,8 +462,7 @@ mod tests {
         // SAFETY: setrlimit and prctl take plain values and a pointer to a
         // live local.
         let ok = unsafe {
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core) == 0
-                && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core) == 0 && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
         };
         if !ok {
             exit(SETUP_FAILED);
@@ -558,11 +574,12 @@ mod tests {
         assert_denied(NetworkMode::Host, || sys(libc::SYS_ioctl, [-1, libc::TIOCLINUX as c_long, 0, 0]));
         // The kernel reads only the low 32 bits of the request.
         assert_denied(NetworkMode::Host, || sys(libc::SYS_ioctl, [-1, 0x1_0000_0000 | libc::TIOCSTI as c_long, 0, 0]));
-        for request in [libc::FIONREAD, libc::TCGETS] {
-            let outcome = run(SyscallAction::Kill, NetworkMode::Host, match request {
-                libc::FIONREAD => || sys(libc::SYS_ioctl, [-1, libc::FIONREAD as c_long, 0, 0]),
-                _ => || sys(libc::SYS_ioctl, [-1, libc::TCGETS as c_long, 0, 0]),
-            });
+        let harmless: [fn() -> c_long; 2] = [
+            || sys(libc::SYS_ioctl, [-1, libc::FIONREAD as c_long, 0, 0]),
+            || sys(libc::SYS_ioctl, [-1, libc::TCGETS as c_long, 0, 0]),
+        ];
+        for probe in harmless {
+            let outcome = run(SyscallAction::Kill, NetworkMode::Host, probe);
             assert_eq!(outcome, Outcome::Failed(Errno::EBADF));
         }
     }
@@ -571,7 +588,10 @@ mod tests {
     fn personality_allows_only_linux_and_query() {
         let query = || sys(libc::SYS_personality, [0xffff_ffff, 0, 0, 0]);
         assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, query), Outcome::Ok);
-        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, || sys(libc::SYS_personality, [0, 0, 0, 0])), Outcome::Ok);
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::Host, || sys(libc::SYS_personality, [0, 0, 0, 0])),
+            Outcome::Ok
+        );
         assert_denied(NetworkMode::Host, || sys(libc::SYS_personality, [libc::ADDR_NO_RANDOMIZE as c_long, 0, 0, 0]));
     }
 
@@ -591,7 +611,10 @@ mod tests {
 
     #[test]
     fn unix_sockets_are_always_allowed() {
-        assert_eq!(run(SyscallAction::Kill, NetworkMode::None, || socket(libc::AF_UNIX, libc::SOCK_STREAM, 0)), Outcome::Ok);
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::None, || socket(libc::AF_UNIX, libc::SOCK_STREAM, 0)),
+            Outcome::Ok
+        );
         let pair = || {
             let mut fds = [0 as c_int; 2];
             let args = [libc::AF_UNIX as c_long, libc::SOCK_STREAM as c_long, 0, fds.as_mut_ptr() as c_long];
@@ -623,6 +646,10 @@ mod tests {
         assert_denied(NetworkMode::Host, || socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0));
         assert_denied(NetworkMode::Host, || socket(libc::AF_INET, 10, 0x0300));
         assert_denied(NetworkMode::Host, || socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_MPTCP));
+        // The kernel reads the protocol as an int: high bits change nothing.
+        assert_denied(NetworkMode::Host, || {
+            sys(libc::SYS_socket, [libc::AF_INET as c_long, libc::SOCK_STREAM as c_long, 0x1_0000_0000 | 262, 0])
+        });
         let ping = || socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0);
         assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, ping), Outcome::Ok);
     }
@@ -662,7 +689,9 @@ mod tests {
 
     #[test]
     fn unknown_names_are_errors() {
-        for p in [policy(SyscallAction::Errno, &["no_such_call"], &[]), policy(SyscallAction::Errno, &[], &["SYS_getpid"])] {
+        for p in
+            [policy(SyscallAction::Errno, &["no_such_call"], &[]), policy(SyscallAction::Errno, &[], &["SYS_getpid"])]
+        {
             let err = prepare(&p, NetworkMode::None, true).unwrap_err();
             assert!(matches!(err, SeccompError::UnknownSyscall { .. }), "{err}");
         }
@@ -674,7 +703,9 @@ mod tests {
         assert_eq!(syscall_number("getpid"), Some(libc::SYS_getpid));
         assert_eq!(syscall_number("kexec_file_load"), Some(libc::SYS_kexec_file_load));
         assert_eq!(syscall_number("getpid2"), None);
-        for name in default_denied().iter().chain(&["personality", "ioctl", "clone", "clone3", "socket", "socketpair"]) {
+        assert_eq!([TIOCSTI as c_long, TIOCLINUX as c_long], [libc::TIOCSTI as c_long, libc::TIOCLINUX as c_long]);
+        for name in default_denied().iter().chain(&["personality", "ioctl", "clone", "clone3", "socket", "socketpair"])
+        {
             assert!(syscall_number(name).is_some(), "{name}");
         }
         assert!(!default_denied().iter().any(|n| n.starts_with("landlock")));
