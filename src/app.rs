@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::launch::{self, Resolved};
 use crate::policy::{Access, GrantSource, Policy, Requirement};
 use crate::profile::{self, Context};
-use crate::sandbox::{self, Probe};
+use crate::sandbox::{self, HostPaths, Probe};
 use crate::session::{self, ServerExit};
 
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
@@ -34,21 +34,51 @@ pub struct Launch {
 
 /// Loads the profile and applies the command line to it.
 pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error> {
-    let mut policy = profile::load(args.profile.as_deref().unwrap_or(profile::DEFAULT_PROFILE), ctx)?;
+    let mut policy = profile::load(
+        args.profile.as_deref().unwrap_or(profile::DEFAULT_PROFILE),
+        ctx,
+    )?;
     if args.no_namespaces {
         policy.mechanisms.namespaces = Requirement::Off;
     }
-    let command = args.command.first().ok_or_else(|| Error::Usage("no command given after --".into()))?;
+    let command = args
+        .command
+        .first()
+        .ok_or_else(|| Error::Usage("no command given after --".into()))?;
     let resolved = launch::resolve(command, std::env::var_os("PATH").as_deref(), &ctx.cwd)?;
     for path in &args.ro {
-        profile::add_grant(&mut policy, path, Access::READ_EXEC, GrantSource::CommandLine, ctx)?;
+        profile::add_grant(
+            &mut policy,
+            path,
+            Access::READ_EXEC,
+            GrantSource::CommandLine,
+            ctx,
+        )?;
     }
     for path in &args.rw {
-        profile::add_grant(&mut policy, path, Access::READ_WRITE, GrantSource::CommandLine, ctx)?;
+        profile::add_grant(
+            &mut policy,
+            path,
+            Access::READ_WRITE,
+            GrantSource::CommandLine,
+            ctx,
+        )?;
     }
-    profile::add_grant(&mut policy, &resolved.executable, Access::READ_EXEC, GrantSource::Executable, ctx)?;
+    profile::add_grant(
+        &mut policy,
+        &resolved.executable,
+        Access::READ_EXEC,
+        GrantSource::Executable,
+        ctx,
+    )?;
     for interp in &resolved.interpreters {
-        profile::add_grant(&mut policy, interp, Access::READ_EXEC, GrantSource::Interpreter, ctx)?;
+        profile::add_grant(
+            &mut policy,
+            interp,
+            Access::READ_EXEC,
+            GrantSource::Interpreter,
+            ctx,
+        )?;
     }
     profile::add_env_names(&mut policy, &args.env)?;
     let invocation = Invocation {
@@ -57,7 +87,11 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         interpreter: resolved.interpreters.last().cloned(),
         cwd: ctx.cwd.clone(),
     };
-    Ok(Launch { policy, resolved, invocation })
+    Ok(Launch {
+        policy,
+        resolved,
+        invocation,
+    })
 }
 
 fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
@@ -66,8 +100,21 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
     let launch = resolve_launch(&args.launch, &ctx)?;
     let probe = Probe::run();
     let argv: Vec<OsString> = args.launch.command.clone();
-    let prepared = sandbox::prepare(&launch.policy, &probe, &launch.resolved.executable, &argv, &ctx.cwd)?;
-    let text = consent::render(&launch.policy, &launch.invocation, &prepared.report.lines, &ctx.home);
+    let host = host_paths(&ctx);
+    let prepared = sandbox::prepare(
+        &launch.policy,
+        &probe,
+        &host,
+        &launch.resolved.executable,
+        &argv,
+        &ctx.cwd,
+    )?;
+    let text = consent::render(
+        &launch.policy,
+        &launch.invocation,
+        &prepared.report.lines,
+        &ctx.home,
+    );
     let mode = match (args.dry_run, args.yes) {
         (true, _) => Mode::DryRun,
         (false, true) => Mode::Yes,
@@ -78,14 +125,34 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         Outcome::DryRun => return Ok(ExitCode::SUCCESS),
         Outcome::Refused => return Err(Error::Refused),
     }
-    let signals = session::signal_fd().map_err(|e| Error::Io { what: "cannot set up signal handling".into(), source: e.into() })?;
+    let signals = session::signal_fd().map_err(|e| Error::Io {
+        what: "cannot set up signal handling".into(),
+        source: e.into(),
+    })?;
     let child = launch::spawn(&prepared)?;
     let exit = session::run(child, signals, launch.policy.shutdown)?;
     if let ServerExit::Signal(sig) = exit {
-        let name = nix::sys::signal::Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
+        let name = nix::sys::signal::Signal::try_from(sig)
+            .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
     Ok(ExitCode::from(exit.exit_code()))
+}
+
+/// The user's home and cordon's own directories, which the sandbox
+/// protects.
+fn host_paths(ctx: &Context) -> HostPaths {
+    let xdg = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| ctx.home.join(default))
+    };
+    HostPaths {
+        home: ctx.home.clone(),
+        config: xdg("XDG_CONFIG_HOME", ".config").join("cordon"),
+        state: xdg("XDG_STATE_HOME", ".local/state").join("cordon"),
+    }
 }
 
 /// Descriptors 0, 1 and 2 must be open before cordon creates pipes, or a
@@ -93,7 +160,11 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
 fn ensure_standard_descriptors() {
     for fd in 0..3 {
         if nix::fcntl::fcntl(unsafe_borrow(fd), nix::fcntl::FcntlArg::F_GETFD).is_err() {
-            if let Ok(null) = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+            if let Ok(null) = nix::fcntl::open(
+                "/dev/null",
+                nix::fcntl::OFlag::O_RDWR,
+                nix::sys::stat::Mode::empty(),
+            ) {
                 // open returns the lowest free descriptor: this one.
                 std::mem::forget(null);
             }
@@ -113,17 +184,28 @@ fn unsafe_borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
 fn profile_command(cmd: ProfileCommand) -> Result<ExitCode, Error> {
     let ctx = Context::from_env()?;
     let mut out = std::io::stdout().lock();
-    let io = |e: std::io::Error| Error::Io { what: "cannot write to stdout".into(), source: e };
+    let io = |e: std::io::Error| Error::Io {
+        what: "cannot write to stdout".into(),
+        source: e,
+    };
     match cmd {
         ProfileCommand::List => {
             for entry in profile::list(&ctx)? {
-                writeln!(out, "{:<24} {:<40} {}", entry.name, entry.origin.to_string(), entry.description).map_err(io)?;
+                writeln!(
+                    out,
+                    "{:<24} {:<40} {}",
+                    entry.name,
+                    entry.origin.to_string(),
+                    entry.description
+                )
+                .map_err(io)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         ProfileCommand::Show { profile: name } => {
             let policy = profile::load(&name, &ctx)?;
-            out.write_all(consent::render_policy(&policy).as_bytes()).map_err(io)?;
+            out.write_all(consent::render_policy(&policy).as_bytes())
+                .map_err(io)?;
             Ok(ExitCode::SUCCESS)
         }
         ProfileCommand::Check { files } => {
@@ -137,14 +219,22 @@ fn profile_command(cmd: ProfileCommand) -> Result<ExitCode, Error> {
                     }
                 }
             }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
 
 fn check_file(file: &Path, ctx: &Context) -> Result<(), Error> {
     // A bare file name is still a path here: `check` takes files.
-    let reference = if file.components().count() == 1 { Path::new(".").join(file) } else { file.to_path_buf() };
+    let reference = if file.components().count() == 1 {
+        Path::new(".").join(file)
+    } else {
+        file.to_path_buf()
+    };
     profile::load(&reference.to_string_lossy(), ctx)?;
     Ok(())
 }
@@ -153,7 +243,13 @@ fn doctor() -> Result<ExitCode, Error> {
     let ctx = Context::from_env()?;
     let policy = profile::load(profile::DEFAULT_PROFILE, &ctx)?;
     let probe = Probe::run();
-    let ok = crate::doctor::report(&probe, &policy)
-        .map_err(|e| Error::Io { what: "cannot write to stdout".into(), source: e })?;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let ok = crate::doctor::report(&probe, &policy).map_err(|e| Error::Io {
+        what: "cannot write to stdout".into(),
+        source: e,
+    })?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-const ABOUT: &str = "Run a local MCP server in a sandbox, after showing the exact command and getting consent.";
+const ABOUT: &str =
+    "Run a local MCP server in a sandbox, after showing the exact command and getting consent.";
 
 const LONG_ABOUT: &str = "\
 Run a local MCP server in a sandbox, after showing the exact command and getting consent.

@@ -25,11 +25,20 @@ fn lines(probe: &Probe, policy: &Policy) -> Vec<Line> {
             ),
             fatal: false,
         },
-        Err(e) => Line { text: format!("landlock: MISSING: {e}"), fatal: required(policy.mechanisms.landlock) },
+        Err(e) => Line {
+            text: format!("landlock: MISSING: {e}"),
+            fatal: required(policy.mechanisms.landlock),
+        },
     };
     let seccomp = match &probe.seccomp {
-        Ok(()) => Line { text: "seccomp: ok, filters available".into(), fatal: false },
-        Err(e) => Line { text: format!("seccomp: MISSING: {e}"), fatal: required(policy.mechanisms.seccomp) },
+        Ok(()) => Line {
+            text: "seccomp: ok, filters available".into(),
+            fatal: false,
+        },
+        Err(e) => Line {
+            text: format!("seccomp: MISSING: {e}"),
+            fatal: required(policy.mechanisms.seccomp),
+        },
     };
     let userns = match &probe.user_namespaces {
         Ok(()) => Line {
@@ -79,7 +88,10 @@ pub fn report(probe: &Probe, policy: &Policy) -> std::io::Result<bool> {
         ok &= !line.fatal;
     }
     if !ok {
-        writeln!(out, "the default profile cannot run here: a mechanism it requires is missing")?;
+        writeln!(
+            out,
+            "the default profile cannot run here: a mechanism it requires is missing"
+        )?;
     }
     Ok(ok)
 }

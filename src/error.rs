@@ -29,7 +29,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     #[error("{what}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -38,8 +41,16 @@ impl Error {
             Error::Consent(_) | Error::Refused => exit::CONSENT_REFUSED,
             Error::Launch(LaunchError::NotFound { .. }) => exit::NOT_FOUND,
             Error::Launch(LaunchError::NotExecutable { .. }) => exit::NOT_EXECUTABLE,
-            Error::Launch(LaunchError::Setup { step: crate::launch::status::Step::Exec, errno, .. }) => {
-                if *errno == nix::errno::Errno::ENOENT { exit::NOT_FOUND } else { exit::NOT_EXECUTABLE }
+            Error::Launch(LaunchError::Setup {
+                step: crate::launch::status::Step::Exec,
+                errno,
+                ..
+            }) => {
+                if *errno == nix::errno::Errno::ENOENT {
+                    exit::NOT_FOUND
+                } else {
+                    exit::NOT_EXECUTABLE
+                }
             }
             _ => exit::CORDON_FAILED,
         }
@@ -64,11 +75,8 @@ impl Error {
 /// Prints the error once, with its causes and a hint, to stderr.
 pub fn report(err: &Error) {
     let mut text = format!("cordon: error: {err}\n");
+    // `transparent` variants pass source() through to the inner error.
     let mut source = err.source();
-    // transparent variants repeat the inner error as their first source.
-    if matches!(err, Error::Profile(_) | Error::Consent(_) | Error::Sandbox(_) | Error::Launch(_) | Error::Session(_)) {
-        source = source.and_then(|s| s.source());
-    }
     while let Some(cause) = source {
         text.push_str(&format!("  caused by: {cause}\n"));
         source = cause.source();

@@ -66,10 +66,26 @@ pub struct Access {
 }
 
 impl Access {
-    pub const READ: Access = Access { read: true, write: false, execute: false };
-    pub const READ_EXEC: Access = Access { read: true, write: false, execute: true };
-    pub const READ_WRITE: Access = Access { read: true, write: true, execute: false };
-    pub const ALL: Access = Access { read: true, write: true, execute: true };
+    pub const READ: Access = Access {
+        read: true,
+        write: false,
+        execute: false,
+    };
+    pub const READ_EXEC: Access = Access {
+        read: true,
+        write: false,
+        execute: true,
+    };
+    pub const READ_WRITE: Access = Access {
+        read: true,
+        write: true,
+        execute: false,
+    };
+    pub const ALL: Access = Access {
+        read: true,
+        write: true,
+        execute: true,
+    };
 
     /// The union of two grants on the same path.
     pub fn union(self, other: Access) -> Access {

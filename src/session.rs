@@ -15,8 +15,14 @@ use crate::relay::Direction;
 use crate::sys;
 
 /// Signals cordon forwards to the server.
-pub const FORWARDED: [libc::c_int; 6] =
-    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+pub const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
 
 /// How the server ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +91,11 @@ struct Session {
 
 /// Relays until the server has exited and its output is drained; returns
 /// how it ended.
-pub fn run(mut child: Child, signals: OwnedFd, shutdown: Shutdown) -> Result<ServerExit, SessionError> {
+pub fn run(
+    mut child: Child,
+    signals: OwnedFd,
+    shutdown: Shutdown,
+) -> Result<ServerExit, SessionError> {
     let stdin = child.stdin.take();
     let mut s = Session {
         child,
@@ -119,8 +129,18 @@ fn host(fd: RawFd) -> BorrowedFd<'static> {
 
 impl Session {
     fn step(&mut self, signals: BorrowedFd<'_>) -> Result<(), SessionError> {
-        let mut pfds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 6];
-        let mut watch = |i: usize, fd: RawFd, events: libc::c_short| pfds[i] = libc::pollfd { fd, events, revents: 0 };
+        let mut pfds = [libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }; 6];
+        let mut watch = |i: usize, fd: RawFd, events: libc::c_short| {
+            pfds[i] = libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            }
+        };
         if self.to_server.wants_read() {
             watch(0, HOST_IN, libc::POLLIN);
         }
@@ -137,7 +157,11 @@ impl Session {
         if self.status_open {
             watch(5, self.child.status.as_raw_fd(), libc::POLLIN);
         }
-        let timeout = self.deadline.map_or(-1, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
+        let timeout = self.deadline.map_or(-1, |d| {
+            d.saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32
+        });
         sys::poll(&mut pfds, timeout)?;
         let ready = |i: usize| pfds[i].revents != 0;
         if ready(0) && self.to_server.fill(host(HOST_IN)).is_err() {
@@ -173,7 +197,9 @@ impl Session {
 
     fn read_status(&mut self) {
         match read_record(&self.child.status) {
-            Some(Record::Exited { status }) => self.exit = Some(ServerExit::from_wait_status(status)),
+            Some(Record::Exited { status }) => {
+                self.exit = Some(ServerExit::from_wait_status(status))
+            }
             _ => self.status_open = false,
         }
     }
@@ -183,7 +209,8 @@ impl Session {
     fn advance_shutdown(&mut self) {
         // Host EOF (or a server that stopped reading): close its stdin once
         // everything read has been delivered.
-        if self.stdin.is_some() && (self.to_server.drained() || !self.to_server.destination_open()) {
+        if self.stdin.is_some() && (self.to_server.drained() || !self.to_server.destination_open())
+        {
             self.stdin = None;
         }
         // The host is done once its input has been delivered (or the
@@ -197,12 +224,18 @@ impl Session {
                 self.enter(Phase::Closing, self.shutdown.close_grace, now);
             }
             Phase::Closing if self.expired(now) => {
-                tracing::info!("server still running {:?} after its stdin closed: sending SIGTERM", self.shutdown.close_grace);
+                tracing::info!(
+                    "server still running {:?} after its stdin closed: sending SIGTERM",
+                    self.shutdown.close_grace
+                );
                 let _ = nix::sys::signal::kill(self.child.pid, Signal::SIGTERM);
                 self.enter(Phase::Terminating, self.shutdown.term_grace, now);
             }
             Phase::Terminating if self.expired(now) => {
-                tracing::info!("server still running {:?} after SIGTERM: killing the sandbox", self.shutdown.term_grace);
+                tracing::info!(
+                    "server still running {:?} after SIGTERM: killing the sandbox",
+                    self.shutdown.term_grace
+                );
                 self.child.kill_sandbox();
                 self.enter(Phase::Killing, Duration::from_secs(3600), now);
             }

@@ -17,11 +17,19 @@ use nix::errno::Errno;
 pub type SysResult<T> = Result<T, Errno>;
 
 fn check(ret: c_long) -> SysResult<c_long> {
-    if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
+    if ret == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
 }
 
 fn check_int(ret: c_int) -> SysResult<c_int> {
-    if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
+    if ret == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// `clone(2)` with fork semantics (a copy of the address space, no new
@@ -97,7 +105,12 @@ pub fn write_file(path: &CStr, data: &[u8]) -> SysResult<()> {
 pub fn cloexec_from(first: u32) -> SysResult<()> {
     // SAFETY: close_range only changes descriptor flags.
     let ret = unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
     };
     check(ret).map(drop)
 }
@@ -145,7 +158,13 @@ pub fn mount(
     let ptr = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
     // SAFETY: every pointer is NULL or a valid NUL-terminated string.
     let ret = unsafe {
-        libc::mount(ptr(source), target.as_ptr(), ptr(fstype), flags, ptr(data).cast())
+        libc::mount(
+            ptr(source),
+            target.as_ptr(),
+            ptr(fstype),
+            flags,
+            ptr(data).cast(),
+        )
     };
     check_int(ret).map(drop)
 }
@@ -161,7 +180,12 @@ pub fn mount_setattr(path: &CStr, set: u64, recursive: bool) -> SysResult<()> {
         propagation: u64,
         userns_fd: u64,
     }
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: path is a valid string and attr a valid struct of the size passed.
     let ret = unsafe {
@@ -194,7 +218,10 @@ pub fn sethostname(name: &[u8]) -> SysResult<()> {
 }
 
 pub fn setrlimit(resource: libc::__rlimit_resource_t, value: u64) -> SysResult<()> {
-    let lim = libc::rlimit { rlim_cur: value, rlim_max: value };
+    let lim = libc::rlimit {
+        rlim_cur: value,
+        rlim_max: value,
+    };
     // SAFETY: lim is a valid rlimit struct.
     check_int(unsafe { libc::setrlimit(resource, &lim) }).map(drop)
 }
@@ -233,7 +260,10 @@ pub fn drop_all_capabilities() -> SysResult<()> {
             Err(e) => return Err(e),
         }
     }
-    prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as c_ulong)?;
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as c_ulong,
+    )?;
     #[repr(C)]
     struct Header {
         version: u32,
@@ -246,10 +276,21 @@ pub fn drop_all_capabilities() -> SysResult<()> {
         inheritable: u32,
     }
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
     let data = [
-        Data { effective: 0, permitted: 0, inheritable: 0 },
-        Data { effective: 0, permitted: 0, inheritable: 0 },
+        Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+        Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
     ];
     // SAFETY: header and data are valid for capset's version 3 layout (two
     // 32-bit data words).
@@ -269,7 +310,10 @@ pub fn landlock_add_path_rule(ruleset: RawFd, parent: RawFd, access: u64) -> Sys
         parent_fd: i32,
     }
     const LANDLOCK_RULE_PATH_BENEATH: c_int = 1;
-    let rule = PathBeneath { allowed_access: access, parent_fd: parent };
+    let rule = PathBeneath {
+        allowed_access: access,
+        parent_fd: parent,
+    };
     // SAFETY: rule is a valid landlock_path_beneath_attr.
     let ret = unsafe {
         libc::syscall(
@@ -307,7 +351,10 @@ pub fn landlock_abi_version() -> Result<u32, Errno> {
 /// Installs a compiled seccomp BPF program on the calling thread.
 /// no_new_privs must already be set.
 pub fn seccomp_install(filter: &[libc::sock_filter]) -> SysResult<()> {
-    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut _,
+    };
     // SAFETY: prog points to a valid program that outlives the call; the
     // kernel copies it.
     let ret = unsafe {
@@ -365,8 +412,16 @@ pub fn block_to_signalfd(signals: &[c_int]) -> SysResult<RawFd> {
         for &s in signals {
             libc::sigaddset(&mut set, s);
         }
-        check_int(libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()))?;
-        check_int(libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC))
+        check_int(libc::sigprocmask(
+            libc::SIG_BLOCK,
+            &set,
+            std::ptr::null_mut(),
+        ))?;
+        check_int(libc::signalfd(
+            -1,
+            &set,
+            libc::SFD_NONBLOCK | libc::SFD_CLOEXEC,
+        ))
     }
 }
 
@@ -427,4 +482,33 @@ pub fn thread_count() -> Option<usize> {
 pub fn open_path(path: &CStr) -> SysResult<RawFd> {
     // SAFETY: path is a valid NUL-terminated string.
     check_int(unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) })
+}
+
+/// Brings up the loopback interface of the current network namespace.
+pub fn loopback_up() -> SysResult<()> {
+    // SAFETY: plain syscall.
+    let fd = check_int(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: ifreq is plain data; zeroed is valid, and the name is
+    // NUL-terminated within IFNAMSIZ.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as c_char;
+    }
+    // SAFETY: req is a valid ifreq for both requests.
+    let result = unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) == -1 {
+            Err(Errno::last())
+        } else {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) == -1 {
+                Err(Errno::last())
+            } else {
+                Ok(())
+            }
+        }
+    };
+    close(fd);
+    result
 }

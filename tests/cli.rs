@@ -14,7 +14,10 @@ use support::{Env, User, eventually, read_until, run, spawn, stderr, users};
 /// Every mode a sandbox test runs in: each user, with and without
 /// namespaces.
 fn modes() -> Vec<(User, bool)> {
-    users().into_iter().flat_map(|u| [(u, true), (u, false)]).collect()
+    users()
+        .into_iter()
+        .flat_map(|u| [(u, true), (u, false)])
+        .collect()
 }
 
 fn run_args<'a>(namespaces: bool, rest: &[&'a str]) -> Vec<&'a str> {
@@ -49,20 +52,35 @@ fn usage_errors_exit_125_on_stderr() {
 #[test]
 fn command_not_found_is_127() {
     let env = Env::new(User::Current);
-    let out = run(env.cordon(&["run", "--yes", "--", "no-such-command-xyz"]), b"");
+    let out = run(
+        env.cordon(&["run", "--yes", "--", "no-such-command-xyz"]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(127));
     assert!(out.stdout.is_empty());
-    assert_eq!(stderr(&out), "cordon: error: no-such-command-xyz: command not found\n");
+    assert_eq!(
+        stderr(&out),
+        "cordon: error: no-such-command-xyz: command not found\n"
+    );
 }
 
 #[test]
 fn command_not_executable_is_126() {
     let env = Env::new(User::Current);
     let script = env.write("home/script.sh", "echo hi\n");
-    let out = run(env.cordon(&["run", "--yes", "--", script.to_str().unwrap()]), b"");
+    let out = run(
+        env.cordon(&["run", "--yes", "--", script.to_str().unwrap()]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(126));
     assert!(out.stdout.is_empty());
-    assert_eq!(stderr(&out), format!("cordon: error: {}: permission denied (not executable)\n", script.display()));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "cordon: error: {}: permission denied (not executable)\n",
+            script.display()
+        )
+    );
 }
 
 #[test]
@@ -70,11 +88,25 @@ fn no_terminal_and_no_yes_refuses_with_124_and_runs_nothing() {
     let env = Env::new(User::Current);
     let marker = env.home.join("ran");
     let cmd = format!("echo ran > {}", marker.display());
-    let out = run(env.cordon(&["run", "--rw", env.home.to_str().unwrap(), "--", "sh", "-c", &cmd]), b"");
+    let out = run(
+        env.cordon(&[
+            "run",
+            "--rw",
+            env.home.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
-    assert!(err.contains("command:"), "the command is shown before refusing: {err}");
+    assert!(
+        err.contains("command:"),
+        "the command is shown before refusing: {err}"
+    );
     assert!(err.contains("cordon: error:"), "{err}");
     assert!(!marker.exists(), "the server ran without consent");
 }
@@ -84,20 +116,43 @@ fn dry_run_prints_and_runs_nothing() {
     let env = Env::new(User::Current);
     let marker = env.home.join("ran");
     let cmd = format!("echo ran > {}", marker.display());
-    let out = run(env.cordon(&["run", "--dry-run", "--rw", env.home.to_str().unwrap(), "--", "sh", "-c", &cmd]), b"");
+    let out = run(
+        env.cordon(&[
+            "run",
+            "--dry-run",
+            "--rw",
+            env.home.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("sh -c 'echo ran >"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sh -c 'echo ran >"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!marker.exists());
 }
 
 #[test]
 fn missing_profile_fails_before_anything_runs() {
     let env = Env::new(User::Current);
-    let out = run(env.cordon(&["run", "--yes", "-p", "no-such-profile", "--", "true"]), b"");
+    let out = run(
+        env.cordon(&["run", "--yes", "-p", "no-such-profile", "--", "true"]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(125));
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).starts_with("cordon: error: profile \"no-such-profile\" not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("cordon: error: profile \"no-such-profile\" not found"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A mixed stream: JSON-RPC lines, a line without a trailing newline
@@ -105,7 +160,9 @@ fn missing_profile_fails_before_anything_runs() {
 fn mixed_stream() -> Vec<u8> {
     let mut data = Vec::new();
     for i in 0..1000 {
-        data.extend_from_slice(format!("{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"ping\"}}\n").as_bytes());
+        data.extend_from_slice(
+            format!("{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"ping\"}}\n").as_bytes(),
+        );
     }
     data.extend((0..=255u8).cycle().take(70_000));
     data.push(b'\n');
@@ -120,8 +177,18 @@ fn relay_is_byte_exact_in_every_mode() {
     for (user, ns) in modes() {
         let env = Env::new(user);
         let out = run(env.cordon(&run_args(ns, &["--", "cat"])), &input);
-        assert_eq!(out.status.code(), Some(0), "{user:?} ns={ns}: {}", stderr(&out));
-        assert!(out.stdout == input, "{user:?} ns={ns}: output differs ({} bytes vs {})", out.stdout.len(), input.len());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{user:?} ns={ns}: {}",
+            stderr(&out)
+        );
+        assert!(
+            out.stdout == input,
+            "{user:?} ns={ns}: output differs ({} bytes vs {})",
+            out.stdout.len(),
+            input.len()
+        );
     }
 }
 
@@ -129,12 +196,32 @@ fn relay_is_byte_exact_in_every_mode() {
 fn server_exit_status_and_signal_death_propagate() {
     for (user, ns) in modes() {
         let env = Env::new(user);
-        let out = run(env.cordon(&run_args(ns, &["--", "sh", "-c", "exit 3"])), b"");
-        assert_eq!(out.status.code(), Some(3), "{user:?} ns={ns}: {}", stderr(&out));
-        let out = run(env.cordon(&run_args(ns, &["--", "sh", "-c", "kill -SEGV $$"])), b"");
-        assert_eq!(out.status.code(), Some(128 + 11), "{user:?} ns={ns}: {}", stderr(&out));
+        let out = run(
+            env.cordon(&run_args(ns, &["--", "sh", "-c", "exit 3"])),
+            b"",
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{user:?} ns={ns}: {}",
+            stderr(&out)
+        );
+        let out = run(
+            env.cordon(&run_args(ns, &["--", "sh", "-c", "kill -SEGV $$"])),
+            b"",
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(128 + 11),
+            "{user:?} ns={ns}: {}",
+            stderr(&out)
+        );
         assert!(out.stdout.is_empty());
-        assert!(stderr(&out).ends_with("cordon: the server was killed by SIGSEGV\n"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).ends_with("cordon: the server was killed by SIGSEGV\n"),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 
@@ -148,12 +235,21 @@ fn signals_sent_to_cordon_reach_the_server() {
         read_until(&mut stdout, "ready");
         // setsid --wait forks: signal cordon itself, the only child of setsid.
         let cordon = cordon_pid(child.id() as i32);
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(cordon), nix::sys::signal::Signal::SIGTERM).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(cordon),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
         let out = child.wait_with_output().unwrap();
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
         assert!(rest.contains("got-term"), "{user:?} ns={ns}: {rest}");
-        assert_eq!(out.status.code(), Some(7), "{user:?} ns={ns}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(7),
+            "{user:?} ns={ns}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -161,14 +257,20 @@ fn signals_sent_to_cordon_reach_the_server() {
 fn cordon_pid(wrapper: i32) -> i32 {
     let mut pid = wrapper;
     for _ in 0..3 {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.file_name().map(|n| n.to_owned()));
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| p.file_name().map(|n| n.to_owned()));
         if let Ok(Some(name)) = exe {
             if name == "cordon" {
                 return pid;
             }
         }
-        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        match children.split_whitespace().next().and_then(|c| c.parse().ok()) {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        match children
+            .split_whitespace()
+            .next()
+            .and_then(|c| c.parse().ok())
+        {
             Some(child) => pid = child,
             None => break,
         }
@@ -183,16 +285,31 @@ fn nothing_survives_kill_9_of_cordon() {
         let token = format!("9{}{}", std::process::id() % 1000, if ns { 11 } else { 22 });
         // A background child, and a double-forked, setsid'd grandchild
         // trying to escape.
-        let script = format!("sleep {token}1 & (setsid sleep {token}2 &) ; echo ready; exec sleep {token}3");
+        let script =
+            format!("sleep {token}1 & (setsid sleep {token}2 &) ; echo ready; exec sleep {token}3");
         let mut child = spawn(env.cordon(&run_args(ns, &["--", "sh", "-c", &script])));
         read_until(child.stdout.as_mut().unwrap(), "ready");
-        assert!(eventually(Duration::from_secs(5), || support::sleepers(&token).len() == 3));
+        assert!(eventually(Duration::from_secs(5), || support::sleepers(
+            &token
+        )
+        .len()
+            == 3));
         let pids = support::sleepers(&token);
         let cordon = cordon_pid(child.id() as i32);
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(cordon), nix::sys::signal::Signal::SIGKILL).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(cordon),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
         let _ = child.wait();
-        let gone = eventually(Duration::from_secs(5), || pids.iter().all(|p| !Path::new(&format!("/proc/{p}")).exists()));
-        assert!(gone, "{user:?} ns={ns}: processes survived cordon's death: {pids:?}");
+        let gone = eventually(Duration::from_secs(5), || {
+            pids.iter()
+                .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+        });
+        assert!(
+            gone,
+            "{user:?} ns={ns}: processes survived cordon's death: {pids:?}"
+        );
     }
 }
 
@@ -206,11 +323,19 @@ fn host_eof_closes_the_servers_stdin_and_a_stubborn_server_is_killed() {
         );
         // Ignores EOF and SIGTERM: only the kill ends it.
         let script = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
-        let mut child = spawn(env.cordon(&run_args(ns, &["-p", profile.to_str().unwrap(), "--", "sh", "-c", script])));
+        let mut child = spawn(env.cordon(&run_args(
+            ns,
+            &["-p", profile.to_str().unwrap(), "--", "sh", "-c", script],
+        )));
         read_until(child.stdout.as_mut().unwrap(), "ready");
         drop(child.stdin.take());
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(128 + 9), "{user:?} ns={ns}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(128 + 9),
+            "{user:?} ns={ns}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -222,7 +347,12 @@ fn a_server_that_exits_on_eof_ends_cleanly() {
         child.stdin.as_mut().unwrap().write_all(b"hello\n").unwrap();
         drop(child.stdin.take());
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{user:?} ns={ns}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{user:?} ns={ns}: {}",
+            stderr(&out)
+        );
         assert_eq!(out.stdout, b"hello\nbye\n");
     }
 }

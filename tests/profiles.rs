@@ -529,3 +529,18 @@ fn readme_documents_every_field() {
         );
     }
 }
+
+#[test]
+fn context_from_env_has_absolute_paths_and_three_dirs() {
+    let ctx = Context::from_env().unwrap();
+    assert!(ctx.home.is_absolute() && ctx.cwd.is_absolute() && ctx.tmp.is_absolute());
+    assert_eq!(ctx.dirs.len(), 3);
+    assert!(ctx.dirs[0].ends_with("cordon/profiles"));
+    assert_eq!(
+        ctx.dirs[1..],
+        [
+            PathBuf::from("/etc/cordon/profiles"),
+            PathBuf::from("/usr/share/cordon/profiles")
+        ]
+    );
+}

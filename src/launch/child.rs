@@ -36,7 +36,15 @@ pub struct ChildFds {
 
 /// Reports a failure and leaves.
 fn fail(status: RawFd, step: Step, index: usize, errno: Errno) -> ! {
-    let _ = sys::write_all(status, &Record::Failed { step, index: index as u32, errno }.encode());
+    let _ = sys::write_all(
+        status,
+        &Record::Failed {
+            step,
+            index: index as u32,
+            errno,
+        }
+        .encode(),
+    );
     sys::exit_now(125)
 }
 
@@ -57,9 +65,17 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     // inside with it; without one, init must outlive cordon long enough to
     // kill the tree, so it watches the life pipe instead of dying at once.
     if namespaces {
-        check(fds.status, Step::ParentGone, sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong));
+        check(
+            fds.status,
+            Step::ParentGone,
+            sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong),
+        );
     } else {
-        check(fds.status, Step::Subreaper, sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1));
+        check(
+            fds.status,
+            Step::Subreaper,
+            sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1),
+        );
     }
     // cordon may have died before the death signal was armed: the life
     // pipe has hung up then.
@@ -78,13 +94,24 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     if let Some(name) = p.hostname {
         check(fds.status, Step::Hostname, sys::sethostname(name));
     }
+    if p.loopback {
+        check(fds.status, Step::Loopback, sys::loopback_up());
+    }
     // init is a copy of cordon: its memory and /proc/1/environ hold
     // cordon's whole environment. Non-dumpable, the server (without
     // capabilities) cannot read them or attach to it.
-    check(fds.status, Step::Dumpable, sys::prctl(libc::PR_SET_DUMPABLE, 0));
+    check(
+        fds.status,
+        Step::Dumpable,
+        sys::prctl(libc::PR_SET_DUMPABLE, 0),
+    );
     // Block the signals init handles before the server exists, so none is
     // lost between fork and the supervision loop.
-    let signalfd = check(fds.status, Step::Signals, sys::block_to_signalfd(&init::HANDLED));
+    let signalfd = check(
+        fds.status,
+        Step::Signals,
+        sys::block_to_signalfd(&init::HANDLED),
+    );
     let mut exec_pipe = [0 as libc::c_int; 2];
     // SAFETY: exec_pipe is a valid array of two ints.
     if unsafe { libc::pipe2(exec_pipe.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
@@ -102,7 +129,14 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     sys::close(exec_pipe[1]);
     sys::close(fds.stdin);
     sys::close(fds.stdout);
-    init::supervise(server, exec_pipe[0], signalfd, fds.status, fds.life, namespaces)
+    init::supervise(
+        server,
+        exec_pipe[0],
+        signalfd,
+        fds.status,
+        fds.life,
+        namespaces,
+    )
 }
 
 /// The server process: per-process layers, seccomp last, then exec.

@@ -13,18 +13,36 @@ use crate::sys;
 
 /// Signals init forwards to the server (cordon forwards them to init), and
 /// SIGCHLD, which init handles itself.
-pub const HANDLED: [libc::c_int; 7] =
-    [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+pub const HANDLED: [libc::c_int; 7] = [
+    libc::SIGCHLD,
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
 
 /// Whether cordon has died: the life pipe's only writer is gone.
 pub fn parent_gone(life: RawFd) -> bool {
-    let mut pfd = [libc::pollfd { fd: life, events: libc::POLLIN, revents: 0 }];
+    let mut pfd = [libc::pollfd {
+        fd: life,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
     matches!(sys::poll(&mut pfd, 0), Ok(n) if n > 0 && pfd[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLIN) != 0)
 }
 
 /// Waits for the server's exec, then supervises until it exits. Never
 /// returns.
-pub fn supervise(server: libc::pid_t, exec_report: RawFd, signalfd: RawFd, status: RawFd, life: RawFd, pid_namespace: bool) -> ! {
+pub fn supervise(
+    server: libc::pid_t,
+    exec_report: RawFd,
+    signalfd: RawFd,
+    status: RawFd,
+    life: RawFd,
+    pid_namespace: bool,
+) -> ! {
     // The exec report pipe reaches EOF when exec succeeded; a record means
     // the server process failed a step and has exited.
     let mut buf = [0u8; RECORD_SIZE];
@@ -38,7 +56,15 @@ pub fn supervise(server: libc::pid_t, exec_report: RawFd, signalfd: RawFd, statu
             let _ = sys::write_all(status, &Record::Started.encode());
         }
         Err(e) => {
-            let _ = sys::write_all(status, &Record::Failed { step: Step::Exec, index: 0, errno: e }.encode());
+            let _ = sys::write_all(
+                status,
+                &Record::Failed {
+                    step: Step::Exec,
+                    index: 0,
+                    errno: e,
+                }
+                .encode(),
+            );
             sys::exit_now(125);
         }
     }
@@ -51,7 +77,13 @@ pub fn supervise(server: libc::pid_t, exec_report: RawFd, signalfd: RawFd, statu
         kill_descendants();
     }
     if let Some(status_value) = server_status {
-        let _ = sys::write_all(status, &Record::Exited { status: status_value }.encode());
+        let _ = sys::write_all(
+            status,
+            &Record::Exited {
+                status: status_value,
+            }
+            .encode(),
+        );
     }
     sys::exit_now(0)
 }
@@ -61,8 +93,16 @@ pub fn supervise(server: libc::pid_t, exec_report: RawFd, signalfd: RawFd, statu
 fn wait_loop(server: libc::pid_t, signalfd: RawFd, life: RawFd) -> Option<i32> {
     loop {
         let mut pfds = [
-            libc::pollfd { fd: signalfd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: life, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: signalfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: life,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         if sys::poll(&mut pfds, -1).is_err() {
             return None;
@@ -167,6 +207,7 @@ fn format_children_path(out: &mut [u8; 64], pid: libc::pid_t) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -57,7 +57,11 @@ pub enum LaunchError {
     #[error("cordon must be single-threaded before it forks (found {0} threads)")]
     Threads(usize),
     #[error("sandbox setup failed at {step}: {detail}: {errno}", step = step.name(), errno = errno.desc())]
-    Setup { step: Step, detail: String, errno: Errno },
+    Setup {
+        step: Step,
+        detail: String,
+        errno: Errno,
+    },
     #[error("the sandbox's init process ended before reporting")]
     Vanished,
 }
@@ -82,7 +86,12 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
         stdout: stdout_w.as_raw_fd(),
         status: status_w.as_raw_fd(),
         life: life_r.as_raw_fd(),
-        parent_ends: [stdin_w.as_raw_fd(), stdout_r.as_raw_fd(), status_r.as_raw_fd(), life_w.as_raw_fd()],
+        parent_ends: [
+            stdin_w.as_raw_fd(),
+            stdout_r.as_raw_fd(),
+            status_r.as_raw_fd(),
+            life_w.as_raw_fd(),
+        ],
     };
     let pid = match sys::clone_fork(prepared.clone_flags) {
         Ok(0) => child::run_init(prepared, fds),
@@ -90,15 +99,31 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
         Err(e) => return Err(LaunchError::Spawn(e.into())),
     };
     drop((stdin_r, stdout_w, status_w, life_r));
-    nix::fcntl::fcntl(&stdin_w, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
-        .map_err(|e| LaunchError::Spawn(e.into()))?;
-    nix::fcntl::fcntl(&stdout_r, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
-        .map_err(|e| LaunchError::Spawn(e.into()))?;
+    nix::fcntl::fcntl(
+        &stdin_w,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .map_err(|e| LaunchError::Spawn(e.into()))?;
+    nix::fcntl::fcntl(
+        &stdout_r,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .map_err(|e| LaunchError::Spawn(e.into()))?;
     match read_record(&status_r) {
-        Some(Record::Started) => Ok(Child { pid, stdin: Some(stdin_w), stdout: stdout_r, status: status_r, life: Some(life_w) }),
+        Some(Record::Started) => Ok(Child {
+            pid,
+            stdin: Some(stdin_w),
+            stdout: stdout_r,
+            status: status_r,
+            life: Some(life_w),
+        }),
         Some(Record::Failed { step, index, errno }) => {
             let _ = nix::sys::wait::waitpid(pid, None);
-            Err(LaunchError::Setup { step, detail: describe(prepared, step, index), errno })
+            Err(LaunchError::Setup {
+                step,
+                detail: describe(prepared, step, index),
+                errno,
+            })
         }
         _ => {
             let _ = nix::sys::wait::waitpid(pid, None);
@@ -129,10 +154,10 @@ fn describe(prepared: &Prepared, step: Step, index: u32) -> String {
             .as_ref()
             .and_then(|m| m.ops.get(index))
             .map_or_else(|| "mount".into(), |op| op.describe()),
-        Step::Rlimit => prepared
-            .rlimits
-            .get(index)
-            .map_or_else(|| "rlimit".into(), |(r, v)| format!("{} = {v}", crate::sandbox::rlimits::name(*r))),
+        Step::Rlimit => prepared.rlimits.get(index).map_or_else(
+            || "rlimit".into(),
+            |(r, v)| format!("{} = {v}", crate::sandbox::rlimits::name(*r)),
+        ),
         Step::Exec => format!("execve {}", prepared.exec.path.to_string_lossy()),
         Step::Directory => format!("chdir {}", prepared.exec.cwd.to_string_lossy()),
         Step::Seccomp => format!("install filter {index}"),

@@ -23,14 +23,23 @@ pub struct Resolved {
 
 /// Resolves `command` like execvp would, with `path_var` as PATH and
 /// relative names against `cwd`.
-pub fn resolve(command: &OsStr, path_var: Option<&OsStr>, cwd: &Path) -> Result<Resolved, LaunchError> {
+pub fn resolve(
+    command: &OsStr,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+) -> Result<Resolved, LaunchError> {
     let executable = find(command, path_var, cwd)?;
     let interpreters = interpreters(&executable, path_var, cwd);
-    Ok(Resolved { executable, interpreters })
+    Ok(Resolved {
+        executable,
+        interpreters,
+    })
 }
 
 fn not_found(command: &OsStr) -> LaunchError {
-    LaunchError::NotFound { command: command.to_string_lossy().into_owned() }
+    LaunchError::NotFound {
+        command: command.to_string_lossy().into_owned(),
+    }
 }
 
 fn find(command: &OsStr, path_var: Option<&OsStr>, cwd: &Path) -> Result<PathBuf, LaunchError> {
@@ -43,7 +52,11 @@ fn find(command: &OsStr, path_var: Option<&OsStr>, cwd: &Path) -> Result<PathBuf
     let path_var = path_var.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
     let mut first_error = None;
     for dir in std::env::split_paths(path_var) {
-        let dir = if dir.as_os_str().is_empty() { cwd.to_path_buf() } else { cwd.join(dir) };
+        let dir = if dir.as_os_str().is_empty() {
+            cwd.to_path_buf()
+        } else {
+            cwd.join(dir)
+        };
         let candidate = dir.join(command);
         if !candidate.exists() {
             continue;
@@ -64,30 +77,51 @@ fn check_executable(path: &Path) -> Result<PathBuf, LaunchError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(LaunchError::NotFound { command: shown });
         }
-        Err(e) => return Err(LaunchError::NotExecutable { path: shown, reason: e.to_string() }),
+        Err(e) => {
+            return Err(LaunchError::NotExecutable {
+                path: shown,
+                reason: e.to_string(),
+            });
+        }
     };
     if !meta.is_file() {
-        return Err(LaunchError::NotExecutable { path: shown, reason: "not a regular file".into() });
+        return Err(LaunchError::NotExecutable {
+            path: shown,
+            reason: "not a regular file".into(),
+        });
     }
     if meta.permissions().mode() & 0o111 == 0
         || nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_err()
     {
-        return Err(LaunchError::NotExecutable { path: shown, reason: "permission denied (not executable)".into() });
+        return Err(LaunchError::NotExecutable {
+            path: shown,
+            reason: "permission denied (not executable)".into(),
+        });
     }
-    fs::canonicalize(path).map_err(|e| LaunchError::NotExecutable { path: shown, reason: e.to_string() })
+    fs::canonicalize(path).map_err(|e| LaunchError::NotExecutable {
+        path: shown,
+        reason: e.to_string(),
+    })
 }
 
 /// The interpreter chain of a script, best effort: a file that is not a
 /// script, or whose interpreter cannot be found, has none (the kernel will
 /// then report the exec error itself).
 fn interpreters(executable: &Path, path_var: Option<&OsStr>, cwd: &Path) -> Vec<PathBuf> {
-    let Some((interp, arg)) = read_shebang(executable) else { return Vec::new() };
-    let Ok(interp_path) = fs::canonicalize(&interp) else { return Vec::new() };
+    let Some((interp, arg)) = read_shebang(executable) else {
+        return Vec::new();
+    };
+    let Ok(interp_path) = fs::canonicalize(&interp) else {
+        return Vec::new();
+    };
     let mut out = vec![interp_path];
     if interp.file_name() == Some(OsStr::new("env")) {
         // `#!/usr/bin/env node` or `#!/usr/bin/env -S node --flag`.
         let program = arg.as_ref().and_then(|a| {
-            let mut words = a.as_bytes().split(|b| *b == b' ').filter(|w| !w.is_empty() && !w.starts_with(b"-"));
+            let mut words = a
+                .as_bytes()
+                .split(|b| *b == b' ')
+                .filter(|w| !w.is_empty() && !w.starts_with(b"-"));
             words.next().map(|w| OsString::from(OsStr::from_bytes(w)))
         });
         if let Some(Ok(found)) = program.map(|p| find(&p, path_var, cwd)) {
@@ -100,7 +134,9 @@ fn interpreters(executable: &Path, path_var: Option<&OsStr>, cwd: &Path) -> Vec<
 /// Parses `#!interpreter [arg]` from the first line of `path`.
 fn read_shebang(path: &Path) -> Option<(PathBuf, Option<OsString>)> {
     let mut head = [0u8; 256];
-    let n = fs::File::open(path).and_then(|mut f| f.read(&mut head)).ok()?;
+    let n = fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
     let line = head[..n].strip_prefix(b"#!")?;
     let end = line.iter().position(|b| *b == b'\n').unwrap_or(line.len());
     let line = line[..end].trim_ascii();
@@ -112,11 +148,14 @@ fn read_shebang(path: &Path) -> Option<(PathBuf, Option<OsString>)> {
     if interp.is_empty() {
         return None;
     }
-    let arg = rest.filter(|r| !r.is_empty()).map(|r| OsStr::from_bytes(r).to_owned());
+    let arg = rest
+        .filter(|r| !r.is_empty())
+        .map(|r| OsStr::from_bytes(r).to_owned());
     Some((PathBuf::from(OsStr::from_bytes(interp)), arg))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::io::Write;
@@ -134,7 +173,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dir = fs::canonicalize(dir.path()).unwrap();
         script(&dir, "tool", "#!/usr/bin/env sh\necho hi\n", 0o755);
-        let path_var = OsString::from(format!("/nonexistent:{}", dir.display()));
+        let path_var = OsString::from(format!("/nonexistent:{}:/usr/bin:/bin", dir.display()));
         let r = resolve(OsStr::new("tool"), Some(&path_var), Path::new("/")).unwrap();
         assert_eq!(r.executable, dir.join("tool"));
         assert_eq!(r.interpreters[0], fs::canonicalize("/usr/bin/env").unwrap());
@@ -154,6 +193,9 @@ mod tests {
             resolve(OsStr::new("plain"), Some(&path_var), Path::new("/")),
             Err(LaunchError::NotExecutable { .. })
         ));
-        assert!(matches!(resolve(dir.path().as_os_str(), None, Path::new("/")), Err(LaunchError::NotExecutable { .. })));
+        assert!(matches!(
+            resolve(dir.path().as_os_str(), None, Path::new("/")),
+            Err(LaunchError::NotExecutable { .. })
+        ));
     }
 }

@@ -26,10 +26,11 @@ pub enum Step {
     Exec,
     Subreaper,
     Dumpable,
+    Loopback,
 }
 
 impl Step {
-    const ALL: [Step; 18] = [
+    const ALL: [Step; 19] = [
         Step::ParentGone,
         Step::Setsid,
         Step::Stdio,
@@ -48,6 +49,7 @@ impl Step {
         Step::Exec,
         Step::Subreaper,
         Step::Dumpable,
+        Step::Loopback,
     ];
 
     fn from_u32(v: u32) -> Option<Step> {
@@ -74,6 +76,7 @@ impl Step {
             Step::Exec => "exec",
             Step::Subreaper => "child subreaper",
             Step::Dumpable => "non-dumpable init",
+            Step::Loopback => "loopback interface",
         }
     }
 }
@@ -86,7 +89,11 @@ const EXITED: u32 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Record {
     /// Setup failed at `step` on item `index` (a mount op, an rlimit, …).
-    Failed { step: Step, index: u32, errno: Errno },
+    Failed {
+        step: Step,
+        index: u32,
+        errno: Errno,
+    },
     /// The server was executed.
     Started,
     /// The server ended with this raw wait status.
@@ -128,14 +135,23 @@ impl Record {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn records_round_trip() {
         for r in [
-            Record::Failed { step: Step::Mount, index: 7, errno: Errno::EPERM },
-            Record::Failed { step: Step::Subreaper, index: 0, errno: Errno::ENOENT },
+            Record::Failed {
+                step: Step::Mount,
+                index: 7,
+                errno: Errno::EPERM,
+            },
+            Record::Failed {
+                step: Step::Subreaper,
+                index: 0,
+                errno: Errno::ENOENT,
+            },
             Record::Started,
             Record::Exited { status: 0x0b },
         ] {

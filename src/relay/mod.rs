@@ -32,7 +32,13 @@ impl Default for Direction {
 
 impl Direction {
     pub fn new(capacity: usize) -> Direction {
-        Direction { buf: vec![0; capacity].into_boxed_slice(), start: 0, end: 0, src_open: true, dst_open: true }
+        Direction {
+            buf: vec![0; capacity].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            src_open: true,
+            dst_open: true,
+        }
     }
 
     /// Poll the source for input.
@@ -119,6 +125,7 @@ impl Direction {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::io::{Read, Write};

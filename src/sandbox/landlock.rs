@@ -9,8 +9,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
 };
 
 use super::{EnforcementReport, Probe, SandboxError};
@@ -51,7 +51,8 @@ fn rights(access: policy::Access) -> landlock::BitFlags<AccessFs> {
     if access.write {
         // Everything that changes the tree below the grant, except making
         // device nodes; ioctl on devices stays denied.
-        r |= AccessFs::from_write(abi) & !(AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::IoctlDev);
+        r |= AccessFs::from_write(abi)
+            & !(AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::IoctlDev);
         r |= AccessFs::Refer | AccessFs::Truncate;
     }
     r & AccessFs::from_all(abi)
@@ -68,7 +69,9 @@ pub fn prepare(
     let kernel_abi = match (&probe.landlock, policy.mechanisms.landlock) {
         (Ok(v), _) => *v,
         (Err(reason), Requirement::BestEffort) => {
-            report.degraded(format!("landlock: unavailable ({reason}); filesystem and TCP port rules"));
+            report.degraded(format!(
+                "landlock: unavailable ({reason}); filesystem and TCP port rules"
+            ));
             return Ok(None);
         }
         (Err(reason), _) => {
@@ -84,20 +87,29 @@ pub fn prepare(
         Requirement::BestEffort => CompatLevel::BestEffort,
         _ => CompatLevel::HardRequirement,
     };
-    let ruleset = build(policy, private_tmp, level, kernel_abi).map_err(|e| SandboxError::Landlock(e.to_string()))?;
+    let ruleset = build(policy, private_tmp, level, kernel_abi)
+        .map_err(|e| SandboxError::Landlock(e.to_string()))?;
     let ruleset = add_rules(ruleset, policy, private_tmp)?;
     let fd: Option<OwnedFd> = ruleset.into();
     let Some(ruleset) = fd else {
-        return Err(SandboxError::Landlock("the kernel returned no ruleset".into()));
+        return Err(SandboxError::Landlock(
+            "the kernel returned no ruleset".into(),
+        ));
     };
     let effective = kernel_abi.min(PINNED_ABI as u32);
     report_landlock(policy, effective, kernel_abi, report);
     let proc_access = namespaces.then(|| (AccessFs::ReadFile | AccessFs::ReadDir).bits());
-    Ok(Some(PreparedLandlock { ruleset, proc_access }))
+    Ok(Some(PreparedLandlock {
+        ruleset,
+        proc_access,
+    }))
 }
 
 fn report_landlock(policy: &Policy, effective: u32, kernel: u32, report: &mut EnforcementReport) {
-    report.enforced(format!("landlock: enforced, ABI {effective} (kernel {kernel}, cordon pinned {})", PINNED_ABI as u32));
+    report.enforced(format!(
+        "landlock: enforced, ABI {effective} (kernel {kernel}, cordon pinned {})",
+        PINNED_ABI as u32
+    ));
     if effective < 3 {
         report.degraded("landlock: truncation outside write grants (needs ABI 3)".into());
     }
@@ -119,12 +131,16 @@ fn build(
     kernel_abi: u32,
 ) -> Result<RulesetCreated, landlock::RulesetError> {
     let abi = PINNED_ABI;
-    let mut ruleset = Ruleset::default().set_compatibility(level).handle_access(AccessFs::from_all(abi))?;
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(level)
+        .handle_access(AccessFs::from_all(abi))?;
     // TCP rules: with no network there is no TCP to rule on (seccomp and
     // the empty network namespace refuse sockets); otherwise every port is
     // denied unless listed, when the profile lists ports.
-    let restrict_connect = policy.network.mode != NetworkMode::None && policy.network.connect != Ports::Any;
-    let restrict_bind = policy.network.mode != NetworkMode::None && policy.network.bind != Ports::Any;
+    let restrict_connect =
+        policy.network.mode != NetworkMode::None && policy.network.connect != Ports::Any;
+    let restrict_bind =
+        policy.network.mode != NetworkMode::None && policy.network.bind != Ports::Any;
     if kernel_abi >= 4 || level == CompatLevel::HardRequirement {
         if restrict_connect {
             ruleset = ruleset.handle_access(AccessNet::ConnectTcp)?;
@@ -135,7 +151,10 @@ fn build(
     }
     ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
     let mut created = ruleset.create()?;
-    for (ports, access) in [(&policy.network.connect, AccessNet::ConnectTcp), (&policy.network.bind, AccessNet::BindTcp)] {
+    for (ports, access) in [
+        (&policy.network.connect, AccessNet::ConnectTcp),
+        (&policy.network.bind, AccessNet::BindTcp),
+    ] {
         if let (true, Ports::Only(ranges)) = (policy.network.mode != NetworkMode::None, ports) {
             for range in ranges {
                 for port in range.first..=range.last {
@@ -154,7 +173,11 @@ fn add_rules(
 ) -> Result<RulesetCreated, SandboxError> {
     let devices = super::mounts::DEVICES.map(|d| Path::new("/dev").join(d));
     let device_access = AccessFs::ReadFile | AccessFs::WriteFile;
-    let grants = policy.fs.iter().filter(|g| g.exists).map(|g| (g.path.as_path(), rights(g.access)));
+    let grants = policy
+        .fs
+        .iter()
+        .filter(|g| g.exists)
+        .map(|g| (g.path.as_path(), rights(g.access)));
     let tmp = private_tmp.map(|p| (p, rights(policy::Access::READ_WRITE)));
     let devs = devices.iter().map(|p| (p.as_path(), device_access));
     for (path, access) in grants.chain(tmp).chain(devs) {
@@ -164,7 +187,11 @@ fn add_rules(
         })?;
         // Rights that make sense only on directories are dropped for files
         // by the crate (it would refuse them otherwise).
-        let access = if path.is_dir() { access } else { access & AccessFs::from_file(PINNED_ABI) };
+        let access = if path.is_dir() {
+            access
+        } else {
+            access & AccessFs::from_file(PINNED_ABI)
+        };
         ruleset = ruleset
             .add_rule(PathBeneath::new(fd, access))
             .map_err(|e| SandboxError::Landlock(format!("{}: {e}", path.display())))?;

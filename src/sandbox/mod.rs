@@ -10,6 +10,7 @@ pub mod env;
 pub mod landlock;
 pub mod mounts;
 pub mod probe;
+pub mod protect;
 pub mod rlimits;
 pub mod seccomp;
 
@@ -19,9 +20,10 @@ use std::path::{Path, PathBuf};
 
 use libc::c_char;
 
-use crate::policy::{Policy, Requirement};
+use crate::policy::{NetworkMode, Policy, Requirement};
 
 pub use probe::Probe;
+pub use protect::HostPaths;
 
 /// Which layers will be enforced for this launch, and which are degraded.
 #[derive(Debug, Clone, Default)]
@@ -56,18 +58,37 @@ pub struct PreparedExec {
 }
 
 impl PreparedExec {
-    pub fn new(path: &Path, argv: &[impl AsRef<OsStr>], envp: Vec<CString>, cwd: &Path) -> Result<Self, SandboxError> {
+    pub fn new(
+        path: &Path,
+        argv: &[impl AsRef<OsStr>],
+        envp: Vec<CString>,
+        cwd: &Path,
+    ) -> Result<Self, SandboxError> {
         let path = cstring(path.as_os_str())?;
         let cwd = cstring(cwd.as_os_str())?;
-        let argv = argv.iter().map(|a| cstring(a.as_ref())).collect::<Result<Vec<_>, _>>()?;
+        let argv = argv
+            .iter()
+            .map(|a| cstring(a.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
         let argv_ptrs = null_terminated(&argv);
         let envp_ptrs = null_terminated(&envp);
-        Ok(PreparedExec { path, cwd, _argv: argv, _envp: envp, argv_ptrs, envp_ptrs })
+        Ok(PreparedExec {
+            path,
+            cwd,
+            _argv: argv,
+            _envp: envp,
+            argv_ptrs,
+            envp_ptrs,
+        })
     }
 }
 
 fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
-    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 /// Everything the child applies, in the order it applies it.
@@ -78,6 +99,8 @@ pub struct Prepared {
     pub id_maps: Option<mounts::IdMaps>,
     pub mounts: Option<mounts::MountPlan>,
     pub hostname: Option<&'static [u8]>,
+    /// Bring up `lo` in the new network namespace (network `loopback`).
+    pub loopback: bool,
     pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     pub landlock: Option<landlock::PreparedLandlock>,
     pub seccomp: Option<seccomp::PreparedSeccomp>,
@@ -96,25 +119,45 @@ pub fn uses_namespaces(policy: &Policy, probe: &Probe) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("{what} is required by profile {profile:?} but not available: {reason}")]
-    Missing { what: &'static str, profile: String, reason: String, hint: &'static str },
+    Missing {
+        what: &'static str,
+        profile: String,
+        reason: String,
+        hint: &'static str,
+    },
     #[error("{0:?} contains a NUL byte")]
     Nul(PathBuf),
     #[error("cannot create the private temporary directory")]
     TempDir(#[source] std::io::Error),
     #[error("landlock: cannot open {path}")]
-    LandlockPath { path: PathBuf, source: std::io::Error },
+    LandlockPath {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("landlock: {0}")]
     Landlock(String),
     #[error("seccomp: {0}")]
     Seccomp(#[from] seccomp::SeccompError),
     #[error("mount plan: {0}")]
     Mounts(String),
+    #[error(
+        "the grant {grant} contains the protected path {path}, which cannot be masked without namespaces"
+    )]
+    ProtectedInGrant { grant: PathBuf, path: PathBuf },
+    #[error("the grant {grant} lies inside the protected path {path}")]
+    GrantInProtected { grant: PathBuf, path: PathBuf },
 }
 
 impl SandboxError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             SandboxError::Missing { hint, .. } => Some(hint),
+            SandboxError::ProtectedInGrant { .. } => Some(
+                "narrow the grant so it does not contain the path, run with namespaces, or lift the protection by naming the path in the profile's filesystem.unprotect",
+            ),
+            SandboxError::GrantInProtected { .. } => {
+                Some("lift the protection by naming the path in the profile's filesystem.unprotect")
+            }
             _ => None,
         }
     }
@@ -129,34 +172,54 @@ pub(crate) fn cstring(s: &OsStr) -> Result<CString, SandboxError> {
 pub fn prepare(
     policy: &Policy,
     probe: &Probe,
+    host: &HostPaths,
     exe: &Path,
     argv: &[impl AsRef<OsStr>],
     cwd: &Path,
 ) -> Result<Prepared, SandboxError> {
     let mut report = EnforcementReport::default();
     let namespaces = check_namespaces(policy, probe, &mut report)?;
+    let protections = check_protections(policy, host, namespaces, &mut report)?;
     let private_tmp = if policy.private_tmp {
-        Some(tempfile::Builder::new().prefix("cordon-tmp-").tempdir().map_err(SandboxError::TempDir)?)
+        Some(
+            tempfile::Builder::new()
+                .prefix("cordon-tmp-")
+                .tempdir()
+                .map_err(SandboxError::TempDir)?,
+        )
     } else {
         None
     };
     let tmp_host = private_tmp.as_ref().map(|t| t.path().to_path_buf());
     // Inside namespaces the private directory is mounted at /tmp; without
     // them the server sees it at its host path.
-    let tmp_inside = tmp_host.as_ref().map(|p| if namespaces { PathBuf::from("/tmp") } else { p.clone() });
+    let tmp_inside = tmp_host.as_ref().map(|p| {
+        if namespaces {
+            PathBuf::from("/tmp")
+        } else {
+            p.clone()
+        }
+    });
 
     let (id_maps, mounts) = if namespaces {
-        let plan = mounts::plan(policy, tmp_host.as_deref()).map_err(SandboxError::Mounts)?;
+        let plan = mounts::plan(policy, tmp_host.as_deref(), &protections)
+            .map_err(SandboxError::Mounts)?;
         (Some(mounts::IdMaps::for_current_user()), Some(plan))
     } else {
         (None, None)
     };
     let landlock = landlock::prepare(policy, probe, tmp_host.as_deref(), namespaces, &mut report)?;
+    if !namespaces && policy.network.mode == NetworkMode::Loopback {
+        report.degraded("network loopback: without a network namespace the host's loopback and network are reachable (only Landlock's TCP port rules apply)".into());
+    }
     let seccomp = prepare_seccomp(policy, probe, namespaces, &mut report)?;
     let envp = env::build(policy, tmp_inside.as_deref(), &mut std::env::vars_os())?;
     // The server starts in the working directory only when a grant covers
     // it; otherwise in /, so nothing of the directory leaks by default.
-    let cwd_granted = policy.fs.iter().any(|g| g.exists && cwd.starts_with(&g.path));
+    let cwd_granted = policy
+        .fs
+        .iter()
+        .any(|g| g.exists && cwd.starts_with(&g.path));
     let cwd_inside = if cwd_granted { cwd } else { Path::new("/") };
     let exec = PreparedExec::new(exe, argv, envp, cwd_inside)?;
     report.enforced(format!(
@@ -164,10 +227,15 @@ pub fn prepare(
         policy.limits.core, policy.limits.nofile, policy.limits.nproc
     ));
     Ok(Prepared {
-        clone_flags: if namespaces { namespace_flags(policy) } else { 0 },
+        clone_flags: if namespaces {
+            namespace_flags(policy)
+        } else {
+            0
+        },
         id_maps,
         mounts,
         hostname: namespaces.then_some(b"cordon".as_slice()),
+        loopback: namespaces && policy.network.mode == NetworkMode::Loopback,
         rlimits: rlimits::table(&policy.limits),
         landlock,
         seccomp,
@@ -184,21 +252,31 @@ fn namespace_flags(policy: &Policy) -> libc::c_int {
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUTS
         | libc::CLONE_NEWCGROUP;
-    if policy.network.mode != crate::policy::NetworkMode::Host {
+    if policy.network.mode != NetworkMode::Host {
         flags |= libc::CLONE_NEWNET;
     }
     flags
 }
 
-fn check_namespaces(policy: &Policy, probe: &Probe, report: &mut EnforcementReport) -> Result<bool, SandboxError> {
+fn check_namespaces(
+    policy: &Policy,
+    probe: &Probe,
+    report: &mut EnforcementReport,
+) -> Result<bool, SandboxError> {
     match (policy.mechanisms.namespaces, &probe.user_namespaces) {
         (Requirement::Off, _) => {
             report.degraded("namespaces: off (no private mount, pid, network, ipc or uts namespace; Landlock and seccomp carry the isolation)".into());
             Ok(false)
         }
         (_, Ok(())) => {
-            let net = if policy.network.mode == crate::policy::NetworkMode::Host { "host network" } else { "own network" };
-            report.enforced(format!("namespaces: user, mount (minimal root), pid, ipc, uts, cgroup, {net}"));
+            let net = if policy.network.mode == NetworkMode::Host {
+                "host network"
+            } else {
+                "own network"
+            };
+            report.enforced(format!(
+                "namespaces: user, mount (minimal root), pid, ipc, uts, cgroup, {net}"
+            ));
             Ok(true)
         }
         (Requirement::BestEffort, Err(reason)) => {
@@ -223,7 +301,10 @@ fn prepare_seccomp(
     match (&probe.seccomp, policy.mechanisms.seccomp) {
         (Ok(()), _) => {
             let prepared = seccomp::prepare(&policy.seccomp, policy.network.mode, namespaces)?;
-            report.enforced(format!("seccomp: enforced (denied system calls: {})", policy.seccomp.action));
+            report.enforced(format!(
+                "seccomp: enforced (denied system calls: {})",
+                policy.seccomp.action
+            ));
             Ok(Some(prepared))
         }
         (Err(reason), Requirement::BestEffort) => {
@@ -237,4 +318,50 @@ fn prepare_seccomp(
             hint: "use a kernel built with CONFIG_SECCOMP_FILTER, or set `seccomp = \"best-effort\"` in the profile's [sandbox] table",
         }),
     }
+}
+
+/// Finds the mandatory protections for this launch. Without namespaces
+/// nothing can be masked, so a grant that contains one is refused.
+fn check_protections(
+    policy: &Policy,
+    host: &HostPaths,
+    namespaces: bool,
+    report: &mut EnforcementReport,
+) -> Result<Vec<protect::Protection>, SandboxError> {
+    let (found, absent) = protect::find(policy, host);
+    if let Some((p, grant)) = protect::grant_inside_protection(&found, policy) {
+        return Err(SandboxError::GrantInProtected {
+            grant,
+            path: p.path.clone(),
+        });
+    }
+    if let (false, Some(p)) = (namespaces, found.first()) {
+        return Err(SandboxError::ProtectedInGrant {
+            grant: p.grant.clone(),
+            path: p.path.clone(),
+        });
+    }
+    if !found.is_empty() {
+        report.enforced(format!(
+            "protections: {} protected paths inside grants masked (read-only or hidden)",
+            found.len()
+        ));
+    }
+    if !absent.is_empty() {
+        let shown: Vec<String> = absent
+            .iter()
+            .take(3)
+            .map(|p| p.display().to_string())
+            .collect();
+        let more = if absent.len() > 3 {
+            format!(" and {} more", absent.len() - 3)
+        } else {
+            String::new()
+        };
+        report.degraded(format!(
+            "protections: {}{more} do not exist yet inside writable grants and cannot be masked: the server could create them",
+            shown.join(", ")
+        ));
+    }
+    Ok(found)
 }

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 
 use super::cstring;
+use super::protect::{Mask, Protection};
 use crate::policy::{Access, Policy};
 use crate::sys::{self, SysResult};
 
@@ -36,7 +37,10 @@ impl IdMaps {
     pub fn for_current_user() -> IdMaps {
         let uid = nix::unistd::getuid();
         let gid = nix::unistd::getgid();
-        IdMaps { uid_map: format!("{uid} {uid} 1\n").into_bytes(), gid_map: format!("{gid} {gid} 1\n").into_bytes() }
+        IdMaps {
+            uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+            gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+        }
     }
 
     /// Child side. `setgroups` must be denied before an unprivileged
@@ -53,17 +57,33 @@ impl IdMaps {
 pub enum MountOp {
     /// Stop mount events from propagating back to the host.
     MakePrivate,
-    Tmpfs { target: CString, mode: &'static CStr },
+    Tmpfs {
+        target: CString,
+        mode: &'static CStr,
+    },
     Mkdir(CString),
     Touch(CString),
-    Symlink { target: CString, path: CString },
+    Symlink {
+        target: CString,
+        path: CString,
+    },
     Chdir(CString),
-    PivotRoot { new_root: CString, put_old: CString },
+    PivotRoot {
+        new_root: CString,
+        put_old: CString,
+    },
     /// Bind `source` on `target` (recursively), then set attributes on the
     /// new mount and everything below it.
-    Bind { source: CString, target: CString, attrs: u64 },
+    Bind {
+        source: CString,
+        target: CString,
+        attrs: u64,
+    },
     /// Set attributes on one mount only.
-    SetAttr { target: CString, attrs: u64 },
+    SetAttr {
+        target: CString,
+        attrs: u64,
+    },
     Proc(CString),
     Detach(CString),
 }
@@ -77,10 +97,14 @@ impl MountOp {
             MountOp::Tmpfs { target, .. } => format!("mount tmpfs on {}", show(target)),
             MountOp::Mkdir(p) => format!("create directory {}", show(p)),
             MountOp::Touch(p) => format!("create mount point {}", show(p)),
-            MountOp::Symlink { path, target } => format!("create symlink {} -> {}", show(path), show(target)),
+            MountOp::Symlink { path, target } => {
+                format!("create symlink {} -> {}", show(path), show(target))
+            }
             MountOp::Chdir(p) => format!("change directory to {}", show(p)),
             MountOp::PivotRoot { new_root, .. } => format!("pivot_root to {}", show(new_root)),
-            MountOp::Bind { source, target, .. } => format!("bind {} on {}", show(source), show(target)),
+            MountOp::Bind { source, target, .. } => {
+                format!("bind {} on {}", show(source), show(target))
+            }
             MountOp::SetAttr { target, .. } => format!("set mount attributes of {}", show(target)),
             MountOp::Proc(p) => format!("mount proc on {}", show(p)),
             MountOp::Detach(p) => format!("detach {}", show(p)),
@@ -90,7 +114,9 @@ impl MountOp {
     /// Child side: one operation, allocation-free.
     pub fn apply(&self) -> SysResult<()> {
         match self {
-            MountOp::MakePrivate => sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
+            MountOp::MakePrivate => {
+                sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+            }
             MountOp::Tmpfs { target, mode } => {
                 let flags = libc::MS_NOSUID | libc::MS_NODEV;
                 sys::mount(Some(c"tmpfs"), target, Some(c"tmpfs"), flags, Some(mode))
@@ -103,8 +129,18 @@ impl MountOp {
             },
             MountOp::Chdir(p) => sys::chdir(p),
             MountOp::PivotRoot { new_root, put_old } => sys::pivot_root(new_root, put_old),
-            MountOp::Bind { source, target, attrs } => {
-                sys::mount(Some(source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
+            MountOp::Bind {
+                source,
+                target,
+                attrs,
+            } => {
+                sys::mount(
+                    Some(source),
+                    target,
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                )?;
                 sys::mount_setattr(target, *attrs, true)
             }
             MountOp::SetAttr { target, attrs } => sys::mount_setattr(target, *attrs, false),
@@ -139,17 +175,30 @@ fn cpath(prefix: &str, path: &Path) -> Result<CString, String> {
 
 /// Builds the plan for `policy`. `private_tmp` is the host directory that
 /// becomes the sandbox's /tmp.
-pub fn plan(policy: &Policy, private_tmp: Option<&Path>) -> Result<MountPlan, String> {
+pub fn plan(
+    policy: &Policy,
+    private_tmp: Option<&Path>,
+    protections: &[Protection],
+) -> Result<MountPlan, String> {
     let mut ops = vec![MountOp::MakePrivate];
     // Stage: a tmpfs that becomes the root, so the host root is reachable
     // under /oldroot while the new root is assembled under /newroot.
-    ops.push(MountOp::Tmpfs { target: c(STAGE)?, mode: c"mode=0755" });
+    ops.push(MountOp::Tmpfs {
+        target: c(STAGE)?,
+        mode: c"mode=0755",
+    });
     ops.push(MountOp::Mkdir(c(&format!("{STAGE}{OLD}"))?));
     ops.push(MountOp::Mkdir(c(&format!("{STAGE}{NEW}"))?));
     ops.push(MountOp::Chdir(c(STAGE)?));
-    ops.push(MountOp::PivotRoot { new_root: c(".")?, put_old: c(&format!(".{OLD}"))? });
+    ops.push(MountOp::PivotRoot {
+        new_root: c(".")?,
+        put_old: c(&format!(".{OLD}"))?,
+    });
     ops.push(MountOp::Chdir(c("/")?));
-    ops.push(MountOp::Tmpfs { target: c(NEW)?, mode: c"mode=0755" });
+    ops.push(MountOp::Tmpfs {
+        target: c(NEW)?,
+        mode: c"mode=0755",
+    });
 
     // (path inside, path on the host, attributes); the private /tmp is one
     // more bind so grants below /tmp land on top of it, not under it.
@@ -160,7 +209,11 @@ pub fn plan(policy: &Policy, private_tmp: Option<&Path>) -> Result<MountPlan, St
         .map(|g| (g.path.clone(), g.path.as_path(), bind_attrs(g.access)))
         .collect();
     if let Some(tmp) = private_tmp {
-        binds.push((PathBuf::from("/tmp"), tmp, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+        binds.push((
+            PathBuf::from("/tmp"),
+            tmp,
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        ));
     }
     // Parents before children, so a nested grant is mounted on top of its
     // parent's bind rather than hidden under it.
@@ -169,24 +222,91 @@ pub fn plan(policy: &Policy, private_tmp: Option<&Path>) -> Result<MountPlan, St
     for (inside, host, attrs) in binds {
         make_parents(&mut ops, &mut made, &inside)?;
         let target = cpath(NEW, &inside)?;
-        ops.push(if host.is_dir() { MountOp::Mkdir(target.clone()) } else { MountOp::Touch(target.clone()) });
-        ops.push(MountOp::Bind { source: cpath(OLD, host)?, target, attrs });
+        ops.push(if host.is_dir() {
+            MountOp::Mkdir(target.clone())
+        } else {
+            MountOp::Touch(target.clone())
+        });
+        ops.push(MountOp::Bind {
+            source: cpath(OLD, host)?,
+            target,
+            attrs,
+        });
     }
+    plan_protections(protections, &mut ops)?;
     recreate_symlinks(policy, &mut ops, &mut made)?;
     plan_dev(&mut ops, &mut made)?;
     ops.push(MountOp::Mkdir(cpath(NEW, Path::new("/proc"))?));
     ops.push(MountOp::Proc(cpath(NEW, Path::new("/proc"))?));
     // The assembled root itself is read-only: the server can create
     // nothing outside its writable grants.
-    ops.push(MountOp::SetAttr { target: c(NEW)?, attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV });
+    ops.push(MountOp::SetAttr {
+        target: c(NEW)?,
+        attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    });
     ops.push(MountOp::Detach(c(OLD)?));
     // Swap roots: the staging tmpfs is stacked over the new root by
     // pivot_root(".", ".") and then detached.
     ops.push(MountOp::Chdir(c(NEW)?));
-    ops.push(MountOp::PivotRoot { new_root: c(".")?, put_old: c(".")? });
+    ops.push(MountOp::PivotRoot {
+        new_root: c(".")?,
+        put_old: c(".")?,
+    });
     ops.push(MountOp::Detach(c(".")?));
     ops.push(MountOp::Chdir(c("/")?));
     Ok(MountPlan { ops })
+}
+
+/// Masks each protected path inside its grant. Every directory between
+/// the grant and the path becomes a mount point of its own first: a mount
+/// point cannot be renamed or removed, so the server cannot move `.git`
+/// aside and build a new one around a hook of its own.
+fn plan_protections(protections: &[Protection], ops: &mut Vec<MountOp>) -> Result<(), String> {
+    let mut pinned: Vec<PathBuf> = Vec::new();
+    for p in protections {
+        let Ok(inner) = p.path.strip_prefix(&p.grant) else {
+            continue;
+        };
+        let mut dir = p.grant.clone();
+        let parts: Vec<_> = inner.components().collect();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            dir.push(part);
+            if !pinned.contains(&dir) {
+                let here = cpath(NEW, &dir)?;
+                ops.push(MountOp::Bind {
+                    source: here.clone(),
+                    target: here,
+                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                });
+                pinned.push(dir.clone());
+            }
+        }
+        let target = cpath(NEW, &p.path)?;
+        ops.push(match (p.mask, p.path.is_dir()) {
+            (Mask::ReadOnly, _) => MountOp::Bind {
+                source: target.clone(),
+                target,
+                attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            },
+            (Mask::Hide, true) => MountOp::Tmpfs {
+                target,
+                mode: c"mode=0500",
+            },
+            (Mask::Hide, false) => MountOp::Bind {
+                source: cpath(OLD, Path::new("/dev/null"))?,
+                target,
+                attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            },
+        });
+        if (p.mask, p.path.is_dir()) == (Mask::Hide, true) {
+            let target = cpath(NEW, &p.path)?;
+            ops.push(MountOp::SetAttr {
+                target,
+                attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A grant below another grant that allows at least as much needs no
@@ -212,9 +332,15 @@ fn bind_attrs(access: Access) -> u64 {
 }
 
 /// Creates (once) every missing ancestor directory of `path` in the new root.
-fn make_parents(ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>, path: &Path) -> Result<(), String> {
+fn make_parents(
+    ops: &mut Vec<MountOp>,
+    made: &mut Vec<PathBuf>,
+    path: &Path,
+) -> Result<(), String> {
     let mut current = PathBuf::from("/");
-    let Some(parent) = path.parent() else { return Ok(()) };
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
     for part in parent.components() {
         if let Component::Normal(name) = part {
             current.push(name);
@@ -230,11 +356,23 @@ fn make_parents(ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>, path: &Path) ->
 /// A grant declared through a symlink (such as /lib64 → usr/lib64 on
 /// merged-/usr systems) is mounted at its target; the link itself is
 /// recreated so that paths compiled into programs keep working.
-fn recreate_symlinks(policy: &Policy, ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>) -> Result<(), String> {
+fn recreate_symlinks(
+    policy: &Policy,
+    ops: &mut Vec<MountOp>,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), String> {
     for grant in policy.fs.iter().filter(|g| g.exists) {
-        let Some(link) = grant.link.as_deref() else { continue };
-        let Ok(target) = std::fs::read_link(link) else { continue };
-        if policy.fs.iter().any(|g| g.exists && link.starts_with(&g.path)) {
+        let Some(link) = grant.link.as_deref() else {
+            continue;
+        };
+        let Ok(target) = std::fs::read_link(link) else {
+            continue;
+        };
+        if policy
+            .fs
+            .iter()
+            .any(|g| g.exists && link.starts_with(&g.path))
+        {
             continue; // already visible through a bind
         }
         make_parents(ops, made, link)?;
@@ -252,7 +390,10 @@ fn recreate_symlinks(policy: &Policy, ops: &mut Vec<MountOp>, made: &mut Vec<Pat
 fn plan_dev(ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>) -> Result<(), String> {
     let dev = Path::new("/dev");
     ops.push(MountOp::Mkdir(cpath(NEW, dev)?));
-    ops.push(MountOp::Tmpfs { target: cpath(NEW, dev)?, mode: c"mode=0755" });
+    ops.push(MountOp::Tmpfs {
+        target: cpath(NEW, dev)?,
+        mode: c"mode=0755",
+    });
     made.push(dev.to_path_buf());
     for name in DEVICES {
         let path = dev.join(name);
@@ -263,8 +404,16 @@ fn plan_dev(ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>) -> Result<(), Strin
             attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
         });
     }
-    for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-        ops.push(MountOp::Symlink { target: c(target)?, path: cpath(NEW, &dev.join(name))? });
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        ops.push(MountOp::Symlink {
+            target: c(target)?,
+            path: cpath(NEW, &dev.join(name))?,
+        });
     }
     ops.push(MountOp::SetAttr {
         target: cpath(NEW, dev)?,

@@ -32,8 +32,10 @@ impl Probe {
             landlock: probe_landlock(),
             seccomp: probe_seccomp(),
             user_namespaces: probe_user_namespaces(),
-            apparmor_userns_restricted: read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
-                .map(|v| v != "0"),
+            apparmor_userns_restricted: read_sysctl(
+                "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+            )
+            .map(|v| v != "0"),
         }
     }
 }
@@ -89,7 +91,8 @@ fn probe_user_namespaces() -> Result<(), String> {
 }
 
 fn userns_denied_reason() -> String {
-    if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+    if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+    {
         "denied by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1)".into()
     } else if read_sysctl("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         "disabled by kernel.unprivileged_userns_clone = 0".into()

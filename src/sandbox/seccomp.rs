@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 
 use libc::{c_int, c_long};
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
 };
 
 use crate::policy::{NetworkMode, SyscallAction, SyscallPolicy};
@@ -47,13 +48,18 @@ impl std::fmt::Debug for PreparedSeccomp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // libc's sock_filter has no Debug; the lengths say enough.
         let lengths: Vec<usize> = self.programs.iter().map(Vec::len).collect();
-        f.debug_struct("PreparedSeccomp").field("program_lengths", &lengths).finish()
+        f.debug_struct("PreparedSeccomp")
+            .field("program_lengths", &lengths)
+            .finish()
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
-    #[error("unknown system call `{name}` (not a system call on {})", std::env::consts::ARCH)]
+    #[error(
+        "unknown system call `{name}` (not a system call on {})",
+        std::env::consts::ARCH
+    )]
     UnknownSyscall { name: String },
     #[error("cannot compile the seccomp filter: {0}")]
     Compile(String),
@@ -156,13 +162,20 @@ fn default_rules(
     network: NetworkMode,
     namespaces: bool,
 ) -> Result<BTreeMap<&'static str, Vec<SeccompRule>>, SeccompError> {
-    let mut denied: BTreeMap<&str, Vec<SeccompRule>> = DEFAULT_DENIED.iter().map(|&name| (name, Vec::new())).collect();
+    let mut denied: BTreeMap<&str, Vec<SeccompRule>> = DEFAULT_DENIED
+        .iter()
+        .map(|&name| (name, Vec::new()))
+        .collect();
     denied.insert("personality", personality_rules()?);
     denied.insert("ioctl", ioctl_rules()?);
     denied.insert("clone", clone_rules()?);
     let mut socket = socket_rules(network, true)?;
     if !namespaces {
-        socket.push(rule(vec![cond(0, SeccompCmpOp::Eq, libc::AF_UNIX as u64)?])?);
+        socket.push(rule(vec![cond(
+            0,
+            SeccompCmpOp::Eq,
+            libc::AF_UNIX as u64,
+        )?])?);
     }
     denied.insert("socket", socket);
     denied.insert("socketpair", socket_rules(network, false)?);
@@ -173,7 +186,10 @@ fn default_rules(
 /// READ_IMPLIES_EXEC, disable ASLR, or switch ABI quirks.
 fn personality_rules() -> Result<Vec<SeccompRule>, SeccompError> {
     const QUERY: u64 = 0xffff_ffff;
-    Ok(vec![rule(vec![cond(0, SeccompCmpOp::Ne, 0)?, cond(0, SeccompCmpOp::Ne, QUERY)?])?])
+    Ok(vec![rule(vec![
+        cond(0, SeccompCmpOp::Ne, 0)?,
+        cond(0, SeccompCmpOp::Ne, QUERY)?,
+    ])?])
 }
 
 // asm-generic's values, shared by x86_64 and aarch64 (libc types them
@@ -204,7 +220,13 @@ fn clone_rules() -> Result<Vec<SeccompRule>, SeccompError> {
         libc::CLONE_NEWTIME,
     ]
     .into_iter()
-    .map(|flag| rule(vec![cond(0, SeccompCmpOp::MaskedEq(flag as u64), flag as u64)?]))
+    .map(|flag| {
+        rule(vec![cond(
+            0,
+            SeccompCmpOp::MaskedEq(flag as u64),
+            flag as u64,
+        )?])
+    })
     .collect()
 }
 
@@ -219,11 +241,16 @@ fn socket_rules(network: NetworkMode, socket: bool) -> Result<Vec<SeccompRule>, 
     const SOCK_PACKET: c_int = 10;
 
     let inet = network != NetworkMode::None;
-    let allowed =
-        |family: c_int| family == libc::AF_UNIX || (inet && (family == libc::AF_INET || family == libc::AF_INET6));
+    let allowed = |family: c_int| {
+        family == libc::AF_UNIX || (inet && (family == libc::AF_INET || family == libc::AF_INET6))
+    };
     // AF_INET6 (10) is the highest family that may be allowed; the
     // comparison is unsigned, so negative values are above it too.
-    let mut rules = vec![rule(vec![cond(0, SeccompCmpOp::Gt, libc::AF_INET6 as u64)?])?];
+    let mut rules = vec![rule(vec![cond(
+        0,
+        SeccompCmpOp::Gt,
+        libc::AF_INET6 as u64,
+    )?])?];
     for family in (0..=libc::AF_INET6).filter(|&f| !allowed(f)) {
         rules.push(rule(vec![cond(0, SeccompCmpOp::Eq, family as u64)?])?);
     }
@@ -236,7 +263,11 @@ fn socket_rules(network: NetworkMode, socket: bool) -> Result<Vec<SeccompRule>, 
                 ])?);
             }
         }
-        rules.push(rule(vec![cond(2, SeccompCmpOp::Eq, libc::IPPROTO_MPTCP as u64)?])?);
+        rules.push(rule(vec![cond(
+            2,
+            SeccompCmpOp::Eq,
+            libc::IPPROTO_MPTCP as u64,
+        )?])?);
     }
     Ok(rules)
 }
@@ -254,7 +285,9 @@ fn compile_error(e: seccompiler::BackendError) -> SeccompError {
 }
 
 fn resolve(name: &str) -> Result<c_long, SeccompError> {
-    syscall_number(name).ok_or_else(|| SeccompError::UnknownSyscall { name: name.to_owned() })
+    syscall_number(name).ok_or_else(|| SeccompError::UnknownSyscall {
+        name: name.to_owned(),
+    })
 }
 
 fn match_action(action: SyscallAction) -> SeccompAction {
@@ -271,10 +304,19 @@ fn compile(
     rules: BTreeMap<c_long, Vec<SeccompRule>>,
     action: SeccompAction,
 ) -> Result<Vec<libc::sock_filter>, SeccompError> {
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, action, TARGET_ARCH).map_err(compile_error)?;
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, action, TARGET_ARCH)
+        .map_err(compile_error)?;
     let program: BpfProgram = filter.try_into().map_err(compile_error)?;
     // seccompiler defines its own sock_filter with the same C layout.
-    Ok(program.into_iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect())
+    Ok(program
+        .into_iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect())
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -299,8 +341,11 @@ fn abi_gate() -> Vec<libc::sock_filter> {
     const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     let op = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
 
-    let mut program =
-        vec![op(LOAD, DATA_ARCH, 0, 0), op(JEQ, AUDIT_ARCH, 1, 0), op(RET, libc::SECCOMP_RET_KILL_PROCESS, 0, 0)];
+    let mut program = vec![
+        op(LOAD, DATA_ARCH, 0, 0),
+        op(JEQ, AUDIT_ARCH, 1, 0),
+        op(RET, libc::SECCOMP_RET_KILL_PROCESS, 0, 0),
+    ];
     // x32 calls arrive with AUDIT_ARCH_X86_64 and __X32_SYSCALL_BIT set in
     // the number. -1 is let through as libseccomp does: it is what a
     // tracer writes to skip a call, and the kernel answers it with ENOSYS.
@@ -458,21 +503,33 @@ mod tests {
 
     /// The child: no core file, no_new_privs, the programs, the probe.
     fn child(prepared: &PreparedSeccomp, probe: fn() -> c_long) -> ! {
-        let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: setrlimit and prctl take plain values and a pointer to a
         // live local.
         let ok = unsafe {
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core) == 0 && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core) == 0
+                && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
         };
         if !ok {
             exit(SETUP_FAILED);
         }
         for program in &prepared.programs {
-            let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
+            let prog = libc::sock_fprog {
+                len: program.len() as u16,
+                filter: program.as_ptr().cast_mut(),
+            };
             // SAFETY: prog points to a program that outlives the call; the
             // kernel copies it.
             let ret = unsafe {
-                libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog)
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &prog as *const libc::sock_fprog,
+                )
             };
             if ret != 0 {
                 exit(SETUP_FAILED);
@@ -496,7 +553,10 @@ mod tests {
 
     /// A raw clone with fork semantics; the new process exits at once.
     fn clone_with(flags: c_int) -> c_long {
-        let pid = sys(libc::SYS_clone, [(flags | libc::SIGCHLD) as c_long, 0, 0, 0]);
+        let pid = sys(
+            libc::SYS_clone,
+            [(flags | libc::SIGCHLD) as c_long, 0, 0, 0],
+        );
         if pid == 0 {
             exit(0);
         }
@@ -509,7 +569,10 @@ mod tests {
     }
 
     fn socket(family: c_int, kind: c_int, protocol: c_int) -> c_long {
-        sys(libc::SYS_socket, [family as c_long, kind as c_long, protocol as c_long, 0])
+        sys(
+            libc::SYS_socket,
+            [family as c_long, kind as c_long, protocol as c_long, 0],
+        )
     }
 
     const EPERM: Outcome = Outcome::Failed(Errno::EPERM);
@@ -530,22 +593,35 @@ mod tests {
     fn ptrace_is_denied_unless_allowed() {
         assert_denied(NetworkMode::Host, ptrace_traceme);
         let allowed = policy(SyscallAction::Kill, &["ptrace"], &[]);
-        assert_eq!(run_with(&allowed, NetworkMode::Host, ptrace_traceme), Outcome::Ok);
+        assert_eq!(
+            run_with(&allowed, NetworkMode::Host, ptrace_traceme),
+            Outcome::Ok
+        );
     }
 
     #[test]
     fn log_action_lets_denied_calls_through() {
-        assert_eq!(run(SyscallAction::Log, NetworkMode::Host, ptrace_traceme), Outcome::Ok);
+        assert_eq!(
+            run(SyscallAction::Log, NetworkMode::Host, ptrace_traceme),
+            Outcome::Ok
+        );
     }
 
     #[test]
     fn new_namespaces_are_denied() {
-        assert_denied(NetworkMode::Host, || sys(libc::SYS_unshare, [libc::CLONE_NEWUSER as c_long, 0, 0, 0]));
+        assert_denied(NetworkMode::Host, || {
+            sys(libc::SYS_unshare, [libc::CLONE_NEWUSER as c_long, 0, 0, 0])
+        });
         assert_denied(NetworkMode::Host, || sys(libc::SYS_setns, [-1, 0, 0, 0]));
         assert_denied(NetworkMode::Host, || clone_with(libc::CLONE_NEWUSER));
-        assert_denied(NetworkMode::Host, || clone_with(libc::CLONE_NEWNET | libc::CLONE_FILES));
+        assert_denied(NetworkMode::Host, || {
+            clone_with(libc::CLONE_NEWNET | libc::CLONE_FILES)
+        });
         // A plain fork still works.
-        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, || clone_with(0)), Outcome::Ok);
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::Host, || clone_with(0)),
+            Outcome::Ok
+        );
     }
 
     fn clone3_without_args() -> c_long {
@@ -556,24 +632,46 @@ mod tests {
 
     #[test]
     fn clone3_answers_enosys_unless_named() {
-        for action in [SyscallAction::Errno, SyscallAction::Kill, SyscallAction::Log] {
-            assert_eq!(run(action, NetworkMode::Host, clone3_without_args), Outcome::Failed(Errno::ENOSYS));
+        for action in [
+            SyscallAction::Errno,
+            SyscallAction::Kill,
+            SyscallAction::Log,
+        ] {
+            assert_eq!(
+                run(action, NetworkMode::Host, clone3_without_args),
+                Outcome::Failed(Errno::ENOSYS)
+            );
         }
         let allowed = policy(SyscallAction::Kill, &["clone3"], &[]);
         let outcome = run_with(&allowed, NetworkMode::Host, clone3_without_args);
-        assert!(matches!(outcome, Outcome::Failed(Errno::EINVAL | Errno::EFAULT)), "{outcome:?}");
+        assert!(
+            matches!(outcome, Outcome::Failed(Errno::EINVAL | Errno::EFAULT)),
+            "{outcome:?}"
+        );
         let denied = policy(SyscallAction::Kill, &[], &["clone3"]);
-        assert_eq!(run_with(&denied, NetworkMode::Host, clone3_without_args), SIGSYS);
+        assert_eq!(
+            run_with(&denied, NetworkMode::Host, clone3_without_args),
+            SIGSYS
+        );
     }
 
     #[test]
     fn terminal_injection_ioctls_are_denied() {
         // fd -1: should the filter miss, the kernel answers EBADF and
         // nothing reaches a terminal.
-        assert_denied(NetworkMode::Host, || sys(libc::SYS_ioctl, [-1, libc::TIOCSTI as c_long, 0, 0]));
-        assert_denied(NetworkMode::Host, || sys(libc::SYS_ioctl, [-1, libc::TIOCLINUX as c_long, 0, 0]));
+        assert_denied(NetworkMode::Host, || {
+            sys(libc::SYS_ioctl, [-1, libc::TIOCSTI as c_long, 0, 0])
+        });
+        assert_denied(NetworkMode::Host, || {
+            sys(libc::SYS_ioctl, [-1, libc::TIOCLINUX as c_long, 0, 0])
+        });
         // The kernel reads only the low 32 bits of the request.
-        assert_denied(NetworkMode::Host, || sys(libc::SYS_ioctl, [-1, 0x1_0000_0000 | libc::TIOCSTI as c_long, 0, 0]));
+        assert_denied(NetworkMode::Host, || {
+            sys(
+                libc::SYS_ioctl,
+                [-1, 0x1_0000_0000 | libc::TIOCSTI as c_long, 0, 0],
+            )
+        });
         let harmless: [fn() -> c_long; 2] = [
             || sys(libc::SYS_ioctl, [-1, libc::FIONREAD as c_long, 0, 0]),
             || sys(libc::SYS_ioctl, [-1, libc::TCGETS as c_long, 0, 0]),
@@ -587,12 +685,23 @@ mod tests {
     #[test]
     fn personality_allows_only_linux_and_query() {
         let query = || sys(libc::SYS_personality, [0xffff_ffff, 0, 0, 0]);
-        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, query), Outcome::Ok);
         assert_eq!(
-            run(SyscallAction::Kill, NetworkMode::Host, || sys(libc::SYS_personality, [0, 0, 0, 0])),
+            run(SyscallAction::Kill, NetworkMode::Host, query),
             Outcome::Ok
         );
-        assert_denied(NetworkMode::Host, || sys(libc::SYS_personality, [libc::ADDR_NO_RANDOMIZE as c_long, 0, 0, 0]));
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::Host, || sys(
+                libc::SYS_personality,
+                [0, 0, 0, 0]
+            )),
+            Outcome::Ok
+        );
+        assert_denied(NetworkMode::Host, || {
+            sys(
+                libc::SYS_personality,
+                [libc::ADDR_NO_RANDOMIZE as c_long, 0, 0, 0],
+            )
+        });
     }
 
     #[test]
@@ -605,53 +714,100 @@ mod tests {
             assert_eq!(run(SyscallAction::Kill, network, tcp), Outcome::Ok);
             let outcome = run(SyscallAction::Kill, network, udp6);
             // A host without IPv6 answers EAFNOSUPPORT; the filter let it through.
-            assert!(matches!(outcome, Outcome::Ok | Outcome::Failed(Errno::EAFNOSUPPORT)), "{outcome:?}");
+            assert!(
+                matches!(outcome, Outcome::Ok | Outcome::Failed(Errno::EAFNOSUPPORT)),
+                "{outcome:?}"
+            );
         }
     }
 
     #[test]
     fn unix_sockets_are_always_allowed() {
         assert_eq!(
-            run(SyscallAction::Kill, NetworkMode::None, || socket(libc::AF_UNIX, libc::SOCK_STREAM, 0)),
+            run(SyscallAction::Kill, NetworkMode::None, || socket(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM,
+                0
+            )),
             Outcome::Ok
         );
         let pair = || {
             let mut fds = [0 as c_int; 2];
-            let args = [libc::AF_UNIX as c_long, libc::SOCK_STREAM as c_long, 0, fds.as_mut_ptr() as c_long];
+            let args = [
+                libc::AF_UNIX as c_long,
+                libc::SOCK_STREAM as c_long,
+                0,
+                fds.as_mut_ptr() as c_long,
+            ];
             sys(libc::SYS_socketpair, args)
         };
-        assert_eq!(run(SyscallAction::Kill, NetworkMode::None, pair), Outcome::Ok);
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::None, pair),
+            Outcome::Ok
+        );
     }
 
     #[test]
     fn other_families_are_denied() {
-        assert_denied(NetworkMode::Host, || socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE));
-        assert_denied(NetworkMode::Host, || socket(libc::AF_PACKET, libc::SOCK_RAW, 0));
-        assert_denied(NetworkMode::Host, || socket(libc::AF_ALG, libc::SOCK_SEQPACKET, 0));
-        assert_denied(NetworkMode::Host, || socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0));
-        assert_denied(NetworkMode::Host, || socket(libc::AF_UNSPEC, libc::SOCK_STREAM, 0));
+        assert_denied(NetworkMode::Host, || {
+            socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)
+        });
+        assert_denied(NetworkMode::Host, || {
+            socket(libc::AF_PACKET, libc::SOCK_RAW, 0)
+        });
+        assert_denied(NetworkMode::Host, || {
+            socket(libc::AF_ALG, libc::SOCK_SEQPACKET, 0)
+        });
+        assert_denied(NetworkMode::Host, || {
+            socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0)
+        });
+        assert_denied(NetworkMode::Host, || {
+            socket(libc::AF_UNSPEC, libc::SOCK_STREAM, 0)
+        });
         // Families the kernel does not know yet, and negative ones.
         assert_denied(NetworkMode::Host, || socket(200, libc::SOCK_STREAM, 0));
         assert_denied(NetworkMode::Host, || socket(-1, libc::SOCK_STREAM, 0));
         assert_denied(NetworkMode::Host, || {
             let mut fds = [0 as c_int; 2];
-            let args = [libc::AF_NETLINK as c_long, libc::SOCK_RAW as c_long, 0, fds.as_mut_ptr() as c_long];
+            let args = [
+                libc::AF_NETLINK as c_long,
+                libc::SOCK_RAW as c_long,
+                0,
+                fds.as_mut_ptr() as c_long,
+            ];
             sys(libc::SYS_socketpair, args)
         });
     }
 
     #[test]
     fn raw_packet_and_mptcp_sockets_are_denied_with_a_network() {
-        assert_denied(NetworkMode::Host, || socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP));
-        assert_denied(NetworkMode::Host, || socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0));
+        assert_denied(NetworkMode::Host, || {
+            socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP)
+        });
+        assert_denied(NetworkMode::Host, || {
+            socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0)
+        });
         assert_denied(NetworkMode::Host, || socket(libc::AF_INET, 10, 0x0300));
-        assert_denied(NetworkMode::Host, || socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_MPTCP));
+        assert_denied(NetworkMode::Host, || {
+            socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_MPTCP)
+        });
         // The kernel reads the protocol as an int: high bits change nothing.
         assert_denied(NetworkMode::Host, || {
-            sys(libc::SYS_socket, [libc::AF_INET as c_long, libc::SOCK_STREAM as c_long, 0x1_0000_0000 | 262, 0])
+            sys(
+                libc::SYS_socket,
+                [
+                    libc::AF_INET as c_long,
+                    libc::SOCK_STREAM as c_long,
+                    0x1_0000_0000 | 262,
+                    0,
+                ],
+            )
         });
         let ping = || socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0);
-        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, ping), Outcome::Ok);
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::Host, ping),
+            Outcome::Ok
+        );
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -659,21 +815,40 @@ mod tests {
     fn x32_calls_kill_the_process_whatever_the_action() {
         const X32: c_long = 0x4000_0000;
         for action in [SyscallAction::Errno, SyscallAction::Log] {
-            assert_eq!(run(action, NetworkMode::Host, || sys(X32 | libc::SYS_getpid, [0; 4])), SIGSYS);
-            assert_eq!(run(action, NetworkMode::Host, || sys(libc::SYS_getpid, [0; 4])), Outcome::Ok);
+            assert_eq!(
+                run(action, NetworkMode::Host, || sys(
+                    X32 | libc::SYS_getpid,
+                    [0; 4]
+                )),
+                SIGSYS
+            );
+            assert_eq!(
+                run(action, NetworkMode::Host, || sys(libc::SYS_getpid, [0; 4])),
+                Outcome::Ok
+            );
         }
         // -1 (a tracer's "skip this call") passes to the kernel's ENOSYS.
-        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, || sys(-1, [0; 4])), Outcome::Failed(Errno::ENOSYS));
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::Host, || sys(-1, [0; 4])),
+            Outcome::Failed(Errno::ENOSYS)
+        );
     }
 
     fn getcwd() -> c_long {
         let mut buf = [0u8; 512];
-        sys(libc::SYS_getcwd, [buf.as_mut_ptr() as c_long, buf.len() as c_long, 0, 0]).min(0)
+        sys(
+            libc::SYS_getcwd,
+            [buf.as_mut_ptr() as c_long, buf.len() as c_long, 0, 0],
+        )
+        .min(0)
     }
 
     #[test]
     fn profile_deny_adds_denials() {
-        assert_eq!(run(SyscallAction::Kill, NetworkMode::Host, getcwd), Outcome::Ok);
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::Host, getcwd),
+            Outcome::Ok
+        );
         let denied = policy(SyscallAction::Errno, &[], &["getcwd"]);
         assert_eq!(run_with(&denied, NetworkMode::Host, getcwd), EPERM);
         let killed = policy(SyscallAction::Kill, &[], &["getcwd"]);
@@ -689,23 +864,43 @@ mod tests {
 
     #[test]
     fn unknown_names_are_errors() {
-        for p in
-            [policy(SyscallAction::Errno, &["no_such_call"], &[]), policy(SyscallAction::Errno, &[], &["SYS_getpid"])]
-        {
+        for p in [
+            policy(SyscallAction::Errno, &["no_such_call"], &[]),
+            policy(SyscallAction::Errno, &[], &["SYS_getpid"]),
+        ] {
             let err = prepare(&p, NetworkMode::None, true).unwrap_err();
             assert!(matches!(err, SeccompError::UnknownSyscall { .. }), "{err}");
         }
-        assert!(prepare(&policy(SyscallAction::Errno, &["getpid"], &["getcwd"]), NetworkMode::None, false).is_ok());
+        assert!(
+            prepare(
+                &policy(SyscallAction::Errno, &["getpid"], &["getcwd"]),
+                NetworkMode::None,
+                false
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn name_table_resolves_every_rule() {
         assert_eq!(syscall_number("getpid"), Some(libc::SYS_getpid));
-        assert_eq!(syscall_number("kexec_file_load"), Some(libc::SYS_kexec_file_load));
+        assert_eq!(
+            syscall_number("kexec_file_load"),
+            Some(libc::SYS_kexec_file_load)
+        );
         assert_eq!(syscall_number("getpid2"), None);
-        assert_eq!([TIOCSTI as c_long, TIOCLINUX as c_long], [libc::TIOCSTI as c_long, libc::TIOCLINUX as c_long]);
-        for name in default_denied().iter().chain(&["personality", "ioctl", "clone", "clone3", "socket", "socketpair"])
-        {
+        assert_eq!(
+            [TIOCSTI as c_long, TIOCLINUX as c_long],
+            [libc::TIOCSTI as c_long, libc::TIOCLINUX as c_long]
+        );
+        for name in default_denied().iter().chain(&[
+            "personality",
+            "ioctl",
+            "clone",
+            "clone3",
+            "socket",
+            "socketpair",
+        ]) {
             assert!(syscall_number(name).is_some(), "{name}");
         }
         assert!(!default_denied().iter().any(|n| n.starts_with("landlock")));
@@ -713,10 +908,25 @@ mod tests {
 
     #[test]
     fn programs_come_in_install_order() {
-        let prepared = prepare(&policy(SyscallAction::Errno, &[], &[]), NetworkMode::None, true).unwrap();
+        let prepared = prepare(
+            &policy(SyscallAction::Errno, &[], &[]),
+            NetworkMode::None,
+            true,
+        )
+        .unwrap();
         assert_eq!(prepared.programs.len(), 3);
-        assert!(prepared.programs.iter().all(|p| !p.is_empty() && p.len() < 4096));
-        let no_clone3 = prepare(&policy(SyscallAction::Errno, &["clone3"], &[]), NetworkMode::None, true).unwrap();
+        assert!(
+            prepared
+                .programs
+                .iter()
+                .all(|p| !p.is_empty() && p.len() < 4096)
+        );
+        let no_clone3 = prepare(
+            &policy(SyscallAction::Errno, &["clone3"], &[]),
+            NetworkMode::None,
+            true,
+        )
+        .unwrap();
         assert_eq!(no_clone3.programs.len(), 2);
     }
 }

@@ -24,11 +24,18 @@ pub const NOBODY: u32 = 65534;
 /// Current user, plus nobody when the suite runs as root: every sandbox
 /// test must pass for both.
 pub fn users() -> Vec<User> {
-    if nix::unistd::getuid().is_root() { vec![User::Current, User::Nobody] } else { vec![User::Current] }
+    if nix::unistd::getuid().is_root() {
+        vec![User::Current, User::Nobody]
+    } else {
+        vec![User::Current]
+    }
 }
 
 pub fn cordon_bin() -> PathBuf {
-    std::env::var_os("CORDON_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_cordon")), PathBuf::from)
+    std::env::var_os("CORDON_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_cordon")),
+        PathBuf::from,
+    )
 }
 
 /// A test's world: a temporary directory (world-traversable) holding a
@@ -43,7 +50,10 @@ pub struct Env {
 
 impl Env {
     pub fn new(user: User) -> Env {
-        let root = tempfile::Builder::new().prefix("cordon-test-").tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("cordon-test-")
+            .tempdir()
+            .unwrap();
         let root_path = fs::canonicalize(root.path()).unwrap();
         fs::set_permissions(&root_path, fs::Permissions::from_mode(0o755)).unwrap();
         let home = root_path.join("home");
@@ -57,7 +67,12 @@ impl Env {
                 copy
             }
         };
-        let env = Env { user, root, home, bin };
+        let env = Env {
+            user,
+            root,
+            home,
+            bin,
+        };
         env.give(&env.home);
         env
     }
@@ -94,7 +109,13 @@ impl Env {
             User::Current => Command::new("setsid"),
             User::Nobody => {
                 let mut c = Command::new("setpriv");
-                c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", "setsid"]);
+                c.args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "--",
+                    "setsid",
+                ]);
                 c
             }
         };
@@ -111,7 +132,9 @@ impl Env {
 
 /// Runs `cmd` with `input` on stdin; returns its output.
 pub fn run(mut cmd: Command, input: &[u8]) -> Output {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
@@ -125,7 +148,9 @@ pub fn run(mut cmd: Command, input: &[u8]) -> Output {
 
 /// Spawns `cmd` with piped stdio, for tests that interact with it.
 pub fn spawn(mut cmd: Command) -> Child {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd.spawn().unwrap()
 }
 
@@ -135,9 +160,17 @@ pub fn read_until(r: &mut impl Read, needle: &str) -> String {
     let mut buf = [0u8; 256];
     let deadline = Instant::now() + Duration::from_secs(20);
     while !String::from_utf8_lossy(&seen).contains(needle) {
-        assert!(Instant::now() < deadline, "timed out waiting for {needle:?}; saw {:?}", String::from_utf8_lossy(&seen));
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {needle:?}; saw {:?}",
+            String::from_utf8_lossy(&seen)
+        );
         let n = r.read(&mut buf).unwrap();
-        assert!(n > 0, "EOF before {needle:?}; saw {:?}", String::from_utf8_lossy(&seen));
+        assert!(
+            n > 0,
+            "EOF before {needle:?}; saw {:?}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&buf[..n]);
     }
     String::from_utf8_lossy(&seen).into_owned()
@@ -152,8 +185,16 @@ pub fn stderr(out: &Output) -> String {
 pub fn sleepers(token: &str) -> Vec<i32> {
     let mut pids = Vec::new();
     for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
         if argv.len() >= 2 && argv[0].ends_with(b"sleep") && argv[1].starts_with(token.as_bytes()) {
             pids.push(pid);
