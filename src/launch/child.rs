@@ -83,6 +83,9 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         sys::exit_now(125);
     }
     check(fds.status, Step::Setsid, sys::setsid());
+    if let Some(cgroup) = &p.cgroup {
+        check(fds.status, Step::Cgroup, cgroup.apply());
+    }
     if let Some(maps) = &p.id_maps {
         check(fds.status, Step::IdMaps, maps.apply());
     }

@@ -27,10 +27,11 @@ pub enum Step {
     Subreaper,
     Dumpable,
     Loopback,
+    Cgroup,
 }
 
 impl Step {
-    const ALL: [Step; 19] = [
+    const ALL: [Step; 20] = [
         Step::ParentGone,
         Step::Setsid,
         Step::Stdio,
@@ -50,6 +51,7 @@ impl Step {
         Step::Subreaper,
         Step::Dumpable,
         Step::Loopback,
+        Step::Cgroup,
     ];
 
     fn from_u32(v: u32) -> Option<Step> {
@@ -77,6 +79,7 @@ impl Step {
             Step::Subreaper => "child subreaper",
             Step::Dumpable => "non-dumpable init",
             Step::Loopback => "loopback interface",
+            Step::Cgroup => "pids cgroup",
         }
     }
 }

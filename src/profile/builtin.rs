@@ -4,12 +4,16 @@
 //! `profiles/` is listed here and validates.
 
 /// Built-in profiles: (name, text), sorted by name.
-pub(crate) const PROFILES: &[(&str, &str)] =
-    &[("default", include_str!("../../profiles/default.toml"))];
+pub(crate) const PROFILES: &[(&str, &str)] = &[
+    ("default", include_str!("../../profiles/default.toml")),
+    ("everything", include_str!("../../profiles/everything.toml")),
+    ("filesystem", include_str!("../../profiles/filesystem.toml")),
+];
 
 /// Built-in groups: (name, text), sorted by name.
 pub(crate) const GROUPS: &[(&str, &str)] = &[
     ("dns", include_str!("../../profiles/groups/dns.toml")),
+    ("node", include_str!("../../profiles/groups/node.toml")),
     (
         "runtime",
         include_str!("../../profiles/groups/runtime.toml"),

@@ -195,3 +195,8 @@ pub fn add_env_names(policy: &mut Policy, names: &[String]) -> Result<(), Profil
     policy.env.pass.dedup();
     Ok(())
 }
+
+/// The names of the profiles built into the binary, sorted.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    builtin::PROFILES.iter().map(|(name, _)| *name)
+}

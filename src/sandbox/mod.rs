@@ -6,6 +6,7 @@
 //! only applies what is prepared here. Nothing in this module reads TOML or
 //! touches the MCP stream.
 
+pub mod cgroup;
 pub mod env;
 pub mod landlock;
 pub mod mounts;
@@ -101,6 +102,8 @@ pub struct Prepared {
     pub hostname: Option<&'static [u8]>,
     /// Bring up `lo` in the new network namespace (network `loopback`).
     pub loopback: bool,
+    /// The pids cgroup that holds the process limit when cordon is root.
+    pub cgroup: Option<cgroup::PreparedCgroup>,
     pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     pub landlock: Option<landlock::PreparedLandlock>,
     pub seccomp: Option<seccomp::PreparedSeccomp>,
@@ -213,6 +216,7 @@ pub fn prepare(
         report.degraded("network loopback: without a network namespace the host's loopback and network are reachable (only Landlock's TCP port rules apply)".into());
     }
     let seccomp = prepare_seccomp(policy, probe, namespaces, &mut report)?;
+    let cgroup = prepare_cgroup(policy, &mut report);
     let envp = env::build(policy, tmp_inside.as_deref(), &mut std::env::vars_os())?;
     // The server starts in the working directory only when a grant covers
     // it; otherwise in /, so nothing of the directory leaks by default.
@@ -236,6 +240,7 @@ pub fn prepare(
         mounts,
         hostname: namespaces.then_some(b"cordon".as_slice()),
         loopback: namespaces && policy.network.mode == NetworkMode::Loopback,
+        cgroup,
         rlimits: rlimits::table(&policy.limits),
         landlock,
         seccomp,
@@ -364,4 +369,31 @@ fn check_protections(
         ));
     }
     Ok(found)
+}
+
+/// The kernel exempts uid 0 from RLIMIT_NPROC: for root the process limit
+/// needs a pids cgroup, and is reported as not enforced without one.
+fn prepare_cgroup(
+    policy: &Policy,
+    report: &mut EnforcementReport,
+) -> Option<cgroup::PreparedCgroup> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    match cgroup::prepare(policy.limits.nproc) {
+        Ok(cg) => {
+            report.enforced(format!(
+                "process limit: {} processes (pids cgroup {})",
+                policy.limits.nproc,
+                cg.path().display()
+            ));
+            Some(cg)
+        }
+        Err(reason) => {
+            report.degraded(format!(
+                "process limit: root is exempt from RLIMIT_NPROC and {reason}"
+            ));
+            None
+        }
+    }
 }

@@ -1,0 +1,145 @@
+//! The probe: what runs inside cordon's sandbox. `--probe ACTION ARGS…`
+//! performs one action and prints exactly one line to stdout, `ok <detail>`
+//! or `err <ERRNO>` (nix's `Errno` name), then exits 0. Only the x32 call
+//! ends otherwise: the filter kills the process.
+//!
+//! This file holds the filesystem, network and environment actions; the
+//! raw system calls are in `probe_sys.rs`. Every action is written so that
+//! on an unconfined host it would succeed (or fail with a known, non-EPERM
+//! errno): the runner uses that as a control.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr as UnixAddr, UnixStream};
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use crate::probe_sys;
+
+/// `ok` detail, or the errno the action failed with.
+pub type Outcome = Result<String, Errno>;
+
+/// Entry point of `--probe`: never returns.
+pub fn main(args: &[String]) -> ! {
+    let outcome = match args.split_first() {
+        Some((action, rest)) => act(action, rest),
+        None => unknown("(none)"),
+    };
+    match outcome {
+        Ok(detail) => println!("ok {detail}"),
+        Err(errno) => println!("err {errno:?}"),
+    }
+    let _ = std::io::stdout().flush();
+    std::process::exit(0)
+}
+
+fn act(action: &str, args: &[String]) -> Outcome {
+    let arg = |i: usize| args.get(i).map_or("", String::as_str);
+    match action {
+        "read" => read(arg(0)),
+        "write" => write(arg(0)),
+        "create" => create(arg(0)),
+        "truncate" => nix::unistd::truncate(arg(0), 0).map(|()| "truncated".into()),
+        "link-write" => link_write(arg(0), arg(1)),
+        "rename" => std::fs::rename(arg(0), arg(1)).map(|()| "renamed".into()).map_err(io),
+        "exec" => exec(arg(0), &args[1.min(args.len())..]),
+        "list-proc" => list_proc(),
+        "tcp-connect" => tcp_connect(arg(0)),
+        "loopback-selftest" => loopback_selftest(),
+        "unix-connect" => UnixStream::connect(arg(0)).map(|_| "connected".into()).map_err(io),
+        "abstract-connect" => abstract_connect(arg(0)),
+        "env" => Ok(env_names()),
+        "getenv" => std::env::var(arg(0)).map_err(|_| Errno::ENOENT),
+        "hostname" => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()),
+        "sethostname" => nix::unistd::sethostname(arg(0)).map(|()| "set".into()),
+        _ => probe_sys::act(action, args).unwrap_or_else(|| unknown(action)),
+    }
+}
+
+fn unknown(action: &str) -> ! {
+    eprintln!("probe: unknown action {action:?}");
+    std::process::exit(2)
+}
+
+/// The errno inside an `io::Error` (EIO when it carries none).
+pub fn io(e: std::io::Error) -> Errno {
+    e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
+}
+
+fn read(path: &str) -> Outcome {
+    let data = std::fs::read(path).map_err(io)?;
+    Ok(format!("{} bytes", data.len()))
+}
+
+fn write(path: &str) -> Outcome {
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path).map_err(io)?;
+    file.write_all(b"written by the cordon probe\n").map_err(io)?;
+    Ok("written".into())
+}
+
+fn create(path: &str) -> Outcome {
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(io)?;
+    Ok("created".into())
+}
+
+/// Links `src` to `dst`, then appends through the new name: when the link
+/// is refused the append never happens.
+fn link_write(src: &str, dst: &str) -> Outcome {
+    std::fs::hard_link(src, dst).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new().append(true).open(dst).map_err(io)?;
+    file.write_all(b"appended through a hard link\n").map_err(io)?;
+    Ok("linked and written".into())
+}
+
+/// Runs `path ARGS…` and reports its exit code and trimmed stdout.
+fn exec(path: &str, args: &[String]) -> Outcome {
+    let out = std::process::Command::new(path).args(args).output().map_err(io)?;
+    let code = out.status.code().map_or_else(|| format!("{:?}", out.status), |c| c.to_string());
+    Ok(format!("exit {code} {}", String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// The numeric entries of /proc, comma-separated.
+fn list_proc() -> Outcome {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map_err(io)?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    Ok(pids.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+}
+
+fn tcp_connect(addr: &str) -> Outcome {
+    let addr: SocketAddr = addr.parse().map_err(|_| Errno::EINVAL)?;
+    TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(io)?;
+    Ok("connected".into())
+}
+
+/// Listens on the sandbox's own 127.0.0.1 and talks to itself.
+fn loopback_selftest() -> Outcome {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
+    let port = listener.local_addr().map_err(io)?.port();
+    let mut client = TcpStream::connect(("127.0.0.1", port)).map_err(io)?;
+    let (mut server, _) = listener.accept().map_err(io)?;
+    client.write_all(b"ping").map_err(io)?;
+    let mut buf = [0u8; 4];
+    server.read_exact(&mut buf).map_err(io)?;
+    if &buf != b"ping" {
+        return Err(Errno::EIO);
+    }
+    Ok(format!("listened and connected on 127.0.0.1:{port}"))
+}
+
+fn abstract_connect(name: &str) -> Outcome {
+    let addr = UnixAddr::from_abstract_name(name.as_bytes()).map_err(io)?;
+    UnixStream::connect_addr(&addr).map_err(io)?;
+    Ok("connected".into())
+}
+
+/// The names (not values) of the environment, comma-separated.
+fn env_names() -> String {
+    let mut names: Vec<String> = std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+    names.sort();
+    names.join(",")
+}

@@ -1,0 +1,231 @@
+//! The probe's raw system calls: other processes, namespaces, the kernel's
+//! rarely used interfaces, descriptors and resource limits. Each call's
+//! arguments are chosen so that, without cordon's filter, it fails with a
+//! well-known errno other than EPERM (or succeeds): EPERM then can only
+//! come from the filter.
+
+use libc::{c_long, pid_t};
+use nix::errno::Errno;
+
+use crate::probe::Outcome;
+
+/// The action `action`, or `None` when this file does not know it.
+pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
+    let arg = |i: usize| args.get(i).map_or("", String::as_str);
+    Some(match action {
+        "ptrace-attach" => ptrace_attach(target(arg(0))?),
+        "ptrace-child" => ptrace_child(),
+        "vm-read" => vm_read(target(arg(0))?),
+        "kill" => kill(arg(0).parse().ok()?, arg(1).parse().ok()?),
+        "kill-child" => kill_child(),
+        "unshare-user" => ret(sys(libc::SYS_unshare, [libc::CLONE_NEWUSER as c_long, 0, 0])),
+        "clone-newuser" => raw_clone((libc::CLONE_NEWUSER | libc::SIGCHLD) as c_long),
+        "fork" => raw_clone(libc::SIGCHLD as c_long),
+        "clone3" => clone3(),
+        "mount-tmpfs" => mount_tmpfs(arg(0)),
+        "keyctl" => ret(sys(libc::SYS_keyctl, [9999, 0, 0])),
+        "bpf" => bpf(),
+        "perf-event-open" => perf_event_open(),
+        "userfaultfd" => ret(sys(libc::SYS_userfaultfd, [1 | 2, 0, 0])),
+        "io-uring-setup" => io_uring_setup(),
+        "ioctl" => ioctl(arg(0).parse().ok()?, parse_hex(arg(1))?),
+        #[cfg(target_arch = "x86_64")]
+        "x32-getpid" => ret(sys(0x4000_0000 | libc::SYS_getpid, [0, 0, 0])),
+        "getpid" => ret(sys(libc::SYS_getpid, [0, 0, 0])),
+        "fd-flags" => ret(sys(libc::SYS_fcntl, [arg(0).parse().ok()?, libc::F_GETFD as c_long, 0])),
+        "rlimit-core" => rlimit_core(),
+        "setrlimit-core" => setrlimit_core(arg(0).parse().ok()?, arg(1).parse().ok()?),
+        "fork-bomb" => fork_bomb(arg(0).parse().ok()?),
+        _ => return None,
+    })
+}
+
+/// `ppid`, `self` or a pid.
+fn target(word: &str) -> Option<pid_t> {
+    match word {
+        "ppid" => Some(nix::unistd::getppid().as_raw()),
+        "self" => Some(nix::unistd::getpid().as_raw()),
+        pid => pid.parse().ok(),
+    }
+}
+
+fn parse_hex(word: &str) -> Option<u64> {
+    u64::from_str_radix(word.trim_start_matches("0x"), 16).ok()
+}
+
+/// A system call with three arguments, as the kernel sees them.
+fn sys(nr: c_long, a: [c_long; 3]) -> c_long {
+    // SAFETY: every caller passes integers or pointers to live buffers of
+    // the size the call expects; the kernel validates the rest.
+    unsafe { libc::syscall(nr, a[0], a[1], a[2]) }
+}
+
+fn ret(value: c_long) -> Outcome {
+    Errno::result(value).map(|v| format!("returned {v}"))
+}
+
+fn ptrace_attach(pid: pid_t) -> Outcome {
+    // SAFETY: PTRACE_ATTACH takes no pointers.
+    let r = unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0usize, 0usize) };
+    Errno::result(r)?;
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    // SAFETY: as above; the tracee is let go at once.
+    unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0usize, 0usize) };
+    Ok(format!("attached to {pid}"))
+}
+
+/// Attaches to a child of its own: what ptrace allows without privileges.
+fn ptrace_child() -> Outcome {
+    let child = fork_paused()?;
+    let outcome = ptrace_attach(child);
+    reap(child);
+    outcome
+}
+
+/// Forks a child that waits for a signal; returns its pid.
+fn fork_paused() -> Result<pid_t, Errno> {
+    // SAFETY: the probe is single-threaded; the child only calls
+    // async-signal-safe functions (pause, _exit).
+    match unsafe { libc::fork() } {
+        -1 => Err(Errno::last()),
+        0 => loop {
+            // SAFETY: async-signal-safe.
+            unsafe { libc::pause() };
+        },
+        pid => Ok(pid),
+    }
+}
+
+fn reap(pid: pid_t) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
+}
+
+/// Reads 8 bytes at the address of a local variable in `pid`.
+fn vm_read(pid: pid_t) -> Outcome {
+    let source = 0x5eed_u64;
+    let mut dest = 0u64;
+    let local = libc::iovec { iov_base: (&raw mut dest).cast(), iov_len: 8 };
+    let remote = libc::iovec { iov_base: (&raw const source).cast_mut().cast(), iov_len: 8 };
+    // SAFETY: both iovecs describe live 8-byte locals; a wrong remote
+    // address only yields EFAULT.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    Errno::result(n)?;
+    Ok(format!("read {n} bytes of {pid}"))
+}
+
+fn kill(pid: pid_t, signal: i32) -> Outcome {
+    // SAFETY: kill takes no pointers.
+    Errno::result(unsafe { libc::kill(pid, signal) })?;
+    Ok(format!("signalled {pid}"))
+}
+
+/// Signals a child of its own: always allowed.
+fn kill_child() -> Outcome {
+    let child = fork_paused()?;
+    let outcome = kill(child, libc::SIGTERM);
+    reap(child);
+    outcome
+}
+
+/// `clone(flags, NULL…)`, like fork; the child exits at once.
+fn raw_clone(flags: c_long) -> Outcome {
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack) of a
+    // single-threaded process; the child only calls _exit.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
+    finish_child(pid)
+}
+
+/// `clone3` with a fork-like `struct clone_args` (VER0, 64 bytes).
+fn clone3() -> Outcome {
+    let mut args = [0u64; 8];
+    args[4] = libc::SIGCHLD as u64; // exit_signal
+    // SAFETY: args is a live, zeroed clone_args of the size passed; no
+    // CLONE_VM, so the child runs on a copy of this stack and only _exits.
+    let pid = unsafe { libc::syscall(libc::SYS_clone3, args.as_mut_ptr(), 64usize) };
+    finish_child(pid)
+}
+
+fn finish_child(pid: c_long) -> Outcome {
+    match pid {
+        -1 => Err(Errno::last()),
+        // SAFETY: async-signal-safe exit of the child.
+        0 => unsafe { libc::_exit(0) },
+        pid => {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as pid_t), None);
+            Ok(format!("child {pid}"))
+        }
+    }
+}
+
+fn mount_tmpfs(target: &str) -> Outcome {
+    let target = std::ffi::CString::new(target).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: all strings are NUL-terminated and outlive the call.
+    let r = unsafe { libc::mount(c"none".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) };
+    Errno::result(r)?;
+    // SAFETY: as above.
+    unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    Ok("mounted".into())
+}
+
+/// An unknown bpf command: EINVAL for everyone, privileged or not.
+fn bpf() -> Outcome {
+    let mut attr = [0u8; 128];
+    ret(sys(libc::SYS_bpf, [1000, attr.as_mut_ptr() as c_long, attr.len() as c_long]))
+}
+
+/// A perf_event_attr whose size field is 1: E2BIG before any permission check.
+fn perf_event_open() -> Outcome {
+    let mut attr = [0u32; 32];
+    attr[1] = 1;
+    // SAFETY: attr is a live 128-byte buffer the kernel may write its size into.
+    let fd = unsafe { libc::syscall(libc::SYS_perf_event_open, attr.as_mut_ptr(), 0, -1, -1, 0) };
+    ret(fd)
+}
+
+/// Zero entries: EINVAL when io_uring is enabled.
+fn io_uring_setup() -> Outcome {
+    let mut params = [0u8; 120];
+    ret(sys(libc::SYS_io_uring_setup, [0, params.as_mut_ptr() as c_long, 0]))
+}
+
+/// `ioctl(fd, request, &int)`, the request passed as all 64 bits.
+fn ioctl(fd: c_long, request: u64) -> Outcome {
+    let mut value: libc::c_int = 0;
+    ret(sys(libc::SYS_ioctl, [fd, request as c_long, (&raw mut value) as c_long]))
+}
+
+fn rlimit_core() -> Outcome {
+    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE)?;
+    Ok(format!("{soft}/{hard}"))
+}
+
+fn setrlimit_core(soft: u64, hard: u64) -> Outcome {
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, soft, hard)?;
+    Ok(format!("set {soft}/{hard}"))
+}
+
+/// Forks paused children until fork fails or `max` exist, then kills them
+/// all. Prints `ok <count> <errno|none>`.
+fn fork_bomb(max: usize) -> Outcome {
+    let mut children = Vec::new();
+    let mut failure = None;
+    while children.len() < max {
+        match fork_paused() {
+            Ok(pid) => children.push(pid),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    for &pid in &children {
+        // SAFETY: kill takes no pointers.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    for &pid in &children {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    }
+    Ok(format!("{} {}", children.len(), failure.map_or_else(|| "none".into(), |e| format!("{e:?}"))))
+}
