@@ -130,7 +130,9 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         source: e.into(),
     })?;
     let child = launch::spawn(&prepared)?;
+    tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let exit = session::run(child, signals, launch.policy.shutdown)?;
+    tracing::info!(?exit, "server exited");
     if let ServerExit::Signal(sig) = exit {
         let name = nix::sys::signal::Signal::try_from(sig)
             .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());

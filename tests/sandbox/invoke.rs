@@ -200,7 +200,8 @@ pub fn run_timed(mut cmd: Command, what: String) -> Probe {
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             _ => {
                 kill_tree(child.id() as i32);
-                break child.wait().ok().filter(|_| false);
+                let _ = child.wait();
+                break None;
             }
         }
     };
