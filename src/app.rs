@@ -7,8 +7,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, LaunchArgs, ProfileCommand, RunArgs};
-use crate::consent::{self, Invocation, Mode, Outcome};
+use crate::approval;
+use crate::cli::{ApproveArgs, Cli, Command, LaunchArgs, ProfileCommand, RunArgs};
+use crate::consent::{self, ConsentError, Invocation, Mode, Outcome};
 use crate::error::Error;
 use crate::launch::{self, Resolved};
 use crate::policy::{Access, GrantSource, Policy, Requirement};
@@ -21,6 +22,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Run(args) => run_server(args),
         Command::Profile(cmd) => profile_command(cmd),
         Command::Doctor => doctor(),
+        Command::Approve(args) => approve(args),
+        Command::Consent(cmd) => {
+            let ctx = Context::from_env()?;
+            approval::consent_command(cmd, &host_paths(&ctx))
+        }
     }
 }
 
@@ -115,12 +121,16 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         &prepared.report.lines,
         &ctx.home,
     );
-    let mode = match (args.dry_run, args.yes) {
-        (true, _) => Mode::DryRun,
-        (false, true) => Mode::Yes,
-        (false, false) => Mode::Ask,
+    let bind = || binding(&launch, &ctx);
+    let request = approval::Request {
+        args: &args.launch,
+        dry_run: args.dry_run,
+        yes: args.yes,
+        text: &text,
+        binding: &bind,
+        host: &host,
     };
-    match consent::obtain(&text, mode)? {
+    match approval::decide(&request)? {
         Outcome::Approved => {}
         Outcome::DryRun => return Ok(ExitCode::SUCCESS),
         Outcome::Refused => return Err(Error::Refused),
@@ -139,6 +149,50 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
     Ok(ExitCode::from(exit.exit_code()))
+}
+
+/// What an approval of `launch` is bound to.
+fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentError> {
+    consent::bind(&launch.policy, &launch.invocation, &ctx.home).map_err(|source| {
+        ConsentError::Bind {
+            path: launch.invocation.executable.clone(),
+            source,
+        }
+    })
+}
+
+/// `cordon approve`: the same rendering as `run`, asked on the terminal
+/// (or `--yes`), then recorded.
+fn approve(args: ApproveArgs) -> Result<ExitCode, Error> {
+    let ctx = Context::from_env()?;
+    let launch = resolve_launch(&args.launch, &ctx)?;
+    let probe = Probe::run();
+    let host = host_paths(&ctx);
+    let prepared = sandbox::prepare(
+        &launch.policy,
+        &probe,
+        &host,
+        &launch.resolved.executable,
+        &args.launch.command,
+        &ctx.cwd,
+    )?;
+    let text = consent::render(
+        &launch.policy,
+        &launch.invocation,
+        &prepared.report.lines,
+        &ctx.home,
+    );
+    let mode = if args.yes { Mode::Yes } else { Mode::Ask };
+    if consent::obtain(&text, mode)? != Outcome::Approved {
+        return Err(Error::Refused);
+    }
+    let recorded = approval::record(&host, binding(&launch, &ctx)?)?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "cordon: approved (approval {}); a host may now start it with `cordon run` and the same arguments",
+        recorded.id
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The user's home and cordon's own directories, which the sandbox

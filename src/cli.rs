@@ -64,6 +64,51 @@ pub enum Command {
 
     /// Report what this kernel lets cordon enforce, one line per mechanism.
     Doctor,
+
+    /// Show the exact command and its sandbox, ask, and record the approval
+    /// so that a host may start exactly this later without a terminal.
+    #[command(after_help = APPROVE_EXAMPLES)]
+    Approve(ApproveArgs),
+
+    /// List or revoke recorded approvals.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+}
+
+const APPROVE_EXAMPLES: &str = "\
+Examples:
+  Approve the filesystem server once, then put the same `cordon run …` in the host config:
+    cordon approve -p filesystem --rw ~/notes -- npx -y @modelcontextprotocol/server-filesystem ~/notes
+
+An approval is bound to the exact command, the content of the executable (and
+of the script or package it runs), the effective policy after every grant,
+the names of passed variables and the working directory. Any change needs a
+new approval.";
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+
+    /// Approve without asking (for scripted installs); everything is still
+    /// printed.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// List recorded approvals: id, time, profile, command.
+    List,
+    /// Revoke one approval by id, or all of them.
+    Revoke {
+        /// The approval's id (see `cordon consent list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Revoke every approval.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// The grants and the command, shared by every subcommand that starts a

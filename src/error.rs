@@ -38,6 +38,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Consent(
+                ConsentError::Store(_) | ConsentError::Bind { .. } | ConsentError::Io { .. },
+            ) => exit::CORDON_FAILED,
             Error::Consent(_) | Error::Refused => exit::CONSENT_REFUSED,
             Error::Launch(LaunchError::NotFound { .. }) => exit::NOT_FOUND,
             Error::Launch(LaunchError::NotExecutable { .. }) => exit::NOT_EXECUTABLE,
@@ -59,9 +62,7 @@ impl Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Sandbox(e) => e.hint().map(str::to_owned),
-            Error::Consent(_) => Some(
-                "no terminal to ask on: review the command above and run again with --yes, or run it from a terminal".into(),
-            ),
+            Error::Consent(e) => e.hint(),
             Error::Launch(LaunchError::Setup { step: crate::launch::status::Step::Exec, errno, .. })
                 if *errno == nix::errno::Errno::ENOENT =>
             {

@@ -5,7 +5,9 @@
 //! `cli → app → (profile, consent, launch, relay) → (sandbox, policy, sys)`.
 
 pub mod app;
+pub mod approval;
 pub mod cli;
+pub mod clock;
 pub mod consent;
 pub mod doctor;
 pub mod error;

@@ -363,22 +363,52 @@ fn profile_list_show_and_check_report_on_stdout() {
     let out = run(env.cordon(&["profile", "list"]), b"");
     assert!(out.status.success(), "{}", stderr(&out));
     let list = String::from_utf8_lossy(&out.stdout);
-    assert!(list.lines().any(|l| l.starts_with("default") && l.contains("built-in")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("default") && l.contains("built-in")),
+        "{list}"
+    );
 
     let out = run(env.cordon(&["profile", "show", "default"]), b"");
     assert!(out.status.success(), "{}", stderr(&out));
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("/usr") && shown.contains("network:"), "{shown}");
+    assert!(
+        shown.contains("/usr") && shown.contains("network:"),
+        "{shown}"
+    );
 
     let good = env.write("good.toml", "schema = 1\ndescription = \"ok\"\n");
-    let bad = env.write("bad.toml", "schema = 1\ndescription = \"bad\"\n[network]\nmode = \"wide\"\n");
-    let out = run(env.cordon(&["profile", "check", good.to_str().unwrap()]), b"");
+    let bad = env.write(
+        "bad.toml",
+        "schema = 1\ndescription = \"bad\"\n[network]\nmode = \"wide\"\n",
+    );
+    let out = run(
+        env.cordon(&["profile", "check", good.to_str().unwrap()]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{}: ok\n", good.display()));
-    let out = run(env.cordon(&["profile", "check", good.to_str().unwrap(), bad.to_str().unwrap()]), b"");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}: ok\n", good.display())
+    );
+    let out = run(
+        env.cordon(&[
+            "profile",
+            "check",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.starts_with(&format!("cordon: error: {}:4:8: network.mode:", bad.display())), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "cordon: error: {}:4:8: network.mode:",
+            bad.display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -386,15 +416,25 @@ fn doctor_tells_the_truth_about_this_kernel() {
     let env = Env::new(User::Current);
     let out = run(env.cordon(&["doctor"]), b"");
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = |name: &str| text.lines().find(|l| l.starts_with(name)).map(str::to_owned).unwrap_or_default();
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
     // Cross-check each line against the kernel directly.
     let abi = landlock_abi();
     if abi > 0 {
-        assert!(line("landlock:").contains(&format!("kernel ABI {abi}")), "{text}");
+        assert!(
+            line("landlock:").contains(&format!("kernel ABI {abi}")),
+            "{text}"
+        );
     } else {
         assert!(line("landlock:").contains("MISSING"), "{text}");
     }
-    let userns = std::process::Command::new("unshare").args(["-Urmpf", "--mount-proc", "true"]).status();
+    let userns = std::process::Command::new("unshare")
+        .args(["-Urmpf", "--mount-proc", "true"])
+        .status();
     if userns.is_ok_and(|s| s.success()) {
         assert!(line("namespaces:").starts_with("namespaces: ok"), "{text}");
     }
@@ -406,7 +446,14 @@ fn landlock_abi() -> i64 {
     // SAFETY: landlock_create_ruleset with the VERSION flag takes a NULL
     // attribute and size 0 and only returns a number.
     #[allow(unsafe_code)]
-    let v = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<u8>(), 0usize, 1u32) };
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
     v.max(0)
 }
 
@@ -417,7 +464,11 @@ fn verbose_logs_go_to_stderr_only() {
     cmd.env("CORDON_LOG", "debug");
     let out = run(cmd, b"");
     assert_eq!(out.status.code(), Some(128 + 15));
-    assert!(out.stdout.is_empty(), "stdout: {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(stderr(&out).contains("sandbox started"), "{}", stderr(&out));
     assert!(stderr(&out).contains("server exited"), "{}", stderr(&out));
 }
@@ -433,24 +484,52 @@ fn sandbox_setup_failures_leave_stdout_empty() {
     for args in [
         vec!["run", "--yes", "--rw", "/nonexistent/dir", "--", "true"],
         vec!["run", "--yes", "--ro", ssh.to_str().unwrap(), "--", "true"],
-        vec!["run", "--yes", "--no-namespaces", "--rw", env.home.to_str().unwrap(), "--", "true"],
+        vec![
+            "run",
+            "--yes",
+            "--no-namespaces",
+            "--rw",
+            env.home.to_str().unwrap(),
+            "--",
+            "true",
+        ],
     ] {
-        let out = run(env.cordon(&args), b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}\n");
+        let out = run(
+            env.cordon(&args),
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}\n",
+        );
         assert_eq!(out.status.code(), Some(125), "{args:?}: {}", stderr(&out));
         assert!(out.stdout.is_empty(), "{args:?}");
-        assert!(stderr(&out).contains("cordon: error:"), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cordon: error:"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
 }
 
 #[test]
 fn the_prompt_asks_on_the_terminal_and_defaults_to_no() {
-    for (answer, expect_run) in [("y\n", true), ("n\n", false), ("\n", false), ("\x03", false)] {
+    for (answer, expect_run) in [
+        ("y\n", true),
+        ("n\n", false),
+        ("\n", false),
+        ("\x03", false),
+    ] {
         let env = Env::new(User::Current);
         let marker = env.home.join("ran");
         let script = format!("echo ran > {}; echo served", marker.display());
         let pty = nix::pty::openpty(None, None).unwrap();
         let mut cmd = std::process::Command::new(support::cordon_bin());
-        cmd.args(["run", "--rw", env.home.to_str().unwrap(), "--", "sh", "-c", &script]);
+        cmd.args([
+            "run",
+            "--rw",
+            env.home.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
         cmd.env("HOME", &env.home).current_dir(&env.home);
         let slave = std::os::fd::AsRawFd::as_raw_fd(&pty.slave);
         // SAFETY: setsid and ioctl are async-signal-safe; the closure makes
@@ -465,13 +544,18 @@ fn the_prompt_asks_on_the_terminal_and_defaults_to_no() {
                 Ok(())
             });
         }
-        let mut child = spawn(cmd);
+        let child = spawn(cmd);
         drop(pty.slave);
         let mut master = std::fs::File::from(pty.master);
         read_until(&mut master, "Run this command? [y/N]");
         master.write_all(answer.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert_eq!(marker.exists(), expect_run, "answer {answer:?}: {}", stderr(&out));
+        assert_eq!(
+            marker.exists(),
+            expect_run,
+            "answer {answer:?}: {}",
+            stderr(&out)
+        );
         if expect_run {
             assert_eq!(out.status.code(), Some(0));
             assert_eq!(out.stdout, b"served\n");

@@ -12,9 +12,11 @@
 //!
 //! Depends on [`crate::policy`] only.
 
+pub mod binding;
 mod prompt;
 mod quote;
 mod render;
+pub mod store;
 mod warn;
 
 use std::ffi::OsString;
@@ -25,6 +27,9 @@ pub use prompt::{QUESTION, ask_on, obtain};
 pub use quote::{escape_os, escape_text, quote_argv, shell_quote};
 pub use render::{render, render_policy};
 pub use warn::warnings;
+
+pub use binding::{Binding, bind};
+pub use store::{Approval, Store, StoreError};
 
 /// What is about to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,17 +91,38 @@ pub enum ConsentError {
         #[source]
         source: io::Error,
     },
+    /// No recorded approval matches what is about to run.
+    #[error("not approved: {}", reasons.join("; "))]
+    NotApproved {
+        reasons: Vec<String>,
+        /// The exact `cordon approve …` command that would approve it.
+        approve: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// What is to run cannot be hashed (the executable vanished, …).
+    #[error("cannot bind the approval to {path}")]
+    Bind {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl ConsentError {
     /// A one-line suggestion for the top-level error report.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             ConsentError::NoTerminal => Some(
-                "run the command once from a terminal to approve it, or pass --yes after \
-                 reviewing it with --dry-run",
+                "approve it once from a terminal with `cordon approve` and the same arguments, \
+                 or pass --yes after reviewing it with --dry-run"
+                    .into(),
             ),
-            ConsentError::Io { .. } => None,
+            ConsentError::NotApproved { approve, .. } => {
+                Some(format!("review and approve it from a terminal: {approve}"))
+            }
+            ConsentError::Store(e) => e.hint().map(str::to_owned),
+            ConsentError::Io { .. } | ConsentError::Bind { .. } => None,
         }
     }
 
@@ -105,6 +131,30 @@ impl ConsentError {
             step,
             source: source.into(),
         }
+    }
+}
+
+/// The approval recorded for exactly `binding`, if any.
+pub fn find_approval<'a>(approvals: &'a [Approval], binding: &Binding) -> Option<&'a Approval> {
+    approvals.iter().rev().find(|a| a.binding == *binding)
+}
+
+/// Why no approval matches, against the closest earlier one: the same
+/// command, else the same profile and executable, else nothing.
+pub fn explain_refusal(approvals: &[Approval], binding: &Binding) -> Vec<String> {
+    let closest = approvals
+        .iter()
+        .rev()
+        .find(|a| a.binding.argv_sha256 == binding.argv_sha256)
+        .or_else(|| {
+            approvals.iter().rev().find(|a| {
+                a.binding.profile == binding.profile
+                    && a.binding.executable.path == binding.executable.path
+            })
+        });
+    match closest {
+        Some(old) => binding::differences(&old.binding, binding),
+        None => vec![format!("no approval is recorded for {}", binding.command)],
     }
 }
 

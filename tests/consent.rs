@@ -1,0 +1,272 @@
+//! Consent that lasts: recorded approvals bound to what runs, refusals a
+//! host can show, the store's integrity under concurrency and corruption.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use support::{Env, User, run, stderr, users};
+
+const INITIALIZE: &[u8] =
+    b"{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"initialize\",\"params\":{}}\n";
+
+fn cordon(env: &Env, args: &[&str], input: &[u8]) -> std::process::Output {
+    run(env.cordon(args), input)
+}
+
+/// A private copy of a system binary, so its content can be replaced.
+fn own_binary(env: &Env, name: &str, from: &str) -> PathBuf {
+    let path = env.home.join("bin").join(name);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::copy(from, &path).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    env.give(path.parent().unwrap());
+    env.give(&path);
+    path
+}
+
+fn approve(env: &Env, args: &[&str]) {
+    let mut full = vec!["approve", "--yes"];
+    full.extend_from_slice(args);
+    let out = cordon(env, &full, b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "approve {args:?}: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("cordon: approved (approval "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Runs without a terminal and without --yes, as a host does.
+fn host_run(env: &Env, args: &[&str]) -> std::process::Output {
+    let mut full = vec!["run"];
+    full.extend_from_slice(args);
+    cordon(env, &full, INITIALIZE)
+}
+
+fn assert_refused(out: &std::process::Output, reason: &str) {
+    assert_eq!(out.status.code(), Some(124), "{}", stderr(out));
+    let err = stderr(out);
+    assert!(err.contains(reason), "expected {reason:?} in: {err}");
+    assert!(
+        err.contains("cordon approve"),
+        "the approve command is given: {err}"
+    );
+    // The host's initialize is answered with the same message, and nothing
+    // else reaches stdout (the server never started).
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["id"], 42);
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(reason) && message.contains("cordon approve"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_host_start_without_approval_is_refused_with_a_jsonrpc_error() {
+    for user in users() {
+        let env = Env::new(user);
+        let marker = env.home.join("ran");
+        let script = format!("echo ran > {}", marker.display());
+        let out = host_run(
+            &env,
+            &[
+                "--rw",
+                env.home.to_str().unwrap(),
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ],
+        );
+        assert_refused(&out, "no approval is recorded");
+        assert!(
+            !marker.exists(),
+            "{user:?}: the server started without approval"
+        );
+    }
+}
+
+#[test]
+fn an_approved_command_starts_without_a_terminal() {
+    for user in users() {
+        let env = Env::new(user);
+        let srv = own_binary(&env, "srv", "/bin/cat");
+        approve(&env, &["--", srv.to_str().unwrap()]);
+        let out = host_run(&env, &["--", srv.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{user:?}: {}", stderr(&out));
+        assert_eq!(out.stdout, INITIALIZE, "{user:?}: the server relays");
+        assert!(stderr(&out).contains("approved on "), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn every_kind_of_change_invalidates_the_approval() {
+    let env = Env::new(User::Current);
+    let srv = own_binary(&env, "srv", "/bin/cat");
+    let data = env.home.join("data");
+    fs::create_dir(&data).unwrap();
+    let profile = env.write(
+        "p.toml",
+        "schema = 1\ndescription = \"v1\"\n[filesystem]\ngroups = [\"runtime\"]\n",
+    );
+    let (srv, profile) = (srv.to_str().unwrap(), profile.to_str().unwrap());
+    let base = ["-p", profile, "--", srv];
+    approve(&env, &base);
+    assert_eq!(host_run(&env, &base).status.code(), Some(0));
+
+    // argv
+    assert_refused(
+        &host_run(&env, &["-p", profile, "--", srv, "-u"]),
+        "new command",
+    );
+    // an extra grant
+    assert_refused(
+        &host_run(
+            &env,
+            &["-p", profile, "--rw", data.to_str().unwrap(), "--", srv],
+        ),
+        "profile changed",
+    );
+    // a new environment name
+    let mut cmd = env.cordon(&["run", "--env", "EXTRA_NAME", "-p", profile, "--", srv]);
+    cmd.env("EXTRA_NAME", "1");
+    assert_refused(&run(cmd, INITIALIZE), "new environment name: EXTRA_NAME");
+    // the profile file edited
+    env.write(
+        "p.toml",
+        "schema = 1\ndescription = \"v2\"\n[filesystem]\ngroups = [\"runtime\"]\n",
+    );
+    assert_refused(&host_run(&env, &base), "profile changed");
+    approve(&env, &base);
+    assert_eq!(host_run(&env, &base).status.code(), Some(0));
+    // the binary's content replaced at the same path
+    fs::copy("/bin/echo", env.home.join("bin/srv")).unwrap();
+    assert_refused(&host_run(&env, &base), "binary content changed");
+}
+
+#[test]
+fn a_script_run_by_an_interpreter_is_bound_too() {
+    let env = Env::new(User::Current);
+    let script = env.write("home/server.sh", "cat\n");
+    let args = [
+        "--ro",
+        env.home.to_str().unwrap(),
+        "--",
+        "sh",
+        script.to_str().unwrap(),
+    ];
+    approve(&env, &args);
+    assert_eq!(host_run(&env, &args).status.code(), Some(0));
+    fs::write(&script, "cat; echo changed\n").unwrap();
+    assert_refused(&host_run(&env, &args), "script changed");
+}
+
+#[test]
+fn twenty_concurrent_approvals_are_all_recorded() {
+    let env = Env::new(User::Current);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let mut cmd = env.cordon(&[
+                "approve",
+                "--yes",
+                "--",
+                "/bin/echo",
+                &format!("server-{i}"),
+            ]);
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let out = cordon(&env, &["consent", "list"], b"");
+    let list = String::from_utf8_lossy(&out.stdout);
+    for i in 0..20 {
+        assert!(
+            list.contains(&format!("/bin/echo server-{i}")),
+            "server-{i} missing from:\n{list}"
+        );
+    }
+    assert_eq!(list.lines().count(), 20, "{list}");
+    let store = env.home.join(".local/state/cordon/approvals.json");
+    assert_eq!(
+        fs::metadata(&store).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn a_corrupt_store_is_reported_never_treated_as_empty() {
+    let env = Env::new(User::Current);
+    approve(&env, &["--", "/bin/cat"]);
+    let store = env.home.join(".local/state/cordon/approvals.json");
+    let mut text = fs::read_to_string(&store).unwrap();
+    text.truncate(text.len() / 2);
+    fs::write(&store, &text).unwrap();
+    for args in [
+        &["run", "--", "/bin/cat"][..],
+        &["approve", "--yes", "--", "/bin/cat"],
+        &["consent", "list"],
+    ] {
+        let out = cordon(&env, args, INITIALIZE);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "approval store {} is corrupt at line",
+                store.display()
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(&store).unwrap(),
+        text,
+        "the corrupt store was rewritten"
+    );
+}
+
+#[test]
+fn revoke_removes_an_approval() {
+    let env = Env::new(User::Current);
+    approve(&env, &["--", "/bin/cat"]);
+    approve(&env, &["--", "/bin/echo", "x"]);
+    let list =
+        String::from_utf8_lossy(&cordon(&env, &["consent", "list"], b"").stdout).into_owned();
+    let id = list
+        .lines()
+        .find(|l| l.ends_with("/bin/cat"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let out = cordon(&env, &["consent", "revoke", &id], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_refused(
+        &host_run(&env, &["--", "/bin/cat"]),
+        "no approval is recorded",
+    );
+    let out = cordon(&env, &["consent", "revoke", "--all"], b"");
+    assert!(out.status.success());
+    assert!(cordon(&env, &["consent", "list"], b"").stdout.is_empty());
+    assert_eq!(
+        cordon(&env, &["consent", "revoke", "nope"], b"")
+            .status
+            .code(),
+        Some(125)
+    );
+}
