@@ -519,9 +519,7 @@ fn the_prompt_asks_on_the_terminal_and_defaults_to_no() {
         let env = Env::new(User::Current);
         let marker = env.home.join("ran");
         let script = format!("echo ran > {}; echo served", marker.display());
-        let pty = nix::pty::openpty(None, None).unwrap();
-        let mut cmd = std::process::Command::new(support::cordon_bin());
-        cmd.args([
+        let args = [
             "run",
             "--rw",
             env.home.to_str().unwrap(),
@@ -529,27 +527,8 @@ fn the_prompt_asks_on_the_terminal_and_defaults_to_no() {
             "sh",
             "-c",
             &script,
-        ]);
-        cmd.env("HOME", &env.home).current_dir(&env.home);
-        let slave = std::os::fd::AsRawFd::as_raw_fd(&pty.slave);
-        // SAFETY: setsid and ioctl are async-signal-safe; the closure makes
-        // the pty the child's controlling terminal, nothing else.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                libc::setsid();
-                if libc::ioctl(slave, libc::TIOCSCTTY, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = spawn(cmd);
-        drop(pty.slave);
-        let mut master = std::fs::File::from(pty.master);
-        read_until(&mut master, "Run this command? [y/N]");
-        master.write_all(answer.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        ];
+        let out = support::answer_on_terminal(&env, &args, answer);
         assert_eq!(
             marker.exists(),
             expect_run,

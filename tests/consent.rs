@@ -270,3 +270,25 @@ fn revoke_removes_an_approval() {
         Some(125)
     );
 }
+
+#[test]
+fn approve_asks_on_the_terminal_and_records_only_a_yes() {
+    for (answer, recorded) in [("y\n", true), ("n\n", false), ("\x03", false)] {
+        let env = Env::new(User::Current);
+        let out = support::answer_on_terminal(&env, &["approve", "--", "/bin/cat"], answer);
+        assert_eq!(
+            out.status.code(),
+            Some(if recorded { 0 } else { 124 }),
+            "{answer:?}: {}",
+            stderr(&out)
+        );
+        let list = cordon(&env, &["consent", "list"], b"").stdout;
+        assert_eq!(!list.is_empty(), recorded, "{answer:?}");
+        let host = host_run(&env, &["--", "/bin/cat"]);
+        assert_eq!(
+            host.status.code(),
+            Some(if recorded { 0 } else { 124 }),
+            "{answer:?}"
+        );
+    }
+}

@@ -214,3 +214,37 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// Runs cordon with a pseudo-terminal as its controlling terminal (stdin
+/// and stdout stay pipes, as under a host), waits for the consent
+/// question, types `answer`, and returns the output.
+pub fn answer_on_terminal(env: &Env, args: &[&str], answer: &str) -> Output {
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut cmd = Command::new(cordon_bin());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &env.home)
+        .env("XDG_CONFIG_HOME", env.home.join(".config"))
+        .env("XDG_STATE_HOME", env.home.join(".local/state"))
+        .current_dir(&env.home);
+    let slave = std::os::fd::AsRawFd::as_raw_fd(&pty.slave);
+    // SAFETY: setsid and ioctl are async-signal-safe; the closure makes the
+    // pty the child's controlling terminal, nothing else.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            libc::setsid();
+            if libc::ioctl(slave, libc::TIOCSCTTY, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = spawn(cmd);
+    drop(pty.slave);
+    let mut master = fs::File::from(pty.master);
+    read_until(&mut master, "[y/N]");
+    master.write_all(answer.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
