@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::approval;
-use crate::cli::{ApproveArgs, Cli, Command, LaunchArgs, ProfileCommand, RunArgs};
+use crate::cli::{ApproveArgs, Cli, Command, LaunchArgs, ProfileCommand, RunArgs, VetArgs};
 use crate::consent::{self, ConsentError, Invocation, Mode, Outcome};
 use crate::error::Error;
 use crate::launch::{self, Resolved};
@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Profile(cmd) => profile_command(cmd),
         Command::Doctor => doctor(),
         Command::Approve(args) => approve(args),
+        Command::Vet(args) => vet(args),
         Command::Consent(cmd) => {
             let ctx = Context::from_env()?;
             approval::consent_command(cmd, &host_paths(&ctx))
@@ -186,12 +187,81 @@ fn approve(args: ApproveArgs) -> Result<ExitCode, Error> {
     if consent::obtain(&text, mode)? != Outcome::Approved {
         return Err(Error::Refused);
     }
-    let recorded = approval::record(&host, binding(&launch, &ctx)?)?;
+    let recorded = approval::record(&host, binding(&launch, &ctx)?, None)?;
     let _ = writeln!(
         std::io::stderr(),
         "cordon: approved (approval {}); a host may now start it with `cordon run` and the same arguments",
         recorded.id
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cordon vet`: consent to start the server (it runs, sandboxed), the
+/// interview, the report, and the offer to approve with pins.
+fn vet(args: VetArgs) -> Result<ExitCode, Error> {
+    ensure_standard_descriptors();
+    let ctx = Context::from_env()?;
+    let launch = resolve_launch(&args.launch, &ctx)?;
+    let probe = Probe::run();
+    let host = host_paths(&ctx);
+    let mut prepared = sandbox::prepare(
+        &launch.policy,
+        &probe,
+        &host,
+        &launch.resolved.executable,
+        &args.launch.command,
+        &ctx.cwd,
+    )?;
+    let text = consent::render(
+        &launch.policy,
+        &launch.invocation,
+        &prepared.report.lines,
+        &ctx.home,
+    );
+    let mode = if args.yes { Mode::Yes } else { Mode::Ask };
+    if consent::obtain(&text, mode)? != Outcome::Approved {
+        return Err(Error::Refused);
+    }
+    let io = |what: &str| {
+        let what = what.to_owned();
+        move |source| Error::Io { what, source }
+    };
+    let mut log =
+        tempfile::tempfile().map_err(io("cannot create a file for the server's stderr"))?;
+    prepared.stderr = Some(
+        log.try_clone()
+            .map_err(io("cannot duplicate a descriptor"))?
+            .into(),
+    );
+    let mut child = launch::spawn(&prepared)?;
+    let report = crate::vet::interview(&mut child, &mut log);
+    child.kill_sandbox();
+    let _ = nix::sys::wait::waitpid(child.pid, None);
+    crate::vet::print(&report, args.json).map_err(io("cannot write to stdout"))?;
+    let pins: std::collections::BTreeMap<String, String> = report
+        .tools
+        .iter()
+        .filter_map(|t| Some((t.name.clone(), t.pin.clone()?)))
+        .collect();
+    let question = format!(
+        "Approve this server for hosts, pinning its {} tools ({} flags)? [y/N] ",
+        pins.len(),
+        report.flag_count()
+    );
+    let approved = args.yes
+        || match consent::ask("", &question) {
+            Ok(outcome) => outcome == Outcome::Approved,
+            Err(ConsentError::NoTerminal) => false,
+            Err(e) => return Err(e.into()),
+        };
+    if approved {
+        let recorded = approval::record(&host, binding(&launch, &ctx)?, Some(pins))?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "cordon: approved (approval {}) with its tools pinned",
+            recorded.id
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -140,8 +140,13 @@ fn initialize_error(line: &[u8], message: &str) -> Option<String> {
 
 /// Records an approval for `binding` after the person said yes; an older
 /// approval of the same command is replaced.
-pub fn record(host: &HostPaths, binding: consent::Binding) -> Result<Approval, Error> {
-    let approval = Approval::new(binding, crate::clock::now_rfc3339());
+pub fn record(
+    host: &HostPaths,
+    binding: consent::Binding,
+    pins: Option<std::collections::BTreeMap<String, String>>,
+) -> Result<Approval, Error> {
+    let mut approval = Approval::new(binding, crate::clock::now_rfc3339());
+    approval.pins = pins;
     let store = Store::new(&host.state);
     let recorded = approval.clone();
     store

@@ -73,6 +73,36 @@ pub enum Command {
     /// List or revoke recorded approvals.
     #[command(subcommand)]
     Consent(ConsentCommand),
+
+    /// Start a new server in its sandbox, ask it what it offers (tools,
+    /// prompts, resources), report everything suspicious, and offer to
+    /// approve it with its tools pinned.
+    #[command(after_help = VET_EXAMPLES)]
+    Vet(VetArgs),
+}
+
+const VET_EXAMPLES: &str = "\
+Examples:
+  cordon vet -p everything -- npx -y @modelcontextprotocol/server-everything
+  cordon vet --json -p default -- ./my-server > report.json
+
+The report goes to stdout. Starting the server runs it (in its sandbox), so
+vet asks first, like run; --yes starts it, and approves it after the report,
+without asking.";
+
+#[derive(Debug, Args)]
+pub struct VetArgs {
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+
+    /// Start the server and approve it without asking (for scripted
+    /// installs); everything is still printed.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const APPROVE_EXAMPLES: &str = "\

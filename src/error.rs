@@ -7,6 +7,7 @@ use std::io::Write;
 
 use crate::consent::ConsentError;
 use crate::exit;
+use crate::hostconfig::HostConfigError;
 use crate::launch::LaunchError;
 use crate::profile::ProfileError;
 use crate::sandbox::SandboxError;
@@ -26,6 +27,8 @@ pub enum Error {
     Launch(#[from] LaunchError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    HostConfig(#[from] HostConfigError),
     #[error("{0}")]
     Usage(String),
     #[error("{what}")]
@@ -63,6 +66,7 @@ impl Error {
         match self {
             Error::Sandbox(e) => e.hint().map(str::to_owned),
             Error::Consent(e) => e.hint(),
+            Error::HostConfig(e) => e.hint().map(str::to_owned),
             Error::Launch(LaunchError::Setup { step: crate::launch::status::Step::Exec, errno, .. })
                 if *errno == nix::errno::Errno::ENOENT =>
             {

@@ -318,6 +318,174 @@ pub struct Shutdown {
     pub term_grace: Duration,
 }
 
-/// The MCP layer of the profile; reserved for the relay's policy.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct McpPolicy {}
+/// The MCP layer: what the relay lets through between host and server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpPolicy {
+    /// Largest message, in bytes without its newline, in either direction.
+    pub max_message_size: usize,
+    /// Tools by name.
+    pub tools: NameRules,
+    /// Prompts by name.
+    pub prompts: NameRules,
+    /// Resources by URI, resource templates by URI template.
+    pub resources: NameRules,
+    /// Server-to-host requests the host may receive.
+    pub sampling: bool,
+    pub elicitation: bool,
+    pub roots: bool,
+    pub pin: PinMode,
+    /// Keep the server's tool annotations as sent.
+    pub trust_annotations: bool,
+    /// Withhold tools, prompts and resources whose text hides characters.
+    pub refuse_hidden_text: bool,
+    /// The audit log; `None` when off.
+    pub audit: Option<AuditPolicy>,
+}
+
+/// The default message limit: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+
+impl Default for McpPolicy {
+    fn default() -> Self {
+        McpPolicy {
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            tools: NameRules::default(),
+            prompts: NameRules::default(),
+            resources: NameRules::default(),
+            sampling: false,
+            elicitation: false,
+            roots: true,
+            pin: PinMode::Enforce,
+            trust_annotations: false,
+            refuse_hidden_text: false,
+            audit: None,
+        }
+    }
+}
+
+/// Allow and deny glob patterns (`*` any run of characters, `?` one
+/// character) for names or URIs: a name passes when an allow pattern
+/// matches it and no deny pattern does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameRules {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+impl Default for NameRules {
+    fn default() -> Self {
+        NameRules {
+            allow: vec!["*".to_owned()],
+            deny: Vec::new(),
+        }
+    }
+}
+
+impl NameRules {
+    pub fn allows(&self, name: &str) -> bool {
+        self.allow.iter().any(|p| glob_match(p, name))
+            && !self.deny.iter().any(|p| glob_match(p, name))
+    }
+
+    /// Everything passes: the relay can skip the check.
+    pub fn allows_all(&self) -> bool {
+        self.deny.is_empty() && self.allow.iter().any(|p| p == "*")
+    }
+}
+
+/// Glob match over characters; `*` may match `/`. Iterative with one
+/// backtrack point, so it is linear in practice and never recursive.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Tool pinning: what happens when a tool's definition differs from the
+/// digest recorded for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinMode {
+    /// No pins are read or written.
+    Off,
+    /// Changed and new tools are reported on stderr and passed.
+    Warn,
+    /// Changed and new tools are withheld and their calls refused.
+    Enforce,
+}
+
+impl fmt::Display for PinMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PinMode::Off => "off",
+            PinMode::Warn => "warn",
+            PinMode::Enforce => "enforce",
+        })
+    }
+}
+
+/// The audit log of tool calls and refusals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPolicy {
+    /// Absolute; `None` is `$XDG_STATE_HOME/cordon/audit/<profile>.jsonl`.
+    pub path: Option<PathBuf>,
+    /// Record arguments and results (with secrets redacted).
+    pub arguments: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_whole_names() {
+        let cases = [
+            ("*", "", true),
+            ("read_*", "read_file", true),
+            ("read_*", "xread_file", false),
+            ("?at", "cat", true),
+            ("?at", "at", false),
+            ("a*b*c", "aXbYbZc", true),
+            ("a*b*c", "aXbYbZ", false),
+            ("file:///home/*", "file:///home/me/x", true),
+            ("**", "anything", true),
+            ("é?", "éa", true),
+        ];
+        for (pattern, text, expected) in cases {
+            assert_eq!(glob_match(pattern, text), expected, "{pattern} {text}");
+        }
+    }
+
+    #[test]
+    fn deny_wins_over_allow() {
+        let rules = NameRules {
+            allow: vec!["*".into()],
+            deny: vec!["delete_*".into()],
+        };
+        assert!(rules.allows("read"));
+        assert!(!rules.allows("delete_all"));
+        assert!(!rules.allows_all());
+        assert!(NameRules::default().allows_all());
+    }
+}

@@ -292,3 +292,85 @@ fn approve_asks_on_the_terminal_and_records_only_a_yes() {
         );
     }
 }
+
+#[test]
+fn vet_flags_a_hidden_instruction_and_approves_with_pins() {
+    let env = Env::new(User::Current);
+    let server = env.write(
+        "home/server.js",
+        &fs::read_to_string(fixture("hidden_instruction_server.js")).unwrap(),
+    );
+    let args = [
+        "--ro",
+        env.home.to_str().unwrap(),
+        "--",
+        "node",
+        server.to_str().unwrap(),
+    ];
+    let mut full = vec!["vet", "--yes", "--json"];
+    full.extend_from_slice(&args);
+    let out = cordon(&env, &full, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["server_name"], "fake");
+    let tools = report["tools"].as_array().unwrap();
+    let flags = |name: &str| -> Vec<String> {
+        let tool = tools.iter().find(|t| t["name"] == name).unwrap();
+        tool["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(flags("add").is_empty(), "{:?}", flags("add"));
+    let notes = flags("notes");
+    for expected in ["hidden HTML comment", "do not tell the user", "id_rsa"] {
+        assert!(
+            notes.iter().any(|f| f.contains(expected)),
+            "{expected} not in {notes:?}"
+        );
+    }
+    // Approved with both tools pinned; the same command now starts for a host.
+    let store: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(env.home.join(".local/state/cordon/approvals.json")).unwrap(),
+    )
+    .unwrap();
+    let pins = store["approvals"][0]["pins"].as_object().unwrap();
+    assert_eq!(pins.keys().collect::<Vec<_>>(), ["add", "notes"]);
+    let mut run_args = vec!["run"];
+    run_args.extend_from_slice(&args);
+    let out = cordon(&env, &run_args, INITIALIZE);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\"serverInfo\""),
+        "{}",
+        stderr(&out)
+    );
+
+    // The text report escapes and flags the same.
+    let out = cordon(
+        &env,
+        &[
+            "vet",
+            "--yes",
+            "--ro",
+            env.home.to_str().unwrap(),
+            "--",
+            "node",
+            server.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FLAG: hidden HTML comment") && text.contains("flags: 4"),
+        "{text}"
+    );
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mcp")
+        .join(name)
+}

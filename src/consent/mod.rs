@@ -13,6 +13,7 @@
 //! Depends on [`crate::policy`] only.
 
 pub mod binding;
+pub mod pins;
 mod prompt;
 mod quote;
 mod render;
@@ -23,7 +24,7 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 
-pub use prompt::{QUESTION, ask_on, obtain};
+pub use prompt::{QUESTION, ask, ask_on, obtain};
 pub use quote::{escape_os, escape_text, quote_argv, shell_quote};
 pub use render::{render, render_policy};
 pub use warn::warnings;

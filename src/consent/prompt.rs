@@ -39,6 +39,11 @@ const MAX_ANSWER: usize = 256;
 /// - [`Mode::Ask`]: open `/dev/tty` and [`ask_on`] it. Without a
 ///   controlling terminal, write the text to stderr and return
 ///   [`ConsentError::NoTerminal`].
+/// Shows `text` and asks `question` on the controlling terminal.
+pub fn ask(text: &str, question: &str) -> Result<Outcome, ConsentError> {
+    ask_on(&mut open_tty()?, text, question)
+}
+
 pub fn obtain(text: &str, mode: Mode) -> Result<Outcome, ConsentError> {
     match mode {
         Mode::Yes => write_stderr(text).map(|()| Outcome::Approved),

@@ -9,7 +9,7 @@
 //! process applies the per-process layers, seccomp last, and executes.
 #![allow(unsafe_code)]
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use nix::errno::Errno;
 
@@ -148,6 +148,9 @@ fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
     sys::close(fds.life);
     check(report, Step::Stdio, sys::dup2(fds.stdin, 0));
     check(report, Step::Stdio, sys::dup2(fds.stdout, 1));
+    if let Some(stderr) = &p.stderr {
+        check(report, Step::Stdio, sys::dup2(stderr.as_raw_fd(), 2));
+    }
     sys::reset_signals();
     for (i, &(resource, value)) in p.rlimits.iter().enumerate() {
         if let Err(e) = sys::setrlimit(resource, value) {

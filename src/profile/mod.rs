@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::ProfileError;
+pub(crate) use values::check_env_name;
 
 use crate::policy::{Access, FsGrant, GrantSource, Origin, Policy};
 use error::Doc;

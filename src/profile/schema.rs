@@ -209,10 +209,79 @@ pub struct RawShutdown {
     pub term_grace: Option<Spanned<String>>,
 }
 
-/// `[mcp]`: reserved for the relay's policy; must be empty for now.
+/// `[mcp]`: what the relay lets through between the host and the server.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawMcp {}
+pub struct RawMcp {
+    /// Largest message in either direction, in bytes (`"16M"` style
+    /// suffixes); 1K to 1G. Default `"16M"`.
+    #[serde(default)]
+    pub max_message_size: Option<Spanned<RawLimit>>,
+    /// Tools by name: `tools/list` is filtered, other calls refused.
+    #[serde(default)]
+    pub tools: RawNameRules,
+    /// Prompts by name: `prompts/list` is filtered, `prompts/get` refused.
+    #[serde(default)]
+    pub prompts: RawNameRules,
+    /// Resources by URI (templates by URI template): lists are filtered,
+    /// `resources/read` and `resources/subscribe` refused.
+    #[serde(default)]
+    pub resources: RawNameRules,
+    /// Pass the server's `sampling/createMessage` requests to the host.
+    /// Default `false`.
+    #[serde(default)]
+    pub sampling: Option<bool>,
+    /// Pass the server's `elicitation/create` requests. Default `false`.
+    #[serde(default)]
+    pub elicitation: Option<bool>,
+    /// Pass the server's `roots/list` requests. Default `true`.
+    #[serde(default)]
+    pub roots: Option<bool>,
+    /// Tool pinning: `"off"`, `"warn"` or `"enforce"` (default).
+    #[serde(default)]
+    pub pin: Option<RawPinMode>,
+    /// Keep the server's tool annotations as sent. Default `false`.
+    #[serde(default)]
+    pub trust_annotations: Option<bool>,
+    /// Withhold tools, prompts and resources whose text hides invisible,
+    /// bidirectional or control characters. Default `false` (reported only).
+    #[serde(default)]
+    pub refuse_hidden_text: Option<bool>,
+    /// Append a line per tool call and per refusal to the audit log.
+    /// Default `false`.
+    #[serde(default)]
+    pub audit: Option<Spanned<bool>>,
+    /// The audit log's file; `~` and a leading placeholder are expanded.
+    /// Default `$XDG_STATE_HOME/cordon/audit/<profile>.jsonl`.
+    #[serde(default)]
+    pub audit_path: Option<Spanned<String>>,
+    /// Also record arguments and results, with the values of passed and set
+    /// environment variables redacted. Default `false`.
+    #[serde(default)]
+    pub audit_arguments: Option<Spanned<bool>>,
+}
+
+/// `[mcp.tools]`, `[mcp.prompts]`, `[mcp.resources]`: glob patterns (`*`,
+/// `?`). A name passes when an `allow` pattern matches and no `deny` one does.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawNameRules {
+    /// Patterns to let through. Default `["*"]`.
+    #[serde(default)]
+    pub allow: Option<Vec<Spanned<String>>>,
+    /// Patterns to withhold and refuse; they win over `allow`.
+    #[serde(default)]
+    pub deny: Vec<Spanned<String>>,
+}
+
+/// The values of `mcp.pin`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawPinMode {
+    Off,
+    Warn,
+    Enforce,
+}
 
 /// A shared group of grants: `groups/NAME.toml`.
 #[derive(Debug, Deserialize)]

@@ -10,14 +10,15 @@ use toml::Spanned;
 
 use super::error::{Doc, join_key};
 use super::schema::{
-    RawEnvironment, RawLimit, RawLimits, RawMcp, RawNetwork, RawNetworkMode, RawPort, RawProfile,
-    RawRequirement, RawSandbox, RawSeccomp, RawShutdown, RawSyscallAction,
+    RawEnvironment, RawLimit, RawLimits, RawMcp, RawNameRules, RawNetwork, RawNetworkMode,
+    RawPinMode, RawPort, RawProfile, RawRequirement, RawSandbox, RawSeccomp, RawShutdown,
+    RawSyscallAction,
 };
 use super::values::{self, Unit};
 use super::{Context, ProfileError, grants, paths};
 use crate::policy::{
-    EnvPolicy, Limits, McpPolicy, Mechanisms, Network, NetworkMode, Origin, Policy, Ports,
-    Requirement, Shutdown, SyscallAction, SyscallPolicy,
+    AuditPolicy, EnvPolicy, Limits, McpPolicy, Mechanisms, NameRules, Network, NetworkMode,
+    Origin, PinMode, Policy, Ports, Requirement, Shutdown, SyscallAction, SyscallPolicy,
 };
 
 /// The only schema version this build reads.
@@ -76,7 +77,7 @@ pub(crate) fn build_policy(
         seccomp: syscalls(&raw.seccomp, doc)?,
         mechanisms: mechanisms(&raw.sandbox, doc)?,
         shutdown: shutdown(&raw.shutdown, doc)?,
-        mcp: mcp(raw.mcp),
+        mcp: mcp(&raw.mcp, doc, ctx)?,
     })
 }
 
@@ -269,10 +270,128 @@ fn mechanisms(raw: &RawSandbox, doc: &Doc<'_>) -> Result<Mechanisms, ProfileErro
     })
 }
 
-/// Reserved: the relay's policy will live here; only an empty table parses.
-fn mcp(raw: RawMcp) -> McpPolicy {
-    let RawMcp {} = raw;
-    McpPolicy {}
+/// The relay's policy. Sizes are bounded so a profile cannot ask cordon to
+/// hold gigabytes per message; a pattern may not be both allowed and denied.
+fn mcp(raw: &RawMcp, doc: &Doc<'_>, ctx: &Context) -> Result<McpPolicy, ProfileError> {
+    let defaults = McpPolicy::default();
+    let size_key = "mcp.max_message_size";
+    let max_message_size = match &raw.max_message_size {
+        None => defaults.max_message_size,
+        Some(v) => match values::limit(v.get_ref(), Unit::Bytes) {
+            Ok(Some(n)) if (1 << 10..=1 << 30).contains(&n) => n as usize,
+            Ok(Some(n)) => {
+                let message = format!("{n} bytes is out of range (1K to 1G)");
+                return Err(doc.at_value(v, size_key, message));
+            }
+            Ok(None) => {
+                let message = "\"unlimited\" is not accepted here; give a size like \"16M\"";
+                return Err(doc.at_value(v, size_key, message));
+            }
+            Err(m) => return Err(doc.at_value(v, size_key, m)),
+        },
+    };
+    let pin = match raw.pin {
+        None | Some(RawPinMode::Enforce) => PinMode::Enforce,
+        Some(RawPinMode::Warn) => PinMode::Warn,
+        Some(RawPinMode::Off) => PinMode::Off,
+    };
+    Ok(McpPolicy {
+        max_message_size,
+        tools: name_rules(&raw.tools, "mcp.tools", doc)?,
+        prompts: name_rules(&raw.prompts, "mcp.prompts", doc)?,
+        resources: name_rules(&raw.resources, "mcp.resources", doc)?,
+        sampling: raw.sampling.unwrap_or(defaults.sampling),
+        elicitation: raw.elicitation.unwrap_or(defaults.elicitation),
+        roots: raw.roots.unwrap_or(defaults.roots),
+        pin,
+        trust_annotations: raw.trust_annotations.unwrap_or(false),
+        refuse_hidden_text: raw.refuse_hidden_text.unwrap_or(false),
+        audit: audit(raw, doc, ctx)?,
+    })
+}
+
+fn name_rules(raw: &RawNameRules, key: &str, doc: &Doc<'_>) -> Result<NameRules, ProfileError> {
+    let check = |list: &[Spanned<String>], which: &str| -> Result<Vec<String>, ProfileError> {
+        let mut out = Vec::new();
+        for (i, pattern) in list.iter().enumerate() {
+            let text = pattern.get_ref();
+            let problem = if text.is_empty() {
+                Some("empty pattern")
+            } else if text.chars().any(char::is_control) {
+                Some("a pattern may not contain control characters")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(doc.at_value(pattern, format!("{key}.{which}[{i}]"), problem));
+            }
+            out.push(text.clone());
+        }
+        Ok(out)
+    };
+    let allow = match &raw.allow {
+        Some(list) => check(list, "allow")?,
+        None => NameRules::default().allow,
+    };
+    let deny = check(&raw.deny, "deny")?;
+    let allowed = raw.allow.as_deref().unwrap_or_default();
+    for (i, pattern) in raw.deny.iter().enumerate() {
+        if let Some(a) = allowed.iter().find(|a| a.get_ref() == pattern.get_ref()) {
+            let message = format!(
+                "\"{}\" is also in {key}.allow (line {})",
+                pattern.get_ref(),
+                doc.line_of(&a.span())
+            );
+            return Err(doc.at_value(pattern, format!("{key}.deny[{i}]"), message));
+        }
+    }
+    Ok(NameRules { allow, deny })
+}
+
+/// `audit_path` and `audit_arguments` only mean something with `audit`.
+fn audit(
+    raw: &RawMcp,
+    doc: &Doc<'_>,
+    ctx: &Context,
+) -> Result<Option<AuditPolicy>, ProfileError> {
+    let on = raw.audit.as_ref().is_some_and(|a| *a.get_ref());
+    let needs_audit = |span, key: &str| {
+        let message = "has no effect unless mcp.audit = true; set it or remove this key";
+        Err(doc.at(span, key, message))
+    };
+    if let (false, Some(path)) = (on, &raw.audit_path) {
+        return needs_audit(path.span(), "mcp.audit_path");
+    }
+    if let (false, Some(args)) = (on, &raw.audit_arguments) {
+        if *args.get_ref() {
+            return needs_audit(args.span(), "mcp.audit_arguments");
+        }
+    }
+    if !on {
+        return Ok(None);
+    }
+    let path = match &raw.audit_path {
+        None => None,
+        Some(text) => {
+            let key = "mcp.audit_path";
+            let expanded = paths::expand_value(text.get_ref(), ctx)
+                .map_err(|m| doc.at_value(text, key, m))?;
+            let path = std::path::PathBuf::from(expanded);
+            let dotdot = path.components().any(|c| c == std::path::Component::ParentDir);
+            if !path.is_absolute() || dotdot || text.get_ref().ends_with('/') {
+                let message = format!(
+                    "\"{}\" must be an absolute file path (or start with ~ or a {{placeholder}}) without `..`",
+                    text.get_ref()
+                );
+                return Err(doc.at_value(text, key, message));
+            }
+            Some(path)
+        }
+    };
+    Ok(Some(AuditPolicy {
+        path,
+        arguments: raw.audit_arguments.as_ref().is_some_and(|a| *a.get_ref()),
+    }))
 }
 
 fn requirement(raw: RawRequirement) -> Requirement {

@@ -104,6 +104,9 @@ pub struct Prepared {
     pub loopback: bool,
     /// The pids cgroup that holds the process limit when cordon is root.
     pub cgroup: Option<cgroup::PreparedCgroup>,
+    /// Where the server's stderr goes instead of cordon's (`vet` keeps it
+    /// to report what the sandbox denied).
+    pub stderr: Option<std::os::fd::OwnedFd>,
     pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     pub landlock: Option<landlock::PreparedLandlock>,
     pub seccomp: Option<seccomp::PreparedSeccomp>,
@@ -241,6 +244,7 @@ pub fn prepare(
         hostname: namespaces.then_some(b"cordon".as_slice()),
         loopback: namespaces && policy.network.mode == NetworkMode::Loopback,
         cgroup,
+        stderr: None,
         rlimits: rlimits::table(&policy.limits),
         landlock,
         seccomp,

@@ -1,0 +1,366 @@
+//! A strict JSON (RFC 8259) validator for one message, in one pass and
+//! without allocating: the relay's fast path must check every line but
+//! build nothing. It accepts exactly what `serde_json` accepts when it
+//! skips a value, plus a nesting limit, and validates UTF-8 as it goes
+//! (only strings may hold non-ASCII bytes), so no separate UTF-8 pass is
+//! needed.
+//!
+//! Strings are scanned eight bytes at a time: in a typical message most
+//! bytes are string contents, and the word test finds the next quote,
+//! backslash, control or non-ASCII byte without a branch per byte.
+
+/// Deepest nesting of arrays and objects accepted. `serde_json` stops at
+/// 128 when it builds values; the relay only builds values for the few
+/// messages it inspects, and those fail cleanly when deeper.
+pub const MAX_DEPTH: usize = 256;
+
+/// Why a line is not JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonError {
+    /// A byte sequence that is not UTF-8.
+    Utf8,
+    /// Anything else: the byte offset where parsing failed.
+    Syntax(usize),
+    /// Nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+/// A cursor over one message.
+pub struct Scanner<'a> {
+    pub bytes: &'a [u8],
+    pub pos: usize,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Bytes of `w` equal to zero, flagged in their high bit. The lowest flag
+/// is always exact (borrows only cause false flags above a true one).
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGHS
+}
+
+/// Flags the bytes that end a run of plain string contents: `"`, `\`,
+/// controls below 0x20 and non-ASCII bytes.
+#[inline(always)]
+fn special_bytes(w: u64) -> u64 {
+    let quote = zero_bytes(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero_bytes(w ^ (ONES * u64::from(b'\\')));
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    quote | backslash | control | (w & HIGHS)
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(bytes: &'a [u8]) -> Scanner<'a> {
+        Scanner { bytes, pos: 0 }
+    }
+
+    fn err(&self) -> JsonError {
+        JsonError::Syntax(self.pos)
+    }
+
+    pub fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    pub fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `byte` after optional whitespace.
+    pub fn expect(&mut self, byte: u8) -> Result<(), JsonError> {
+        self.skip_ws();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.err())
+        }
+    }
+
+    /// At the end, after optional whitespace.
+    pub fn at_end(&mut self) -> bool {
+        self.skip_ws();
+        self.pos == self.bytes.len()
+    }
+
+    /// Scans a string whose opening quote is at `pos`; returns the span of
+    /// its contents (escapes not decoded) and whether it has any escape.
+    pub fn string(&mut self) -> Result<(usize, usize, bool), JsonError> {
+        if self.peek() != Some(b'"') {
+            return Err(self.err());
+        }
+        self.pos += 1;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            self.skip_plain();
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok((start, self.pos - 1, escaped));
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                Some(b) if b >= 0x80 => self.utf8_char(b)?,
+                _ => return Err(self.err()),
+            }
+        }
+    }
+
+    /// Advances over bytes that need no attention inside a string.
+    #[inline(always)]
+    fn skip_plain(&mut self) {
+        let bytes = self.bytes;
+        while let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let mask = special_bytes(u64::from_le_bytes(word));
+            if mask != 0 {
+                self.pos += (mask.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.pos += 8;
+        }
+        while let Some(&b) = bytes.get(self.pos) {
+            if b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b) {
+                return;
+            }
+            self.pos += 1;
+        }
+    }
+
+    fn escape(&mut self) -> Result<(), JsonError> {
+        self.pos += 1;
+        match self.peek() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+            Some(b'u') => {
+                let hex = self.bytes.get(self.pos + 1..self.pos + 5).ok_or(self.err())?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return Err(self.err());
+                }
+                self.pos += 5;
+            }
+            _ => return Err(self.err()),
+        }
+        Ok(())
+    }
+
+    /// One UTF-8 sequence starting with `lead` (non-ASCII): the ranges of
+    /// the Unicode standard's table 3-7, so no overlong form, surrogate or
+    /// code point above U+10FFFF passes.
+    fn utf8_char(&mut self, lead: u8) -> Result<(), JsonError> {
+        let (len, lo, hi) = match lead {
+            0xC2..=0xDF => (2, 0x80, 0xBF),
+            0xE0 => (3, 0xA0, 0xBF),
+            0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80, 0xBF),
+            0xED => (3, 0x80, 0x9F),
+            0xF0 => (4, 0x90, 0xBF),
+            0xF1..=0xF3 => (4, 0x80, 0xBF),
+            0xF4 => (4, 0x80, 0x8F),
+            _ => return Err(JsonError::Utf8),
+        };
+        let rest = self.bytes.get(self.pos + 1..self.pos + len);
+        match rest {
+            Some([second, tail @ ..])
+                if (lo..=hi).contains(second) && tail.iter().all(|b| b & 0xC0 == 0x80) =>
+            {
+                self.pos += len;
+                Ok(())
+            }
+            _ => Err(JsonError::Utf8),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), JsonError> {
+        if self.bytes[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.err())
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<(), JsonError> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err()),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.err());
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.err());
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips one value (after optional whitespace); returns its span.
+    /// Iterative: the open containers are a bit stack (1 = object).
+    pub fn value(&mut self) -> Result<(usize, usize), JsonError> {
+        let mut stack = [0u64; MAX_DEPTH / 64];
+        let mut depth = 0usize;
+        self.skip_ws();
+        let start = self.pos;
+        loop {
+            // A value.
+            self.skip_ws();
+            match self.peek() {
+                Some(b'{' | b'[') => {
+                    let object = self.peek() == Some(b'{');
+                    if depth == MAX_DEPTH {
+                        return Err(JsonError::TooDeep);
+                    }
+                    let bit = 1u64 << (depth % 64);
+                    if object {
+                        stack[depth / 64] |= bit;
+                    } else {
+                        stack[depth / 64] &= !bit;
+                    }
+                    depth += 1;
+                    self.pos += 1;
+                    self.skip_ws();
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                        depth -= 1;
+                    } else {
+                        if object {
+                            self.member_key()?;
+                        }
+                        continue;
+                    }
+                }
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                _ => return Err(self.err()),
+            }
+            // After a value: a comma, or closing brackets.
+            loop {
+                if depth == 0 {
+                    return Ok((start, self.pos));
+                }
+                let object = stack[(depth - 1) / 64] & (1 << ((depth - 1) % 64)) != 0;
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if object {
+                            self.skip_ws();
+                            self.member_key()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if object => {
+                        self.pos += 1;
+                        depth -= 1;
+                    }
+                    Some(b']') if !object => {
+                        self.pos += 1;
+                        depth -= 1;
+                    }
+                    _ => return Err(self.err()),
+                }
+            }
+        }
+    }
+
+    /// `"key" :` inside an object.
+    fn member_key(&mut self) -> Result<(), JsonError> {
+        self.string()?;
+        self.expect(b':')
+    }
+}
+
+/// Whether `bytes` is exactly one JSON value with optional whitespace.
+pub fn validate(bytes: &[u8]) -> Result<(), JsonError> {
+    let mut s = Scanner::new(bytes);
+    s.value()?;
+    if s.at_end() { Ok(()) } else { Err(s.err()) }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn serde_accepts(bytes: &[u8]) -> bool {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_edge_cases() {
+        let cases: &[&[u8]] = &[
+            b"{}", b"[]", b" {} ", b"{", b"}", b"[1,]", b"[,1]", b"{\"a\":1,}", b"{\"a\" 1}",
+            b"{1:2}", b"01", b"-0", b"-", b"1.", b"1.5e", b"1e+5", b"-0.0E-0", b"tru", b"true",
+            b"nul", b"\"\\u12\"", b"\"\\u12ab\"", b"\"\\x\"", b"\"a\tb\"", b"\"\x7f\"",
+            b"\"\xc3\xa9\"", b"\"\xc3\"", b"\"\xe0\x80\x80\"", b"\"\xed\xa0\x80\"",
+            b"\"\xf4\x90\x80\x80\"", b"\"\xf0\x9f\x98\x80\"", b"\xef\xbb\xbf{}", b"{}{}",
+            b"[1 2]", b"{\"a\":[{\"b\":[]}],\"c\":\"d\"}", b"\"abcdefghijklmnop\\\"q\"",
+            b"\"abcdefghijklmnopqrstuvwxyz0123456789\"", b"", b" ", b"[\"\x01\"]",
+        ];
+        for case in cases {
+            assert_eq!(
+                validate(case).is_ok(),
+                serde_accepts(case),
+                "{:?}",
+                String::from_utf8_lossy(case)
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_as_such() {
+        assert_eq!(validate(b"\"\xff\""), Err(JsonError::Utf8));
+        assert_eq!(validate(b"\xff"), Err(JsonError::Syntax(0)));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(validate(ok.as_bytes()).is_ok());
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(validate(deep.as_bytes()), Err(JsonError::TooDeep));
+    }
+
+    #[test]
+    fn spans_cover_the_value() {
+        let mut s = Scanner::new(b"  {\"a\": [1, \"x\"]} ");
+        assert_eq!(s.value().unwrap(), (2, 17));
+        let mut s = Scanner::new(b"\"a\\\"b\"");
+        assert_eq!(s.string().unwrap(), (1, 5, true));
+    }
+}

@@ -1,0 +1,193 @@
+//! A minimal MCP client over the sandboxed server's pipes: enough to ask a
+//! new server what it offers (initialize, tools/list, prompts/list,
+//! resources/list), following pagination, with a deadline per request.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::sys;
+
+/// Protocol version cordon speaks as a client.
+pub const PROTOCOL_VERSION: &str = "2025-11-25";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the server did not answer {method} within {secs} s")]
+    Timeout { method: String, secs: u64 },
+    #[error("the server closed its output before answering {method}")]
+    Closed { method: String },
+    #[error("the server answered {method} with an error: {message}")]
+    Rpc { method: String, message: String },
+    #[error("cannot write to the server: {0}")]
+    Write(nix::errno::Errno),
+}
+
+pub struct Client {
+    stdin: Option<OwnedFd>,
+    stdout: OwnedFd,
+    pending: Vec<u8>,
+    next_id: u64,
+    timeout: Duration,
+    /// Lines the server printed that were not JSON-RPC (shown in the report).
+    pub noise: Vec<String>,
+}
+
+impl Client {
+    pub fn new(stdin: OwnedFd, stdout: OwnedFd, timeout: Duration) -> Client {
+        Client {
+            stdin: Some(stdin),
+            stdout,
+            pending: Vec::new(),
+            next_id: 1,
+            timeout,
+            noise: Vec::new(),
+        }
+    }
+
+    /// `initialize` then `notifications/initialized`; returns the result.
+    pub fn initialize(&mut self) -> Result<Value, ClientError> {
+        let params = json!({
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": { "name": "cordon-vet", "version": env!("CARGO_PKG_VERSION") },
+        });
+        let result = self.request("initialize", params)?;
+        self.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))?;
+        Ok(result)
+    }
+
+    /// Every item of a paginated list (`tools`, `prompts`, `resources`).
+    pub fn list_all(&mut self, method: &str, key: &str) -> Result<Vec<Value>, ClientError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<Value> = None;
+        // A server that keeps returning cursors is cut off after 100 pages.
+        for _ in 0..100 {
+            let params = cursor
+                .as_ref()
+                .map_or_else(|| json!({}), |c| json!({ "cursor": c }));
+            let result = self.request(method, params)?;
+            if let Some(page) = result.get(key).and_then(Value::as_array) {
+                items.extend(page.iter().cloned());
+            }
+            cursor = result.get("nextCursor").filter(|c| !c.is_null()).cloned();
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Closes the server's stdin: the MCP way of asking it to exit.
+    pub fn close(&mut self) {
+        self.stdin = None;
+    }
+
+    fn send(&mut self, message: &Value) -> Result<(), ClientError> {
+        let mut line = message.to_string().into_bytes();
+        line.push(b'\n');
+        let Some(stdin) = &self.stdin else {
+            return Err(ClientError::Write(nix::errno::Errno::EPIPE));
+        };
+        // The pipe is non-blocking: wait for room between partial writes.
+        let mut rest = &line[..];
+        while !rest.is_empty() {
+            match nix::unistd::write(stdin, rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(nix::errno::Errno::EAGAIN) => {
+                    let mut pfd = [libc::pollfd {
+                        fd: stdin.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    }];
+                    let _ = sys::poll(&mut pfd, 1000);
+                }
+                Err(e) => return Err(ClientError::Write(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a request and waits for the response with the same id,
+    /// answering the server's own requests with "method not found".
+    pub fn request(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let message = self.next_message(method, deadline)?;
+            if message.get("method").is_some() {
+                if let Some(req_id) = message.get("id") {
+                    let refuse = json!({ "jsonrpc": "2.0", "id": req_id,
+                        "error": { "code": -32601, "message": "cordon vet does not serve requests" } });
+                    self.send(&refuse)?;
+                }
+                continue;
+            }
+            if message.get("id").and_then(Value::as_u64) != Some(id) {
+                continue;
+            }
+            if let Some(error) = message.get("error") {
+                let text = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no message)");
+                return Err(ClientError::Rpc {
+                    method: method.into(),
+                    message: text.into(),
+                });
+            }
+            return Ok(message.get("result").cloned().unwrap_or(Value::Null));
+        }
+    }
+
+    fn next_message(&mut self, method: &str, deadline: Instant) -> Result<Value, ClientError> {
+        loop {
+            while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=end).collect();
+                match serde_json::from_slice::<Value>(&line) {
+                    Ok(v) if v.is_object() => return Ok(v),
+                    _ => self
+                        .noise
+                        .push(String::from_utf8_lossy(&line).trim_end().to_owned()),
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Timeout {
+                    method: method.into(),
+                    secs: self.timeout.as_secs(),
+                });
+            }
+            let mut pfd = [libc::pollfd {
+                fd: self.stdout.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            if !matches!(sys::poll(&mut pfd, left.as_millis().min(60_000) as i32), Ok(n) if n > 0) {
+                continue;
+            }
+            let mut buf = [0u8; 65536];
+            match sys::read(self.stdout.as_raw_fd(), &mut buf) {
+                Ok(0) => {
+                    return Err(ClientError::Closed {
+                        method: method.into(),
+                    });
+                }
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(nix::errno::Errno::EAGAIN) => {}
+                Err(_) => {
+                    return Err(ClientError::Closed {
+                        method: method.into(),
+                    });
+                }
+            }
+        }
+    }
+}
