@@ -86,13 +86,13 @@ fn command_not_executable_is_126() {
 #[test]
 fn no_terminal_and_no_yes_refuses_with_124_and_runs_nothing() {
     let env = Env::new(User::Current);
-    let marker = env.home.join("ran");
+    let marker = env.work.join("ran");
     let cmd = format!("echo ran > {}", marker.display());
     let out = run(
         env.cordon(&[
             "run",
             "--rw",
-            env.home.to_str().unwrap(),
+            env.work.to_str().unwrap(),
             "--",
             "sh",
             "-c",
@@ -114,14 +114,14 @@ fn no_terminal_and_no_yes_refuses_with_124_and_runs_nothing() {
 #[test]
 fn dry_run_prints_and_runs_nothing() {
     let env = Env::new(User::Current);
-    let marker = env.home.join("ran");
+    let marker = env.work.join("ran");
     let cmd = format!("echo ran > {}", marker.display());
     let out = run(
         env.cordon(&[
             "run",
             "--dry-run",
             "--rw",
-            env.home.to_str().unwrap(),
+            env.work.to_str().unwrap(),
             "--",
             "sh",
             "-c",
@@ -517,12 +517,12 @@ fn the_prompt_asks_on_the_terminal_and_defaults_to_no() {
         ("\x03", false),
     ] {
         let env = Env::new(User::Current);
-        let marker = env.home.join("ran");
+        let marker = env.work.join("ran");
         let script = format!("echo ran > {}; echo served", marker.display());
         let args = [
             "run",
             "--rw",
-            env.home.to_str().unwrap(),
+            env.work.to_str().unwrap(),
             "--",
             "sh",
             "-c",

@@ -75,13 +75,13 @@ fn assert_refused(out: &std::process::Output, reason: &str) {
 fn a_host_start_without_approval_is_refused_with_a_jsonrpc_error() {
     for user in users() {
         let env = Env::new(user);
-        let marker = env.home.join("ran");
+        let marker = env.work.join("ran");
         let script = format!("echo ran > {}", marker.display());
         let out = host_run(
             &env,
             &[
                 "--rw",
-                env.home.to_str().unwrap(),
+                env.work.to_str().unwrap(),
                 "--",
                 "sh",
                 "-c",

@@ -147,11 +147,17 @@ pub enum SandboxError {
     #[error("mount plan: {0}")]
     Mounts(String),
     #[error(
-        "the grant {grant} contains the protected path {path}, which cannot be masked without namespaces"
+        "without namespaces protected paths cannot be masked, and the grants contain: {}",
+        show_paths(paths)
     )]
-    ProtectedInGrant { grant: PathBuf, path: PathBuf },
+    ProtectedInGrant { paths: Vec<PathBuf> },
     #[error("the grant {grant} lies inside the protected path {path}")]
     GrantInProtected { grant: PathBuf, path: PathBuf },
+    #[error(
+        "a writable grant would let the server create protected paths that do not exist yet: {}",
+        show_paths(paths)
+    )]
+    ProtectedCreatable { paths: Vec<PathBuf> },
 }
 
 impl SandboxError {
@@ -161,12 +167,23 @@ impl SandboxError {
             SandboxError::ProtectedInGrant { .. } => Some(
                 "narrow the grant so it does not contain the path, run with namespaces, or lift the protection by naming the path in the profile's filesystem.unprotect",
             ),
+            SandboxError::ProtectedCreatable { .. } => Some(
+                "create them first (an empty file or directory) so cordon can mask them read-only, narrow the grant, or lift a protection by naming the path in the profile's filesystem.unprotect",
+            ),
             SandboxError::GrantInProtected { .. } => {
                 Some("lift the protection by naming the path in the profile's filesystem.unprotect")
             }
             _ => None,
         }
     }
+}
+
+fn show_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn cstring(s: &OsStr) -> Result<CString, SandboxError> {
@@ -330,49 +347,55 @@ fn prepare_seccomp(
 }
 
 /// Finds the mandatory protections for this launch. Without namespaces
-/// nothing can be masked, so a grant that contains one is refused.
+/// nothing can be masked, so a grant that contains one is refused; a
+/// protected path that does not exist cannot be masked either, so a grant
+/// that would let the server create one where it runs code later is
+/// refused too.
 fn check_protections(
     policy: &Policy,
     host: &HostPaths,
     namespaces: bool,
     report: &mut EnforcementReport,
 ) -> Result<Vec<protect::Protection>, SandboxError> {
-    let (found, absent) = protect::find(policy, host);
-    if let Some((p, grant)) = protect::grant_inside_protection(&found, policy) {
+    let found = protect::find(policy, host);
+    if let Some((p, grant)) = protect::grant_inside_protection(&found.masked, policy) {
         return Err(SandboxError::GrantInProtected {
             grant,
             path: p.path.clone(),
         });
     }
-    if let (false, Some(p)) = (namespaces, found.first()) {
-        return Err(SandboxError::ProtectedInGrant {
-            grant: p.grant.clone(),
-            path: p.path.clone(),
+    if !found.creatable.is_empty() {
+        return Err(SandboxError::ProtectedCreatable {
+            paths: found.creatable,
         });
     }
-    if !found.is_empty() {
+    if !namespaces && !found.masked.is_empty() {
+        let paths = found.masked.iter().map(|p| p.path.clone()).collect();
+        return Err(SandboxError::ProtectedInGrant { paths });
+    }
+    if !found.masked.is_empty() {
         report.enforced(format!(
             "protections: {} protected paths inside grants masked (read-only or hidden)",
-            found.len()
+            found.masked.len()
         ));
     }
-    if !absent.is_empty() {
-        let shown: Vec<String> = absent
+    if !found.unmasked.is_empty() {
+        let shown: Vec<String> = found
+            .unmasked
             .iter()
             .take(3)
             .map(|p| p.display().to_string())
             .collect();
-        let more = if absent.len() > 3 {
-            format!(" and {} more", absent.len() - 3)
-        } else {
-            String::new()
+        let more = match found.unmasked.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
         };
         report.degraded(format!(
-            "protections: {}{more} do not exist yet inside writable grants and cannot be masked: the server could create them",
+            "protections: {}{more} do not exist inside writable grants and cannot be masked: the server could create them",
             shown.join(", ")
         ));
     }
-    Ok(found)
+    Ok(found.masked)
 }
 
 /// The kernel exempts uid 0 from RLIMIT_NPROC: for root the process limit

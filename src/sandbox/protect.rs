@@ -90,46 +90,87 @@ const PROJECT_READ_ONLY: &[&str] = &[
     ".envrc",
 ];
 
-/// The protections that apply to `policy`'s grants, and the protected
-/// names that do not exist (so cannot be masked) inside writable grants.
-pub fn find(policy: &Policy, host: &HostPaths) -> (Vec<Protection>, Vec<PathBuf>) {
-    let mut candidates: Vec<(PathBuf, Mask)> = Vec::new();
+/// What [`find`] learned about the protected paths of a launch.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Existing protected paths inside grants: masked by mounts.
+    pub masked: Vec<Protection>,
+    /// Missing protected paths a writable grant would let the server
+    /// create, where creating them runs code later (shell startup files,
+    /// autostart entries, `~/.ssh`, git hooks of an existing repository):
+    /// the launch is refused.
+    pub creatable: Vec<PathBuf>,
+    /// Missing per-project files (`.mcp.json`, `.vscode`, …) a writable
+    /// grant would let the server create: reported, since refusing every
+    /// project without them would refuse nearly every project.
+    pub unmasked: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Below the home directory, or cordon's own files.
+    Home,
+    /// Git's executable state in a directory that is a repository.
+    Repository,
+    /// Editor and agent configuration in a project directory, and key
+    /// stores other than `~/.ssh`.
+    Project,
+}
+
+/// The protections that apply to `policy`'s grants.
+pub fn find(policy: &Policy, host: &HostPaths) -> Found {
+    let mut candidates: Vec<(PathBuf, Mask, Scope)> = Vec::new();
     candidates.extend(
         HOME_READ_ONLY
             .iter()
-            .map(|rel| (host.home.join(rel), Mask::ReadOnly)),
+            .map(|rel| (host.home.join(rel), Mask::ReadOnly, Scope::Home)),
     );
-    candidates.extend(
-        HOME_HIDDEN
-            .iter()
-            .map(|rel| (host.home.join(rel), Mask::Hide)),
-    );
-    candidates.push((host.config.clone(), Mask::ReadOnly));
-    candidates.push((host.state.clone(), Mask::ReadOnly));
+    // A missing ~/.ssh would let a server plant authorized_keys; the other
+    // key stores only hold secrets, so their absence is merely reported.
+    candidates.extend(HOME_HIDDEN.iter().map(|rel| {
+        let scope = if *rel == ".ssh" {
+            Scope::Home
+        } else {
+            Scope::Project
+        };
+        (host.home.join(rel), Mask::Hide, scope)
+    }));
+    candidates.push((host.config.clone(), Mask::ReadOnly, Scope::Home));
+    candidates.push((host.state.clone(), Mask::ReadOnly, Scope::Home));
     for grant in policy
         .fs
         .iter()
         .filter(|g| g.exists && g.access.write && g.path.is_dir())
     {
         for dir in project_dirs(&grant.path) {
-            candidates.extend(
-                PROJECT_READ_ONLY
-                    .iter()
-                    .map(|rel| (dir.join(rel), Mask::ReadOnly)),
-            );
+            let scope = if dir.join(".git").is_dir() {
+                Scope::Repository
+            } else {
+                Scope::Project
+            };
+            for rel in PROJECT_READ_ONLY {
+                let git = rel.starts_with(".git/");
+                candidates.push((
+                    dir.join(rel),
+                    Mask::ReadOnly,
+                    if git { scope } else { Scope::Project },
+                ));
+            }
         }
     }
-    let mut found: Vec<Protection> = Vec::new();
-    let mut absent = Vec::new();
-    for (path, mask) in candidates {
-        let lifted = |p: &Path| policy.unprotect.iter().any(|u| u == p);
+    let lifted = |p: &Path| policy.unprotect.iter().any(|u| u == p);
+    let mut found = Found::default();
+    for (path, mask, scope) in candidates {
         let Ok(real) = std::fs::canonicalize(&path) else {
             if writable_grant_containing(policy, &path).is_some() && !lifted(&path) {
-                absent.push(path);
+                match scope {
+                    Scope::Home | Scope::Repository => found.creatable.push(path),
+                    Scope::Project => found.unmasked.push(path),
+                }
             }
             continue;
         };
-        if lifted(&path) || lifted(&real) || found.iter().any(|f| f.path == real) {
+        if lifted(&path) || lifted(&real) || found.masked.iter().any(|f| f.path == real) {
             continue;
         }
         let grant = match mask {
@@ -137,17 +178,19 @@ pub fn find(policy: &Policy, host: &HostPaths) -> (Vec<Protection>, Vec<PathBuf>
             Mask::Hide => grant_containing(policy, &real),
         };
         if let Some(grant) = grant {
-            found.push(Protection {
+            found.masked.push(Protection {
                 path: real,
                 mask,
                 grant,
             });
         }
     }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
-    absent.sort();
-    absent.dedup();
-    (found, absent)
+    found.masked.sort_by(|a, b| a.path.cmp(&b.path));
+    for list in [&mut found.creatable, &mut found.unmasked] {
+        list.sort();
+        list.dedup();
+    }
+    found
 }
 
 /// A grant whose path is a protected path or lies inside one: the

@@ -23,20 +23,36 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// Exit code, stdout and the end of stderr, for a failure message.
+    /// Exit code, stdout and the end of stderr (without cordon's consent
+    /// text: its header and indented fields), for a failure message.
     pub fn describe(&self) -> String {
-        let tail: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("  "))
+            .filter(|l| !l.starts_with("cordon: about to run"))
+            .collect();
         let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
-        format!("{}: exit {:?}, stdout {:?}, stderr ends {:?}", self.what, self.code, self.stdout, tail)
+        let answer = self.stdout.lines().next().and_then(answer_in);
+        let stdout = answer.map_or_else(
+            || format!("stdout {:?}", self.stdout),
+            |a| format!("answer {a:?}"),
+        );
+        format!(
+            "{}: exit {:?}, {stdout}, stderr {:?}",
+            self.what, self.code, tail
+        )
     }
 
-    /// The probe's single line, when it exited 0 and printed exactly one.
-    fn line(&self) -> Result<&str, String> {
+    /// The probe's answer (`ok …` or `err …`), when it exited 0 and
+    /// printed exactly one line: the notification carrying the answer.
+    fn line(&self) -> Result<String, String> {
         let lines: Vec<&str> = self.stdout.lines().collect();
-        match (self.code, lines.as_slice()) {
-            (Some(0), [line]) => Ok(line),
-            _ => Err(format!("the probe did not answer: {}", self.describe())),
-        }
+        let answer = match (self.code, lines.as_slice()) {
+            (Some(0), [line]) => answer_in(line),
+            _ => None,
+        };
+        answer.ok_or_else(|| format!("the probe did not answer: {}", self.describe()))
     }
 
     /// The detail of an `ok` answer; an error for anything else.
@@ -60,17 +76,30 @@ impl Probe {
     /// A denial with exactly `errno`.
     pub fn errno(&self, errno: &str) -> Result<(), String> {
         let got = self.err()?;
-        if got == errno { Ok(()) } else { Err(format!("expected {errno}, got {got}: {}", self.describe())) }
+        if got == errno {
+            Ok(())
+        } else {
+            Err(format!("expected {errno}, got {got}: {}", self.describe()))
+        }
     }
 
     /// A failure whose errno is not `errno` (a host control: the call works
     /// without the sandbox, or fails for a reason of its own).
     pub fn not_errno(&self, errno: &str) -> Result<(), String> {
         match self.err() {
-            Ok(got) if got == errno => Err(format!("expected anything but {errno}: {}", self.describe())),
+            Ok(got) if got == errno => Err(format!(
+                "expected anything but {errno}: {}",
+                self.describe()
+            )),
             _ => self.line().map(|_| ()),
         }
     }
+}
+
+/// `params.data` of the probe's notification.
+fn answer_in(line: &str) -> Option<String> {
+    let message: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(message.get("params")?.get("data")?.as_str()?.to_owned())
 }
 
 /// A cordon run being configured.
@@ -83,7 +112,12 @@ pub struct Invocation<'w> {
 
 impl<'w> Invocation<'w> {
     pub fn new(world: &'w World) -> Invocation<'w> {
-        Invocation { world, flags: Vec::new(), envs: Vec::new(), fd3: false }
+        Invocation {
+            world,
+            flags: Vec::new(),
+            envs: Vec::new(),
+            fd3: false,
+        }
     }
 
     pub fn ro(self, path: &Path) -> Self {
@@ -124,12 +158,6 @@ impl<'w> Invocation<'w> {
         self.run(&argv, what)
     }
 
-    /// Runs `argv` inside cordon.
-    pub fn command(self, argv: &[&str]) -> Probe {
-        let what = format!("[sandbox {}] {}", self.flags.join(" "), argv.join(" "));
-        self.run(argv, what)
-    }
-
     /// The full `cordon …` command, wrapped as the world's user.
     pub fn build(&self, argv: &[&str]) -> Command {
         let mut args = vec!["run", "--yes"];
@@ -156,7 +184,10 @@ impl<'w> Invocation<'w> {
 pub fn with_fd3(cmd: Command) -> Command {
     let mut outer = Command::new("bash");
     outer.args(["-c", "exec 3</etc/hostname; exec \"$@\"", "_"]);
-    outer.arg(cmd.get_program()).args(cmd.get_args()).env_clear();
+    outer
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear();
     for (name, value) in cmd.get_envs() {
         if let Some(value) = value {
             outer.env(name, value);
@@ -178,17 +209,29 @@ pub fn host(world: &World, action: &[&str]) -> Probe {
 /// The unconfined probe command (for wrapping).
 pub fn host_command(world: &World, action: &[&str]) -> Command {
     let mut cmd = as_user(world.user(), s(&world.probe));
-    cmd.arg("--probe").args(action).env_clear().env("PATH", "/usr/bin:/bin");
+    cmd.arg("--probe")
+        .args(action)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
     cmd
 }
 
 /// Runs `cmd` with stdin held open until it ends (EOF would start
 /// cordon's shutdown), killing its process tree after [`DEADLINE`].
 pub fn run_timed(mut cmd: Command, what: String) -> Probe {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
-        Err(e) => return Probe { what, code: None, stdout: String::new(), stderr: format!("spawn: {e}") },
+        Err(e) => {
+            return Probe {
+                what,
+                code: None,
+                stdout: String::new(),
+                stderr: format!("spawn: {e}"),
+            };
+        }
     };
     let stdin = child.stdin.take();
     let out = reader(child.stdout.take());
@@ -211,7 +254,12 @@ pub fn run_timed(mut cmd: Command, what: String) -> Probe {
     if status.is_none() {
         stderr.push_str(&format!("\n(killed after {DEADLINE:?})"));
     }
-    Probe { what, code: status.and_then(|s| s.code()), stdout, stderr }
+    Probe {
+        what,
+        code: status.and_then(|s| s.code()),
+        stdout,
+        stderr,
+    }
 }
 
 fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
@@ -226,8 +274,11 @@ fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<
 
 /// The direct children of `pid`.
 pub fn children(pid: i32) -> Vec<i32> {
-    let list = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    list.split_whitespace().filter_map(|c| c.parse().ok()).collect()
+    let list =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    list.split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect()
 }
 
 /// SIGKILLs `pid` and all its descendants, children first found first.
@@ -239,9 +290,15 @@ pub fn kill_tree(pid: i32) {
         all.extend(below);
         i += 1;
     }
-    for pid in all {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-    }
+    all.into_iter().for_each(sigkill);
+}
+
+/// SIGKILL to `pid`, ignoring a process that is already gone.
+pub fn sigkill(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 /// The cordon process below its `setpriv`/`setsid --wait` wrappers.

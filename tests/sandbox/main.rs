@@ -2,15 +2,21 @@
 //!
 //! This binary is two programs. With `--probe ACTION ARGS…` it is the
 //! probe that cordon starts inside its sandbox (`probe.rs`): it tries one
-//! thing and prints `ok <detail>` or `err <ERRNO>`. Otherwise it is the
-//! runner (`runner.rs`): for every mode (the current user, plus `nobody`
-//! when run as root, each with and without namespaces) it builds a world
-//! (`world.rs`) and runs every case, each asserting that a forbidden
-//! action fails and a nearby allowed one succeeds.
+//! thing and answers `ok <detail>` or `err <ERRNO>` (in a JSON-RPC
+//! notification, the only kind of line cordon relays unasked). Otherwise
+//! it is the runner (`runner.rs`): for every mode (the current user, plus
+//! `nobody` when run as root, each with and without namespaces) it builds
+//! a world (`world.rs`) and runs every case, each asserting that a
+//! forbidden action fails and a nearby allowed one succeeds.
 //!
 //! `cargo test --test sandbox -- FILTER` runs the cases whose name
 //! contains FILTER.
-#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    unsafe_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -37,5 +43,15 @@ fn main() {
 
 /// Every case, in the order they run.
 fn all_cases() -> Vec<world::Case> {
-    [fs::cases(), protect::cases(), net::cases(), seccomp::cases(), process::cases(), regressions::cases()].concat()
+    [
+        fs::cases(),
+        protect::cases(),
+        net::cases(),
+        seccomp::cases(),
+        process::cases(),
+        regressions::cases(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

@@ -1,7 +1,9 @@
 //! The probe: what runs inside cordon's sandbox. `--probe ACTION ARGS…`
-//! performs one action and prints exactly one line to stdout, `ok <detail>`
-//! or `err <ERRNO>` (nix's `Errno` name), then exits 0. Only the x32 call
-//! ends otherwise: the filter kills the process.
+//! performs one action and prints exactly one line to stdout, with the
+//! answer `ok <detail>` or `err <ERRNO>` (nix's `Errno` name), then exits
+//! 0. Only the x32 call ends otherwise: the filter kills the process. The
+//! line is a JSON-RPC notification carrying the answer in `params.data`:
+//! cordon's MCP relay forwards nothing else from a server's stdout.
 //!
 //! This file holds the filesystem, network and environment actions; the
 //! raw system calls are in `probe_sys.rs`. Every action is written so that
@@ -23,38 +25,69 @@ pub type Outcome = Result<String, Errno>;
 
 /// Entry point of `--probe`: never returns.
 pub fn main(args: &[String]) -> ! {
+    let args: Vec<String> = args.iter().map(|a| expand_tmpdir(a)).collect();
     let outcome = match args.split_first() {
         Some((action, rest)) => act(action, rest),
         None => unknown("(none)"),
     };
     match outcome {
-        Ok(detail) => println!("ok {detail}"),
-        Err(errno) => println!("err {errno:?}"),
+        Ok(detail) => answer(&format!("ok {detail}")),
+        Err(errno) => answer(&format!("err {errno:?}")),
     }
     let _ = std::io::stdout().flush();
     std::process::exit(0)
+}
+
+/// Prints the answer as the one stdout line: a JSON-RPC notification
+/// (`notifications/message`, the answer in `params.data`), because cordon's
+/// relay forwards only JSON-RPC from a server's stdout.
+fn answer(text: &str) {
+    let message = serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/message",
+        "params": { "level": "info", "logger": "cordon-probe", "data": text },
+    });
+    println!("{message}");
 }
 
 fn act(action: &str, args: &[String]) -> Outcome {
     let arg = |i: usize| args.get(i).map_or("", String::as_str);
     match action {
         "read" => read(arg(0)),
+        "read-head" => read_head(arg(0)),
         "write" => write(arg(0)),
+        "write-mkdir" => write_mkdir(arg(0)),
+        "replace" => replace(arg(0)),
+        "swap-dir" => swap_dir(arg(0), arg(1)),
         "create" => create(arg(0)),
         "truncate" => nix::unistd::truncate(arg(0), 0).map(|()| "truncated".into()),
         "link-write" => link_write(arg(0), arg(1)),
-        "rename" => std::fs::rename(arg(0), arg(1)).map(|()| "renamed".into()).map_err(io),
+        "rename" => std::fs::rename(arg(0), arg(1))
+            .map(|()| "renamed".into())
+            .map_err(io),
         "exec" => exec(arg(0), &args[1.min(args.len())..]),
         "list-proc" => list_proc(),
         "tcp-connect" => tcp_connect(arg(0)),
         "loopback-selftest" => loopback_selftest(),
-        "unix-connect" => UnixStream::connect(arg(0)).map(|_| "connected".into()).map_err(io),
+        "unix-connect" => UnixStream::connect(arg(0))
+            .map(|_| "connected".into())
+            .map_err(io),
+        "socketpair" => socketpair(),
         "abstract-connect" => abstract_connect(arg(0)),
         "env" => Ok(env_names()),
         "getenv" => std::env::var(arg(0)).map_err(|_| Errno::ENOENT),
         "hostname" => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()),
-        "sethostname" => nix::unistd::sethostname(arg(0)).map(|()| "set".into()),
+        "sethostname" => sethostname(arg(0)),
         _ => probe_sys::act(action, args).unwrap_or_else(|| unknown(action)),
+    }
+}
+
+/// `$TMPDIR…` → the sandbox's temporary directory (`/tmp` with
+/// namespaces, a private directory at its host path without).
+fn expand_tmpdir(arg: &str) -> String {
+    match arg.strip_prefix("$TMPDIR") {
+        Some(rest) => std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into()) + rest,
+        None => arg.to_owned(),
     }
 }
 
@@ -73,14 +106,60 @@ fn read(path: &str) -> Outcome {
     Ok(format!("{} bytes", data.len()))
 }
 
+/// One non-blocking read of up to 8 KiB (a device may be endless).
+fn read_head(path: &str) -> Outcome {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io)?;
+    let mut buf = vec![0u8; 8192];
+    let n = file.read(&mut buf).map_err(io)?;
+    Ok(format!("{n} bytes"))
+}
+
 fn write(path: &str) -> Outcome {
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path).map_err(io)?;
-    file.write_all(b"written by the cordon probe\n").map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(b"written by the cordon probe\n")
+        .map_err(io)?;
     Ok("written".into())
 }
 
+/// Creates the missing directories above `path`, then writes it.
+fn write_mkdir(path: &str) -> Outcome {
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    write(path)
+}
+
+/// An editor's atomic save: writes `path.new`, renames it over `path`.
+fn replace(path: &str) -> Outcome {
+    let new = format!("{path}.new");
+    write(&new)?;
+    std::fs::rename(&new, path).map_err(io)?;
+    Ok("replaced".into())
+}
+
+/// Moves `dir` (an ancestor of `path`) aside, then writes `path` in new
+/// directories: a file protected by masking it in place would be free.
+fn swap_dir(dir: &str, path: &str) -> Outcome {
+    std::fs::rename(dir, format!("{dir}.moved")).map_err(io)?;
+    write_mkdir(path)
+}
+
 fn create(path: &str) -> Outcome {
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(io)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io)?;
     Ok("created".into())
 }
 
@@ -88,16 +167,29 @@ fn create(path: &str) -> Outcome {
 /// is refused the append never happens.
 fn link_write(src: &str, dst: &str) -> Outcome {
     std::fs::hard_link(src, dst).map_err(io)?;
-    let mut file = std::fs::OpenOptions::new().append(true).open(dst).map_err(io)?;
-    file.write_all(b"appended through a hard link\n").map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dst)
+        .map_err(io)?;
+    file.write_all(b"appended through a hard link\n")
+        .map_err(io)?;
     Ok("linked and written".into())
 }
 
 /// Runs `path ARGS…` and reports its exit code and trimmed stdout.
 fn exec(path: &str, args: &[String]) -> Outcome {
-    let out = std::process::Command::new(path).args(args).output().map_err(io)?;
-    let code = out.status.code().map_or_else(|| format!("{:?}", out.status), |c| c.to_string());
-    Ok(format!("exit {code} {}", String::from_utf8_lossy(&out.stdout).trim()))
+    let out = std::process::Command::new(path)
+        .args(args)
+        .output()
+        .map_err(io)?;
+    let code = out
+        .status
+        .code()
+        .map_or_else(|| format!("{:?}", out.status), |c| c.to_string());
+    Ok(format!(
+        "exit {code} {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    ))
 }
 
 /// The numeric entries of /proc, comma-separated.
@@ -107,7 +199,11 @@ fn list_proc() -> Outcome {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     pids.sort_unstable();
-    Ok(pids.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+    Ok(pids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 fn tcp_connect(addr: &str) -> Outcome {
@@ -131,15 +227,35 @@ fn loopback_selftest() -> Outcome {
     Ok(format!("listened and connected on 127.0.0.1:{port}"))
 }
 
+/// A connected unix pair that carries a byte.
+fn socketpair() -> Outcome {
+    let (mut a, mut b) = UnixStream::pair().map_err(io)?;
+    a.write_all(b"x").map_err(io)?;
+    let mut buf = [0u8; 1];
+    b.read_exact(&mut buf).map_err(io)?;
+    Ok("a connected pair".into())
+}
+
 fn abstract_connect(name: &str) -> Outcome {
     let addr = UnixAddr::from_abstract_name(name.as_bytes()).map_err(io)?;
     UnixStream::connect_addr(&addr).map_err(io)?;
     Ok("connected".into())
 }
 
+/// Sets the hostname and, when that worked, puts the old one back (the
+/// host's, if the sandbox failed to give the probe its own).
+fn sethostname(name: &str) -> Outcome {
+    let old = nix::unistd::gethostname()?;
+    nix::unistd::sethostname(name)?;
+    nix::unistd::sethostname(&old)?;
+    Ok(format!("set to {name} and back"))
+}
+
 /// The names (not values) of the environment, comma-separated.
 fn env_names() -> String {
-    let mut names: Vec<String> = std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names.join(",")
 }

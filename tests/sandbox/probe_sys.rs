@@ -18,10 +18,18 @@ pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
         "vm-read" => vm_read(target(arg(0))?),
         "kill" => kill(arg(0).parse().ok()?, arg(1).parse().ok()?),
         "kill-child" => kill_child(),
-        "unshare-user" => ret(sys(libc::SYS_unshare, [libc::CLONE_NEWUSER as c_long, 0, 0])),
+        "unshare-user" => ret(sys(
+            libc::SYS_unshare,
+            [libc::CLONE_NEWUSER as c_long, 0, 0],
+        )),
         "clone-newuser" => raw_clone((libc::CLONE_NEWUSER | libc::SIGCHLD) as c_long),
         "fork" => raw_clone(libc::SIGCHLD as c_long),
         "clone3" => clone3(),
+        "socket" => socket(
+            arg(0).parse().ok()?,
+            arg(1).parse().ok()?,
+            arg(2).parse().ok()?,
+        ),
         "mount-tmpfs" => mount_tmpfs(arg(0)),
         "keyctl" => ret(sys(libc::SYS_keyctl, [9999, 0, 0])),
         "bpf" => bpf(),
@@ -32,7 +40,23 @@ pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
         #[cfg(target_arch = "x86_64")]
         "x32-getpid" => ret(sys(0x4000_0000 | libc::SYS_getpid, [0, 0, 0])),
         "getpid" => ret(sys(libc::SYS_getpid, [0, 0, 0])),
-        "fd-flags" => ret(sys(libc::SYS_fcntl, [arg(0).parse().ok()?, libc::F_GETFD as c_long, 0])),
+        "getrandom" => getrandom(),
+        "personality" => ret(sys(
+            libc::SYS_personality,
+            [parse_hex(arg(0))? as c_long, 0, 0],
+        )),
+        "name-to-handle" => name_to_handle(arg(0)),
+        "getrusage" => getrusage(),
+        "memfd" => close_fd(sys(
+            libc::SYS_memfd_create,
+            [c"probe".as_ptr() as c_long, 0, 0],
+        )),
+        "eventfd" => close_fd(sys(libc::SYS_eventfd2, [0, 0, 0])),
+        "epoll" => close_fd(sys(libc::SYS_epoll_create1, [0, 0, 0])),
+        "fd-flags" => ret(sys(
+            libc::SYS_fcntl,
+            [arg(0).parse().ok()?, libc::F_GETFD as c_long, 0],
+        )),
         "rlimit-core" => rlimit_core(),
         "setrlimit-core" => setrlimit_core(arg(0).parse().ok()?, arg(1).parse().ok()?),
         "fork-bomb" => fork_bomb(arg(0).parse().ok()?),
@@ -62,6 +86,50 @@ fn sys(nr: c_long, a: [c_long; 3]) -> c_long {
 
 fn ret(value: c_long) -> Outcome {
     Errno::result(value).map(|v| format!("returned {v}"))
+}
+
+/// Closes a descriptor a call returned.
+fn close_fd(fd: c_long) -> Outcome {
+    let fd = Errno::result(fd)?;
+    // SAFETY: fd was just opened by this process and is not used again.
+    unsafe { libc::close(fd as libc::c_int) };
+    Ok(format!("descriptor {fd}"))
+}
+
+/// `name_to_handle_at`: the first half of "shocker" (open_by_handle_at
+/// opens the handle, around every path check).
+fn name_to_handle(path: &str) -> Outcome {
+    let path = std::ffi::CString::new(path).map_err(|_| Errno::EINVAL)?;
+    // struct file_handle: handle_bytes, handle_type, then up to 128 bytes.
+    let mut handle = [0u32; 34];
+    handle[0] = 128;
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: path is NUL-terminated; handle and mount_id are live buffers
+    // of the sizes the call expects.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            handle.as_mut_ptr(),
+            &raw mut mount_id,
+            0,
+        )
+    };
+    ret(r)
+}
+
+fn getrandom() -> Outcome {
+    let mut buf = [0u8; 16];
+    ret(sys(
+        libc::SYS_getrandom,
+        [buf.as_mut_ptr() as c_long, buf.len() as c_long, 0],
+    ))
+}
+
+fn getrusage() -> Outcome {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)?;
+    Ok(format!("user time {:?}", usage.user_time()))
 }
 
 fn ptrace_attach(pid: pid_t) -> Outcome {
@@ -106,8 +174,14 @@ fn reap(pid: pid_t) {
 fn vm_read(pid: pid_t) -> Outcome {
     let source = 0x5eed_u64;
     let mut dest = 0u64;
-    let local = libc::iovec { iov_base: (&raw mut dest).cast(), iov_len: 8 };
-    let remote = libc::iovec { iov_base: (&raw const source).cast_mut().cast(), iov_len: 8 };
+    let local = libc::iovec {
+        iov_base: (&raw mut dest).cast(),
+        iov_len: 8,
+    };
+    let remote = libc::iovec {
+        iov_base: (&raw const source).cast_mut().cast(),
+        iov_len: 8,
+    };
     // SAFETY: both iovecs describe live 8-byte locals; a wrong remote
     // address only yields EFAULT.
     let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
@@ -159,10 +233,27 @@ fn finish_child(pid: c_long) -> Outcome {
     }
 }
 
+/// `socket(domain, type, protocol)`, closed again at once.
+fn socket(domain: i32, kind: i32, protocol: i32) -> Outcome {
+    // SAFETY: socket takes no pointers.
+    let fd = Errno::result(unsafe { libc::socket(domain, kind, protocol) })?;
+    // SAFETY: fd was just opened here and is not used again.
+    unsafe { libc::close(fd) };
+    Ok(format!("socket {fd}"))
+}
+
 fn mount_tmpfs(target: &str) -> Outcome {
     let target = std::ffi::CString::new(target).map_err(|_| Errno::EINVAL)?;
     // SAFETY: all strings are NUL-terminated and outlive the call.
-    let r = unsafe { libc::mount(c"none".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) };
+    let r = unsafe {
+        libc::mount(
+            c"none".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
     Errno::result(r)?;
     // SAFETY: as above.
     unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
@@ -172,7 +263,10 @@ fn mount_tmpfs(target: &str) -> Outcome {
 /// An unknown bpf command: EINVAL for everyone, privileged or not.
 fn bpf() -> Outcome {
     let mut attr = [0u8; 128];
-    ret(sys(libc::SYS_bpf, [1000, attr.as_mut_ptr() as c_long, attr.len() as c_long]))
+    ret(sys(
+        libc::SYS_bpf,
+        [1000, attr.as_mut_ptr() as c_long, attr.len() as c_long],
+    ))
 }
 
 /// A perf_event_attr whose size field is 1: E2BIG before any permission check.
@@ -187,13 +281,19 @@ fn perf_event_open() -> Outcome {
 /// Zero entries: EINVAL when io_uring is enabled.
 fn io_uring_setup() -> Outcome {
     let mut params = [0u8; 120];
-    ret(sys(libc::SYS_io_uring_setup, [0, params.as_mut_ptr() as c_long, 0]))
+    ret(sys(
+        libc::SYS_io_uring_setup,
+        [0, params.as_mut_ptr() as c_long, 0],
+    ))
 }
 
 /// `ioctl(fd, request, &int)`, the request passed as all 64 bits.
 fn ioctl(fd: c_long, request: u64) -> Outcome {
     let mut value: libc::c_int = 0;
-    ret(sys(libc::SYS_ioctl, [fd, request as c_long, (&raw mut value) as c_long]))
+    ret(sys(
+        libc::SYS_ioctl,
+        [fd, request as c_long, (&raw mut value) as c_long],
+    ))
 }
 
 fn rlimit_core() -> Outcome {
@@ -227,5 +327,9 @@ fn fork_bomb(max: usize) -> Outcome {
     for &pid in &children {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     }
-    Ok(format!("{} {}", children.len(), failure.map_or_else(|| "none".into(), |e| format!("{e:?}"))))
+    Ok(format!(
+        "{} {}",
+        children.len(),
+        failure.map_or_else(|| "none".into(), |e| format!("{e:?}"))
+    ))
 }

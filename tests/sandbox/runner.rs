@@ -25,7 +25,8 @@ pub fn main(args: &[String]) -> i32 {
         .into_iter()
         .filter(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
         .collect();
-    let strict = std::env::var("CI").is_ok_and(|v| v == "true") || std::env::var_os("CORDON_TEST_REQUIRE").is_some();
+    let strict = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var_os("CORDON_TEST_REQUIRE").is_some();
     let mut tally = Tally::default();
     let modes = users().into_iter().flat_map(|u| [(u, true), (u, false)]);
     for (i, (user, ns)) in modes.enumerate() {
@@ -34,8 +35,15 @@ pub fn main(args: &[String]) -> i32 {
             run_mode(user, ns, i, &applicable, strict, &mut tally);
         }
     }
-    let skipped = if tally.skipped > 0 { format!(", {} skipped", tally.skipped) } else { String::new() };
-    println!("\n{} passed, {} failed{skipped}", tally.passed, tally.failed);
+    let skipped = if tally.skipped > 0 {
+        format!(", {} skipped", tally.skipped)
+    } else {
+        String::new()
+    };
+    println!(
+        "\n{} passed, {} failed{skipped}",
+        tally.passed, tally.failed
+    );
     i32::from(tally.failed > 0)
 }
 
@@ -45,11 +53,14 @@ fn name_filter(args: &[String]) -> Option<String> {
     let mut filter = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--test-threads" | "--skip" | "--color" | "--format" | "--logfile" | "--shuffle-seed" | "-Z" => {
+            "--test-threads" | "--skip" | "--color" | "--format" | "--logfile"
+            | "--shuffle-seed" | "-Z" => {
                 args.next();
             }
             flag if flag.starts_with('-') => {}
-            name => filter = Some(name.to_owned()),
+            name => {
+                filter.get_or_insert_with(|| name.to_owned());
+            }
         }
     }
     filter
@@ -59,7 +70,6 @@ fn applies(only: Only, ns: bool) -> bool {
     match only {
         Only::Both => true,
         Only::Ns => ns,
-        Only::NoNs => !ns,
     }
 }
 
@@ -67,31 +77,43 @@ fn run_mode(user: User, ns: bool, index: usize, cases: &[&Case], strict: bool, t
     let tag = format!("{:04}{index}", std::process::id() % 10_000);
     let mut world = World::new(user, ns, tag);
     let missing = detect(&mut world);
-    let mode = format!("[{}, {}]", user_label(user), if ns { "ns" } else { "no-ns" });
+    let mode = format!(
+        "[{}, {}]",
+        user_label(user),
+        if ns { "ns" } else { "no-ns" }
+    );
     for case in cases {
         let outcome = match &missing {
-            Some(feature) => Err(Failure::Skip(feature.clone())),
+            Some(failure) => Err(failure.clone()),
             None => run_case(case, &world),
         };
-        let verdict = match outcome {
+        let verdict = tally.record(outcome, strict);
+        println!("test {} {mode} ... {verdict}", case.name);
+    }
+}
+
+impl Tally {
+    /// Counts `outcome` and says it: `ok`, `FAILED: …` or `SKIP: …`.
+    fn record(&mut self, outcome: Result<(), Failure>, strict: bool) -> String {
+        match outcome {
             Ok(()) => {
-                tally.passed += 1;
+                self.passed += 1;
                 "ok".to_owned()
             }
             Err(Failure::Skip(why)) if !strict => {
-                tally.skipped += 1;
+                self.skipped += 1;
                 format!("SKIP: {why}")
             }
             Err(Failure::Skip(why)) => {
-                tally.failed += 1;
-                format!("FAILED: would skip ({why}), but CI=true or CORDON_TEST_REQUIRE forbids skipping")
+                self.failed += 1;
+                let rule = "CI=true or CORDON_TEST_REQUIRE forbids skipping";
+                format!("FAILED: would skip ({why}), but {rule}")
             }
             Err(Failure::Failed(why)) => {
-                tally.failed += 1;
+                self.failed += 1;
                 format!("FAILED: {why}")
             }
-        };
-        println!("test {} {mode} ... {verdict}", case.name);
+        }
     }
 }
 
@@ -113,31 +135,49 @@ fn user_label(user: User) -> String {
     match user {
         User::Nobody => "nobody".into(),
         User::Current if nix::unistd::getuid().is_root() => "root".into(),
-        User::Current => std::env::var("USER").unwrap_or_else(|_| format!("uid {}", nix::unistd::getuid())),
+        User::Current => {
+            std::env::var("USER").unwrap_or_else(|_| format!("uid {}", nix::unistd::getuid()))
+        }
     }
 }
 
 /// Asks `cordon doctor` (as the mode's user) for the kernel features this
-/// mode needs; records the Landlock ABI in the world. Returns the first
-/// one missing, described.
-fn detect(world: &mut World) -> Option<String> {
+/// mode needs and records the Landlock ABI in the world. A missing feature
+/// is a skip; a doctor that does not answer is a failure, never a skip.
+fn detect(world: &mut World) -> Option<Failure> {
     let out = crate::invoke::run_timed(world.env.cordon(&["doctor"]), "cordon doctor".into());
-    let line = |name: &str| out.stdout.lines().find(|l| l.starts_with(name)).unwrap_or("(not reported)").to_owned();
-    let landlock = line("landlock:");
-    world.landlock_abi = landlock
-        .split("kernel ABI ")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
-        .unwrap_or(0);
-    let seccomp = line("seccomp:");
-    let namespaces = line("namespaces:");
-    if !landlock.starts_with("landlock: ok") {
-        Some(format!("kernel lacks Landlock (cordon doctor: {landlock})"))
+    let line = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(str::to_owned)
+    };
+    let (Some(landlock), Some(seccomp), Some(namespaces)) =
+        (line("landlock:"), line("seccomp:"), line("namespaces:"))
+    else {
+        return Some(Failure::Failed(format!(
+            "cordon doctor did not report the kernel's features: {}",
+            out.describe()
+        )));
+    };
+    world.landlock_abi = landlock_abi(&landlock);
+    let missing = if !landlock.starts_with("landlock: ok") {
+        format!("kernel lacks Landlock (cordon doctor: {landlock})")
     } else if !seccomp.starts_with("seccomp: ok") {
-        Some(format!("kernel lacks seccomp filters (cordon doctor: {seccomp})"))
+        format!("kernel lacks seccomp filters (cordon doctor: {seccomp})")
     } else if world.ns && !namespaces.starts_with("namespaces: ok") {
-        Some(format!("kernel lacks unprivileged user namespaces (cordon doctor: {namespaces})"))
+        format!("kernel lacks unprivileged user namespaces (cordon doctor: {namespaces})")
     } else {
-        None
-    }
+        return None;
+    };
+    Some(Failure::Skip(missing))
+}
+
+/// N in doctor's "landlock: ok, kernel ABI N; …" (0 when absent).
+fn landlock_abi(line: &str) -> u32 {
+    let digits = line.split("kernel ABI ").nth(1).unwrap_or("");
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().unwrap_or(0)
 }

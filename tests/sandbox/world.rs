@@ -24,11 +24,10 @@ use crate::support::{Env, NOBODY, User};
 pub enum Only {
     Both,
     Ns,
-    NoNs,
 }
 
 /// Why a case did not pass.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Failure {
     Failed(String),
     /// A kernel feature the case needs is missing (named in the text).
@@ -76,10 +75,12 @@ pub struct World {
     /// Never granted; holds `secret.txt`.
     pub outside: PathBuf,
     /// A host `sleep` of the test's user.
-    pub sleeper: Child,
+    sleeper: Child,
     pub tcp_port: u16,
     pub unix_socket: PathBuf,
     pub abstract_name: String,
+    /// The kernel's Landlock ABI, as `cordon doctor` reports it.
+    pub landlock_abi: u32,
     _listeners: (TcpListener, UnixListener, UnixListener),
 }
 
@@ -93,8 +94,14 @@ impl World {
         env.write("ro/data.txt", "readable data\n");
         env.write("rw/.keep", "");
         env.write("outside/secret.txt", OUTSIDE_SECRET);
-        env.write("home/.ssh/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n");
-        env.write("home/.aws/credentials", "[default]\naws_secret_access_key = not-a-real-key\n");
+        env.write(
+            "home/.ssh/id_ed25519",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n",
+        );
+        env.write(
+            "home/.aws/credentials",
+            "[default]\naws_secret_access_key = not-a-real-key\n",
+        );
         let sleeper = host_sleep(user, &format!("7{tag}"));
         let tcp = TcpListener::bind("127.0.0.1:0").expect("host loopback listener");
         let tcp_port = tcp.local_addr().expect("listener address").port();
@@ -116,6 +123,7 @@ impl World {
             tcp_port,
             unix_socket,
             abstract_name,
+            landlock_abi: 0,
             _listeners: (tcp, unix, abstract_listener),
         }
     }
@@ -152,12 +160,23 @@ impl World {
         crate::invoke::host(self, action)
     }
 
+    /// A profile file `profiles/NAME.toml`: the runtime group plus `extra`.
+    pub fn profile(&self, name: &str, extra: &str) -> PathBuf {
+        let head = format!("schema = 1\ndescription = \"escape suite: {name}\"\n");
+        let text = format!("{head}[filesystem]\ngroups = [\"runtime\"]\n{extra}");
+        self.plant(&format!("profiles/{name}.toml"), &text)
+    }
+
     /// Writes `rel` (below the root), it and every directory created for
     /// it owned by the test's user.
     pub fn plant(&self, rel: &str, contents: &str) -> PathBuf {
         let path = self.env.write(rel, contents);
         let root = self.env.path();
-        for dir in path.ancestors().skip(1).take_while(|d| d.starts_with(&root) && *d != root) {
+        for dir in path
+            .ancestors()
+            .skip(1)
+            .take_while(|d| d.starts_with(&root) && *d != root)
+        {
             self.env.give(dir);
         }
         path
@@ -174,7 +193,9 @@ impl Drop for World {
 /// The probe (this test binary) as the test's user can run it: a 0755 copy
 /// in the world's root for nobody.
 fn probe_for(env: &Env) -> PathBuf {
-    let exe = std::env::current_exe().and_then(fs::canonicalize).expect("current exe");
+    let exe = std::env::current_exe()
+        .and_then(fs::canonicalize)
+        .expect("current exe");
     match env.user {
         User::Current => exe,
         User::Nobody => {
@@ -188,7 +209,10 @@ fn probe_for(env: &Env) -> PathBuf {
 
 /// `sleep SECONDS` on the host as `user`.
 pub fn host_sleep(user: User, seconds: &str) -> Child {
-    as_user(user, "sleep").arg(seconds).spawn().expect("host sleep")
+    as_user(user, "sleep")
+        .arg(seconds)
+        .spawn()
+        .expect("host sleep")
 }
 
 /// `program` as `user` (setpriv execs, so the pid is the program's).
@@ -197,7 +221,13 @@ pub fn as_user(user: User, program: &str) -> Command {
         User::Current => Command::new(program),
         User::Nobody => {
             let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", program]);
+            c.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                program,
+            ]);
             c
         }
     }

@@ -45,6 +45,9 @@ pub struct Env {
     pub user: User,
     pub root: tempfile::TempDir,
     pub home: PathBuf,
+    /// `home/work`: a directory to grant writable (granting the whole home
+    /// writable is refused while its startup files do not exist).
+    pub work: PathBuf,
     bin: PathBuf,
 }
 
@@ -67,13 +70,17 @@ impl Env {
                 copy
             }
         };
+        let work = home.join("work");
+        fs::create_dir(&work).unwrap();
         let env = Env {
             user,
             root,
             home,
+            work,
             bin,
         };
         env.give(&env.home);
+        env.give(&env.work);
         env
     }
 
