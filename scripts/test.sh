@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 need=()
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v script >/dev/null || need+=(bsdutils)
+# tests/relay.rs runs a scripted fake MCP server with /usr/bin/python3
+# (inside the sandbox, where the runtime group grants /usr).
+[ -x /usr/bin/python3 ] || need+=(python3)
 if [ "${#need[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
@@ -18,6 +21,29 @@ if [ "${#need[@]}" -gt 0 ]; then
         echo "scripts/test.sh: missing ${need[*]}; install them first" >&2
         exit 1
     fi
+fi
+
+# The egress suite (tests/egress) builds its test network with ip
+# (iproute2) and drives real clients through the filter: curl and python3
+# honour proxy variables, node's fetch does not. Installed when this runs
+# as root; otherwise the suite says what it skipped (a failure in CI).
+optional=()
+command -v ip >/dev/null || optional+=(iproute2)
+[ -x /usr/bin/curl ] || optional+=(curl)
+[ -x /usr/bin/python3 ] || optional+=(python3)
+[ -x /usr/bin/node ] || optional+=(nodejs)
+if [ "${#optional[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}"
+fi
+
+# The end-to-end suite (tests/e2e) runs real MCP servers from npm and PyPI
+# with the MCP SDK: scripts/e2e-setup.sh installs them by name into
+# target/e2e (quick when nothing changed). Without them the suite skips,
+# which CI counts as a failure.
+if ! bash scripts/e2e-setup.sh; then
+    [ "${CI:-}" = true ] && exit 1
+    echo "scripts/test.sh: e2e setup failed; tests/e2e will skip" >&2
 fi
 
 # In CI a missing kernel feature is a failure, not a skip.

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::approval;
-use crate::cli::{ApproveArgs, Cli, Command, LaunchArgs, ProfileCommand, RunArgs, VetArgs};
+use crate::cli::{
+    ApproveArgs, Cli, Command, ConfigCommand, LaunchArgs, ProfileCommand, RunArgs, VetArgs,
+};
 use crate::consent::{self, ConsentError, Invocation, Mode, Outcome};
 use crate::error::Error;
 use crate::launch::{self, Resolved};
@@ -24,6 +26,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Doctor => doctor(),
         Command::Approve(args) => approve(args),
         Command::Vet(args) => vet(args),
+        Command::Config(cmd) => config_command(cmd),
+        Command::Egress { fd, parent } => crate::egress::main(fd, parent),
+        Command::Generate { what, dir } => crate::generate::generate(what, &dir)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|source| Error::Io {
+                what: format!("cannot write into {}", dir.display()),
+                source,
+            }),
+        Command::Audit(crate::cli::AuditCommand::Verify { file }) => audit_verify(&file),
         Command::Consent(cmd) => {
             let ctx = Context::from_env()?;
             approval::consent_command(cmd, &host_paths(&ctx))
@@ -101,19 +112,30 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
     })
 }
 
-fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
+/// Everything shown at consent: the launch with its grants, its prepared
+/// sandbox, and the one rendering of both.
+struct Staged {
+    ctx: Context,
+    launch: Launch,
+    host: HostPaths,
+    prepared: sandbox::Prepared,
+    text: String,
+}
+
+/// Profile → grants → probe → prepare → rendering, shared by `run`,
+/// `approve` and `vet` so all three show and bind the same thing.
+fn stage(args: &LaunchArgs) -> Result<Staged, Error> {
     ensure_standard_descriptors();
     let ctx = Context::from_env()?;
-    let launch = resolve_launch(&args.launch, &ctx)?;
+    let launch = resolve_launch(args, &ctx)?;
     let probe = Probe::run();
-    let argv: Vec<OsString> = args.launch.command.clone();
     let host = host_paths(&ctx);
     let prepared = sandbox::prepare(
         &launch.policy,
         &probe,
         &host,
         &launch.resolved.executable,
-        &argv,
+        &args.command,
         &ctx.cwd,
     )?;
     let text = consent::render(
@@ -122,6 +144,23 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         &prepared.report.lines,
         &ctx.home,
     );
+    Ok(Staged {
+        ctx,
+        launch,
+        host,
+        prepared,
+        text,
+    })
+}
+
+fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
+    let Staged {
+        ctx,
+        launch,
+        host,
+        prepared,
+        text,
+    } = stage(&args.launch)?;
     let bind = || binding(&launch, &ctx);
     let request = approval::Request {
         args: &args.launch,
@@ -131,25 +170,64 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         binding: &bind,
         host: &host,
     };
-    match approval::decide(&request)? {
-        Outcome::Approved => {}
-        Outcome::DryRun => return Ok(ExitCode::SUCCESS),
-        Outcome::Refused => return Err(Error::Refused),
-    }
+    let approved = match approval::decide(&request)? {
+        (Outcome::Approved, approved) => approved,
+        (Outcome::DryRun, _) => return Ok(ExitCode::SUCCESS),
+        (Outcome::Refused, _) => return Err(Error::Refused),
+    };
     let signals = session::signal_fd().map_err(|e| Error::Io {
         what: "cannot set up signal handling".into(),
         source: e.into(),
     })?;
+    // Pins live with the approval: the relay enforces the approved pins,
+    // or records them on this first approved run (trust on first use).
+    let pin_file = match (&args.pin, &approved) {
+        (Some(file), _) => Some(file.clone()),
+        (None, Some(a)) => Some(approval::pin_file(&host, a)?),
+        (None, None) => None,
+    };
+    let files = crate::mcp::RunFiles {
+        state_dir: host.state.clone(),
+        pin_file,
+        argv: args.launch.command.clone(),
+    };
+    let filter = crate::mcp::Filter::new(&launch.policy, &files)?;
     let child = launch::spawn(&prepared)?;
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
-    let exit = session::run(child, signals, launch.policy.shutdown)?;
+    let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
+    if let (None, Some(a)) = (&args.pin, &approved) {
+        approval::keep_first_pins(&host, a)?;
+    }
     if let ServerExit::Signal(sig) = exit {
         let name = nix::sys::signal::Signal::try_from(sig)
             .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
     Ok(ExitCode::from(exit.exit_code()))
+}
+
+/// `cordon audit verify FILE`: the chain's verdict on stdout; exit 1 at
+/// the first broken line.
+fn audit_verify(file: &Path) -> Result<ExitCode, Error> {
+    let verdict = crate::mcp::audit::verify(file).map_err(|source| Error::Io {
+        what: format!("cannot read {}", file.display()),
+        source,
+    })?;
+    let mut out = std::io::stdout().lock();
+    let written = match &verdict {
+        Ok(n) => writeln!(out, "ok: {n} entries"),
+        Err(b) => writeln!(out, "{}:{}: {}", file.display(), b.line, b.reason),
+    };
+    written.map_err(|source| Error::Io {
+        what: "cannot write to stdout".into(),
+        source,
+    })?;
+    Ok(if verdict.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// What an approval of `launch` is bound to.
@@ -165,24 +243,13 @@ fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentEr
 /// `cordon approve`: the same rendering as `run`, asked on the terminal
 /// (or `--yes`), then recorded.
 fn approve(args: ApproveArgs) -> Result<ExitCode, Error> {
-    let ctx = Context::from_env()?;
-    let launch = resolve_launch(&args.launch, &ctx)?;
-    let probe = Probe::run();
-    let host = host_paths(&ctx);
-    let prepared = sandbox::prepare(
-        &launch.policy,
-        &probe,
-        &host,
-        &launch.resolved.executable,
-        &args.launch.command,
-        &ctx.cwd,
-    )?;
-    let text = consent::render(
-        &launch.policy,
-        &launch.invocation,
-        &prepared.report.lines,
-        &ctx.home,
-    );
+    let Staged {
+        ctx,
+        launch,
+        host,
+        text,
+        ..
+    } = stage(&args.launch)?;
     let mode = if args.yes { Mode::Yes } else { Mode::Ask };
     if consent::obtain(&text, mode)? != Outcome::Approved {
         return Err(Error::Refused);
@@ -199,25 +266,13 @@ fn approve(args: ApproveArgs) -> Result<ExitCode, Error> {
 /// `cordon vet`: consent to start the server (it runs, sandboxed), the
 /// interview, the report, and the offer to approve with pins.
 fn vet(args: VetArgs) -> Result<ExitCode, Error> {
-    ensure_standard_descriptors();
-    let ctx = Context::from_env()?;
-    let launch = resolve_launch(&args.launch, &ctx)?;
-    let probe = Probe::run();
-    let host = host_paths(&ctx);
-    let mut prepared = sandbox::prepare(
-        &launch.policy,
-        &probe,
-        &host,
-        &launch.resolved.executable,
-        &args.launch.command,
-        &ctx.cwd,
-    )?;
-    let text = consent::render(
-        &launch.policy,
-        &launch.invocation,
-        &prepared.report.lines,
-        &ctx.home,
-    );
+    let Staged {
+        ctx,
+        launch,
+        host,
+        mut prepared,
+        text,
+    } = stage(&args.launch)?;
     let mode = if args.yes { Mode::Yes } else { Mode::Ask };
     if consent::obtain(&text, mode)? != Outcome::Approved {
         return Err(Error::Refused);
@@ -262,6 +317,26 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
             recorded.id
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cordon config wrap|unwrap`.
+fn config_command(cmd: ConfigCommand) -> Result<ExitCode, Error> {
+    use crate::hostconfig::{Action, Request};
+    let (action, args) = match cmd {
+        ConfigCommand::Wrap(args) => (Action::Wrap, args),
+        ConfigCommand::Unwrap(args) => (Action::Unwrap, args),
+    };
+    let request = Request {
+        action,
+        host: args.host,
+        dry_run: args.dry_run,
+    };
+    crate::hostconfig::run(
+        &request,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -351,7 +426,67 @@ fn profile_command(cmd: ProfileCommand) -> Result<ExitCode, Error> {
                 ExitCode::from(1)
             })
         }
+        ProfileCommand::Init {
+            name,
+            stdout,
+            force,
+            command,
+        } => init_profile(&name, &command, stdout, force, &ctx),
     }
+}
+
+/// `cordon profile init`: drafts the profile and writes it where `-p NAME`
+/// finds it (or prints it); says on stdout where it went and what next.
+fn init_profile(
+    name: &str,
+    command: &[OsString],
+    to_stdout: bool,
+    force: bool,
+    ctx: &Context,
+) -> Result<ExitCode, Error> {
+    profile::init::check_name(name)?;
+    let first = command
+        .first()
+        .ok_or_else(|| Error::Usage("no command given after --".into()))?;
+    let resolved = launch::resolve(first, std::env::var_os("PATH").as_deref(), &ctx.cwd)?;
+    let cmd = profile::init::LaunchCommand {
+        argv: command,
+        executable: &resolved.executable,
+        interpreters: &resolved.interpreters,
+    };
+    let draft = profile::init::draft(name, &cmd, ctx);
+    let mut out = std::io::stdout().lock();
+    let io = |what: String| move |source| Error::Io { what, source };
+    if to_stdout {
+        out.write_all(draft.text.as_bytes())
+            .map_err(io("cannot write to stdout".into()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = ctx
+        .dirs
+        .first()
+        .ok_or_else(|| Error::Usage("no profile directory".into()))?;
+    let file = dir.join(format!("{name}.toml"));
+    if file.exists() && !force {
+        return Err(Error::Usage(format!(
+            "{} exists; pass --force to replace it, or --stdout to print the draft",
+            file.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    std::fs::write(&file, &draft.text).map_err(io(format!("cannot write {}", file.display())))?;
+    writeln!(
+        out,
+        "wrote {}
+review it, then:
+  cordon profile check {}
+  cordon run --dry-run -p {name} -- {}",
+        file.display(),
+        file.display(),
+        consent::quote_argv(command)
+    )
+    .map_err(io("cannot write to stdout".into()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check_file(file: &Path, ctx: &Context) -> Result<(), Error> {

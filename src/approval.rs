@@ -26,12 +26,13 @@ pub struct Request<'a> {
 /// Decides whether the server may start. Without a terminal only an
 /// approval recorded for exactly this binding lets it; a refusal also
 /// answers the host's `initialize` request so its UI can say why.
-pub fn decide(req: &Request<'_>) -> Result<Outcome, Error> {
+/// Returns the outcome, and the recorded approval when one matched.
+pub fn decide(req: &Request<'_>) -> Result<(Outcome, Option<Approval>), Error> {
     if req.dry_run {
-        return Ok(consent::obtain(req.text, Mode::DryRun)?);
+        return Ok((consent::obtain(req.text, Mode::DryRun)?, None));
     }
     if req.yes {
-        return Ok(consent::obtain(req.text, Mode::Yes)?);
+        return Ok((consent::obtain(req.text, Mode::Yes)?, None));
     }
     let binding = (req.binding)()?;
     let store = Store::new(&req.host.state);
@@ -41,7 +42,7 @@ pub fn decide(req: &Request<'_>) -> Result<Outcome, Error> {
             "{}cordon: approved on {} (approval {})\n",
             req.text, approval.approved_at, approval.id
         ));
-        return Ok(Outcome::Approved);
+        return Ok((Outcome::Approved, Some(approval.clone())));
     }
     match consent::obtain(req.text, Mode::Ask) {
         Err(ConsentError::NoTerminal) => {
@@ -54,8 +55,69 @@ pub fn decide(req: &Request<'_>) -> Result<Outcome, Error> {
             answer_initialize(&message);
             Err(ConsentError::NotApproved { reasons, approve }.into())
         }
-        other => Ok(other?),
+        other => Ok((other?, None)),
     }
+}
+
+/// The pin file the relay uses for `approval`, holding the approval's pins
+/// when it has any (written afresh, so an edited file cannot widen them).
+pub fn pin_file(host: &HostPaths, approval: &Approval) -> Result<std::path::PathBuf, Error> {
+    let path = host
+        .state
+        .join("pins")
+        .join(format!("approval-{}.json", approval.id));
+    match &approval.pins {
+        Some(tools) => {
+            let pins = crate::mcp::pins::PinSet {
+                version: 1,
+                tools: tools.clone(),
+            };
+            crate::mcp::pins::save(&path, &pins).map_err(crate::mcp::McpError::from)?;
+        }
+        None => {
+            // A stale file from an earlier, revoked approval with the same
+            // id must not stand in for pins nobody recorded.
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(Error::Io {
+                        what: format!("cannot remove {}", path.display()),
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
+    Ok(path)
+}
+
+/// After the first approved run of an approval without pins: the relay
+/// recorded the server's tools (trust on first use); keep them in the
+/// approval, so later runs enforce them.
+pub fn keep_first_pins(host: &HostPaths, approval: &Approval) -> Result<(), Error> {
+    if approval.pins.is_some() {
+        return Ok(());
+    }
+    let path = host
+        .state
+        .join("pins")
+        .join(format!("approval-{}.json", approval.id));
+    let Some(pins) = crate::mcp::pins::load(&path).map_err(crate::mcp::McpError::from)? else {
+        return Ok(());
+    };
+    let id = approval.id.clone();
+    let count = pins.tools.len();
+    Store::new(&host.state)
+        .update(move |all| {
+            for a in all.iter_mut().filter(|a| a.id == id && a.pins.is_none()) {
+                a.pins = Some(pins.tools.clone());
+            }
+        })
+        .map_err(ConsentError::from)?;
+    say(&format!(
+        "cordon: recorded {count} tool pins in approval {} (trust on first use); later runs withhold tools whose definitions change\n",
+        approval.id
+    ));
+    Ok(())
 }
 
 fn say(text: &str) {

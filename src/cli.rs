@@ -37,7 +37,8 @@ const PROFILE_EXAMPLES: &str = "\
 Examples:
   cordon profile list
   cordon profile show filesystem
-  cordon profile check ./my-server.toml";
+  cordon profile check ./my-server.toml
+  cordon profile init my-server -- npx -y @example/mcp-server@1.2.3";
 
 #[derive(Debug, Parser)]
 #[command(name = "cordon", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -79,6 +80,88 @@ pub enum Command {
     /// approve it with its tools pinned.
     #[command(after_help = VET_EXAMPLES)]
     Vet(VetArgs),
+
+    /// Put cordon in front of every stdio server of an MCP host's
+    /// configuration, or take it away again.
+    #[command(subcommand, after_help = CONFIG_EXAMPLES)]
+    Config(ConfigCommand),
+
+    /// Check the MCP audit log written with `[mcp] audit = true`.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+
+    /// The network filter's forwarder, which cordon starts itself for
+    /// network mode "filtered".
+    #[command(name = "__egress", hide = true)]
+    Egress {
+        /// The inherited socket carrying the configuration and listeners.
+        #[arg(long)]
+        fd: i32,
+        /// cordon's pid: the forwarder does not outlive it.
+        #[arg(long)]
+        parent: u32,
+    },
+
+    /// Write the manual pages or shell completions into DIR (for
+    /// packagers).
+    #[command(name = "__generate", hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+        dir: PathBuf,
+    },
+}
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  See what wrapping every host configuration found would change:
+    cordon config wrap --dry-run
+
+  Wrap Claude Desktop's servers (a backup is kept next to the file):
+    cordon config wrap --host claude-desktop
+
+  Restore the original commands:
+    cordon config unwrap --host claude-desktop
+
+Hosts: claude-desktop (~/.config/Claude/claude_desktop_config.json),
+vscode (~/.config/Code/User/mcp.json), cursor (~/.cursor/mcp.json),
+claude-code (~/.claude.json, top level and per project), or a file's path.";
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Make each stdio server of a host's configuration run through cordon.
+    ///
+    /// Each entry's command becomes `cordon run --profile P [--rw DIR]...
+    /// [--env NAME]... --yes -- COMMAND ARGS...`, with the profile that
+    /// matches the server's package (else `default`); stderr says which
+    /// profile each server got. Remote servers (`url`, type http/sse) are
+    /// left alone. A backup of the file is kept next to it.
+    Wrap(HostArgs),
+    /// Restore the original command of each server that runs through
+    /// cordon.
+    Unwrap(HostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The host whose configuration to rewrite: claude-desktop, vscode,
+    /// cursor, claude-code, or a path to a configuration file. Without it,
+    /// every one of these hosts whose file exists.
+    #[arg(long, value_name = "HOST|PATH")]
+    pub host: Option<String>,
+
+    /// Print the changes as a diff on stdout; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// What `cordon __generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generated {
+    /// cordon.1 and one page per subcommand.
+    Man,
+    /// Completions for bash, zsh and fish.
+    Completions,
 }
 
 const VET_EXAMPLES: &str = "\
@@ -187,6 +270,22 @@ pub struct RunArgs {
     /// Print the command and its sandbox, run nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Keep this server's tool pins in FILE (default:
+    /// $XDG_STATE_HOME/cordon/pins/<profile>-<hash of the command>.json).
+    #[arg(long, value_name = "FILE")]
+    pub pin: Option<PathBuf>,
+}
+
+/// `cordon audit …`: the MCP audit log.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check an audit log's hash chain: print `ok: N entries` and exit 0,
+    /// or name the first broken line and exit 1.
+    Verify {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,5 +302,23 @@ pub enum ProfileCommand {
     Check {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Draft a profile for a new server from its launch command, with a
+    /// comment on every grant and on what to tighten. Written to
+    /// $XDG_CONFIG_HOME/cordon/profiles/NAME.toml, where `-p NAME` finds it.
+    Init {
+        /// The new profile's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Print the profile on stdout instead of writing the file.
+        #[arg(long)]
+        stdout: bool,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+        /// The server's command and its arguments, after `--`, as the host
+        /// configuration starts it.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
     },
 }

@@ -28,6 +28,8 @@ pub enum Error {
     #[error(transparent)]
     Session(#[from] SessionError),
     #[error(transparent)]
+    Mcp(#[from] crate::mcp::McpError),
+    #[error(transparent)]
     HostConfig(#[from] HostConfigError),
     #[error("{0}")]
     Usage(String),

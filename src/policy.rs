@@ -12,6 +12,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::destination::{Destination, HostPattern, IpNet};
+
 /// Everything cordon enforces for one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -160,6 +162,9 @@ pub struct Network {
     pub connect: Ports,
     /// TCP ports the server may bind.
     pub bind: Ports,
+    /// The destinations of mode `filtered`, in the profile's order without
+    /// duplicates; empty in every other mode.
+    pub allow: Vec<Destination>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +175,9 @@ pub enum NetworkMode {
     /// A private loopback interface inside the sandbox; the host's loopback
     /// and every other network stay out of reach.
     Loopback,
+    /// A network namespace with no route out: every connection goes
+    /// through cordon's forwarder, which reaches only `Network::allow`.
+    Filtered,
     /// The host's network stack.
     Host,
 }
@@ -179,6 +187,7 @@ impl fmt::Display for NetworkMode {
         f.write_str(match self {
             NetworkMode::None => "none",
             NetworkMode::Loopback => "loopback",
+            NetworkMode::Filtered => "filtered",
             NetworkMode::Host => "host",
         })
     }

@@ -1,28 +1,23 @@
 //! One server's lifetime after it started: the single-threaded poll loop
-//! that relays stdio, forwards signals, and runs the MCP shutdown sequence
-//! (close the server's stdin, wait, SIGTERM, wait, kill the sandbox).
+//! that relays stdio through the MCP [`Relay`], forwards signals, and runs
+//! the MCP shutdown sequence (close the server's stdin, wait, SIGTERM,
+//! wait, kill the sandbox).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 
 use crate::launch::status::Record;
 use crate::launch::{Child, read_record};
+use crate::mcp::Filter;
 use crate::policy::Shutdown;
-use crate::relay::Direction;
+use crate::relay::Relay;
 use crate::sys;
 
-/// Signals cordon forwards to the server.
-pub const FORWARDED: [libc::c_int; 6] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-];
+pub use crate::launch::FORWARDED;
 
 /// How the server ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +75,10 @@ pub fn signal_fd() -> Result<OwnedFd, Errno> {
 struct Session {
     child: Child,
     stdin: Option<OwnedFd>,
-    to_server: Direction,
-    to_host: Direction,
+    /// A non-blocking descriptor of the host's stdout pipe, when one could
+    /// be opened (see [`host_output`]).
+    host_out: Option<OwnedFd>,
+    relay: Relay,
     phase: Phase,
     deadline: Option<Instant>,
     exit: Option<ServerExit>,
@@ -95,20 +92,21 @@ pub fn run(
     mut child: Child,
     signals: OwnedFd,
     shutdown: Shutdown,
+    filter: Filter,
 ) -> Result<ServerExit, SessionError> {
     let stdin = child.stdin.take();
     let mut s = Session {
         child,
         stdin,
-        to_server: Direction::default(),
-        to_host: Direction::default(),
+        host_out: host_output(),
+        relay: Relay::new(filter),
         phase: Phase::Running,
         deadline: None,
         exit: None,
         status_open: true,
         shutdown,
     };
-    while !((s.exit.is_some() || !s.status_open) && s.to_host.finished()) {
+    while !((s.exit.is_some() || !s.status_open) && s.relay.to_host.finished()) {
         s.step(signals.as_fd())?;
     }
     let _ = nix::sys::wait::waitpid(s.child.pid, None);
@@ -127,8 +125,51 @@ fn host(fd: RawFd) -> BorrowedFd<'static> {
     }
 }
 
+/// When stdout is a pipe, a second descriptor for it opened non-blocking
+/// through /proc: a new open file description, so the flag does not leak
+/// to whoever shares cordon's stdout, and a host that reads slowly can no
+/// longer block the loop (signals, the other direction) in `write`. A
+/// file or terminal never blocks for long; a pipe cordon may not reopen
+/// (another user's) keeps the blocking descriptor 1.
+fn host_output() -> Option<OwnedFd> {
+    let stat = nix::sys::stat::fstat(host(HOST_OUT)).ok()?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return None;
+    }
+    let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    nix::fcntl::open("/proc/self/fd/1", flags, nix::sys::stat::Mode::empty()).ok()
+}
+
 impl Session {
     fn step(&mut self, signals: BorrowedFd<'_>) -> Result<(), SessionError> {
+        let mut pfds = self.poll_set(signals);
+        let timeout = self.deadline.map_or(-1, |d| {
+            d.saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32
+        });
+        sys::poll(&mut pfds, timeout)?;
+        let ready = |i: usize| pfds[i].revents != 0;
+        if ready(0) {
+            self.read_host();
+        }
+        if ready(2) {
+            self.read_server();
+        }
+        self.flush();
+        if ready(4) {
+            self.forward_signals(signals);
+        }
+        if ready(5) {
+            self.read_status();
+        }
+        self.advance_shutdown();
+        Ok(())
+    }
+
+    /// What to wait for: 0 host input, 1 room in the server's stdin, 2
+    /// server output, 3 room in the host's stdout, 4 signals, 5 status.
+    fn poll_set(&self, signals: BorrowedFd<'_>) -> [libc::pollfd; 6] {
         let mut pfds = [libc::pollfd {
             fd: -1,
             events: 0,
@@ -141,51 +182,56 @@ impl Session {
                 revents: 0,
             }
         };
-        if self.to_server.wants_read() {
+        if self.relay.wants_host_input() {
             watch(0, HOST_IN, libc::POLLIN);
         }
-        if let (true, Some(stdin)) = (self.to_server.wants_write(), &self.stdin) {
+        if let (true, Some(stdin)) = (self.relay.to_server.wants_write(), &self.stdin) {
             watch(1, stdin.as_raw_fd(), libc::POLLOUT);
         }
-        if self.to_host.wants_read() {
+        if self.relay.wants_server_output() {
             watch(2, self.child.stdout.as_raw_fd(), libc::POLLIN);
         }
-        if self.to_host.wants_write() {
-            watch(3, HOST_OUT, libc::POLLOUT);
+        if self.relay.to_host.wants_write() {
+            watch(3, self.host_out().as_raw_fd(), libc::POLLOUT);
         }
         watch(4, signals.as_raw_fd(), libc::POLLIN);
         if self.status_open {
             watch(5, self.child.status.as_raw_fd(), libc::POLLIN);
         }
-        let timeout = self.deadline.map_or(-1, |d| {
-            d.saturating_duration_since(Instant::now())
-                .as_millis()
-                .min(i32::MAX as u128) as i32
-        });
-        sys::poll(&mut pfds, timeout)?;
-        let ready = |i: usize| pfds[i].revents != 0;
-        if ready(0) && self.to_server.fill(host(HOST_IN)).is_err() {
-            self.to_server.close_source();
+        pfds
+    }
+
+    fn host_out(&self) -> BorrowedFd<'_> {
+        self.host_out
+            .as_ref()
+            .map_or(host(HOST_OUT), |fd| fd.as_fd())
+    }
+
+    /// Writes whatever is queued, right after reading and without waiting
+    /// for POLLOUT: the destinations are non-blocking (a full one just
+    /// takes less), and a round trip through poll would add latency to
+    /// every message.
+    fn flush(&mut self) {
+        if let (true, Some(stdin)) = (self.relay.to_server.wants_write(), &self.stdin) {
+            let _ = self.relay.to_server.flush(stdin.as_fd());
         }
-        if ready(1) {
-            if let Some(stdin) = &self.stdin {
-                let _ = self.to_server.flush(stdin.as_fd());
-            }
+        if self.relay.to_host.wants_write() {
+            let out = self
+                .host_out
+                .as_ref()
+                .map_or(host(HOST_OUT), |fd| fd.as_fd());
+            let _ = self.relay.to_host.flush(out);
         }
-        if ready(2) && self.to_host.fill(self.child.stdout.as_fd()).is_err() {
-            self.to_host.close_source();
-        }
-        if ready(3) || self.to_host.wants_write() {
-            let _ = self.to_host.flush(host(HOST_OUT));
-        }
-        if ready(4) {
-            self.forward_signals(signals);
-        }
-        if ready(5) {
-            self.read_status();
-        }
-        self.advance_shutdown();
-        Ok(())
+    }
+
+    /// A read error ends the source like EOF; the lane has already
+    /// decided on what it read, including a last line without newline.
+    fn read_host(&mut self) {
+        let _ = self.relay.read_host(host(HOST_IN));
+    }
+
+    fn read_server(&mut self) {
+        let _ = self.relay.read_server(self.child.stdout.as_fd());
     }
 
     fn forward_signals(&mut self, signals: BorrowedFd<'_>) {
@@ -209,18 +255,19 @@ impl Session {
     fn advance_shutdown(&mut self) {
         // Host EOF (or a server that stopped reading): close its stdin once
         // everything read has been delivered.
-        if self.stdin.is_some() && (self.to_server.drained() || !self.to_server.destination_open())
-        {
-            self.stdin = None;
+        let to_server = &self.relay.to_server;
+        if self.stdin.is_some() && (to_server.drained() || !to_server.destination_open()) {
+            self.close_server_stdin();
         }
+        let (to_server, to_host) = (&self.relay.to_server, &self.relay.to_host);
         // The host is done once its input has been delivered (or the
         // server stopped taking it), or when it stopped reading our output.
-        let host_done = self.to_server.finished() || !self.to_host.destination_open();
-        let server_done = self.to_host.finished();
+        let host_done = to_server.finished() || !to_host.destination_open();
+        let server_done = to_host.finished();
         let now = Instant::now();
         match self.phase {
             Phase::Running if self.exit.is_none() && (host_done || server_done) => {
-                self.stdin = None;
+                self.close_server_stdin();
                 self.enter(Phase::Closing, self.shutdown.close_grace, now);
             }
             Phase::Closing if self.expired(now) => {
@@ -241,6 +288,13 @@ impl Session {
             }
             _ => {}
         }
+    }
+
+    /// Closes the server's stdin; replies cordon still had for the server
+    /// (refusals of its requests) have nowhere to go.
+    fn close_server_stdin(&mut self) {
+        self.stdin = None;
+        self.relay.to_server.close_destination();
     }
 
     fn enter(&mut self, phase: Phase, grace: Duration, now: Instant) {

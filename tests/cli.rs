@@ -155,8 +155,14 @@ fn missing_profile_fails_before_anything_runs() {
     );
 }
 
-/// A mixed stream: JSON-RPC lines, a line without a trailing newline
-/// handling in between, binary bytes, and one 16 MiB line.
+/// A shell function `n WORD` printing a JSON-RPC notification: the relay
+/// only forwards valid MCP messages from the server.
+const NOTIFY: &str = r#"n() { printf '{"jsonrpc":"2.0","method":"%s"}\n' "$1"; }; "#;
+
+/// A mixed stream of valid MCP messages (the relay drops anything else):
+/// requests and notifications with odd spacing, escapes, every non-ASCII
+/// plane, CRLF endings, one message of exactly the default 16 MiB limit,
+/// and a last one without its newline.
 fn mixed_stream() -> Vec<u8> {
     let mut data = Vec::new();
     for i in 0..1000 {
@@ -164,10 +170,19 @@ fn mixed_stream() -> Vec<u8> {
             format!("{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"ping\"}}\n").as_bytes(),
         );
     }
-    data.extend((0..=255u8).cycle().take(70_000));
-    data.push(b'\n');
-    data.extend(std::iter::repeat_n(b'x', 16 << 20));
-    data.extend_from_slice(b"\n{\"jsonrpc\":\"2.0\",\"id\":\"last\",\"result\":{}}");
+    data.extend_from_slice(
+        "{ \"jsonrpc\" : \"2.0\", \"id\" : \"a\\u00e9\", \"method\":\"x/é中😀\", \"params\":{\"t\":\"\\n\\\"\"} }\r\n"
+            .as_bytes(),
+    );
+    let head = b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"data\":\"";
+    let tail = b"\"}}";
+    data.extend_from_slice(head);
+    data.extend(std::iter::repeat_n(
+        b'x',
+        (16 << 20) - head.len() - tail.len(),
+    ));
+    data.extend_from_slice(tail);
+    data.extend_from_slice(b"\n{\"jsonrpc\":\"2.0\",\"method\":\"last\"}");
     data
 }
 
@@ -189,6 +204,34 @@ fn relay_is_byte_exact_in_every_mode() {
             out.stdout.len(),
             input.len()
         );
+    }
+}
+
+#[test]
+fn relay_drops_and_reports_lines_that_are_not_mcp_messages() {
+    let valid = b"{\"jsonrpc\":\"2.0\",\"method\":\"kept\"}\n";
+    let mut input = b"plain text\n".to_vec();
+    input.extend((0..=255u8).cycle().take(70_000));
+    input.extend_from_slice(b"\n[1,2]\n");
+    input.extend_from_slice(valid);
+    for (user, ns) in modes() {
+        let env = Env::new(user);
+        let out = run(env.cordon(&run_args(ns, &["--", "cat"])), &input);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{user:?} ns={ns}: {}",
+            stderr(&out)
+        );
+        assert_eq!(out.stdout, valid, "{user:?} ns={ns}");
+        let err = stderr(&out);
+        for note in [
+            "cordon: host stdin (not forwarded: not JSON): plain text",
+            "cordon: host stdin (not forwarded: not JSON): \\x00\\x01",
+            "cordon: host stdin (not forwarded: a JSON-RPC batch, which MCP does not allow): [1,2]",
+        ] {
+            assert!(err.contains(note), "{user:?} ns={ns}: no {note:?} in {err}");
+        }
     }
 }
 
@@ -229,8 +272,10 @@ fn server_exit_status_and_signal_death_propagate() {
 fn signals_sent_to_cordon_reach_the_server() {
     for (user, ns) in modes() {
         let env = Env::new(user);
-        let script = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done";
-        let mut child = spawn(env.cordon(&run_args(ns, &["--", "sh", "-c", script])));
+        let script = format!(
+            "{NOTIFY}trap 'n got-term; exit 7' TERM; n ready; while :; do sleep 0.05; done"
+        );
+        let mut child = spawn(env.cordon(&run_args(ns, &["--", "sh", "-c", &script])));
         let mut stdout = child.stdout.take().unwrap();
         read_until(&mut stdout, "ready");
         // setsid --wait forks: signal cordon itself, the only child of setsid.
@@ -285,8 +330,9 @@ fn nothing_survives_kill_9_of_cordon() {
         let token = format!("9{}{}", std::process::id() % 1000, if ns { 11 } else { 22 });
         // A background child, and a double-forked, setsid'd grandchild
         // trying to escape.
-        let script =
-            format!("sleep {token}1 & (setsid sleep {token}2 &) ; echo ready; exec sleep {token}3");
+        let script = format!(
+            "{NOTIFY}sleep {token}1 & (setsid sleep {token}2 &) ; n ready; exec sleep {token}3"
+        );
         let mut child = spawn(env.cordon(&run_args(ns, &["--", "sh", "-c", &script])));
         read_until(child.stdout.as_mut().unwrap(), "ready");
         assert!(eventually(Duration::from_secs(5), || support::sleepers(
@@ -322,10 +368,10 @@ fn host_eof_closes_the_servers_stdin_and_a_stubborn_server_is_killed() {
             "schema = 1\ndescription = \"test\"\n[filesystem]\ngroups = [\"runtime\"]\n[shutdown]\nclose_grace = \"100ms\"\nterm_grace = \"100ms\"\n",
         );
         // Ignores EOF and SIGTERM: only the kill ends it.
-        let script = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
+        let script = format!("{NOTIFY}trap '' TERM; n ready; while :; do sleep 0.05; done");
         let mut child = spawn(env.cordon(&run_args(
             ns,
-            &["-p", profile.to_str().unwrap(), "--", "sh", "-c", script],
+            &["-p", profile.to_str().unwrap(), "--", "sh", "-c", &script],
         )));
         read_until(child.stdout.as_mut().unwrap(), "ready");
         drop(child.stdin.take());
@@ -343,8 +389,10 @@ fn host_eof_closes_the_servers_stdin_and_a_stubborn_server_is_killed() {
 fn a_server_that_exits_on_eof_ends_cleanly() {
     for (user, ns) in modes() {
         let env = Env::new(user);
-        let mut child = spawn(env.cordon(&run_args(ns, &["--", "sh", "-c", "cat; echo bye"])));
-        child.stdin.as_mut().unwrap().write_all(b"hello\n").unwrap();
+        let script = format!("{NOTIFY}cat; n bye");
+        let mut child = spawn(env.cordon(&run_args(ns, &["--", "sh", "-c", &script])));
+        let hello = b"{\"jsonrpc\":\"2.0\",\"method\":\"hello\"}\n";
+        child.stdin.as_mut().unwrap().write_all(hello).unwrap();
         drop(child.stdin.take());
         let out = child.wait_with_output().unwrap();
         assert_eq!(
@@ -353,7 +401,8 @@ fn a_server_that_exits_on_eof_ends_cleanly() {
             "{user:?} ns={ns}: {}",
             stderr(&out)
         );
-        assert_eq!(out.stdout, b"hello\nbye\n");
+        let bye = b"{\"jsonrpc\":\"2.0\",\"method\":\"bye\"}\n";
+        assert_eq!(out.stdout, [&hello[..], bye].concat());
     }
 }
 
@@ -518,7 +567,7 @@ fn the_prompt_asks_on_the_terminal_and_defaults_to_no() {
     ] {
         let env = Env::new(User::Current);
         let marker = env.work.join("ran");
-        let script = format!("echo ran > {}; echo served", marker.display());
+        let script = format!("{NOTIFY}echo ran > {}; n served", marker.display());
         let args = [
             "run",
             "--rw",
@@ -537,7 +586,7 @@ fn the_prompt_asks_on_the_terminal_and_defaults_to_no() {
         );
         if expect_run {
             assert_eq!(out.status.code(), Some(0));
-            assert_eq!(out.stdout, b"served\n");
+            assert_eq!(out.stdout, b"{\"jsonrpc\":\"2.0\",\"method\":\"served\"}\n");
         } else {
             assert_eq!(out.status.code(), Some(124), "answer {answer:?}");
             assert!(out.stdout.is_empty());

@@ -199,6 +199,7 @@ pub(crate) mod test_support {
                 mode: NetworkMode::None,
                 connect: Ports::Only(Vec::new()),
                 bind: Ports::Only(Vec::new()),
+                allow: Vec::new(),
             },
             env: EnvPolicy {
                 pass: vec!["HOME".into(), "PATH".into()],

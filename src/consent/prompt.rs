@@ -32,6 +32,11 @@ pub const QUESTION: &str = "Run this command? [y/N] ";
 /// Longest answer read; anything longer is not "yes" anyway.
 const MAX_ANSWER: usize = 256;
 
+/// Shows `text` and asks `question` on the controlling terminal.
+pub fn ask(text: &str, question: &str) -> Result<Outcome, ConsentError> {
+    ask_on(&mut open_tty()?, text, question)
+}
+
 /// Show `text` (already rendered) and decide according to `mode`.
 ///
 /// - [`Mode::Yes`]: write it to stderr, [`Outcome::Approved`].
@@ -39,11 +44,6 @@ const MAX_ANSWER: usize = 256;
 /// - [`Mode::Ask`]: open `/dev/tty` and [`ask_on`] it. Without a
 ///   controlling terminal, write the text to stderr and return
 ///   [`ConsentError::NoTerminal`].
-/// Shows `text` and asks `question` on the controlling terminal.
-pub fn ask(text: &str, question: &str) -> Result<Outcome, ConsentError> {
-    ask_on(&mut open_tty()?, text, question)
-}
-
 pub fn obtain(text: &str, mode: Mode) -> Result<Outcome, ConsentError> {
     match mode {
         Mode::Yes => write_stderr(text).map(|()| Outcome::Approved),

@@ -16,7 +16,7 @@ use super::Invocation;
 use super::quote::{escape_os, escape_text, quote_argv};
 use super::warn::warnings;
 use crate::policy::{
-    Access, FsGrant, GrantSource, Limits, Network, NetworkMode, Policy, SyscallAction,
+    Access, FsGrant, GrantSource, Limits, Network, NetworkMode, Policy, Ports, SyscallAction,
     SyscallPolicy,
 };
 
@@ -246,14 +246,32 @@ fn push_network(out: &mut String, net: &Network) {
             "loopback (a private loopback inside the sandbox; the host's loopback and every \
              other network are out of reach)"
         }
+        NetworkMode::Filtered => {
+            "filtered (its own network namespace with no route out; cordon connects for it \
+             to the destinations below only, never to loopback, private, link-local or cloud \
+             metadata addresses unless an entry names them by address)"
+        }
         NetworkMode::Host => "host (the host's network stack)",
     };
     field(out, "network:", mode);
+    if net.mode == NetworkMode::Filtered {
+        let entries: Vec<String> = net
+            .allow
+            .iter()
+            .map(|d| escape_text(&d.to_string()))
+            .collect();
+        field(out, "allow:", &entries.join(", "));
+    }
     if net.mode != NetworkMode::None {
+        let connect = match (net.mode, &net.connect) {
+            (NetworkMode::Filtered, Ports::Any) => "the allowlist's ports".to_owned(),
+            (NetworkMode::Filtered, extra) => format!("the allowlist's ports and {extra}"),
+            (_, ports) => ports.to_string(),
+        };
         field(
             out,
             "tcp ports:",
-            &format!("connect {}; bind {}", net.connect, net.bind),
+            &format!("connect {connect}; bind {}", net.bind),
         );
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::Invocation;
 use super::quote::{escape_os, escape_text};
-use crate::policy::{NetworkMode, Policy};
+use crate::policy::{HostPattern, NetworkMode, Policy};
 
 const PRIVILEGE: &[&str] = &["sudo", "doas", "su", "pkexec", "run0"];
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"];
@@ -52,10 +52,26 @@ pub fn warnings(policy: &Policy, inv: &Invocation, home: &Path) -> Vec<String> {
                 .to_owned(),
         );
     }
+    allowlist_warnings(policy, &mut out);
     env_warnings(policy, &mut out);
     let mut seen = std::collections::HashSet::new();
     out.retain(|w| seen.insert(w.clone()));
     out
+}
+
+/// Allowlist entries that reach what mode "filtered" refuses by default:
+/// a network named by address that holds loopback, private, link-local or
+/// metadata addresses.
+fn allowlist_warnings(policy: &Policy, out: &mut Vec<String>) {
+    for dest in &policy.network.allow {
+        if let HostPattern::Net(net) = &dest.host {
+            if let Some(reason) = crate::destination::overlaps_refused(net) {
+                out.push(format!(
+                    "network.allow {dest} reaches addresses cordon otherwise refuses ({reason})"
+                ));
+            }
+        }
+    }
 }
 
 fn command_warnings(words: &[&str], executable: &Path, out: &mut Vec<String>) {

@@ -45,7 +45,8 @@ pub fn profile_for(command: &str, args: &[String], profiles: &[String]) -> Choic
         let Some(package) = package_name(word) else {
             continue;
         };
-        let found = candidates(&package).find(|c| *c != FALLBACK_PROFILE && profiles.iter().any(|p| p == c));
+        let found = candidates(&package)
+            .find(|c| *c != FALLBACK_PROFILE && profiles.iter().any(|p| p == c));
         if let Some(profile) = found {
             return Choice {
                 profile: profile.to_owned(),
@@ -152,25 +153,49 @@ mod tests {
 
     #[test]
     fn npm_packages_map_to_their_profiles() {
-        let c = choose("npx", &["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]);
+        let c = choose(
+            "npx",
+            &["-y", "@modelcontextprotocol/server-filesystem", "/tmp"],
+        );
         assert_eq!(c.profile, "filesystem");
-        assert_eq!(c.matched.as_deref(), Some("@modelcontextprotocol/server-filesystem"));
-        let c = choose("npx", &["-y", "@modelcontextprotocol/server-everything@2025.1.1"]);
+        assert_eq!(
+            c.matched.as_deref(),
+            Some("@modelcontextprotocol/server-filesystem")
+        );
+        let c = choose(
+            "npx",
+            &["-y", "@modelcontextprotocol/server-everything@2025.1.1"],
+        );
         assert_eq!(c.profile, "everything");
     }
 
     #[test]
     fn python_and_binary_servers_match_too() {
         assert_eq!(choose("uvx", &["mcp-server-time==0.6"]).profile, "time");
-        assert_eq!(choose("python3", &["-m", "mcp_server_time"]).profile, "time");
-        assert_eq!(choose("/usr/bin/github-mcp-server", &["stdio"]).profile, "github");
+        assert_eq!(
+            choose("python3", &["-m", "mcp_server_time"]).profile,
+            "time"
+        );
+        assert_eq!(
+            choose("/usr/bin/github-mcp-server", &["stdio"]).profile,
+            "github"
+        );
     }
 
     #[test]
     fn unknown_servers_and_bare_words_fall_back_to_default() {
-        assert_eq!(choose("node", &["/srv/filesystem/index.js"]).profile, "default");
-        assert_eq!(choose("my-tool", &["--mode", "filesystem"]).profile, "default");
-        assert_eq!(choose("npx", &["-y", "mcp-server-default"]).profile, "default");
+        assert_eq!(
+            choose("node", &["/srv/filesystem/index.js"]).profile,
+            "default"
+        );
+        assert_eq!(
+            choose("my-tool", &["--mode", "filesystem"]).profile,
+            "default"
+        );
+        assert_eq!(
+            choose("npx", &["-y", "mcp-server-default"]).profile,
+            "default"
+        );
         assert_eq!(choose("npx", &["-y", "mcp-server-weather"]).matched, None);
     }
 
@@ -178,10 +203,21 @@ mod tests {
     fn only_existing_absolute_directories_are_granted() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap().to_owned();
-        let args: Vec<String> = ["-y", "@modelcontextprotocol/server-filesystem", &d, "rel", "/no/such", "~"]
-            .map(String::from)
-            .to_vec();
-        let grants = directory_grants(&args, Some("@modelcontextprotocol/server-filesystem"), dir.path());
+        let args: Vec<String> = [
+            "-y",
+            "@modelcontextprotocol/server-filesystem",
+            &d,
+            "rel",
+            "/no/such",
+            "~",
+        ]
+        .map(String::from)
+        .to_vec();
+        let grants = directory_grants(
+            &args,
+            Some("@modelcontextprotocol/server-filesystem"),
+            dir.path(),
+        );
         assert_eq!(
             grants,
             [

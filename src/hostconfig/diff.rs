@@ -26,7 +26,13 @@ pub fn unified(old: &str, new: &str, old_label: &str, new_label: &str) -> String
     }
     let mut out = format!("--- {old_label}\n+++ {new_label}\n");
     for hunk in hunks(&ops) {
-        render_hunk(&mut out, &ops[hunk.0..hunk.1], &a, &b, position(&ops, hunk.0));
+        render_hunk(
+            &mut out,
+            &ops[hunk.0..hunk.1],
+            &a,
+            &b,
+            position(&ops, hunk.0),
+        );
     }
     out
 }
@@ -58,7 +64,13 @@ fn hunks(ops: &[Op]) -> Vec<(usize, usize)> {
     hunks
 }
 
-fn render_hunk(out: &mut String, ops: &[Op], a: &[&str], b: &[&str], (mut i, mut j): (usize, usize)) {
+fn render_hunk(
+    out: &mut String,
+    ops: &[Op],
+    a: &[&str],
+    b: &[&str],
+    (mut i, mut j): (usize, usize),
+) {
     let old_len = ops.iter().filter(|op| **op != Op::Insert).count();
     let new_len = ops.iter().filter(|op| **op != Op::Delete).count();
     // diff -u numbers lines from 1, and names the line before an empty range.
@@ -114,7 +126,8 @@ fn myers(a: &[&str], b: &[&str]) -> Vec<Op> {
     'search: for d in 0..=max as isize {
         trace.push(v.clone());
         for k in (-d..=d).step_by(2) {
-            let down = k == -d || (k != d && v[(k - 1 + offset) as usize] < v[(k + 1 + offset) as usize]);
+            let down =
+                k == -d || (k != d && v[(k - 1 + offset) as usize] < v[(k + 1 + offset) as usize]);
             let mut x = if down {
                 v[(k + 1 + offset) as usize]
             } else {
@@ -140,7 +153,8 @@ fn backtrack(trace: &[Vec<isize>], n: isize, m: isize, offset: isize) -> Vec<Op>
     for (d, v) in trace.iter().enumerate().rev() {
         let d = d as isize;
         let k = x - y;
-        let down = k == -d || (k != d && v[(k - 1 + offset) as usize] < v[(k + 1 + offset) as usize]);
+        let down =
+            k == -d || (k != d && v[(k - 1 + offset) as usize] < v[(k + 1 + offset) as usize]);
         let prev_k = if down { k + 1 } else { k - 1 };
         let prev_x = v[(prev_k + offset) as usize];
         let prev_y = prev_x - prev_k;

@@ -102,7 +102,11 @@ pub fn targets(host: Option<&str>, dirs: &HostDirs) -> Result<Vec<Target>, HostC
 
 /// Resolves `Detect` from the document's keys: `mcpServers` (or Claude
 /// Code's `projects`) wins over `servers`.
-pub fn resolve_layout(layout: Layout, doc: &Map<String, Value>, path: &Path) -> Result<Layout, HostConfigError> {
+pub fn resolve_layout(
+    layout: Layout,
+    doc: &Map<String, Value>,
+    path: &Path,
+) -> Result<Layout, HostConfigError> {
     if layout != Layout::Detect {
         return Ok(layout);
     }
@@ -158,7 +162,11 @@ pub fn server_maps<'a>(
     Ok(maps)
 }
 
-fn as_server_map<'a>(place: String, value: &'a mut Value, path: &Path) -> Result<ServerMap<'a>, HostConfigError> {
+fn as_server_map<'a>(
+    place: String,
+    value: &'a mut Value,
+    path: &Path,
+) -> Result<ServerMap<'a>, HostConfigError> {
     match value {
         Value::Object(servers) => Ok(ServerMap { place, servers }),
         _ => Err(HostConfigError::NotAnObject {
@@ -183,7 +191,10 @@ mod tests {
     #[test]
     fn known_hosts_have_their_documented_files() {
         let path = |n| known(n, &dirs()).unwrap().path;
-        assert_eq!(path("claude-desktop"), Path::new("/h/.config/Claude/claude_desktop_config.json"));
+        assert_eq!(
+            path("claude-desktop"),
+            Path::new("/h/.config/Claude/claude_desktop_config.json")
+        );
         assert_eq!(path("vscode"), Path::new("/h/.config/Code/User/mcp.json"));
         assert_eq!(path("cursor"), Path::new("/h/.cursor/mcp.json"));
         assert_eq!(path("claude-code"), Path::new("/h/.claude.json"));
@@ -204,7 +215,10 @@ mod tests {
     #[test]
     fn detection_prefers_mcp_servers() {
         let doc: Map<String, Value> = serde_json::from_str(r#"{"servers":{}}"#).unwrap();
-        assert_eq!(resolve_layout(Layout::Detect, &doc, Path::new("f")).unwrap(), Layout::Servers);
+        assert_eq!(
+            resolve_layout(Layout::Detect, &doc, Path::new("f")).unwrap(),
+            Layout::Servers
+        );
         let doc: Map<String, Value> = serde_json::from_str(r#"{"other":{}}"#).unwrap();
         assert!(resolve_layout(Layout::Detect, &doc, Path::new("f")).is_err());
     }

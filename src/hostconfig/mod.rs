@@ -16,7 +16,7 @@ mod wrap;
 mod write;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::profile::{Context, ProfileError};
 use formats::{HostDirs, Target};
@@ -104,7 +104,11 @@ struct Plan {
 
 /// Runs `cordon config wrap|unwrap`: `out` gets the dry-run diff, `notes`
 /// one line per server and per file.
-pub fn run(req: &Request, out: &mut dyn Write, notes: &mut dyn Write) -> Result<(), HostConfigError> {
+pub fn run(
+    req: &Request,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> Result<(), HostConfigError> {
     let ctx = Context::from_env().map_err(HostConfigError::Profiles)?;
     let dirs = HostDirs {
         config: std::env::var_os("XDG_CONFIG_HOME")
@@ -147,7 +151,11 @@ fn wrap_context(ctx: &Context) -> Result<WrapContext, HostConfigError> {
 
 /// Reads one file and applies the action to every server entry, saying
 /// what happened to each.
-fn plan(target: Target, wrap_ctx: Option<&WrapContext>, notes: &mut dyn Write) -> Result<Plan, HostConfigError> {
+fn plan(
+    target: Target,
+    wrap_ctx: Option<&WrapContext>,
+    notes: &mut dyn Write,
+) -> Result<Plan, HostConfigError> {
     let mut doc = write::read(&target.path)?;
     let layout = formats::resolve_layout(target.layout, &doc.root, &target.path)?;
     let mut changed = false;
@@ -159,8 +167,12 @@ fn plan(target: Target, wrap_ctx: Option<&WrapContext>, notes: &mut dyn Write) -
             };
             changed |= outcome.changed();
             let line = describe(&outcome);
-            writeln!(notes, "cordon: {}: {}[{name:?}]: {line}", target.label, map.place)
-                .map_err(HostConfigError::Output)?;
+            writeln!(
+                notes,
+                "cordon: {}: {}[{name:?}]: {line}",
+                target.label, map.place
+            )
+            .map_err(HostConfigError::Output)?;
         }
     }
     let new_text = write::render(&doc.root, &doc.style)?;
@@ -197,9 +209,16 @@ fn describe(outcome: &Outcome) -> String {
 
 /// Writes one planned file (backup, then atomic replace), or prints its
 /// diff for `--dry-run`.
-fn commit(plan: &Plan, req: &Request, out: &mut dyn Write, notes: &mut dyn Write) -> Result<(), HostConfigError> {
+fn commit(
+    plan: &Plan,
+    req: &Request,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> Result<(), HostConfigError> {
     let path = &plan.target.path;
-    let note = |notes: &mut dyn Write, text: String| writeln!(notes, "cordon: {text}").map_err(HostConfigError::Output);
+    let note = |notes: &mut dyn Write, text: String| {
+        writeln!(notes, "cordon: {text}").map_err(HostConfigError::Output)
+    };
     if !plan.changed {
         return note(notes, format!("{}: nothing to change", path.display()));
     }
@@ -214,17 +233,17 @@ fn commit(plan: &Plan, req: &Request, out: &mut dyn Write, notes: &mut dyn Write
             &path.display().to_string(),
             &format!("{} ({after})", path.display()),
         );
-        out.write_all(diff.as_bytes()).map_err(HostConfigError::Output)?;
-        return note(notes, format!("{}: dry run, nothing written", path.display()));
+        out.write_all(diff.as_bytes())
+            .map_err(HostConfigError::Output)?;
+        return note(
+            notes,
+            format!("{}: dry run, nothing written", path.display()),
+        );
     }
     let backup = write::backup(&plan.doc, std::time::SystemTime::now())?;
     write::replace(&plan.doc.path, &plan.new_text)?;
     note(
         notes,
-        format!("wrote {} (backup: {})", path.display(), display(&backup)),
+        format!("wrote {} (backup: {})", path.display(), backup.display()),
     )
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
 }

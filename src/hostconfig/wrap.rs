@@ -43,12 +43,27 @@ impl Outcome {
     }
 }
 
-/// The consent cordon records in a wrapped entry. Today it is `--yes`:
-/// the user reviews the wrapped configuration (or its `--dry-run` diff)
-/// and consents by writing it. Kept in this one function so that recorded
-/// approvals can replace it.
+/// The consent a wrapped entry carries: none. The host starts it without
+/// a terminal, so cordon runs it only once the person approved exactly
+/// this command with `cordon approve` (or `cordon vet`); wrapping a file
+/// must not grant that consent on its own.
 pub fn consent_args() -> Vec<String> {
-    vec!["--yes".to_owned()]
+    Vec::new()
+}
+
+/// The `cordon approve …` a person runs once to let the host start the
+/// wrapped entry: the same arguments as its `cordon run`.
+fn approve_hint(run_args: &[String]) -> String {
+    let words: Vec<std::ffi::OsString> = ["cordon", "approve"]
+        .into_iter()
+        .map(String::from)
+        .chain(run_args.iter().skip(1).cloned())
+        .map(Into::into)
+        .collect();
+    format!(
+        "approve it once from a terminal: {}",
+        crate::consent::quote_argv(&words)
+    )
 }
 
 /// The command and arguments of a stdio entry, or why it is not one that
@@ -59,7 +74,9 @@ fn stdio_command(entry: &Map<String, Value>) -> Result<(String, Vec<String>), St
     }
     match entry.get("type").map(|t| t.as_str()) {
         None | Some(Some("stdio")) => {}
-        Some(Some(other)) => return Err(format!("not a stdio server (type {other:?}): left alone")),
+        Some(Some(other)) => {
+            return Err(format!("not a stdio server (type {other:?}): left alone"));
+        }
         Some(None) => return Err("its \"type\" is not a string: left alone".into()),
     }
     let Some(command) = entry.get("command").and_then(Value::as_str) else {
@@ -80,7 +97,9 @@ fn stdio_command(entry: &Map<String, Value>) -> Result<(String, Vec<String>), St
 /// Where the original command starts in a wrapped entry's arguments
 /// (just after `--`), or None when the entry is not a cordon entry.
 fn wrapped_start(command: &str, args: &[String]) -> Option<usize> {
-    let is_cordon = Path::new(command).file_name().is_some_and(|n| n == "cordon");
+    let is_cordon = Path::new(command)
+        .file_name()
+        .is_some_and(|n| n == "cordon");
     if !is_cordon || args.first().map(String::as_str) != Some("run") {
         return None;
     }
@@ -101,7 +120,11 @@ pub fn wrap_entry(entry: &mut Value, ctx: &WrapContext) -> Outcome {
     }
     let choice = choose::profile_for(&command, &args, &ctx.profiles);
     let mut notes = Vec::new();
-    let mut new_args = vec!["run".to_owned(), "--profile".to_owned(), choice.profile.clone()];
+    let mut new_args = vec![
+        "run".to_owned(),
+        "--profile".to_owned(),
+        choice.profile.clone(),
+    ];
     if choose::takes_directories(&choice.profile) {
         for arg in choose::directory_grants(&args, choice.matched.as_deref(), &ctx.home) {
             match arg {
@@ -119,12 +142,16 @@ pub fn wrap_entry(entry: &mut Value, ctx: &WrapContext) -> Outcome {
         new_args.extend(["--env".to_owned(), name]);
     }
     if entry.contains_key("envFile") {
-        notes.push("its envFile's variables do not reach the server: add --env NAME for each by hand".into());
+        notes.push(
+            "its envFile's variables do not reach the server: add --env NAME for each by hand"
+                .into(),
+        );
     }
     new_args.extend(consent_args());
     new_args.push("--".to_owned());
     new_args.push(command);
     new_args.extend(args);
+    notes.push(approve_hint(&new_args));
     set_command(entry, Value::String(ctx.cordon.clone()), new_args);
     Outcome::Wrapped {
         profile: choice.profile,
@@ -165,7 +192,11 @@ pub fn unwrap_entry(entry: &mut Value) -> Outcome {
     let Some(original) = args.get(start) else {
         return Outcome::Skipped("runs cordon with no command after \"--\": left alone".into());
     };
-    set_command(entry, Value::String(original.clone()), args[start + 1..].to_vec());
+    set_command(
+        entry,
+        Value::String(original.clone()),
+        args[start + 1..].to_vec(),
+    );
     Outcome::Unwrapped
 }
 
@@ -182,7 +213,10 @@ fn set_command(entry: &mut Map<String, Value>, command: Value, args: Vec<String>
     match entry.get_mut("args") {
         Some(slot) => *slot = args,
         None => {
-            let at = entry.keys().position(|k| k == "command").map_or(entry.len(), |i| i + 1);
+            let at = entry
+                .keys()
+                .position(|k| k == "command")
+                .map_or(entry.len(), |i| i + 1);
             entry.shift_insert(at, "args".to_owned(), args);
         }
     }
@@ -210,11 +244,17 @@ mod tests {
         assert!(matches!(outcome, Outcome::Wrapped { ref profile, .. } if profile == "everything"));
         assert_eq!(
             entry,
-            json!({"type": "stdio", "command": "/usr/bin/cordon", "args": ["run", "--profile", "everything", "--env", "TOKEN", "--yes", "--", "npx", "-y", "@modelcontextprotocol/server-everything"], "env": {"TOKEN": "x"}})
+            json!({"type": "stdio", "command": "/usr/bin/cordon", "args": ["run", "--profile", "everything", "--env", "TOKEN", "--", "npx", "-y", "@modelcontextprotocol/server-everything"], "env": {"TOKEN": "x"}})
         );
-        assert_eq!(wrap_entry(&mut entry, &ctx()), Outcome::Skipped("already runs through cordon".into()));
+        assert_eq!(
+            wrap_entry(&mut entry, &ctx()),
+            Outcome::Skipped("already runs through cordon".into())
+        );
         assert_eq!(unwrap_entry(&mut entry), Outcome::Unwrapped);
-        assert_eq!(serde_json::to_string(&entry).unwrap(), serde_json::to_string(&original).unwrap());
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            serde_json::to_string(&original).unwrap()
+        );
     }
 
     #[test]
@@ -225,14 +265,22 @@ mod tests {
         let keys: Vec<_> = entry.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["command", "args", "cwd"]);
         unwrap_entry(&mut entry);
-        assert_eq!(serde_json::to_string(&entry).unwrap(), serde_json::to_string(&original).unwrap());
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            serde_json::to_string(&original).unwrap()
+        );
     }
 
     #[test]
     fn remote_servers_are_left_alone() {
-        for mut entry in [json!({"url": "https://x"}), json!({"type": "sse", "command": "x"})] {
+        for mut entry in [
+            json!({"url": "https://x"}),
+            json!({"type": "sse", "command": "x"}),
+        ] {
             let before = entry.clone();
-            assert!(matches!(wrap_entry(&mut entry, &ctx()), Outcome::Skipped(why) if why.starts_with("not a stdio server")));
+            assert!(
+                matches!(wrap_entry(&mut entry, &ctx()), Outcome::Skipped(why) if why.starts_with("not a stdio server"))
+            );
             assert_eq!(entry, before);
         }
     }
@@ -244,6 +292,17 @@ mod tests {
             panic!("not wrapped");
         };
         assert!(notes[0].contains("LD_PRELOAD"), "{notes:?}");
-        assert_eq!(entry["args"], json!(["run", "--profile", "default", "--env", "API_KEY", "--yes", "--", "srv"]));
+        assert_eq!(
+            entry["args"],
+            json!([
+                "run",
+                "--profile",
+                "default",
+                "--env",
+                "API_KEY",
+                "--",
+                "srv"
+            ])
+        );
     }
 }

@@ -125,8 +125,16 @@ pub fn backup(doc: &Document, now: std::time::SystemTime) -> Result<PathBuf, Hos
     let mode = file_mode(&doc.path)?;
     let base = format!("{}.cordon-backup-{}", doc.path.display(), utc_stamp(now));
     for n in 0..100 {
-        let path = PathBuf::from(if n == 0 { base.clone() } else { format!("{base}-{n}") });
-        let created = OpenOptions::new().write(true).create_new(true).mode(mode).open(&path);
+        let path = PathBuf::from(if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        });
+        let created = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path);
         let mut file = match created {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -154,7 +162,10 @@ pub fn replace(path: &Path, text: &str) -> Result<(), HostConfigError> {
         .map_err(|e| io_error(dir, "cannot create a temporary file in", e))?;
     let written = tmp
         .write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777)))
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+        })
         .and_then(|()| tmp.as_file().sync_all());
     written.map_err(|e| io_error(tmp.path(), "cannot write", e))?;
     // Only root may give the file back to its owner; for anyone else the
@@ -201,15 +212,28 @@ mod tests {
     #[test]
     fn timestamps_are_utc() {
         assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000Z");
-        assert_eq!(utc_stamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "20000229T000000Z");
-        assert_eq!(utc_stamp(UNIX_EPOCH + Duration::from_secs(1_764_153_296)), "20251126T103456Z");
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "20000229T000000Z"
+        );
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(1_764_153_296)),
+            "20251126T103456Z"
+        );
     }
 
     #[test]
     fn style_is_detected_and_kept() {
         let text = "{\n    \"a\": [\n        1\n    ]\n}";
         let style = detect_style(text);
-        assert_eq!(style, Style { indent: "    ".into(), crlf: false, final_newline: false });
+        assert_eq!(
+            style,
+            Style {
+                indent: "    ".into(),
+                crlf: false,
+                final_newline: false
+            }
+        );
         let root: Map<String, Value> = serde_json::from_str(text).unwrap();
         assert_eq!(render(&root, &style).unwrap(), text);
         let crlf = "{\r\n\t\"b\": true\r\n}\r\n";
@@ -224,7 +248,10 @@ mod tests {
         let path = dir.path().join("c.json");
         fs::write(&path, "{\n  \"a\": 1,\n  oops\n}\n").unwrap();
         let err = read(&path).unwrap_err();
-        assert_eq!(err.to_string(), format!("{}:3:3: invalid JSON: key must be a string", path.display()));
+        assert_eq!(
+            err.to_string(),
+            format!("{}:3:3: invalid JSON: key must be a string", path.display())
+        );
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct ChildFds {
     pub life: RawFd,
     /// cordon's ends, closed first thing in the child.
     pub parent_ends: [RawFd; 4],
+    /// Network `filtered`: init's end of the socket to the forwarder (the
+    /// listeners go out through it; it stays open for init's lifetime, so
+    /// the forwarder sees it hang up when the sandbox ends); -1 otherwise.
+    pub egress: RawFd,
 }
 
 /// Reports a failure and leaves.
@@ -99,6 +103,13 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     }
     if p.loopback {
         check(fds.status, Step::Loopback, sys::loopback_up());
+    }
+    // Network `filtered`: routes and listeners inside, handed to cordon's
+    // forwarder outside before the server exists, so it never holds them.
+    if let Some(egress) = &p.egress {
+        if let Err((index, errno)) = egress.apply(fds.egress) {
+            fail(fds.status, Step::Egress, index, errno);
+        }
     }
     // init is a copy of cordon: its memory and /proc/1/environ hold
     // cordon's whole environment. Non-dumpable, the server (without

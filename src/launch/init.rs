@@ -11,10 +11,9 @@ use nix::errno::Errno;
 use super::status::{RECORD_SIZE, Record, Step};
 use crate::sys;
 
-/// Signals init forwards to the server (cordon forwards them to init), and
-/// SIGCHLD, which init handles itself.
-pub const HANDLED: [libc::c_int; 7] = [
-    libc::SIGCHLD,
+/// Signals forwarded to the server: cordon forwards them to init, init
+/// to the server.
+pub const FORWARDED: [libc::c_int; 6] = [
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
@@ -22,6 +21,17 @@ pub const HANDLED: [libc::c_int; 7] = [
     libc::SIGUSR1,
     libc::SIGUSR2,
 ];
+
+/// What init handles: the forwarded signals, and SIGCHLD for itself.
+pub const HANDLED: [libc::c_int; 7] = {
+    let mut all = [libc::SIGCHLD; 7];
+    let mut i = 0;
+    while i < FORWARDED.len() {
+        all[i + 1] = FORWARDED[i];
+        i += 1;
+    }
+    all
+};
 
 /// Whether cordon has died: the life pipe's only writer is gone.
 pub fn parent_gone(life: RawFd) -> bool {

@@ -6,6 +6,7 @@
 
 mod child;
 mod init;
+pub use init::FORWARDED;
 pub mod resolve;
 pub mod status;
 
@@ -35,6 +36,9 @@ pub struct Child {
     /// Held open for the sandbox's lifetime: when cordon dies, or drops
     /// it, init sees this pipe hang up and ends the whole sandbox.
     life: Option<OwnedFd>,
+    /// Network `filtered`: cordon's forwarder. It ends by itself when the
+    /// sandbox or cordon does.
+    pub forwarder: Option<std::process::Child>,
 }
 
 impl Child {
@@ -81,6 +85,16 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
     let (stdout_r, stdout_w) = pipe()?;
     let (status_r, status_w) = pipe()?;
     let (life_r, life_w) = pipe()?;
+    // The forwarder starts before the sandbox, from cordon while it is
+    // still single-threaded; init gets the other end of its socket.
+    let (egress_end, forwarder) = match &prepared.egress {
+        Some(egress) => {
+            let (end, forwarder) = crate::egress::start(&egress.config, prepared.stderr.as_ref())
+                .map_err(LaunchError::Spawn)?;
+            (Some(end), Some(forwarder))
+        }
+        None => (None, None),
+    };
     let fds = child::ChildFds {
         stdin: stdin_r.as_raw_fd(),
         stdout: stdout_w.as_raw_fd(),
@@ -92,13 +106,16 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
             status_r.as_raw_fd(),
             life_w.as_raw_fd(),
         ],
+        egress: egress_end.as_ref().map_or(-1, AsRawFd::as_raw_fd),
     };
     let pid = match sys::clone_fork(prepared.clone_flags) {
         Ok(0) => child::run_init(prepared, fds),
         Ok(pid) => Pid::from_raw(pid),
         Err(e) => return Err(LaunchError::Spawn(e.into())),
     };
-    drop((stdin_r, stdout_w, status_w, life_r));
+    // Only init may hold the forwarder's socket, so that it hangs up when
+    // the sandbox ends.
+    drop((stdin_r, stdout_w, status_w, life_r, egress_end));
     nix::fcntl::fcntl(
         &stdin_w,
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
@@ -116,6 +133,7 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
             stdout: stdout_r,
             status: status_r,
             life: Some(life_w),
+            forwarder,
         }),
         Some(Record::Failed { step, index, errno }) => {
             let _ = nix::sys::wait::waitpid(pid, None);
@@ -161,6 +179,10 @@ fn describe(prepared: &Prepared, step: Step, index: u32) -> String {
         Step::Exec => format!("execve {}", prepared.exec.path.to_string_lossy()),
         Step::Directory => format!("chdir {}", prepared.exec.cwd.to_string_lossy()),
         Step::Seccomp => format!("install filter {index}"),
+        Step::Egress => prepared
+            .egress
+            .as_ref()
+            .map_or_else(|| "network filter".into(), |e| e.describe(index)),
         other => other.name().to_owned(),
     }
 }

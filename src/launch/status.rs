@@ -28,10 +28,11 @@ pub enum Step {
     Dumpable,
     Loopback,
     Cgroup,
+    Egress,
 }
 
 impl Step {
-    const ALL: [Step; 20] = [
+    const ALL: [Step; 21] = [
         Step::ParentGone,
         Step::Setsid,
         Step::Stdio,
@@ -52,6 +53,7 @@ impl Step {
         Step::Dumpable,
         Step::Loopback,
         Step::Cgroup,
+        Step::Egress,
     ];
 
     fn from_u32(v: u32) -> Option<Step> {
@@ -80,6 +82,7 @@ impl Step {
             Step::Dumpable => "non-dumpable init",
             Step::Loopback => "loopback interface",
             Step::Cgroup => "pids cgroup",
+            Step::Egress => "network filter",
         }
     }
 }

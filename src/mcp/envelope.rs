@@ -29,10 +29,12 @@ pub struct Envelope<'a> {
     /// The id's JSON text (a string with its quotes, or a number).
     pub id: Option<&'a str>,
     pub method: Option<Cow<'a, str>>,
-    /// JSON text of each member, when present.
-    pub params: Option<&'a str>,
-    pub result: Option<&'a str>,
-    pub error: Option<&'a str>,
+    /// JSON text of each member, when present (bytes: converting them to
+    /// `str` would cost a pass over most of the message for nothing, as
+    /// the scanner has already validated their UTF-8).
+    pub params: Option<&'a [u8]>,
+    pub result: Option<&'a [u8]>,
+    pub error: Option<&'a [u8]>,
 }
 
 /// Why a line is not a valid MCP message; shown in the stderr note.
@@ -60,6 +62,34 @@ impl std::fmt::Display for Invalid {
     }
 }
 
+/// A line that is not forwarded, with what could still be read from it:
+/// the id lets cordon answer a request (or stand in for a response) so
+/// the peer waiting for it does not hang.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected<'a> {
+    pub why: Invalid,
+    /// The id's JSON text, when the line is a JSON object with a usable id.
+    pub id: Option<&'a str>,
+    /// It has a `method` member: it was meant as a request.
+    pub has_method: bool,
+}
+
+impl From<Invalid> for Rejected<'_> {
+    fn from(why: Invalid) -> Self {
+        Rejected {
+            why,
+            id: None,
+            has_method: false,
+        }
+    }
+}
+
+impl From<JsonError> for Rejected<'_> {
+    fn from(e: JsonError) -> Self {
+        Invalid::from(e).into()
+    }
+}
+
 impl From<JsonError> for Invalid {
     fn from(e: JsonError) -> Invalid {
         match e {
@@ -82,14 +112,14 @@ enum Member {
 }
 
 impl Member {
-    fn from_key(key: &str) -> Option<Member> {
+    fn from_key(key: &[u8]) -> Option<Member> {
         Some(match key {
-            "jsonrpc" => Member::JsonRpc,
-            "id" => Member::Id,
-            "method" => Member::Method,
-            "params" => Member::Params,
-            "result" => Member::Result,
-            "error" => Member::Error,
+            b"jsonrpc" => Member::JsonRpc,
+            b"id" => Member::Id,
+            b"method" => Member::Method,
+            b"params" => Member::Params,
+            b"result" => Member::Result,
+            b"error" => Member::Error,
             _ => return None,
         })
     }
@@ -105,93 +135,132 @@ pub fn decode_str(raw: &str, escaped: bool) -> Option<Cow<'_, str>> {
 }
 
 /// Reads a line (without its newline) as an MCP message.
-pub fn parse(line: &[u8]) -> Result<Envelope<'_>, Invalid> {
+pub fn parse(line: &[u8]) -> Result<Envelope<'_>, Rejected<'_>> {
     let mut s = Scanner::new(line);
     s.skip_ws();
+    let not_object = |s: &mut Scanner<'_>, why: Invalid| match s.value() {
+        Ok(_) if s.at_end() => why,
+        Ok(_) => Invalid::NotJson,
+        Err(e) => e.into(),
+    };
     match s.peek() {
         Some(b'{') => {}
-        Some(b'[') => return Err(s.value().map_or_else(Invalid::from, |_| Invalid::Batch)),
-        _ => return Err(s.value().map_or_else(Invalid::from, |_| Invalid::NotObject)),
+        Some(b'[') => return Err(not_object(&mut s, Invalid::Batch).into()),
+        _ => return Err(not_object(&mut s, Invalid::NotObject).into()),
     }
-    // Validation already proved every byte range below is UTF-8 and
-    // starts and ends on character boundaries.
-    let text = |a: usize, b: usize| std::str::from_utf8(&line[a..b]).map_err(|_| Invalid::Utf8);
-    let mut members: [Option<(&str, bool)>; 6] = [None; 6];
     s.pos += 1;
-    s.skip_ws();
-    if s.peek() == Some(b'}') {
-        s.pos += 1;
-    } else {
-        loop {
-            s.skip_ws();
-            let (ks, ke, kesc) = s.string()?;
-            s.expect(b':')?;
-            let (vs, ve) = s.value()?;
-            let key = decode_str(text(ks, ke)?, kesc).ok_or(Invalid::NotJson)?;
-            if let Some(m) = Member::from_key(&key) {
-                let slot = &mut members[m as usize];
-                if slot.is_some() {
-                    return Err(Invalid::NotJsonRpc("a member appears twice"));
-                }
-                let escaped = line[vs..ve].contains(&b'\\');
-                *slot = Some((text(vs, ve)?, escaped));
-            }
-            s.skip_ws();
-            match s.peek() {
-                Some(b',') => s.pos += 1,
-                Some(b'}') => {
-                    s.pos += 1;
-                    break;
-                }
-                _ => return Err(Invalid::NotJson),
-            }
-        }
-    }
+    let members = read_members(&mut s, line)?;
     if !s.at_end() {
-        return Err(Invalid::NotJson);
+        return Err(Invalid::NotJson.into());
     }
     shape(members)
 }
 
-/// Applies the JSON-RPC rules to the members found.
-fn shape(m: [Option<(&str, bool)>; 6]) -> Result<Envelope<'_>, Invalid> {
-    let get = |k: Member| m[k as usize];
-    match get(Member::JsonRpc) {
-        Some(("\"2.0\"", _)) => {}
-        _ => return Err(Invalid::NotJsonRpc("\"jsonrpc\" is not \"2.0\"")),
+/// The top-level members cordon reads, by [`Member`], after the opening
+/// brace. Members are kept as bytes: the scanner validates their UTF-8 as
+/// it goes, and only the short ones (id, method) become `str`.
+fn read_members<'a>(
+    s: &mut Scanner<'a>,
+    line: &'a [u8],
+) -> Result<[Option<&'a [u8]>; 6], Rejected<'a>> {
+    let mut members: [Option<&[u8]>; 6] = [None; 6];
+    s.skip_ws();
+    if s.peek() == Some(b'}') {
+        s.pos += 1;
+        return Ok(members);
     }
-    let id = get(Member::Id).map(|(v, _)| v);
-    if let Some(id) = id {
-        if !(id.starts_with('"') || id.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])) {
-            return Err(Invalid::NotJsonRpc("the id is not a string or a number"));
+    loop {
+        s.skip_ws();
+        let (ks, ke, escaped) = s.string()?;
+        s.expect(b':')?;
+        let (vs, ve) = s.value()?;
+        if let Some(m) = member(&line[ks..ke], escaped)? {
+            let slot = &mut members[m as usize];
+            if slot.is_some() {
+                // Finish validating, so an invalid line is never reported
+                // as a duplicate.
+                super::json::validate(line)?;
+                return Err(Invalid::NotJsonRpc("a member appears twice").into());
+            }
+            *slot = Some(&line[vs..ve]);
         }
+        s.skip_ws();
+        match s.peek() {
+            Some(b',') => s.pos += 1,
+            Some(b'}') => {
+                s.pos += 1;
+                return Ok(members);
+            }
+            _ => return Err(Invalid::NotJson.into()),
+        }
+    }
+}
+
+/// The member a key names; only a key with escapes needs decoding
+/// (`"\u0069d"` is `"id"`).
+fn member(key: &[u8], escaped: bool) -> Result<Option<Member>, Invalid> {
+    if !escaped {
+        return Ok(Member::from_key(key));
+    }
+    let raw = std::str::from_utf8(key).map_err(|_| Invalid::Utf8)?;
+    let key = decode_str(raw, true).ok_or(Invalid::NotJson)?;
+    Ok(Member::from_key(key.as_bytes()))
+}
+
+/// Applies the JSON-RPC rules to the members found.
+fn shape(m: [Option<&[u8]>; 6]) -> Result<Envelope<'_>, Rejected<'_>> {
+    let get = |k: Member| m[k as usize];
+    let id = get(Member::Id)
+        .filter(|id| {
+            id.first()
+                .is_some_and(|&b| b == b'"' || b == b'-' || b.is_ascii_digit())
+        })
+        .and_then(|id| std::str::from_utf8(id).ok());
+    let rejected = |why: &'static str| Rejected {
+        why: Invalid::NotJsonRpc(why),
+        id,
+        has_method: get(Member::Method).is_some(),
+    };
+    shape_with(get, id).map_err(rejected)
+}
+
+fn shape_with<'a>(
+    get: impl Fn(Member) -> Option<&'a [u8]>,
+    id: Option<&'a str>,
+) -> Result<Envelope<'a>, &'static str> {
+    match get(Member::JsonRpc) {
+        Some(b"\"2.0\"") => {}
+        _ => return Err("\"jsonrpc\" is not \"2.0\""),
+    }
+    if get(Member::Id).is_some() && id.is_none() {
+        return Err("the id is not a string or a number");
     }
     let method = match get(Member::Method) {
-        Some((raw, escaped)) if raw.starts_with('"') => {
-            let inner = &raw[1..raw.len() - 1];
-            Some(decode_str(inner, escaped).ok_or(Invalid::NotJson)?)
+        Some(raw) if raw.starts_with(b"\"") => {
+            let inner = std::str::from_utf8(&raw[1..raw.len() - 1]).map_err(|_| "invalid UTF-8")?;
+            Some(decode_str(inner, inner.contains('\\')).ok_or("the method is not a string")?)
         }
-        Some(_) => return Err(Invalid::NotJsonRpc("the method is not a string")),
+        Some(_) => return Err("the method is not a string"),
         None => None,
     };
-    let params = get(Member::Params).map(|(v, _)| v);
-    if params.is_some_and(|p| !p.starts_with(['{', '['])) {
-        return Err(Invalid::NotJsonRpc("params is not an object or an array"));
+    let params = get(Member::Params);
+    if params.is_some_and(|p| !p.starts_with(b"{") && !p.starts_with(b"[")) {
+        return Err("params is not an object or an array");
     }
-    let result = get(Member::Result).map(|(v, _)| v);
-    let error = get(Member::Error).map(|(v, _)| v);
+    let result = get(Member::Result);
+    let error = get(Member::Error);
     let kind = match (&method, id, result.is_some(), error.is_some()) {
         (Some(_), Some(_), false, false) => Kind::Request,
         (Some(_), None, false, false) => Kind::Notification,
         (None, Some(_), true, false) | (None, Some(_), false, true) => Kind::Response,
         (None, Some(_), true, true) => {
-            return Err(Invalid::NotJsonRpc("a response has both result and error"));
+            return Err("a response has both result and error");
         }
-        (Some(_), _, _, _) => return Err(Invalid::NotJsonRpc("a request has a result or error")),
-        (None, _, _, _) => return Err(Invalid::NotJsonRpc("neither a request nor a response")),
+        (Some(_), _, _, _) => return Err("a request has a result or error"),
+        (None, _, _, _) => return Err("neither a request nor a response"),
     };
-    if error.is_some_and(|e| !e.starts_with('{')) {
-        return Err(Invalid::NotJsonRpc("the error is not an object"));
+    if error.is_some_and(|e| !e.starts_with(b"{")) {
+        return Err("the error is not an object");
     }
     Ok(Envelope {
         kind,
@@ -209,7 +278,7 @@ mod tests {
     use super::*;
 
     fn kind(line: &str) -> Result<Kind, Invalid> {
-        parse(line.as_bytes()).map(|e| e.kind)
+        parse(line.as_bytes()).map(|e| e.kind).map_err(|r| r.why)
     }
 
     #[test]
@@ -219,9 +288,15 @@ mod tests {
         assert_eq!(r.kind, Kind::Request);
         assert_eq!(r.id, Some("7"));
         assert_eq!(r.method.as_deref(), Some("tools/call"));
-        assert_eq!(r.params, Some(r#"{"name":"x"}"#));
-        assert_eq!(kind(r#"{"method":"n","jsonrpc":"2.0"}"#), Ok(Kind::Notification));
-        assert_eq!(kind(r#" {"jsonrpc":"2.0","id":"a","result":{}} "#), Ok(Kind::Response));
+        assert_eq!(r.params, Some(&br#"{"name":"x"}"#[..]));
+        assert_eq!(
+            kind(r#"{"method":"n","jsonrpc":"2.0"}"#),
+            Ok(Kind::Notification)
+        );
+        assert_eq!(
+            kind(r#" {"jsonrpc":"2.0","id":"a","result":{}} "#),
+            Ok(Kind::Response)
+        );
         assert_eq!(
             kind(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#),
             Ok(Kind::Response)
@@ -261,5 +336,13 @@ mod tests {
         ] {
             assert!(matches!(kind(line), Err(Invalid::NotJsonRpc(_))), "{line}");
         }
+    }
+
+    #[test]
+    fn a_rejected_request_keeps_its_id() {
+        let r = parse(br#"{"jsonrpc":"1.0","id":"x","method":"a"}"#).unwrap_err();
+        assert_eq!((r.id, r.has_method), (Some("\"x\""), true));
+        let r = parse(br#"{"jsonrpc":"2.0","id":3,"result":1,"error":{}}"#).unwrap_err();
+        assert_eq!((r.id, r.has_method), (Some("3"), false));
     }
 }

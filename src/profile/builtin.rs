@@ -7,17 +7,30 @@
 pub(crate) const PROFILES: &[(&str, &str)] = &[
     ("default", include_str!("../../profiles/default.toml")),
     ("everything", include_str!("../../profiles/everything.toml")),
+    ("fetch", include_str!("../../profiles/fetch.toml")),
     ("filesystem", include_str!("../../profiles/filesystem.toml")),
+    ("git", include_str!("../../profiles/git.toml")),
+    ("github", include_str!("../../profiles/github.toml")),
+    ("memory", include_str!("../../profiles/memory.toml")),
+    (
+        "sequential-thinking",
+        include_str!("../../profiles/sequential-thinking.toml"),
+    ),
+    ("sqlite", include_str!("../../profiles/sqlite.toml")),
+    ("time", include_str!("../../profiles/time.toml")),
 ];
 
 /// Built-in groups: (name, text), sorted by name.
 pub(crate) const GROUPS: &[(&str, &str)] = &[
     ("dns", include_str!("../../profiles/groups/dns.toml")),
     ("node", include_str!("../../profiles/groups/node.toml")),
+    ("npx", include_str!("../../profiles/groups/npx.toml")),
+    ("python", include_str!("../../profiles/groups/python.toml")),
     (
         "runtime",
         include_str!("../../profiles/groups/runtime.toml"),
     ),
+    ("uvx", include_str!("../../profiles/groups/uvx.toml")),
 ];
 
 /// The text of a built-in profile.

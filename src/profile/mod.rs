@@ -8,9 +8,11 @@
 //! column and key path. Grants from outside the profile (`--ro`, `--rw`,
 //! the executable) enter through [`add_grant`], so they resolve the same way.
 
+mod allowlist;
 mod builtin;
 mod error;
 mod grants;
+pub mod init;
 mod locate;
 mod paths;
 mod schema;

@@ -74,11 +74,21 @@ pub struct RawFilesystem {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawNetwork {
-    /// `"none"` (default), `"loopback"` or `"host"`.
+    /// `"none"` (default), `"loopback"`, `"filtered"` or `"host"`.
     #[serde(default)]
     pub mode: Option<Spanned<RawNetworkMode>>,
+    /// Mode `"filtered"` only: the destinations cordon connects to for the
+    /// server, as `"HOST:PORT"`: a host name, `"*.domain"`, `"*"`, an IPv4
+    /// address or network (`"203.0.113.7"`, `"198.51.100.0/24"`), or an
+    /// IPv6 one in brackets (`"[2001:db8::/32]"`). Loopback, private,
+    /// link-local and metadata addresses are refused unless named by
+    /// address.
+    #[serde(default)]
+    pub allow: Option<Spanned<Vec<Spanned<String>>>>,
     /// TCP ports the server may connect to: numbers or `"first-last"`
-    /// ranges. Absent: any port the mode allows; `[]`: none.
+    /// ranges. Absent: any port the mode allows; `[]`: none. In mode
+    /// `"filtered"` the allowlist's ports are always included; listed
+    /// ports add services on the sandbox's own loopback.
     #[serde(default)]
     pub connect: Option<Spanned<Vec<Spanned<RawPort>>>>,
     /// TCP ports the server may bind, like `connect`.
@@ -92,6 +102,7 @@ pub struct RawNetwork {
 pub enum RawNetworkMode {
     None,
     Loopback,
+    Filtered,
     Host,
 }
 

@@ -15,10 +15,10 @@ use super::schema::{
     RawSyscallAction,
 };
 use super::values::{self, Unit};
-use super::{Context, ProfileError, grants, paths};
+use super::{Context, ProfileError, allowlist, grants, paths};
 use crate::policy::{
-    AuditPolicy, EnvPolicy, Limits, McpPolicy, Mechanisms, NameRules, Network, NetworkMode,
-    Origin, PinMode, Policy, Ports, Requirement, Shutdown, SyscallAction, SyscallPolicy,
+    AuditPolicy, EnvPolicy, Limits, McpPolicy, Mechanisms, NameRules, Network, NetworkMode, Origin,
+    PinMode, Policy, Ports, Requirement, Shutdown, SyscallAction, SyscallPolicy,
 };
 
 /// The only schema version this build reads.
@@ -85,6 +85,7 @@ fn network(raw: &RawNetwork, doc: &Doc<'_>) -> Result<Network, ProfileError> {
     let mode = match raw.mode.as_ref().map(|m| *m.get_ref()) {
         None | Some(RawNetworkMode::None) => NetworkMode::None,
         Some(RawNetworkMode::Loopback) => NetworkMode::Loopback,
+        Some(RawNetworkMode::Filtered) => NetworkMode::Filtered,
         Some(RawNetworkMode::Host) => NetworkMode::Host,
     };
     for (key, list) in [
@@ -106,6 +107,7 @@ fn network(raw: &RawNetwork, doc: &Doc<'_>) -> Result<Network, ProfileError> {
         mode,
         connect: ports(raw.connect.as_ref(), "network.connect", doc)?,
         bind: ports(raw.bind.as_ref(), "network.bind", doc)?,
+        allow: allowlist::allowlist(raw, mode, doc)?,
     })
 }
 
@@ -349,11 +351,7 @@ fn name_rules(raw: &RawNameRules, key: &str, doc: &Doc<'_>) -> Result<NameRules,
 }
 
 /// `audit_path` and `audit_arguments` only mean something with `audit`.
-fn audit(
-    raw: &RawMcp,
-    doc: &Doc<'_>,
-    ctx: &Context,
-) -> Result<Option<AuditPolicy>, ProfileError> {
+fn audit(raw: &RawMcp, doc: &Doc<'_>, ctx: &Context) -> Result<Option<AuditPolicy>, ProfileError> {
     let on = raw.audit.as_ref().is_some_and(|a| *a.get_ref());
     let needs_audit = |span, key: &str| {
         let message = "has no effect unless mcp.audit = true; set it or remove this key";
@@ -374,10 +372,12 @@ fn audit(
         None => None,
         Some(text) => {
             let key = "mcp.audit_path";
-            let expanded = paths::expand_value(text.get_ref(), ctx)
-                .map_err(|m| doc.at_value(text, key, m))?;
+            let expanded =
+                paths::expand_value(text.get_ref(), ctx).map_err(|m| doc.at_value(text, key, m))?;
             let path = std::path::PathBuf::from(expanded);
-            let dotdot = path.components().any(|c| c == std::path::Component::ParentDir);
+            let dotdot = path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir);
             if !path.is_absolute() || dotdot || text.get_ref().ends_with('/') {
                 let message = format!(
                     "\"{}\" must be an absolute file path (or start with ~ or a {{placeholder}}) without `..`",

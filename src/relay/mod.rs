@@ -1,154 +1,109 @@
-//! The byte relay between the host and the server: one bounded buffer per
-//! direction, driven by the session's poll loop. Bytes pass unchanged and
-//! in order; a full buffer stops reading from the source, so a slow reader
-//! slows the writer and memory stays bounded.
+//! The MCP-aware relay between the host and the server, driven by the
+//! session's poll loop: two framed [`Lane`]s and the [`Filter`] that
+//! decides on each message.
+//!
+//! Messages pass byte-exact: the filter inspects a line, and the lane then
+//! queues the very bytes it read (or the line cordon generated instead).
+//! A reply cordon sends back to a message's sender (a refused request's
+//! error) is queued on the other lane; its sender's lane stops reading
+//! while such replies pile up, so they too stay bounded.
+//!
+//! Notes for stderr (lines not forwarded, refusals) are written as they
+//! arise, each with the `cordon: ` prefix.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+pub mod framing;
+mod outbox;
+
+use std::io::Write;
+use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
 
-use crate::sys;
+pub use framing::{Event, Lane};
 
-/// Size of each direction's buffer.
-pub const BUFFER_SIZE: usize = 64 * 1024;
+use crate::mcp::{Filter, Side};
 
-/// One direction of the relay (host → server or server → host).
+/// Replies to a sender may take this many bytes before cordon stops
+/// reading from that sender.
+const MAX_INJECTED: usize = 1 << 20;
+
+/// Both directions and their policy.
 #[derive(Debug)]
-pub struct Direction {
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
-    /// The source has not reached EOF.
-    src_open: bool,
-    /// The destination still accepts bytes.
-    dst_open: bool,
+pub struct Relay {
+    pub to_server: Lane,
+    pub to_host: Lane,
+    filter: Filter,
 }
 
-impl Default for Direction {
-    fn default() -> Self {
-        Direction::new(BUFFER_SIZE)
-    }
-}
-
-impl Direction {
-    pub fn new(capacity: usize) -> Direction {
-        Direction {
-            buf: vec![0; capacity].into_boxed_slice(),
-            start: 0,
-            end: 0,
-            src_open: true,
-            dst_open: true,
+impl Relay {
+    pub fn new(filter: Filter) -> Relay {
+        let limit = filter.max_message_size();
+        Relay {
+            to_server: Lane::new(limit),
+            to_host: Lane::new(limit),
+            filter,
         }
     }
 
-    /// Poll the source for input.
-    pub fn wants_read(&self) -> bool {
-        self.src_open && self.dst_open && self.end < self.buf.len()
+    /// Poll the host's stdin.
+    pub fn wants_host_input(&self) -> bool {
+        self.to_server.wants_read() && self.to_host.injected() < MAX_INJECTED
     }
 
-    /// Poll the destination for room.
-    pub fn wants_write(&self) -> bool {
-        self.dst_open && self.start < self.end
+    /// Poll the server's stdout.
+    pub fn wants_server_output(&self) -> bool {
+        self.to_host.wants_read() && self.to_server.injected() < MAX_INJECTED
     }
 
-    /// The source hit EOF or failed, and everything read has been written.
-    pub fn drained(&self) -> bool {
-        !self.src_open && self.start == self.end
+    /// Reads from the host and decides on every complete line.
+    pub fn read_host(&mut self, src: BorrowedFd<'_>) -> Result<(), Errno> {
+        let read = self.to_server.fill(src);
+        process(
+            &mut self.to_server,
+            &mut self.to_host,
+            &mut self.filter,
+            Side::Host,
+        );
+        read
     }
 
-    /// Nothing more will ever move in this direction.
-    pub fn finished(&self) -> bool {
-        self.drained() || !self.dst_open
-    }
-
-    pub fn source_open(&self) -> bool {
-        self.src_open
-    }
-
-    pub fn destination_open(&self) -> bool {
-        self.dst_open
-    }
-
-    /// The destination went away (EPIPE) or was closed on purpose: drop
-    /// what is buffered and stop reading.
-    pub fn close_destination(&mut self) {
-        self.dst_open = false;
-        self.start = 0;
-        self.end = 0;
-    }
-
-    pub fn close_source(&mut self) {
-        self.src_open = false;
-    }
-
-    /// Reads what is available from `src`.
-    pub fn fill(&mut self, src: BorrowedFd<'_>) -> Result<(), Errno> {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-        match sys::read(src.as_raw_fd(), &mut self.buf[self.end..]) {
-            Ok(0) => self.src_open = false,
-            Ok(n) => self.end += n,
-            Err(Errno::EAGAIN) => {}
-            Err(e) => {
-                self.src_open = false;
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes as much as `dst` takes now.
-    pub fn flush(&mut self, dst: BorrowedFd<'_>) -> Result<(), Errno> {
-        while self.start < self.end {
-            match nix::unistd::write(dst, &self.buf[self.start..self.end]) {
-                Ok(n) => self.start += n,
-                Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) => break,
-                Err(Errno::EPIPE) => {
-                    self.close_destination();
-                    return Ok(());
-                }
-                Err(e) => {
-                    self.close_destination();
-                    return Err(e);
-                }
-            }
-        }
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-        Ok(())
+    /// Reads from the server and decides on every complete line.
+    pub fn read_server(&mut self, src: BorrowedFd<'_>) -> Result<(), Errno> {
+        let read = self.to_host.fill(src);
+        process(
+            &mut self.to_host,
+            &mut self.to_server,
+            &mut self.filter,
+            Side::Server,
+        );
+        read
     }
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use std::io::{Read, Write};
-    use std::os::fd::AsFd;
-
-    #[test]
-    fn bytes_pass_unchanged_through_a_small_buffer() {
-        let (src_r, src_w) = nix::unistd::pipe().unwrap();
-        let (dst_r, dst_w) = nix::unistd::pipe().unwrap();
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let mut writer = std::fs::File::from(src_w);
-        writer.write_all(&data).unwrap();
-        drop(writer);
-        let mut d = Direction::new(100);
-        while !d.drained() {
-            if d.wants_read() {
-                d.fill(src_r.as_fd()).unwrap();
-            }
-            d.flush(dst_w.as_fd()).unwrap();
+/// Splits what `lane` has read into lines and carries out the filter's
+/// decision on each.
+fn process(lane: &mut Lane, other: &mut Lane, filter: &mut Filter, from: Side) {
+    loop {
+        let decision = match lane.next_event() {
+            None => break,
+            Some(Event::Line(line)) => filter.on_line(from, line),
+            Some(Event::Overlong(line)) => filter.on_overlong(from, &line),
+        };
+        lane.apply(decision.verdict);
+        if let Some(reply) = decision.reply {
+            other.inject(reply);
         }
-        drop(dst_w);
-        let mut out = Vec::new();
-        std::fs::File::from(dst_r).read_to_end(&mut out).unwrap();
-        assert_eq!(out, data);
+    }
+    write_notes(&mut filter.notes);
+}
+
+/// Writes the filter's notes to stderr, one write each.
+fn write_notes(notes: &mut Vec<String>) {
+    if notes.is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    for note in notes.drain(..) {
+        let _ = err.write_all(format!("cordon: {note}\n").as_bytes());
     }
 }

@@ -39,6 +39,11 @@ pub fn build(
     if let Some(tmp) = tmp {
         env.insert("TMPDIR".into(), tmp.as_os_str().to_owned());
     }
+    // Network `filtered`: proxy-aware clients go to cordon's proxy; the
+    // profile's own values below still win.
+    for (name, value) in super::egress::proxy_env(policy) {
+        env.insert(name.into(), value.into());
+    }
     for (name, value) in &policy.env.set {
         env.insert(name.into(), value.clone());
     }

@@ -6,7 +6,7 @@
 //! exist before it is mounted, then restricts itself: two system calls.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
@@ -59,10 +59,14 @@ fn rights(access: policy::Access) -> landlock::BitFlags<AccessFs> {
 }
 
 /// Builds the ruleset, or reports why Landlock is not enforced.
+/// `generated` are files cordon wrote for the sandbox and binds into it
+/// (network `filtered`'s resolver files): readable, each by a rule of its
+/// own, since the rules follow inodes, not the paths they are bound at.
 pub fn prepare(
     policy: &Policy,
     probe: &Probe,
     private_tmp: Option<&Path>,
+    generated: &[PathBuf],
     namespaces: bool,
     report: &mut EnforcementReport,
 ) -> Result<Option<PreparedLandlock>, SandboxError> {
@@ -89,7 +93,7 @@ pub fn prepare(
     };
     let ruleset = build(policy, private_tmp, level, kernel_abi)
         .map_err(|e| SandboxError::Landlock(e.to_string()))?;
-    let ruleset = add_rules(ruleset, policy, private_tmp)?;
+    let ruleset = add_rules(ruleset, policy, private_tmp, generated)?;
     let fd: Option<OwnedFd> = ruleset.into();
     let Some(ruleset) = fd else {
         return Err(SandboxError::Landlock(
@@ -137,8 +141,9 @@ fn build(
     // TCP rules: with no network there is no TCP to rule on (seccomp and
     // the empty network namespace refuse sockets); otherwise every port is
     // denied unless listed, when the profile lists ports.
-    let restrict_connect =
-        policy.network.mode != NetworkMode::None && policy.network.connect != Ports::Any;
+    // Mode `filtered` adds the allowlist's ports and the proxy's.
+    let connect = super::egress::connect_ports(policy);
+    let restrict_connect = policy.network.mode != NetworkMode::None && connect != Ports::Any;
     let restrict_bind =
         policy.network.mode != NetworkMode::None && policy.network.bind != Ports::Any;
     if kernel_abi >= 4 || level == CompatLevel::HardRequirement {
@@ -152,7 +157,7 @@ fn build(
     ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
     let mut created = ruleset.create()?;
     for (ports, access) in [
-        (&policy.network.connect, AccessNet::ConnectTcp),
+        (&connect, AccessNet::ConnectTcp),
         (&policy.network.bind, AccessNet::BindTcp),
     ] {
         if let (true, Ports::Only(ranges)) = (policy.network.mode != NetworkMode::None, ports) {
@@ -170,6 +175,7 @@ fn add_rules(
     mut ruleset: RulesetCreated,
     policy: &Policy,
     private_tmp: Option<&Path>,
+    generated: &[PathBuf],
 ) -> Result<RulesetCreated, SandboxError> {
     let devices = super::mounts::DEVICES.map(|d| Path::new("/dev").join(d));
     let device_access = AccessFs::ReadFile | AccessFs::WriteFile;
@@ -179,8 +185,11 @@ fn add_rules(
         .filter(|g| g.exists)
         .map(|g| (g.path.as_path(), rights(g.access)));
     let tmp = private_tmp.map(|p| (p, rights(policy::Access::READ_WRITE)));
+    let generated = generated
+        .iter()
+        .map(|p| (p.as_path(), rights(policy::Access::READ)));
     let devs = devices.iter().map(|p| (p.as_path(), device_access));
-    for (path, access) in grants.chain(tmp).chain(devs) {
+    for (path, access) in grants.chain(tmp).chain(generated).chain(devs) {
         let fd = PathFd::new(path).map_err(|e| SandboxError::LandlockPath {
             path: path.to_path_buf(),
             source: std::io::Error::other(e.to_string()),

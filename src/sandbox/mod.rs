@@ -7,9 +7,11 @@
 //! touches the MCP stream.
 
 pub mod cgroup;
+pub mod egress;
 pub mod env;
 pub mod landlock;
 pub mod mounts;
+mod netfiles;
 pub mod probe;
 pub mod protect;
 pub mod rlimits;
@@ -100,8 +102,12 @@ pub struct Prepared {
     pub id_maps: Option<mounts::IdMaps>,
     pub mounts: Option<mounts::MountPlan>,
     pub hostname: Option<&'static [u8]>,
-    /// Bring up `lo` in the new network namespace (network `loopback`).
+    /// Bring up `lo` in the new network namespace (network `loopback`
+    /// and `filtered`).
     pub loopback: bool,
+    /// Network `filtered`: routes and listeners init creates inside, and
+    /// the forwarder's configuration.
+    pub egress: Option<egress::PreparedEgress>,
     /// The pids cgroup that holds the process limit when cordon is root.
     pub cgroup: Option<cgroup::PreparedCgroup>,
     /// Where the server's stderr goes instead of cordon's (`vet` keeps it
@@ -154,6 +160,12 @@ pub enum SandboxError {
     #[error("the grant {grant} lies inside the protected path {path}")]
     GrantInProtected { grant: PathBuf, path: PathBuf },
     #[error(
+        "network mode \"filtered\" of profile {profile:?} needs a network namespace of its own, and namespaces are {why}: without one the server's connections cannot be filtered"
+    )]
+    FilteredWithoutNamespaces { profile: String, why: String },
+    #[error("network filter: {0}")]
+    Egress(String),
+    #[error(
         "a writable grant would let the server create protected paths that do not exist yet: {}",
         show_paths(paths)
     )]
@@ -173,6 +185,9 @@ impl SandboxError {
             SandboxError::GrantInProtected { .. } => {
                 Some("lift the protection by naming the path in the profile's filesystem.unprotect")
             }
+            SandboxError::FilteredWithoutNamespaces { .. } => Some(
+                "run without --no-namespaces where unprivileged user namespaces are allowed; cordon does not fall back to the host's network",
+            ),
             _ => None,
         }
     }
@@ -202,6 +217,7 @@ pub fn prepare(
 ) -> Result<Prepared, SandboxError> {
     let mut report = EnforcementReport::default();
     let namespaces = check_namespaces(policy, probe, &mut report)?;
+    let (egress, overrides) = prepare_egress(policy, probe, host, namespaces, &mut report)?;
     let protections = check_protections(policy, host, namespaces, &mut report)?;
     let private_tmp = if policy.private_tmp {
         Some(
@@ -225,13 +241,21 @@ pub fn prepare(
     });
 
     let (id_maps, mounts) = if namespaces {
-        let plan = mounts::plan(policy, tmp_host.as_deref(), &protections)
+        let plan = mounts::plan(policy, tmp_host.as_deref(), &protections, &overrides)
             .map_err(SandboxError::Mounts)?;
         (Some(mounts::IdMaps::for_current_user()), Some(plan))
     } else {
         (None, None)
     };
-    let landlock = landlock::prepare(policy, probe, tmp_host.as_deref(), namespaces, &mut report)?;
+    let generated: Vec<PathBuf> = overrides.files.iter().map(|(_, f)| f.clone()).collect();
+    let landlock = landlock::prepare(
+        policy,
+        probe,
+        tmp_host.as_deref(),
+        &generated,
+        namespaces,
+        &mut report,
+    )?;
     if !namespaces && policy.network.mode == NetworkMode::Loopback {
         report.degraded("network loopback: without a network namespace the host's loopback and network are reachable (only Landlock's TCP port rules apply)".into());
     }
@@ -259,7 +283,12 @@ pub fn prepare(
         id_maps,
         mounts,
         hostname: namespaces.then_some(b"cordon".as_slice()),
-        loopback: namespaces && policy.network.mode == NetworkMode::Loopback,
+        loopback: namespaces
+            && matches!(
+                policy.network.mode,
+                NetworkMode::Loopback | NetworkMode::Filtered
+            ),
+        egress,
         cgroup,
         stderr: None,
         rlimits: rlimits::table(&policy.limits),
@@ -282,6 +311,35 @@ fn namespace_flags(policy: &Policy) -> libc::c_int {
         flags |= libc::CLONE_NEWNET;
     }
     flags
+}
+
+/// Network `filtered` needs the sandbox's own network namespace: without
+/// it nothing stands between the server and the host's network, so cordon
+/// refuses rather than fall back (even for a best-effort profile).
+fn prepare_egress(
+    policy: &Policy,
+    probe: &Probe,
+    host: &HostPaths,
+    namespaces: bool,
+    report: &mut EnforcementReport,
+) -> Result<(Option<egress::PreparedEgress>, mounts::Overrides), SandboxError> {
+    if policy.network.mode != NetworkMode::Filtered {
+        return Ok((None, mounts::Overrides::default()));
+    }
+    if !namespaces {
+        let why = match &probe.user_namespaces {
+            Err(reason) if policy.mechanisms.namespaces != Requirement::Off => {
+                format!("unavailable ({reason})")
+            }
+            _ => "off".to_owned(),
+        };
+        return Err(SandboxError::FilteredWithoutNamespaces {
+            profile: policy.name.clone(),
+            why,
+        });
+    }
+    let (prepared, overrides) = egress::prepare(policy, host, report)?;
+    Ok((Some(prepared), overrides))
 }
 
 fn check_namespaces(

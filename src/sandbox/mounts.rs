@@ -153,6 +153,17 @@ impl MountOp {
     }
 }
 
+/// Files the sandbox reads in place of the host's, and directories it
+/// must not see (network mode `filtered`: the generated resolver files;
+/// the host's resolver sockets).
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// (path inside the sandbox, file on the host bound there read-only).
+    pub files: Vec<(PathBuf, PathBuf)>,
+    /// Directories covered by an empty read-only tmpfs.
+    pub hide: Vec<PathBuf>,
+}
+
 /// The ordered plan.
 #[derive(Debug)]
 pub struct MountPlan {
@@ -179,6 +190,7 @@ pub fn plan(
     policy: &Policy,
     private_tmp: Option<&Path>,
     protections: &[Protection],
+    overrides: &Overrides,
 ) -> Result<MountPlan, String> {
     let mut ops = vec![MountOp::MakePrivate];
     // Stage: a tmpfs that becomes the root, so the host root is reachable
@@ -235,6 +247,7 @@ pub fn plan(
     }
     plan_protections(protections, &mut ops)?;
     recreate_symlinks(policy, &mut ops, &mut made)?;
+    plan_overrides(overrides, &mut ops, &mut made)?;
     plan_dev(&mut ops, &mut made)?;
     ops.push(MountOp::Mkdir(cpath(NEW, Path::new("/proc"))?));
     ops.push(MountOp::Proc(cpath(NEW, Path::new("/proc"))?));
@@ -305,6 +318,40 @@ fn plan_protections(protections: &[Protection], ops: &mut Vec<MountOp>) -> Resul
                 attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
             });
         }
+    }
+    Ok(())
+}
+
+/// Hides first, so a replacement file may land inside a hidden directory
+/// (resolv.conf pointing into /run/systemd/resolve); the hiding tmpfs
+/// turns read-only after.
+fn plan_overrides(
+    overrides: &Overrides,
+    ops: &mut Vec<MountOp>,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), String> {
+    const SEALED: u64 =
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    for dir in &overrides.hide {
+        ops.push(MountOp::Tmpfs {
+            target: cpath(NEW, dir)?,
+            mode: c"mode=0755",
+        });
+    }
+    for (inside, host) in &overrides.files {
+        make_parents(ops, made, inside)?;
+        ops.push(MountOp::Touch(cpath(NEW, inside)?));
+        ops.push(MountOp::Bind {
+            source: cpath(OLD, host)?,
+            target: cpath(NEW, inside)?,
+            attrs: SEALED,
+        });
+    }
+    for dir in &overrides.hide {
+        ops.push(MountOp::SetAttr {
+            target: cpath(NEW, dir)?,
+            attrs: SEALED,
+        });
     }
     Ok(())
 }

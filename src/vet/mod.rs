@@ -100,13 +100,15 @@ fn finish(
     let mut text = String::new();
     let _ = stderr_log.rewind();
     let _ = stderr_log.take(1 << 20).read_to_string(&mut text);
-    const DENIALS: [&str; 6] = [
+    const DENIALS: [&str; 7] = [
         "Permission denied",
         "Operation not permitted",
         "Read-only file system",
         "EACCES",
         "EPERM",
         "EROFS",
+        // cordon's network filter (mode "filtered") writes here too.
+        "cordon: egress refused:",
     ];
     report.denials = text
         .lines()

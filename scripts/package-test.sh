@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The package test, run by .ci/run after the unit tests, as root: builds
+# the .deb and the .rpm (scripts/package.sh), lints the .deb with lintian,
+# installs it with dpkg, checks that what it installed works (manual page,
+# bash completion, doctor, a sandboxed run of the installed binary under an
+# installed profile, config wrap), then purges it and checks that nothing
+# it installed is left behind. It installs what it needs with apt.
+#
+# This installs and removes a system package: run it on a CI or throwaway
+# machine, not on a machine that has cordon installed from a package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/package-test.sh: must run as root (it installs the package with dpkg)" >&2
+    exit 1
+fi
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() { failed=$((failed + 1)); echo "FAILED: $*" >&2; }
+check() { # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+# Tools: dpkg-shlibdeps (dpkg-dev), strip (binutils), rpmbuild (rpm),
+# lintian, man (man-db).
+need=()
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+command -v strip >/dev/null || need+=(binutils)
+command -v rpmbuild >/dev/null || need+=(rpm)
+command -v lintian >/dev/null || need+=(lintian)
+command -v man >/dev/null || need+=(man-db)
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "== apt-get install ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "== scripts/package.sh"
+start=$SECONDS
+list=$(mktemp)
+bash scripts/package.sh >"$list"
+mapfile -t built <"$list"
+rm -f "$list"
+deb=${built[0]}
+rpm_file=${built[1]}
+echo "built ${built[*]} in $((SECONDS - start)) s"
+
+echo "== lintian"
+# Overrides ship in the package (scripts/packaging/debian/lintian-overrides),
+# each with its reason; anything else at warning level or above fails.
+check "lintian reports no warnings or errors" lintian --fail-on warning,error --display-info "$deb"
+
+echo "== rpm, PKGBUILD"
+check "the rpm holds the binary, profiles, manual and AppArmor profile" bash -c '
+    files=$(rpm -qpl "$1")
+    for f in /usr/bin/cordon /usr/share/cordon/profiles/default.toml \
+        /usr/share/cordon/profiles/groups/runtime.toml /usr/share/man/man1/cordon.1.gz \
+        /usr/share/bash-completion/completions/cordon /etc/apparmor.d/cordon; do
+        grep -qx "$f" <<<"$files" || { echo "missing $f" >&2; exit 1; }
+    done' rpm "$rpm_file"
+
+pkgbuild_version() {
+    local version
+    version=$(dpkg-deb -f "$deb" Version)
+    grep -q "^pkgver=${version%-*}\b" scripts/packaging/PKGBUILD
+}
+check "the PKGBUILD's pkgver is the package's version" pkgbuild_version
+
+# Every path the package holds, and whether it existed before: after the
+# purge, none of those that did not may remain.
+mapfile -t paths < <(dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^/\?$')
+preexisting=()
+for p in "${paths[@]}"; do [ -e "$p" ] && preexisting+=("$p"); done
+
+purge() { dpkg --purge cordon >/dev/null 2>&1 || true; }
+trap purge EXIT
+
+echo "== dpkg -i"
+# --path-include undoes the documentation excludes of minimised images, so
+# the manual pages are installed there too.
+check "dpkg installs the package" dpkg --path-include='/usr/share/man/*' \
+    --path-include='/usr/share/doc/cordon/*' -i "$deb"
+
+echo "== the installed package"
+check "man -w finds cordon(1) and a subcommand page" \
+    bash -c 'man -w cordon | grep -qx /usr/share/man/man1/cordon.1.gz && man -w cordon-config-wrap >/dev/null'
+check "the bash completion loads and completes subcommands" bash -c '
+    source /usr/share/bash-completion/completions/cordon
+    complete -p cordon | grep -q -- "-F _cordon"
+    COMP_WORDS=(cordon con) COMP_CWORD=1 COMP_LINE="cordon con" COMP_POINT=10
+    _cordon cordon con cordon
+    [[ " ${COMPREPLY[*]} " == *" config "* && " ${COMPREPLY[*]} " == *" consent "* ]]'
+check "cordon doctor passes" /usr/bin/cordon doctor
+check "the default profile comes from /usr/share/cordon/profiles" \
+    bash -c '/usr/bin/cordon profile list | grep -q "^default .*/usr/share/cordon/profiles/default.toml"'
+
+home=$(mktemp -d)
+chmod 0755 "$home"
+# The installed binary as a host starts it: clean environment, no
+# terminal; PREFIX (setpriv …) runs it as another user. The server is
+# /bin/echo printing one JSON-RPC notification: cordon's MCP relay forwards
+# only JSON-RPC, byte for byte.
+hi='{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hi"}}'
+run_echo() {
+    env -i PATH=/usr/bin:/bin HOME="$home" "$@" setsid --wait \
+        /usr/bin/cordon run --yes -p default -- /bin/echo "$hi" </dev/null 2>"$home/stderr"
+}
+echo_as_root() { [ "$(run_echo)" = "$hi" ] || { cat "$home/stderr" >&2; false; }; }
+echo_as_nobody() {
+    [ "$(run_echo setpriv --reuid=65534 --regid=65534 --clear-groups)" = "$hi" ] \
+        || { cat "$home/stderr" >&2; false; }
+}
+check "cordon run -p default -- /bin/echo relays its output, as root" echo_as_root
+check "cordon run -p default -- /bin/echo relays its output, as nobody" echo_as_nobody
+
+wrap_uses_installed_binary() {
+    printf '{"mcpServers": {"echo": {"command": "/bin/echo", "args": ["hi"]}}}\n' >"$home/mcp.json"
+    env -i PATH=/usr/bin:/bin HOME="$home" /usr/bin/cordon config wrap --host "$home/mcp.json" 2>/dev/null \
+        && grep -q '"command": "/usr/bin/cordon"' "$home/mcp.json"
+}
+check "config wrap writes the installed binary into a host configuration" wrap_uses_installed_binary
+rm -rf "$home"
+
+echo "== dpkg --purge"
+check "dpkg purges the package" dpkg --purge cordon
+trap - EXIT
+left=()
+for p in "${paths[@]}"; do
+    [ -e "$p" ] || [ -L "$p" ] || continue
+    printf '%s\n' "${preexisting[@]}" | grep -qxF -- "$p" || left+=("$p")
+done
+check "nothing the package installed is left (${left[*]:-})" test "${#left[@]}" = 0
+check "no cordon binary, data, documentation, AppArmor profile or manual page remains" bash -c '
+    ! ls -d /usr/bin/cordon /usr/share/cordon /usr/share/doc/cordon /etc/apparmor.d/cordon \
+        /usr/share/man/man1/cordon*.1.gz 2>/dev/null | grep -q .'
+check "man -w no longer finds cordon" bash -c '! man -w cordon >/dev/null 2>&1'
+
+echo "package-test: $passed passed, $failed failed"
+[ "$failed" = 0 ]

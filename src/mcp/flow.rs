@@ -1,0 +1,395 @@
+//! The per-method part of [`Filter`]: requests are checked and recorded,
+//! responses matched to their request and, for lists, filtered.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::audit::Entry;
+use super::envelope::{Envelope, Kind};
+use super::raw::{code, error_response};
+use super::tools::ListKind;
+use super::{Call, Decision, Filter, Side, Waiting};
+use crate::consent::escape_text;
+
+/// Arguments and results larger than this are not copied into the audit
+/// log (their size still is): the log and cordon's memory stay bounded.
+const AUDIT_VALUE_MAX: usize = 64 * 1024;
+
+#[derive(Deserialize)]
+struct NameParams<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    arguments: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct UriParams<'a> {
+    #[serde(borrow)]
+    uri: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct CompleteParams<'a> {
+    #[serde(borrow, rename = "ref")]
+    reference: CompleteRef<'a>,
+}
+
+#[derive(Deserialize)]
+struct CompleteRef<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    uri: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Cancelled<'a> {
+    #[serde(borrow, rename = "requestId")]
+    request_id: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct CallOutcome {
+    #[serde(default, rename = "isError")]
+    is_error: bool,
+}
+
+/// What a host request names: what the profile's patterns are checked
+/// against.
+enum Target {
+    Tool(String),
+    Prompt(String),
+    Resource(String),
+    /// Nothing named (or a server request): only the method is refused.
+    Method,
+}
+
+/// The list a request asks for, whose result is filtered.
+fn list_kind(method: &str) -> Option<ListKind> {
+    Some(match method {
+        "tools/list" => ListKind::Tools,
+        "prompts/list" => ListKind::Prompts,
+        "resources/list" => ListKind::Resources,
+        "resources/templates/list" => ListKind::Templates,
+        _ => return None,
+    })
+}
+
+/// What a host request names, from its params; `None` for a method that
+/// names nothing. Params that do not parse are an error: a request cordon
+/// cannot read is not passed on.
+fn target_of(env: &Envelope<'_>, method: &str) -> Result<Option<Target>, String> {
+    Ok(Some(match method {
+        "tools/call" => Target::Tool(params::<NameParams<'_>>(env)?.name.into_owned()),
+        "prompts/get" => Target::Prompt(params::<NameParams<'_>>(env)?.name.into_owned()),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            Target::Resource(params::<UriParams<'_>>(env)?.uri.into_owned())
+        }
+        "completion/complete" => {
+            let r = params::<CompleteParams<'_>>(env)?.reference;
+            match (r.kind.as_ref(), r.name, r.uri) {
+                ("ref/prompt", Some(name), _) => Target::Prompt(name.into_owned()),
+                ("ref/resource", _, Some(uri)) => Target::Resource(uri.into_owned()),
+                _ => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+fn params<'a, T: Deserialize<'a>>(env: &Envelope<'a>) -> Result<T, String> {
+    serde_json::from_slice(env.params.unwrap_or(b"null"))
+        .map_err(|e| format!("invalid params: {e}"))
+}
+
+impl Filter {
+    pub(super) fn on_message(&mut self, from: Side, env: &Envelope<'_>, size: usize) -> Decision {
+        let method = env.method.as_deref().unwrap_or_default();
+        match (from, env.kind) {
+            (Side::Host, Kind::Request) => self.host_request(env, method, size),
+            (Side::Server, Kind::Request) => self.server_request(env, method),
+            (_, Kind::Notification) => {
+                if method == "notifications/cancelled" {
+                    if let Ok(c) = params::<Cancelled<'_>>(env) {
+                        match from {
+                            Side::Host => drop(self.host_requests.remove(c.request_id.get())),
+                            Side::Server => drop(self.server_requests.remove(c.request_id.get())),
+                        }
+                    }
+                } else if method == "notifications/tools/list_changed" {
+                    tracing::info!(
+                        "the server's tools changed: the next tools/list is checked against the pins"
+                    );
+                }
+                Decision::FORWARD
+            }
+            (Side::Host, Kind::Response) => self.response_to_server(env),
+            (Side::Server, Kind::Response) => self.response_to_host(env, size),
+        }
+    }
+
+    fn host_request(&mut self, env: &Envelope<'_>, method: &str, size: usize) -> Decision {
+        let id = env.id.unwrap_or("null");
+        let waiting = match self.check_host_request(env, method, size) {
+            Ok(waiting) => waiting,
+            Err(decision) => return decision,
+        };
+        match self.host_requests.insert(id, waiting) {
+            Ok(()) => Decision::FORWARD,
+            Err(full) => {
+                self.notes.push(format!(
+                    "refused a {} request from the host: {full}",
+                    escape_text(method)
+                ));
+                Decision::reply(error_response(
+                    id,
+                    code::INTERNAL_ERROR,
+                    &format!("cordon: {full}"),
+                ))
+            }
+        }
+    }
+
+    fn check_host_request(
+        &mut self,
+        env: &Envelope<'_>,
+        method: &str,
+        size: usize,
+    ) -> Result<Waiting, Decision> {
+        if let Some(kind) = list_kind(method) {
+            return Ok(Waiting::List(kind));
+        }
+        let target = match target_of(env, method) {
+            Ok(Some(target)) => target,
+            Ok(None) => return Ok(Waiting::Other),
+            Err(e) => return Err(self.refuse(env, Target::Method, code::INVALID_PARAMS, e, size)),
+        };
+        let allowed = match &target {
+            Target::Tool(name) => self.catalog.check_call(name),
+            Target::Prompt(name) => self.catalog.check_prompt(name),
+            Target::Resource(uri) => self.catalog.check_resource(uri),
+            Target::Method => Ok(()),
+        };
+        if let Err(reason) = allowed {
+            return Err(self.refuse(env, target, code::INVALID_PARAMS, reason, size));
+        }
+        Ok(match target {
+            Target::Tool(tool) => Waiting::Call(self.start_call(env, tool, size)),
+            _ => Waiting::Other,
+        })
+    }
+
+    fn start_call(&self, env: &Envelope<'_>, tool: String, size: usize) -> Call {
+        let arguments = match &self.audit {
+            Some(log) if log.arguments => params::<NameParams<'_>>(env)
+                .ok()
+                .and_then(|p| p.arguments)
+                .map(|raw| self.audit_value(raw.get().as_bytes())),
+            _ => None,
+        };
+        Call {
+            tool,
+            start: Instant::now(),
+            request_bytes: size,
+            arguments,
+        }
+    }
+
+    /// A value for the audit log: redacted, or a note of its size.
+    fn audit_value(&self, text: &[u8]) -> Value {
+        let Some(log) = &self.audit else {
+            return Value::Null;
+        };
+        if text.len() > AUDIT_VALUE_MAX {
+            return Value::String(format!("[omitted: {} bytes]", text.len()));
+        }
+        let mut value = serde_json::from_slice(text).unwrap_or(Value::Null);
+        log.redact(&mut value);
+        value
+    }
+
+    fn server_request(&mut self, env: &Envelope<'_>, method: &str) -> Decision {
+        let id = env.id.unwrap_or("null");
+        let allowed = match method {
+            "sampling/createMessage" => self.sampling,
+            "elicitation/create" => self.elicitation,
+            "roots/list" => self.roots,
+            _ => true,
+        };
+        if !allowed {
+            let reason = format!("{method} is refused by profile \"{}\"", self.profile);
+            return self.refuse(env, Target::Method, code::METHOD_NOT_FOUND, reason, 0);
+        }
+        match self.server_requests.insert(id, ()) {
+            Ok(()) => Decision::FORWARD,
+            Err(full) => Decision::reply(error_response(
+                id,
+                code::INTERNAL_ERROR,
+                &format!("cordon: {full}"),
+            )),
+        }
+    }
+
+    /// Answers a request in place of its receiver, notes and audits it.
+    fn refuse(
+        &mut self,
+        env: &Envelope<'_>,
+        target: Target,
+        code: i64,
+        reason: String,
+        size: usize,
+    ) -> Decision {
+        let method = env.method.as_deref().unwrap_or_default().to_owned();
+        self.notes
+            .push(format!("refused {}: {reason}", escape_text(&method)));
+        let mut entry = Entry {
+            server: self.profile.clone(),
+            method,
+            outcome: "refused",
+            reason: Some(reason.clone()),
+            request_bytes: (size > 0).then_some(size),
+            id: env
+                .id
+                .and_then(|id| RawValue::from_string(id.to_owned()).ok()),
+            ..Entry::default()
+        };
+        match target {
+            Target::Tool(t) => entry.tool = Some(t),
+            Target::Prompt(p) => entry.prompt = Some(p),
+            Target::Resource(r) => entry.resource = Some(r),
+            Target::Method => {}
+        }
+        self.audit_append(entry);
+        let id = env.id.unwrap_or("null");
+        Decision::reply(error_response(id, code, &format!("cordon: {reason}")))
+    }
+
+    fn response_to_server(&mut self, env: &Envelope<'_>) -> Decision {
+        match env.id.and_then(|id| self.server_requests.remove(id)) {
+            Some(()) => Decision::FORWARD,
+            None => {
+                self.notes.push(
+                    "host stdin (not forwarded): a response to no server request in flight".into(),
+                );
+                Decision::DROP
+            }
+        }
+    }
+
+    fn response_to_host(&mut self, env: &Envelope<'_>, size: usize) -> Decision {
+        let id = env.id.unwrap_or("null");
+        match self.host_requests.remove(id) {
+            None => {
+                self.notes.push(format!(
+                    "server stdout (not forwarded): a response to no host request in flight (id {})",
+                    escape_text(id)
+                ));
+                Decision::DROP
+            }
+            Some(Waiting::List(kind)) => self.filter_list(env, id, kind),
+            Some(Waiting::Call(call)) => {
+                let outcome = match env.result {
+                    None => "jsonrpc-error",
+                    Some(r)
+                        if serde_json::from_slice::<CallOutcome>(r).is_ok_and(|o| o.is_error) =>
+                    {
+                        "isError"
+                    }
+                    Some(_) => "ok",
+                };
+                let result = env
+                    .result
+                    .filter(|_| self.audit.as_ref().is_some_and(|a| a.arguments));
+                let result = result.map(|r| self.audit_value(r));
+                self.audit_call(call, id, outcome, Some(size), result);
+                Decision::FORWARD
+            }
+            Some(Waiting::Other) => Decision::FORWARD,
+        }
+    }
+
+    fn filter_list(&mut self, env: &Envelope<'_>, id: &str, kind: ListKind) -> Decision {
+        let Some(result) = env.result else {
+            return Decision::FORWARD;
+        };
+        let mut withheld = Vec::new();
+        let filtered = self
+            .catalog
+            .filter(kind, result, &mut withheld, &mut self.notes);
+        for (name, reason) in withheld {
+            tracing::info!("withheld {name:?}: {reason}");
+            let method = format!("{}/list", kind_method(kind));
+            let mut entry = Entry {
+                server: self.profile.clone(),
+                method,
+                outcome: "refused",
+                reason: Some(reason),
+                ..Entry::default()
+            };
+            match kind {
+                ListKind::Tools => entry.tool = Some(name),
+                ListKind::Prompts => entry.prompt = Some(name),
+                ListKind::Resources | ListKind::Templates => entry.resource = Some(name),
+            }
+            self.audit_append(entry);
+        }
+        match filtered {
+            Ok(None) => Decision::FORWARD,
+            Ok(Some(new)) => Decision::replace(
+                format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{new}}}\n").into_bytes(),
+            ),
+            Err(e) => {
+                self.notes.push(format!(
+                    "server stdout (not forwarded): a {} result cordon cannot check: {e}",
+                    kind_method(kind)
+                ));
+                let message =
+                    "cordon: the server's result could not be checked against the profile";
+                Decision::replace(error_response(id, code::INTERNAL_ERROR, message))
+            }
+        }
+    }
+
+    pub(super) fn audit_call(
+        &mut self,
+        call: Call,
+        id: &str,
+        outcome: &'static str,
+        response_bytes: Option<usize>,
+        result: Option<Value>,
+    ) {
+        if self.audit.is_none() {
+            return;
+        }
+        let entry = Entry {
+            server: self.profile.clone(),
+            method: "tools/call".into(),
+            tool: Some(call.tool),
+            id: RawValue::from_string(id.to_owned()).ok(),
+            duration_ms: Some(call.start.elapsed().as_millis() as u64),
+            outcome,
+            request_bytes: Some(call.request_bytes),
+            response_bytes,
+            arguments: call.arguments,
+            result,
+            ..Entry::default()
+        };
+        self.audit_append(entry);
+    }
+}
+
+fn kind_method(kind: ListKind) -> &'static str {
+    match kind {
+        ListKind::Tools => "tools",
+        ListKind::Prompts => "prompts",
+        ListKind::Resources => "resources",
+        ListKind::Templates => "resources/templates",
+    }
+}

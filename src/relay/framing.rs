@@ -1,0 +1,449 @@
+//! One direction of the relay, framed: a bounded buffer of input, split
+//! into lines (MCP's stdio framing), each line decided on by the caller,
+//! and the [`Outbox`] of what goes on.
+//!
+//! Memory is bounded by the message limit: the buffer grows only while
+//! one incomplete line needs room, up to `limit + 1` bytes, and a line
+//! longer than that is discarded as it arrives (only a [`Sniffer`] and a
+//! short prefix are kept), whatever the peer sends. Reading stops while
+//! the buffer is full of output not yet written, so a slow reader slows
+//! the writer and nothing is lost or reordered.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use nix::errno::Errno;
+
+use super::outbox::Outbox;
+use crate::mcp::sniff::Sniffer;
+use crate::mcp::{Overlong, Verdict};
+use crate::sys;
+
+/// The buffer's size when no long message is in it, and so the largest
+/// read: large blocks keep the number of system calls per message low.
+pub const BLOCK: usize = 256 * 1024;
+/// Bytes of an over-long line kept for the note.
+const PREFIX: usize = 1024;
+
+/// What the lane found next in its input.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A complete line, without its newline.
+    Line(&'a [u8]),
+    /// A line over the limit, already discarded.
+    Overlong(Overlong),
+}
+
+/// An over-long line being discarded.
+#[derive(Debug, Default)]
+struct Discard {
+    sniffer: Sniffer,
+    len: u64,
+    prefix: Vec<u8>,
+}
+
+impl Discard {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.sniffer.feed(bytes);
+        self.len += bytes.len() as u64;
+        let room = PREFIX.saturating_sub(self.prefix.len());
+        self.prefix
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn finish(self) -> Overlong {
+        let (id, has_method) = self.sniffer.finish();
+        Overlong {
+            len: self.len,
+            id,
+            has_method,
+            prefix: self.prefix,
+        }
+    }
+}
+
+/// One direction: host → server or server → host.
+#[derive(Debug)]
+pub struct Lane {
+    buf: Vec<u8>,
+    /// Start of the bytes not yet split into lines.
+    scan: usize,
+    /// `buf[scan..searched]` holds no newline (not searched again).
+    searched: usize,
+    end: usize,
+    /// Longest line passed, without its newline.
+    limit: usize,
+    discard: Option<Discard>,
+    /// The line last returned by [`Lane::next_event`], newline included.
+    current: Option<(usize, usize)>,
+    /// The last bytes queued ended without a newline (a final line at
+    /// EOF): a generated line after them needs one first.
+    open_tail: bool,
+    out: Outbox,
+    src_open: bool,
+    dst_open: bool,
+}
+
+impl Lane {
+    pub fn new(limit: usize) -> Lane {
+        Lane {
+            buf: vec![0; BLOCK.min(limit + 1).max(4096)],
+            scan: 0,
+            searched: 0,
+            end: 0,
+            limit,
+            discard: None,
+            current: None,
+            open_tail: false,
+            out: Outbox::default(),
+            src_open: true,
+            dst_open: true,
+        }
+    }
+
+    /// Poll the source for input.
+    pub fn wants_read(&self) -> bool {
+        self.src_open && self.dst_open && self.has_room()
+    }
+
+    /// Poll the destination for room.
+    pub fn wants_write(&self) -> bool {
+        self.dst_open && !self.out.is_empty()
+    }
+
+    /// The source hit EOF or failed, and everything read has been written.
+    pub fn drained(&self) -> bool {
+        !self.src_open && self.out.is_empty() && self.scan == self.end && self.discard.is_none()
+    }
+
+    /// Nothing more will ever move in this direction.
+    pub fn finished(&self) -> bool {
+        self.drained() || !self.dst_open
+    }
+
+    pub fn source_open(&self) -> bool {
+        self.src_open
+    }
+
+    pub fn destination_open(&self) -> bool {
+        self.dst_open
+    }
+
+    /// Bytes of replies to the other direction waiting here.
+    pub fn injected(&self) -> usize {
+        self.out.injected()
+    }
+
+    /// The destination went away (EPIPE) or was closed on purpose: drop
+    /// what is queued and stop reading.
+    pub fn close_destination(&mut self) {
+        self.dst_open = false;
+        self.out.clear();
+    }
+
+    pub fn close_source(&mut self) {
+        self.src_open = false;
+    }
+
+    fn head(&self) -> usize {
+        self.out.first_input().unwrap_or(self.scan)
+    }
+
+    fn has_room(&self) -> bool {
+        self.end < self.buf.len() || self.head() > 0 || self.out.is_empty()
+    }
+
+    /// Makes room at the end of the buffer: reuse the space of bytes
+    /// already written or dropped, else grow for a long line.
+    fn make_room(&mut self) -> bool {
+        if self.end < self.buf.len() {
+            return true;
+        }
+        let head = self.head();
+        if head > 0 {
+            self.buf.copy_within(head..self.end, 0);
+            self.out.shift(head);
+            self.scan -= head;
+            self.searched -= head;
+            self.end -= head;
+            return true;
+        }
+        if !self.out.is_empty() || self.buf.len() > self.limit {
+            return false;
+        }
+        let grown = (self.buf.len() * 2).min(self.limit + 1);
+        self.buf.resize(grown, 0);
+        true
+    }
+
+    /// Back to an empty, small buffer once a long message has gone out.
+    pub fn settle(&mut self) {
+        if !self.out.is_empty() {
+            return;
+        }
+        let pending = self.end - self.scan;
+        if pending == 0 {
+            (self.scan, self.searched, self.end) = (0, 0, 0);
+        }
+        if self.buf.len() > BLOCK && pending <= BLOCK / 2 {
+            let searched = self.searched - self.scan;
+            self.buf.copy_within(self.scan..self.end, 0);
+            (self.scan, self.searched, self.end) = (0, searched, pending);
+            self.buf.truncate(BLOCK);
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    /// Reads what is available from `src`.
+    pub fn fill(&mut self, src: BorrowedFd<'_>) -> Result<(), Errno> {
+        self.settle();
+        if !self.make_room() {
+            return Ok(());
+        }
+        match sys::read(src.as_raw_fd(), &mut self.buf[self.end..]) {
+            Ok(0) => self.src_open = false,
+            Ok(n) => self.end += n,
+            Err(Errno::EAGAIN) => {}
+            Err(e) => {
+                self.src_open = false;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes `bytes` in as if read from the source; returns how many fit
+    /// (tests and fuzzing drive a lane without descriptors).
+    pub fn feed(&mut self, bytes: &[u8]) -> usize {
+        self.settle();
+        if !self.make_room() {
+            return 0;
+        }
+        let n = bytes.len().min(self.buf.len() - self.end);
+        self.buf[self.end..self.end + n].copy_from_slice(&bytes[..n]);
+        self.end += n;
+        n
+    }
+
+    /// Moves everything queued to `out`, as a destination that takes it
+    /// all would (tests and fuzzing).
+    pub fn drain_output(&mut self, out: &mut Vec<u8>) {
+        self.out.drain_into(&self.buf, out);
+        self.settle();
+    }
+
+    /// The buffer's current size: bounded by the message limit.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next line (or discarded over-long line) read, if complete;
+    /// after EOF a last line without its newline counts as complete. Call
+    /// [`Lane::apply`] with the decision before asking for the next.
+    pub fn next_event(&mut self) -> Option<Event<'_>> {
+        self.current = None;
+        if self.discard.is_some() {
+            return self.continue_discard();
+        }
+        let from = self.searched.max(self.scan);
+        if let Some(i) = memchr::memchr(b'\n', &self.buf[from..self.end]) {
+            let (start, newline) = (self.scan, from + i);
+            self.scan = newline + 1;
+            self.searched = self.scan;
+            if newline - start > self.limit {
+                let mut d = Discard::default();
+                d.feed(&self.buf[start..newline]);
+                return Some(Event::Overlong(d.finish()));
+            }
+            self.current = Some((start, newline + 1));
+            return Some(Event::Line(&self.buf[start..newline]));
+        }
+        self.searched = self.end;
+        if self.end - self.scan > self.limit {
+            self.discard = Some(Discard::default());
+            return self.continue_discard();
+        }
+        if !self.src_open && self.scan < self.end {
+            let start = self.scan;
+            (self.scan, self.searched) = (self.end, self.end);
+            self.current = Some((start, self.end));
+            return Some(Event::Line(&self.buf[start..self.end]));
+        }
+        None
+    }
+
+    /// Feeds the over-long line's bytes to its sniffer and drops them.
+    fn continue_discard(&mut self) -> Option<Event<'_>> {
+        let d = self.discard.as_mut()?;
+        let newline = memchr::memchr(b'\n', &self.buf[self.scan..self.end]);
+        let stop = newline.map_or(self.end, |i| self.scan + i);
+        d.feed(&self.buf[self.scan..stop]);
+        self.scan = newline.map_or(self.end, |_| stop + 1);
+        self.searched = self.scan;
+        if newline.is_none() && self.src_open {
+            return None;
+        }
+        self.discard.take().map(|d| Event::Overlong(d.finish()))
+    }
+
+    /// Carries out the decision on the last event.
+    pub fn apply(&mut self, verdict: Verdict) {
+        match (verdict, self.current.take()) {
+            (Verdict::Forward, Some((start, end))) => {
+                self.out.push_input(start, end);
+                self.open_tail = self.buf[end - 1] != b'\n';
+            }
+            (Verdict::Replace(line), _) => self.push_generated(line, false),
+            _ => {}
+        }
+    }
+
+    /// Queues a reply generated for the other direction's sender.
+    pub fn inject(&mut self, line: Vec<u8>) {
+        if self.dst_open {
+            self.push_generated(line, true);
+        }
+    }
+
+    fn push_generated(&mut self, mut line: Vec<u8>, injected: bool) {
+        if std::mem::take(&mut self.open_tail) {
+            line.insert(0, b'\n');
+        }
+        self.out.push_owned(line, injected);
+    }
+
+    /// Writes as much as `dst` takes now. A destination that went away is
+    /// closed, not an error (a broken pipe is a normal shutdown).
+    pub fn flush(&mut self, dst: BorrowedFd<'_>) -> Result<(), Errno> {
+        let result = self.out.write_to(&self.buf, dst);
+        match result {
+            Ok(_) => {
+                self.settle();
+                Ok(())
+            }
+            Err(Errno::EPIPE) => {
+                self.close_destination();
+                Ok(())
+            }
+            Err(e) => {
+                self.close_destination();
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*: a seeded PRNG, so a failure names its seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        }
+    }
+
+    /// Feeds `input` in random pieces, forwards lines that start with `{`,
+    /// drops the others, replaces over-long ones with `R\n`, and returns
+    /// the output; checks the buffer never outgrows the limit on the way.
+    fn relay(input: &[u8], limit: usize, rng: &mut Rng) -> Vec<u8> {
+        let mut lane = Lane::new(limit);
+        let (mut fed, mut out) = (0, Vec::new());
+        loop {
+            if fed == input.len() {
+                lane.close_source();
+            } else {
+                let piece = 1 + rng.below(3 * limit as u64) as usize;
+                fed += lane.feed(&input[fed..(fed + piece).min(input.len())]);
+            }
+            while let Some(event) = lane.next_event() {
+                let verdict = match event {
+                    Event::Line(line) if line.first() == Some(&b'{') => Verdict::Forward,
+                    Event::Line(_) => Verdict::Drop,
+                    Event::Overlong(_) => Verdict::Replace(b"R\n".to_vec()),
+                };
+                lane.apply(verdict);
+            }
+            assert!(lane.capacity() <= BLOCK.max(limit + 1).max(4096));
+            if rng.below(2) == 0 || fed == input.len() {
+                lane.drain_output(&mut out);
+            }
+            if lane.drained() {
+                return out;
+            }
+        }
+    }
+
+    /// The same decisions, made on the whole input at once.
+    fn expected(input: &[u8], limit: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+        let last = lines.pop().unwrap_or_default();
+        for line in lines {
+            if line.len() > limit {
+                out.extend_from_slice(b"R\n");
+            } else if line.first() == Some(&b'{') {
+                out.extend_from_slice(line);
+                out.push(b'\n');
+            }
+        }
+        if last.len() > limit {
+            out.extend_from_slice(b"R\n");
+        } else if last.first() == Some(&b'{') {
+            out.extend_from_slice(last);
+        }
+        out
+    }
+
+    #[test]
+    fn random_pieces_give_the_same_lines_in_order() {
+        for seed in 1..=200u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let limit = 1024 + rng.below(4096) as usize;
+            let mut input = Vec::new();
+            for _ in 0..rng.below(60) {
+                let len = match rng.below(10) {
+                    0 => limit + rng.below(3 * limit as u64) as usize,
+                    1 => limit,
+                    _ => rng.below(200) as usize,
+                };
+                input.push(if rng.below(3) == 0 { b'x' } else { b'{' });
+                input.extend((0..len.saturating_sub(1)).map(|i| b'a' + (i % 26) as u8));
+                if rng.below(8) != 0 {
+                    input.push(b'\n');
+                }
+            }
+            assert_eq!(
+                relay(&input, limit, &mut rng),
+                expected(&input, limit),
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_without_end_is_discarded_in_bounded_memory() {
+        let mut lane = Lane::new(4096);
+        let chunk = vec![b'z'; 65536];
+        for _ in 0..256 {
+            let mut fed = 0;
+            while fed < chunk.len() {
+                fed += lane.feed(&chunk[fed..]);
+                assert!(lane.next_event().is_none());
+                assert!(lane.capacity() <= 4097);
+            }
+        }
+        lane.feed(b"\n{}\n");
+        match lane.next_event() {
+            Some(Event::Overlong(o)) => assert_eq!(o.len, 256 * 65536),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(lane.next_event(), Some(Event::Line(b"{}"))));
+    }
+}
