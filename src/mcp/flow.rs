@@ -104,9 +104,15 @@ fn target_of(env: &Envelope<'_>, method: &str) -> Result<Option<Target>, String>
     }))
 }
 
+/// The params as `T`. Only an object is read: serde would also fill a
+/// struct from an array by position, which the server would not.
 fn params<'a, T: Deserialize<'a>>(env: &Envelope<'a>) -> Result<T, String> {
-    serde_json::from_slice(env.params.unwrap_or(b"null"))
-        .map_err(|e| format!("invalid params: {e}"))
+    match env.params {
+        Some(p) if p.starts_with(b"{") => {
+            serde_json::from_slice(p).map_err(|e| format!("invalid params: {e}"))
+        }
+        _ => Err("invalid params: not an object".to_owned()),
+    }
 }
 
 impl Filter {

@@ -251,7 +251,7 @@ impl Catalog {
             .is_none()
         {
             notes.push(format!(
-                "{reason}: withheld from tools/list and its calls refused; to review it, delete the pin file {} (the next run pins again) or run `cordon vet` (coming)",
+                "{reason}: withheld from tools/list and its calls refused; to review and accept the change, run `cordon vet` with this command again (or, for a run without an approval, delete the pin file {} so the next run pins again)",
                 pins.path.display()
             ));
         }

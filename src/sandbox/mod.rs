@@ -221,8 +221,11 @@ pub fn prepare(
     let protections = check_protections(policy, host, namespaces, &mut report)?;
     let private_tmp = if policy.private_tmp {
         Some(
+            // Only its owner may enter: other local users must not read or
+            // plant files in the server's /tmp.
             tempfile::Builder::new()
                 .prefix("cordon-tmp-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .map_err(SandboxError::TempDir)?,
         )
