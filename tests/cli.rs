@@ -593,3 +593,40 @@ fn the_prompt_asks_on_the_terminal_and_defaults_to_no() {
         }
     }
 }
+
+#[test]
+fn private_tmp_dirs_left_by_killed_cordons_are_removed_at_the_next_start() {
+    let env = Env::new(User::Current);
+    let tmp = env.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // A pid above any kernel's pid_max: that cordon is certainly gone.
+    let dead = tmp.join("cordon-tmp-999999999-aBcDeF");
+    std::fs::create_dir(&dead).unwrap();
+    std::fs::write(dead.join("left-behind"), "x").unwrap();
+    let live = tmp.join(format!("cordon-tmp-{}-aBcDeF", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+    let unrelated = tmp.join("cordon-tmp-notapid");
+    std::fs::create_dir(&unrelated).unwrap();
+    let mut cmd = env.cordon(&["run", "--yes", "--", "true"]);
+    cmd.env("TMPDIR", &tmp);
+    let out = run(cmd, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !dead.exists(),
+        "the stale directory of a dead cordon was kept"
+    );
+    assert!(
+        live.exists() && unrelated.exists(),
+        "a directory that is not stale was removed"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        2,
+        "this run's own directory was not removed: {left:?}"
+    );
+}

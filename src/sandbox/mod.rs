@@ -16,6 +16,7 @@ pub mod probe;
 pub mod protect;
 pub mod rlimits;
 pub mod seccomp;
+pub mod tmpdir;
 
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -220,15 +221,7 @@ pub fn prepare(
     let (egress, overrides) = prepare_egress(policy, probe, host, namespaces, &mut report)?;
     let protections = check_protections(policy, host, namespaces, &mut report)?;
     let private_tmp = if policy.private_tmp {
-        Some(
-            // Only its owner may enter: other local users must not read or
-            // plant files in the server's /tmp.
-            tempfile::Builder::new()
-                .prefix("cordon-tmp-")
-                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .tempdir()
-                .map_err(SandboxError::TempDir)?,
-        )
+        Some(tmpdir::create().map_err(SandboxError::TempDir)?)
     } else {
         None
     };
