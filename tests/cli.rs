@@ -279,7 +279,7 @@ fn signals_sent_to_cordon_reach_the_server() {
         let mut stdout = child.stdout.take().unwrap();
         read_until(&mut stdout, "ready");
         // setsid --wait forks: signal cordon itself, the only child of setsid.
-        let cordon = cordon_pid(child.id() as i32);
+        let cordon = support::cordon_pid(child.id()).expect("cordon below its wrapper") as i32;
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(cordon),
             nix::sys::signal::Signal::SIGTERM,
@@ -296,31 +296,6 @@ fn signals_sent_to_cordon_reach_the_server() {
             stderr(&out)
         );
     }
-}
-
-/// The pid of cordon under `setpriv`/`setsid --wait` (which fork it).
-fn cordon_pid(wrapper: i32) -> i32 {
-    let mut pid = wrapper;
-    for _ in 0..3 {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .map(|p| p.file_name().map(|n| n.to_owned()));
-        if let Ok(Some(name)) = exe {
-            if name == "cordon" {
-                return pid;
-            }
-        }
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        match children
-            .split_whitespace()
-            .next()
-            .and_then(|c| c.parse().ok())
-        {
-            Some(child) => pid = child,
-            None => break,
-        }
-    }
-    panic!("cordon not found below {wrapper}")
 }
 
 #[test]
@@ -341,7 +316,7 @@ fn nothing_survives_kill_9_of_cordon() {
         .len()
             == 3));
         let pids = support::sleepers(&token);
-        let cordon = cordon_pid(child.id() as i32);
+        let cordon = support::cordon_pid(child.id()).expect("cordon below its wrapper") as i32;
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(cordon),
             nix::sys::signal::Signal::SIGKILL,

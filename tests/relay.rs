@@ -332,7 +332,7 @@ fn a_line_that_never_ends_is_discarded_in_constant_memory() {
         let w = World::new(user, &json!({}));
         let profile = w.profile("[mcp]\nmax_message_size = \"1M\"");
         let mut c = w.start(&["-p", &profile]);
-        let cordon = cordon_pid(c.child.id());
+        let cordon = support::cordon_pid(c.child.id()).expect("cordon below its wrapper");
         let chunk = vec![b'z'; 1 << 20];
         for _ in 0..64 {
             c.send_raw(&chunk);
@@ -352,28 +352,6 @@ fn a_line_that_never_ends_is_discarded_in_constant_memory() {
             "nothing of it reached the server"
         );
     }
-}
-
-/// cordon's pid below the `setsid`/`setpriv` wrapper.
-fn cordon_pid(wrapper: u32) -> u32 {
-    let mut pid = wrapper;
-    for _ in 0..4 {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        if exe.file_name().is_some_and(|n| n == "cordon") {
-            return pid;
-        }
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        match children
-            .split_whitespace()
-            .next()
-            .and_then(|c| c.parse().ok())
-        {
-            Some(child) => pid = child,
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-    panic!("cordon not found below {wrapper}")
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {

@@ -185,14 +185,10 @@ fn skip_all(cases: &[Case], strict: bool, tally: &mut Tally) {
 }
 
 fn finish(tally: &Tally) -> ! {
-    let skipped = if tally.skipped > 0 {
-        format!(", {} skipped", tally.skipped)
-    } else {
-        String::new()
-    };
     println!(
-        "\n{} passed, {} failed{skipped}",
-        tally.passed, tally.failed
+        "
+{}",
+        crate::support::summary(tally.passed, tally.failed, tally.skipped)
     );
     std::process::exit(i32::from(tally.failed > 0));
 }

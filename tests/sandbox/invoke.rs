@@ -303,13 +303,5 @@ pub fn sigkill(pid: i32) {
 
 /// The cordon process below its `setpriv`/`setsid --wait` wrappers.
 pub fn cordon_pid(wrapper: i32) -> Option<i32> {
-    let mut pid = wrapper;
-    for _ in 0..4 {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-        if exe.file_name().is_some_and(|n| n == "cordon") {
-            return Some(pid);
-        }
-        pid = *children(pid).first()?;
-    }
-    None
+    crate::support::cordon_pid(wrapper as u32).map(|p| p as i32)
 }

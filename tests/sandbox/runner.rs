@@ -35,14 +35,10 @@ pub fn main(args: &[String]) -> i32 {
             run_mode(user, ns, i, &applicable, strict, &mut tally);
         }
     }
-    let skipped = if tally.skipped > 0 {
-        format!(", {} skipped", tally.skipped)
-    } else {
-        String::new()
-    };
     println!(
-        "\n{} passed, {} failed{skipped}",
-        tally.passed, tally.failed
+        "
+{}",
+        crate::support::summary(tally.passed, tally.failed, tally.skipped)
     );
     i32::from(tally.failed > 0)
 }

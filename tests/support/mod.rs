@@ -255,3 +255,36 @@ pub fn answer_on_terminal(env: &Env, args: &[&str], answer: &str) -> Output {
     master.write_all(answer.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// cordon's pid below the `setpriv`/`setsid --wait` wrappers that fork it
+/// (waiting briefly for the fork); None when it is not (or no longer) there.
+pub fn cordon_pid(wrapper: u32) -> Option<u32> {
+    let mut pid = wrapper;
+    for _ in 0..20 {
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+        if exe.file_name().is_some_and(|n| n == "cordon") {
+            return Some(pid);
+        }
+        let children =
+            fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        match children
+            .split_whitespace()
+            .next()
+            .and_then(|c| c.parse().ok())
+        {
+            Some(child) => pid = child,
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    None
+}
+
+/// The plain closing line of a harness-less suite.
+pub fn summary(passed: usize, failed: usize, skipped: usize) -> String {
+    let skipped = if skipped > 0 {
+        format!(", {skipped} skipped")
+    } else {
+        String::new()
+    };
+    format!("{passed} passed, {failed} failed{skipped}")
+}
