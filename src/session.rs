@@ -15,6 +15,7 @@ use crate::launch::{Child, read_record};
 use crate::mcp::Filter;
 use crate::policy::Shutdown;
 use crate::relay::Relay;
+use crate::relay::splice::{self, Splice};
 use crate::sys;
 
 pub use crate::launch::FORWARDED;
@@ -99,7 +100,7 @@ pub fn run(
         child,
         stdin,
         host_out: host_output(),
-        relay: Relay::new(filter),
+        relay: host_relay(filter),
         phase: Phase::Running,
         deadline: None,
         exit: None,
@@ -138,6 +139,26 @@ fn host_output() -> Option<OwnedFd> {
     }
     let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
     nix::fcntl::open("/proc/self/fd/1", flags, nix::sys::stat::Mode::empty()).ok()
+}
+
+/// The relay, set up for the host's descriptors: pages of the host's
+/// messages are moved to the server when its stdin is a pipe (the
+/// server's stdin always is), and the host's pipes are enlarged like the
+/// server's, best effort, for fewer wake-ups per byte.
+fn host_relay(filter: Filter) -> Relay {
+    let mut relay = Relay::new(filter);
+    for fd in [HOST_IN, HOST_OUT] {
+        if splice::is_pipe(host(fd)) {
+            let _ = sys::resize_pipe(fd, crate::relay::PIPE_SIZE);
+        }
+    }
+    if splice::is_pipe(host(HOST_IN)) {
+        match Splice::new() {
+            Ok(pipes) => relay.to_server.move_pages(pipes),
+            Err(e) => tracing::debug!("host input is copied: no private pipes: {e}"),
+        }
+    }
+    relay
 }
 
 impl Session {

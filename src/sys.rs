@@ -456,6 +456,17 @@ pub fn waitpid(pid: pid_t, flags: c_int) -> SysResult<Option<(pid_t, c_int)>> {
     }
 }
 
+/// Asks for a pipe buffer of `size` bytes and returns the size the pipe
+/// has now: the kernel rounds up to whole pages, and past the user's pipe
+/// quota (`fs.pipe-user-pages-soft`) it refuses and the size stays.
+pub fn resize_pipe(fd: RawFd, size: usize) -> SysResult<usize> {
+    let size = c_int::try_from(size).unwrap_or(c_int::MAX);
+    // SAFETY: fcntl with integer arguments only.
+    let _ = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, size) };
+    // SAFETY: as above.
+    check_int(unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) }).map(|n| n as usize)
+}
+
 /// `poll(2)` over raw pollfds; EINTR is reported as zero ready.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> SysResult<usize> {
     // SAFETY: fds is a valid slice of pollfd structs.

@@ -438,6 +438,25 @@ fn random_streams_of_valid_messages_pass_byte_exact() {
                 input.len(),
                 stderr(&out)
             );
+            // From a file instead of a pipe, cordon copies the host's
+            // messages instead of moving their pages: the same bytes.
+            let file = env.path().join("input");
+            std::fs::write(&file, &input).unwrap();
+            let out = env
+                .cordon(&["run", "--yes", "--", "cat"])
+                .stdin(std::fs::File::open(&file).unwrap())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{user:?} seed {seed}: {}",
+                stderr(&out)
+            );
+            assert!(
+                out.stdout == input,
+                "{user:?} seed {seed}: from a file, output differs; stderr:\n{}",
+                stderr(&out)
+            );
         }
     }
 }

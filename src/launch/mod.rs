@@ -126,6 +126,12 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
     )
     .map_err(|e| LaunchError::Spawn(e.into()))?;
+    // Each pipe buffer that fills costs the relay a wake-up, a read and
+    // a write: bigger pipes mean fewer of them per byte. Best effort, the
+    // default size works too.
+    for pipe in [&stdin_w, &stdout_r] {
+        let _ = sys::resize_pipe(pipe.as_raw_fd(), crate::relay::PIPE_SIZE);
+    }
     match read_record(&status_r) {
         Some(Record::Started) => Ok(Child {
             pid,

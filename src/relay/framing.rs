@@ -14,6 +14,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 
 use super::outbox::Outbox;
+use super::splice::Splice;
 use crate::mcp::sniff::Sniffer;
 use crate::mcp::{Overlong, Verdict};
 use crate::sys;
@@ -79,6 +80,8 @@ pub struct Lane {
     /// EOF): a generated line after them needs one first.
     open_tail: bool,
     out: Outbox,
+    /// Set when input is moved to the destination rather than copied.
+    splice: Option<Splice>,
     src_open: bool,
     dst_open: bool,
 }
@@ -95,9 +98,19 @@ impl Lane {
             current: None,
             open_tail: false,
             out: Outbox::default(),
+            splice: None,
             src_open: true,
             dst_open: true,
         }
+    }
+
+    /// From now on, input is moved from the source pipe to the destination
+    /// pipe through `splice`'s private pipes (see [`super::splice`]).
+    /// Both descriptors given to [`Lane::fill`] and [`Lane::flush`] must
+    /// be pipes.
+    pub fn move_pages(&mut self, splice: Splice) {
+        debug_assert_eq!(self.end, 0, "set before the first read");
+        self.splice = Some(splice);
     }
 
     /// Poll the source for input.
@@ -144,8 +157,33 @@ impl Lane {
         self.src_open = false;
     }
 
+    /// The first byte the buffer must keep: queued input, the line being
+    /// read, and any byte still in the splice's `hold` pipe.
     fn head(&self) -> usize {
-        self.out.first_input().unwrap_or(self.scan)
+        let head = self.out.first_input().unwrap_or(self.scan);
+        self.splice.as_ref().map_or(head, |s| head.min(s.from))
+    }
+
+    /// Moves the buffer's contents from `head` down to index 0.
+    fn shift_down(&mut self, head: usize) {
+        self.buf.copy_within(head..self.end, 0);
+        self.out.shift(head);
+        self.scan -= head;
+        self.searched = self.searched.saturating_sub(head);
+        self.end -= head;
+        if let Some(s) = &mut self.splice {
+            s.from -= head;
+        }
+    }
+
+    /// Drops held pages of lines that were not forwarded, so that they do
+    /// not pin the buffer.
+    fn retire(&mut self) -> Result<(), Errno> {
+        let decided = self.out.first_input().unwrap_or(self.scan);
+        match &mut self.splice {
+            Some(s) => s.discard_to(decided),
+            None => Ok(()),
+        }
     }
 
     fn has_room(&self) -> bool {
@@ -160,11 +198,7 @@ impl Lane {
         }
         let head = self.head();
         if head > 0 {
-            self.buf.copy_within(head..self.end, 0);
-            self.out.shift(head);
-            self.scan -= head;
-            self.searched -= head;
-            self.end -= head;
+            self.shift_down(head);
             return true;
         }
         if !self.out.is_empty() || self.buf.len() > self.limit {
@@ -180,14 +214,12 @@ impl Lane {
         if !self.out.is_empty() {
             return;
         }
-        let pending = self.end - self.scan;
-        if pending == 0 {
-            (self.scan, self.searched, self.end) = (0, 0, 0);
+        let head = self.head();
+        if head == self.end {
+            self.shift_down(head);
         }
-        if self.buf.len() > BLOCK && pending <= BLOCK / 2 {
-            let searched = self.searched - self.scan;
-            self.buf.copy_within(self.scan..self.end, 0);
-            (self.scan, self.searched, self.end) = (0, searched, pending);
+        if self.buf.len() > BLOCK && self.end - self.head() <= BLOCK / 2 {
+            self.shift_down(self.head());
             self.buf.truncate(BLOCK);
             self.buf.shrink_to_fit();
         }
@@ -195,11 +227,29 @@ impl Lane {
 
     /// Reads what is available from `src`.
     pub fn fill(&mut self, src: BorrowedFd<'_>) -> Result<(), Errno> {
+        if let Err(e) = self.retire() {
+            self.src_open = false;
+            return Err(e);
+        }
         self.settle();
         if !self.make_room() {
             return Ok(());
         }
-        match sys::read(src.as_raw_fd(), &mut self.buf[self.end..]) {
+        let room = &mut self.buf[self.end..];
+        let read = match &mut self.splice {
+            Some(s) => match s.pull(src, room, self.end) {
+                // A source pages cannot be taken from: nothing moved, and
+                // with nothing held the lane can read it instead.
+                Err(Errno::EINVAL) if s.from == self.end => {
+                    tracing::debug!("the source cannot be spliced: its input is copied");
+                    self.splice = None;
+                    sys::read(src.as_raw_fd(), room)
+                }
+                other => other,
+            },
+            None => sys::read(src.as_raw_fd(), room),
+        };
+        match read {
             Ok(0) => self.src_open = false,
             Ok(n) => self.end += n,
             Err(Errno::EAGAIN) => {}
@@ -314,7 +364,7 @@ impl Lane {
     /// Writes as much as `dst` takes now. A destination that went away is
     /// closed, not an error (a broken pipe is a normal shutdown).
     pub fn flush(&mut self, dst: BorrowedFd<'_>) -> Result<(), Errno> {
-        let result = self.out.write_to(&self.buf, dst);
+        let result = self.out.write_to(&self.buf, dst, self.splice.as_mut());
         match result {
             Ok(_) => {
                 self.settle();
@@ -349,8 +399,20 @@ mod tests {
         }
     }
 
-    /// Feeds `input` in random pieces, forwards lines that start with `{`,
-    /// drops the others, replaces over-long ones with `R\n`, and returns
+    /// Forwards lines that start with `{`, drops the others, replaces
+    /// over-long ones with `R\n`.
+    fn decide(lane: &mut Lane) {
+        while let Some(event) = lane.next_event() {
+            let verdict = match event {
+                Event::Line(line) if line.first() == Some(&b'{') => Verdict::Forward,
+                Event::Line(_) => Verdict::Drop,
+                Event::Overlong(_) => Verdict::Replace(b"R\n".to_vec()),
+            };
+            lane.apply(verdict);
+        }
+    }
+
+    /// Feeds `input` in random pieces, decides on every line, and returns
     /// the output; checks the buffer never outgrows the limit on the way.
     fn relay(input: &[u8], limit: usize, rng: &mut Rng) -> Vec<u8> {
         let mut lane = Lane::new(limit);
@@ -362,17 +424,73 @@ mod tests {
                 let piece = 1 + rng.below(3 * limit as u64) as usize;
                 fed += lane.feed(&input[fed..(fed + piece).min(input.len())]);
             }
-            while let Some(event) = lane.next_event() {
-                let verdict = match event {
-                    Event::Line(line) if line.first() == Some(&b'{') => Verdict::Forward,
-                    Event::Line(_) => Verdict::Drop,
-                    Event::Overlong(_) => Verdict::Replace(b"R\n".to_vec()),
-                };
-                lane.apply(verdict);
-            }
+            decide(&mut lane);
             assert!(lane.capacity() <= BLOCK.max(limit + 1).max(4096));
             if rng.below(2) == 0 || fed == input.len() {
                 lane.drain_output(&mut out);
+            }
+            if lane.drained() {
+                return out;
+            }
+        }
+    }
+
+    /// The same, through real pipes with the lane moving pages: `input` is
+    /// written to a pipe in random pieces, and the lane reads it, flushes
+    /// and is drained at random moments, so lines wait in `hold`, are
+    /// split across reads, and (with a small `hold`) fall back to the
+    /// buffer.
+    fn relay_moved(input: &[u8], limit: usize, hold: usize, rng: &mut Rng) -> Vec<u8> {
+        use nix::fcntl::OFlag;
+        use std::os::fd::AsFd;
+        let flags = OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let (src_r, src_w) = nix::unistd::pipe2(flags).unwrap();
+        let (dst_r, dst_w) = nix::unistd::pipe2(flags).unwrap();
+        let mut lane = Lane::new(limit);
+        let stage = 4096 << rng.below(4);
+        lane.move_pages(Splice::with_sizes(stage, hold).unwrap());
+        let (mut fed, mut out) = (0, Vec::new());
+        let mut src_w = Some(src_w);
+        let mut chunk = vec![0u8; 65536];
+        let (mut last, mut idle) = ((0, 0), 0);
+        loop {
+            idle = if last == (fed, out.len()) {
+                idle + 1
+            } else {
+                0
+            };
+            last = (fed, out.len());
+            assert!(
+                idle < 10_000,
+                "stuck after {fed} bytes in, {} out",
+                out.len()
+            );
+            if fed == input.len() {
+                src_w = None;
+            }
+            if let Some(w) = &src_w {
+                let piece = 1 + rng.below(3 * limit as u64) as usize;
+                if let Ok(n) = nix::unistd::write(w, &input[fed..(fed + piece).min(input.len())]) {
+                    fed += n;
+                }
+            }
+            if rng.below(4) != 0 {
+                let _ = lane.fill(src_r.as_fd());
+                decide(&mut lane);
+            }
+            if rng.below(2) == 0 {
+                lane.flush(dst_w.as_fd()).unwrap();
+            }
+            assert!(lane.capacity() <= BLOCK.max(limit + 1).max(4096));
+            let splice = lane.splice.as_ref().unwrap();
+            assert!(
+                splice.held() == lane.buf[splice.from..lane.end],
+                "`hold` is not the buffer's tail"
+            );
+            if rng.below(2) == 0 || fed == input.len() {
+                while let Ok(n @ 1..) = nix::unistd::read(&dst_r, &mut chunk) {
+                    out.extend_from_slice(&chunk[..n]);
+                }
             }
             if lane.drained() {
                 return out;
@@ -406,21 +524,43 @@ mod tests {
         for seed in 1..=200u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let limit = 1024 + rng.below(4096) as usize;
-            let mut input = Vec::new();
-            for _ in 0..rng.below(60) {
-                let len = match rng.below(10) {
-                    0 => limit + rng.below(3 * limit as u64) as usize,
-                    1 => limit,
-                    _ => rng.below(200) as usize,
-                };
-                input.push(if rng.below(3) == 0 { b'x' } else { b'{' });
-                input.extend((0..len.saturating_sub(1)).map(|i| b'a' + (i % 26) as u8));
-                if rng.below(8) != 0 {
-                    input.push(b'\n');
-                }
-            }
+            let input = random_input(limit, &mut rng);
             assert_eq!(
                 relay(&input, limit, &mut rng),
+                expected(&input, limit),
+                "seed {seed}"
+            );
+        }
+    }
+
+    /// Random lines, some over the limit, some without a final newline.
+    fn random_input(limit: usize, rng: &mut Rng) -> Vec<u8> {
+        let mut input = Vec::new();
+        for _ in 0..rng.below(60) {
+            let len = match rng.below(10) {
+                0 => limit + rng.below(3 * limit as u64) as usize,
+                1 => limit,
+                _ => rng.below(200) as usize,
+            };
+            input.push(if rng.below(3) == 0 { b'x' } else { b'{' });
+            input.extend((0..len.saturating_sub(1)).map(|i| b'a' + (i % 26) as u8));
+            if rng.below(8) != 0 {
+                input.push(b'\n');
+            }
+        }
+        input
+    }
+
+    #[test]
+    fn moved_pages_give_the_same_lines_in_order() {
+        for seed in 1..=150u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let limit = 1024 + rng.below(16384) as usize;
+            let input = random_input(limit, &mut rng);
+            // A small `hold` overflows often, a large one rarely.
+            let hold = 4096 << (2 * (seed % 4));
+            assert_eq!(
+                relay_moved(&input, limit, hold, &mut rng),
                 expected(&input, limit),
                 "seed {seed}"
             );

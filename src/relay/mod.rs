@@ -13,6 +13,7 @@
 
 pub mod framing;
 mod outbox;
+pub mod splice;
 
 use std::io::Write;
 use std::os::fd::BorrowedFd;
@@ -22,6 +23,10 @@ use nix::errno::Errno;
 pub use framing::{Event, Lane};
 
 use crate::mcp::{Filter, Side};
+
+/// The size cordon asks for the pipes it reads and writes: each pipe
+/// buffer that fills costs a wake-up, a read and a write.
+pub const PIPE_SIZE: usize = 1024 * 1024;
 
 /// Replies to a sender may take this many bytes before cordon stops
 /// reading from that sender.

@@ -9,6 +9,8 @@ use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
 
+use super::splice::Splice;
+
 /// Slices handed to one `writev`.
 const MAX_IOV: usize = 64;
 
@@ -97,23 +99,27 @@ impl Outbox {
     }
 
     /// Writes as much as `dst` takes now: `Ok(true)` when everything
-    /// queued went out.
-    pub fn write_to(&mut self, buf: &[u8], dst: BorrowedFd<'_>) -> Result<bool, Errno> {
-        while !self.queue.is_empty() {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut count = 0;
-            let mut total = 0;
-            for (i, seg) in self.queue.iter().take(MAX_IOV).enumerate() {
-                let bytes = seg.bytes(buf);
-                let bytes = if i == 0 { &bytes[self.done..] } else { bytes };
-                iov[count] = IoSlice::new(bytes);
-                count += 1;
-                total += bytes.len();
-            }
-            match nix::sys::uio::writev(dst, &iov[..count]) {
+    /// queued went out. With `splice`, input bytes still in its `hold`
+    /// pipe are moved from there; the others are written from `buf`.
+    pub fn write_to(
+        &mut self,
+        buf: &[u8],
+        dst: BorrowedFd<'_>,
+        mut splice: Option<&mut Splice>,
+    ) -> Result<bool, Errno> {
+        while let Some(front) = self.queue.front() {
+            let held_from = splice.as_ref().map_or(usize::MAX, |s| s.from);
+            let (wanted, result) = match (front, splice.as_deref_mut()) {
+                (Segment::Input { start, end }, Some(s)) if start + self.done >= held_from => {
+                    let at = start + self.done;
+                    (end - at, s.splice_out(at, *end, dst))
+                }
+                _ => self.write_buffered(buf, dst, held_from),
+            };
+            match result {
                 Ok(n) => {
                     self.consume(n);
-                    if n < total {
+                    if n < wanted {
                         // The destination is full: poll before trying again.
                         return Ok(false);
                     }
@@ -124,6 +130,40 @@ impl Outbox {
             }
         }
         Ok(true)
+    }
+
+    /// One `writev` of the queued bytes from the front up to the first
+    /// input byte at or past `held_from` (those are moved, not written);
+    /// returns how many bytes it tried and its result.
+    fn write_buffered(
+        &self,
+        buf: &[u8],
+        dst: BorrowedFd<'_>,
+        held_from: usize,
+    ) -> (usize, Result<usize, Errno>) {
+        let mut iov = [IoSlice::new(&[]); MAX_IOV];
+        let mut count = 0;
+        let mut total = 0;
+        for (i, seg) in self.queue.iter().take(MAX_IOV).enumerate() {
+            let skip = if i == 0 { self.done } else { 0 };
+            let bytes = match seg {
+                Segment::Owned { bytes, .. } => &bytes[skip..],
+                Segment::Input { start, end } => {
+                    let start = start + skip;
+                    if start >= held_from {
+                        break;
+                    }
+                    &buf[start..(*end).min(held_from)]
+                }
+            };
+            iov[count] = IoSlice::new(bytes);
+            count += 1;
+            total += bytes.len();
+            if matches!(seg, Segment::Input { end, .. } if *end > held_from) {
+                break;
+            }
+        }
+        (total, nix::sys::uio::writev(dst, &iov[..count]))
     }
 
     /// Appends everything queued to `out`, as a destination that takes it
