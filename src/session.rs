@@ -4,6 +4,8 @@
 //! wait, kill the sandbox).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -14,8 +16,8 @@ use crate::launch::status::Record;
 use crate::launch::{Child, read_record};
 use crate::mcp::Filter;
 use crate::policy::Shutdown;
-use crate::relay::Relay;
 use crate::relay::splice::{self, Splice};
+use crate::relay::{Direction, End, Shared, Worker};
 use crate::sys;
 
 pub use crate::launch::FORWARDED;
@@ -75,11 +77,8 @@ pub fn signal_fd() -> Result<OwnedFd, Errno> {
 
 struct Session {
     child: Child,
-    stdin: Option<OwnedFd>,
-    /// A non-blocking descriptor of the host's stdout pipe, when one could
-    /// be opened (see [`host_output`]).
-    host_out: Option<OwnedFd>,
-    relay: Relay,
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
     phase: Phase,
     deadline: Option<Instant>,
     exit: Option<ServerExit>,
@@ -95,20 +94,24 @@ pub fn run(
     shutdown: Shutdown,
     filter: Filter,
 ) -> Result<ServerExit, SessionError> {
-    let stdin = child.stdin.take();
+    let shared = Shared::new(filter)?;
+    let workers = start_workers(&mut child, &shared)?;
     let mut s = Session {
         child,
-        stdin,
-        host_out: host_output(),
-        relay: host_relay(filter),
+        shared,
+        workers,
         phase: Phase::Running,
         deadline: None,
         exit: None,
         status_open: true,
         shutdown,
     };
-    while !((s.exit.is_some() || !s.status_open) && s.relay.to_host.finished()) {
+    while !((s.exit.is_some() || !s.status_open) && s.shared.finished(Direction::ToHost)) {
         s.step(signals.as_fd())?;
+    }
+    s.shared.stop(Direction::ToServer);
+    for worker in s.workers.drain(..) {
+        let _ = worker.join();
     }
     let _ = nix::sys::wait::waitpid(s.child.pid, None);
     Ok(s.exit.unwrap_or(ServerExit::Signal(libc::SIGKILL)))
@@ -129,36 +132,65 @@ fn host(fd: RawFd) -> BorrowedFd<'static> {
 /// When stdout is a pipe, a second descriptor for it opened non-blocking
 /// through /proc: a new open file description, so the flag does not leak
 /// to whoever shares cordon's stdout, and a host that reads slowly can no
-/// longer block the loop (signals, the other direction) in `write`. A
+/// longer block its direction's thread (and its wake-ups) in `write`. A
 /// file or terminal never blocks for long; a pipe cordon may not reopen
 /// (another user's) keeps the blocking descriptor 1.
-fn host_output() -> Option<OwnedFd> {
-    let stat = nix::sys::stat::fstat(host(HOST_OUT)).ok()?;
-    if stat.st_mode & libc::S_IFMT != libc::S_IFIFO {
-        return None;
+fn host_output() -> End {
+    let stat = nix::sys::stat::fstat(host(HOST_OUT)).ok();
+    if stat.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO) {
+        let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        if let Ok(fd) = nix::fcntl::open("/proc/self/fd/1", flags, nix::sys::stat::Mode::empty()) {
+            return End::Owned(fd);
+        }
     }
-    let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    nix::fcntl::open("/proc/self/fd/1", flags, nix::sys::stat::Mode::empty()).ok()
+    End::Stdio(HOST_OUT)
 }
 
-/// The relay, set up for the host's descriptors: pages of the host's
-/// messages are moved to the server when its stdin is a pipe (the
-/// server's stdin always is), and the host's pipes are enlarged like the
-/// server's, best effort, for fewer wake-ups per byte.
-fn host_relay(filter: Filter) -> Relay {
-    let mut relay = Relay::new(filter);
+/// Starts a thread for each direction. The host's messages are moved to
+/// the server without a copy when its stdin is a pipe (the server's stdin
+/// always is); the host's pipes are enlarged like the server's, best
+/// effort, for fewer wake-ups per byte.
+fn start_workers(child: &mut Child, shared: &Arc<Shared>) -> Result<Vec<JoinHandle<()>>, Errno> {
     for fd in [HOST_IN, HOST_OUT] {
         if splice::is_pipe(host(fd)) {
             let _ = sys::resize_pipe(fd, crate::relay::PIPE_SIZE);
         }
     }
-    if splice::is_pipe(host(HOST_IN)) {
-        match Splice::new() {
-            Ok(pipes) => relay.to_server.move_pages(pipes),
-            Err(e) => tracing::debug!("host input is copied: no private pipes: {e}"),
-        }
+    let pages = if splice::is_pipe(host(HOST_IN)) {
+        Splice::new()
+            .inspect_err(|e| tracing::debug!("host input is copied: no private pipes: {e}"))
+            .ok()
+    } else {
+        None
+    };
+    let server_in = child.stdin.take().ok_or(Errno::EBADF)?;
+    let server_out = child
+        .stdout
+        .try_clone()
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+    let to_server = Worker::new(
+        Direction::ToServer,
+        End::Stdio(HOST_IN),
+        End::Owned(server_in),
+        pages,
+        Arc::clone(shared),
+    );
+    let to_host = Worker::new(
+        Direction::ToHost,
+        End::Owned(server_out),
+        host_output(),
+        None,
+        Arc::clone(shared),
+    );
+    let mut workers = Vec::new();
+    for (name, worker) in [("relay to server", to_server), ("relay to host", to_host)] {
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || worker.run())
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EAGAIN)))?;
+        workers.push(handle);
     }
-    relay
+    Ok(workers)
 }
 
 impl Session {
@@ -172,87 +204,35 @@ impl Session {
         sys::poll(&mut pfds, timeout)?;
         let ready = |i: usize| pfds[i].revents != 0;
         if ready(0) {
-            self.read_host();
-        }
-        if ready(2) {
-            self.read_server();
-        }
-        self.flush();
-        if ready(4) {
             self.forward_signals(signals);
         }
-        if ready(5) {
+        if ready(1) {
             self.read_status();
+        }
+        if ready(2) {
+            self.shared.clear_changed();
         }
         self.advance_shutdown();
         Ok(())
     }
 
-    /// What to wait for: 0 host input, 1 room in the server's stdin, 2
-    /// server output, 3 room in the host's stdout, 4 signals, 5 status.
-    fn poll_set(&self, signals: BorrowedFd<'_>) -> [libc::pollfd; 6] {
-        let mut pfds = [libc::pollfd {
-            fd: -1,
-            events: 0,
+    /// What to wait for: 0 signals, 1 status, 2 a direction's news.
+    fn poll_set(&self, signals: BorrowedFd<'_>) -> [libc::pollfd; 3] {
+        let watch = |fd: RawFd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
             revents: 0,
-        }; 6];
-        let mut watch = |i: usize, fd: RawFd, events: libc::c_short| {
-            pfds[i] = libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            }
         };
-        if self.relay.wants_host_input() {
-            watch(0, HOST_IN, libc::POLLIN);
-        }
-        if let (true, Some(stdin)) = (self.relay.to_server.wants_write(), &self.stdin) {
-            watch(1, stdin.as_raw_fd(), libc::POLLOUT);
-        }
-        if self.relay.wants_server_output() {
-            watch(2, self.child.stdout.as_raw_fd(), libc::POLLIN);
-        }
-        if self.relay.to_host.wants_write() {
-            watch(3, self.host_out().as_raw_fd(), libc::POLLOUT);
-        }
-        watch(4, signals.as_raw_fd(), libc::POLLIN);
-        if self.status_open {
-            watch(5, self.child.status.as_raw_fd(), libc::POLLIN);
-        }
-        pfds
-    }
-
-    fn host_out(&self) -> BorrowedFd<'_> {
-        self.host_out
-            .as_ref()
-            .map_or(host(HOST_OUT), |fd| fd.as_fd())
-    }
-
-    /// Writes whatever is queued, right after reading and without waiting
-    /// for POLLOUT: the destinations are non-blocking (a full one just
-    /// takes less), and a round trip through poll would add latency to
-    /// every message.
-    fn flush(&mut self) {
-        if let (true, Some(stdin)) = (self.relay.to_server.wants_write(), &self.stdin) {
-            let _ = self.relay.to_server.flush(stdin.as_fd());
-        }
-        if self.relay.to_host.wants_write() {
-            let out = self
-                .host_out
-                .as_ref()
-                .map_or(host(HOST_OUT), |fd| fd.as_fd());
-            let _ = self.relay.to_host.flush(out);
-        }
-    }
-
-    /// A read error ends the source like EOF; the lane has already
-    /// decided on what it read, including a last line without newline.
-    fn read_host(&mut self) {
-        let _ = self.relay.read_host(host(HOST_IN));
-    }
-
-    fn read_server(&mut self) {
-        let _ = self.relay.read_server(self.child.stdout.as_fd());
+        let status = if self.status_open {
+            self.child.status.as_raw_fd()
+        } else {
+            -1
+        };
+        [
+            watch(signals.as_raw_fd()),
+            watch(status),
+            watch(self.shared.changed_fd().as_raw_fd()),
+        ]
     }
 
     fn forward_signals(&mut self, signals: BorrowedFd<'_>) {
@@ -271,24 +251,21 @@ impl Session {
         }
     }
 
-    /// Moves the shutdown sequence on: host EOF closes the server's stdin;
-    /// a server that outlives its grace periods is terminated, then killed.
+    /// Moves the shutdown sequence on: the host's direction closes the
+    /// server's stdin by itself at host EOF; a server that outlives its
+    /// grace periods is terminated, then killed.
     fn advance_shutdown(&mut self) {
-        // Host EOF (or a server that stopped reading): close its stdin once
-        // everything read has been delivered.
-        let to_server = &self.relay.to_server;
-        if self.stdin.is_some() && (to_server.drained() || !to_server.destination_open()) {
-            self.close_server_stdin();
-        }
-        let (to_server, to_host) = (&self.relay.to_server, &self.relay.to_host);
+        let shared = &self.shared;
         // The host is done once its input has been delivered (or the
         // server stopped taking it), or when it stopped reading our output.
-        let host_done = to_server.finished() || !to_host.destination_open();
-        let server_done = to_host.finished();
+        let host_done =
+            shared.finished(Direction::ToServer) || shared.destination_closed(Direction::ToHost);
+        let server_done = shared.finished(Direction::ToHost);
         let now = Instant::now();
         match self.phase {
             Phase::Running if self.exit.is_none() && (host_done || server_done) => {
-                self.close_server_stdin();
+                // Replies cordon still had for the server have nowhere to go.
+                self.shared.stop(Direction::ToServer);
                 self.enter(Phase::Closing, self.shutdown.close_grace, now);
             }
             Phase::Closing if self.expired(now) => {
@@ -309,13 +286,6 @@ impl Session {
             }
             _ => {}
         }
-    }
-
-    /// Closes the server's stdin; replies cordon still had for the server
-    /// (refusals of its requests) have nowhere to go.
-    fn close_server_stdin(&mut self) {
-        self.stdin = None;
-        self.relay.to_server.close_destination();
     }
 
     fn enter(&mut self, phase: Phase, grace: Duration, now: Instant) {

@@ -224,7 +224,18 @@ impl Filter {
 
     /// Decides about one complete line (without its newline).
     pub fn on_line(&mut self, from: Side, line: &[u8]) -> Decision {
-        match envelope::parse(line) {
+        self.on_parsed(from, line, envelope::parse(line))
+    }
+
+    /// Decides about a line already parsed: the relay's threads parse
+    /// their lines in parallel, outside the lock around the filter.
+    pub fn on_parsed(
+        &mut self,
+        from: Side,
+        line: &[u8],
+        parsed: Result<envelope::Envelope<'_>, envelope::Rejected<'_>>,
+    ) -> Decision {
+        match parsed {
             Ok(env) => self.on_message(from, &env, line.len()),
             Err(_) if line.iter().all(u8::is_ascii_whitespace) => Decision::DROP,
             Err(rejected) => {
