@@ -1,7 +1,8 @@
-//! One server's lifetime after it started: the single-threaded poll loop
-//! that relays stdio through the MCP [`Relay`], forwards signals, and runs
-//! the MCP shutdown sequence (close the server's stdin, wait, SIGTERM,
-//! wait, kill the sandbox).
+//! One server's lifetime after it started: the relay's two threads (see
+//! [`crate::relay`]) carry stdio, while this thread's poll loop forwards
+//! signals, watches the server's status and runs the MCP shutdown
+//! sequence (close the server's stdin, wait, SIGTERM, wait, kill the
+//! sandbox).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;

@@ -425,38 +425,30 @@ fn random_streams_of_valid_messages_pass_byte_exact() {
                 input.extend(random_message(&mut rng, id));
             }
             let env = Env::new(user);
-            let out = run(env.cordon(&["run", "--yes", "--", "cat"]), &input);
-            assert!(
-                out.status.success(),
-                "{user:?} seed {seed}: {}",
-                stderr(&out)
-            );
-            assert!(
-                out.stdout == input,
-                "{user:?} seed {seed}: output differs ({} bytes vs {}); stderr:\n{}",
-                out.stdout.len(),
-                input.len(),
-                stderr(&out)
-            );
+            let piped = run(env.cordon(&["run", "--yes", "--", "cat"]), &input);
             // From a file instead of a pipe, cordon copies the host's
             // messages instead of moving their pages: the same bytes.
             let file = env.path().join("input");
             std::fs::write(&file, &input).unwrap();
-            let out = env
+            let from_file = env
                 .cordon(&["run", "--yes", "--", "cat"])
                 .stdin(std::fs::File::open(&file).unwrap())
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{user:?} seed {seed}: {}",
-                stderr(&out)
-            );
-            assert!(
-                out.stdout == input,
-                "{user:?} seed {seed}: from a file, output differs; stderr:\n{}",
-                stderr(&out)
-            );
+            for (how, out) in [("piped", piped), ("from a file", from_file)] {
+                assert!(
+                    out.status.success(),
+                    "{user:?} seed {seed} {how}: {}",
+                    stderr(&out)
+                );
+                assert!(
+                    out.stdout == input,
+                    "{user:?} seed {seed} {how}: output differs ({} bytes vs {}); stderr:\n{}",
+                    out.stdout.len(),
+                    input.len(),
+                    stderr(&out)
+                );
+            }
         }
     }
 }
