@@ -10,7 +10,9 @@
 //!   program's echo server, directly and through both cordon variants;
 //! - cordon's peak RSS (VmHWM) in each run;
 //!
-//! and prints the ratios against the direct runs. `bench-echo` is the echo
+//! and prints the ratios against the direct runs. Throughput runs go in
+//! rounds, every target once per round, and a ratio is the median of the
+//! rounds' ratios. `bench-echo` is the echo
 //! server (it also answers `tools/list`, so pinning has work to do).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -62,22 +64,40 @@ fn all(cordon: &str, profile: &str) {
     let big_count: usize = env_or("BENCH_BIG_COUNT", 16_384);
     let rounds: usize = env_or("BENCH_ROUNDS", 10_000);
     // The machine may be busy with other work: each throughput figure is
-    // the median of `repeat` runs, latencies pool `repeat` times the rounds.
-    let repeat: usize = env_or("BENCH_REPEAT", 3);
+    // the median of `repeat` rounds, latencies pool `repeat` times the
+    // round trips.
+    let repeat: usize = env_or("BENCH_REPEAT", 5);
     let cat = ["cat".to_owned()];
     for (size, n) in [(1024, count), (64 * 1024, big_count)] {
-        println!("throughput: {n} messages of {size} bytes, through cat (median of {repeat} runs)");
-        let mut base = None;
-        for t in targets(cordon, profile, &cat) {
-            let r = median_of(repeat, || throughput(&t.argv, size, n));
-            let ratio = base.map_or(String::new(), |b: f64| format!("  ratio {:.2}", r.mbps / b));
-            base = base.or(Some(r.mbps));
+        println!(
+            "throughput: {n} messages of {size} bytes, through cat (median of {repeat} rounds)"
+        );
+        let targets = targets(cordon, profile, &cat);
+        // Rounds run every target in turn, so that a change in the machine's
+        // load hits all of them alike; a ratio compares runs of one round.
+        let runs: Vec<Vec<Throughput>> = (0..repeat.max(1))
+            .map(|_| {
+                targets
+                    .iter()
+                    .map(|t| throughput(&t.argv, size, n))
+                    .collect()
+            })
+            .collect();
+        for (i, t) in targets.iter().enumerate() {
+            let mbps = median(runs.iter().map(|r| r[i].mbps).collect());
+            let hwm_kib = runs.iter().map(|r| r[i].hwm_kib).max().unwrap_or(0);
+            let ratio = if i == 0 {
+                String::new()
+            } else {
+                let ratios = runs.iter().map(|r| r[i].mbps / r[0].mbps).collect();
+                format!("  ratio {:.2}", median(ratios))
+            };
             println!(
                 "  {:<26} {:>8.0} MB/s {:>10.0} msg/s  peak RSS {:>6} KiB{ratio}",
                 t.label,
-                r.mbps,
-                r.mbps * 1e6 / size as f64,
-                r.hwm_kib
+                mbps,
+                mbps * 1e6 / size as f64,
+                hwm_kib
             );
         }
     }
@@ -139,13 +159,9 @@ struct Throughput {
     hwm_kib: u64,
 }
 
-/// The run with the median throughput, with the highest peak RSS seen.
-fn median_of(repeat: usize, mut run: impl FnMut() -> Throughput) -> Throughput {
-    let mut runs: Vec<Throughput> = (0..repeat.max(1)).map(|_| run()).collect();
-    let hwm_kib = runs.iter().map(|r| r.hwm_kib).max().unwrap_or(0);
-    runs.sort_by(|a, b| a.mbps.total_cmp(&b.mbps));
-    let mid = runs.swap_remove(runs.len() / 2);
-    Throughput { hwm_kib, ..mid }
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// A notification of exactly `size` bytes with newline; `seq` is written

@@ -115,21 +115,35 @@ fn params<'a, T: Deserialize<'a>>(env: &Envelope<'a>) -> Result<T, String> {
     }
 }
 
+/// Notifications the filter acts on; every other one passes as it is.
+const WATCHED_NOTIFICATIONS: [&str; 2] = [
+    "notifications/cancelled",
+    "notifications/tools/list_changed",
+];
+
 impl Filter {
+    /// Whether `env` passes whatever the filter's state: a notification it
+    /// does not act on. The relay forwards those without taking the lock
+    /// around the filter.
+    pub fn passes_statelessly(env: &Envelope<'_>) -> bool {
+        env.kind == Kind::Notification
+            && !WATCHED_NOTIFICATIONS.contains(&env.method.as_deref().unwrap_or_default())
+    }
+
     pub(super) fn on_message(&mut self, from: Side, env: &Envelope<'_>, size: usize) -> Decision {
         let method = env.method.as_deref().unwrap_or_default();
         match (from, env.kind) {
             (Side::Host, Kind::Request) => self.host_request(env, method, size),
             (Side::Server, Kind::Request) => self.server_request(env, method),
             (_, Kind::Notification) => {
-                if method == "notifications/cancelled" {
+                if method == WATCHED_NOTIFICATIONS[0] {
                     if let Ok(c) = params::<Cancelled<'_>>(env) {
                         match from {
                             Side::Host => drop(self.host_requests.remove(c.request_id.get())),
                             Side::Server => drop(self.server_requests.remove(c.request_id.get())),
                         }
                     }
-                } else if method == "notifications/tools/list_changed" {
+                } else if method == WATCHED_NOTIFICATIONS[1] {
                     tracing::info!(
                         "the server's tools changed: the next tools/list is checked against the pins"
                     );

@@ -374,6 +374,44 @@ mod tests {
         Filter::new(&policy, &files).unwrap()
     }
 
+    #[test]
+    fn only_notifications_the_filter_ignores_skip_it() {
+        let lines: [(&[u8], bool); 6] = [
+            (
+                br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+                true,
+            ),
+            (
+                br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#,
+                true,
+            ),
+            (
+                br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#,
+                false,
+            ),
+            (
+                br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+                false,
+            ),
+            (
+                br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,
+                false,
+            ),
+            (br#"{"jsonrpc":"2.0","id":1,"result":{}}"#, false),
+        ];
+        let mut f = filter(|_| {});
+        for (line, stateless) in lines {
+            let env = envelope::parse(line).unwrap();
+            assert_eq!(Filter::passes_statelessly(&env), stateless, "{env:?}");
+            if stateless {
+                for side in [Side::Host, Side::Server] {
+                    let d = f.on_line(side, line);
+                    assert!(matches!(d.verdict, Verdict::Forward) && d.reply.is_none());
+                }
+            }
+        }
+    }
+
     /// A generated line: a valid MCP message; returns it as JSON.
     fn generated(line: &[u8]) -> Value {
         let text = line.strip_suffix(b"\n").unwrap();

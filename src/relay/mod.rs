@@ -30,7 +30,7 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 
 pub use framing::{Event, Lane};
 
-use crate::mcp::{Filter, Side, envelope};
+use crate::mcp::{Decision, Filter, Side, envelope};
 use crate::sys;
 
 /// The size cordon asks for the pipes it reads and writes: each pipe
@@ -299,9 +299,13 @@ impl Worker {
             let decision = match self.lane.next_event() {
                 None => break,
                 Some(Event::Line(line)) => {
-                    // Parsing is most of the work: outside the lock.
+                    // Parsing is most of the work: outside the lock, and
+                    // a message the filter does not act on needs no lock.
                     let parsed = envelope::parse(line);
-                    lock(&self.shared.filter).on_parsed(from, line, parsed)
+                    match &parsed {
+                        Ok(env) if Filter::passes_statelessly(env) => Decision::FORWARD,
+                        _ => lock(&self.shared.filter).on_parsed(from, line, parsed),
+                    }
                 }
                 Some(Event::Overlong(line)) => lock(&self.shared.filter).on_overlong(from, &line),
             };
