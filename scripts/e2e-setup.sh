@@ -16,6 +16,7 @@
 # The tests copy seed/home into a fresh home for each user they run as.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/install-packages.sh
 
 list=tests/e2e/servers.txt
 dir="${CORDON_E2E_DIR:-$PWD/target/e2e}"
@@ -33,15 +34,7 @@ need=()
 command -v npm >/dev/null || need+=(nodejs npm)
 command -v git >/dev/null || need+=(git)
 command -v ip >/dev/null || need+=(iproute2)
-if [ "${#need[@]}" -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-    else
-        echo "e2e-setup: missing ${need[*]}; install them first" >&2
-        exit 1
-    fi
-fi
+install_packages e2e-setup "${need[@]}"
 
 version() { awk -v k="$1" -v p="$2" '$1 == k && $2 == p { print $3 }' "$list"; }
 packages() { awk -v k="$1" '$1 == k { print $2 "@" $3 }' "$list"; }

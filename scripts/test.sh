@@ -4,6 +4,7 @@
 # when this runs as root: as root and as an unprivileged user (nobody).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/install-packages.sh
 
 # Tools the tests drive: setpriv (util-linux) to drop to an unprivileged
 # user, ps/pgrep-free /proc checks need nothing else.
@@ -13,15 +14,7 @@ command -v script >/dev/null || need+=(bsdutils)
 # tests/relay.rs runs a scripted fake MCP server with /usr/bin/python3
 # (inside the sandbox, where the runtime group grants /usr).
 [ -x /usr/bin/python3 ] || need+=(python3)
-if [ "${#need[@]}" -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-    else
-        echo "scripts/test.sh: missing ${need[*]}; install them first" >&2
-        exit 1
-    fi
-fi
+install_packages scripts/test.sh "${need[@]}"
 
 # The egress suite (tests/egress) builds its test network with ip
 # (iproute2) and drives real clients through the filter: curl and python3
@@ -32,9 +25,8 @@ command -v ip >/dev/null || optional+=(iproute2)
 [ -x /usr/bin/curl ] || optional+=(curl)
 [ -x /usr/bin/python3 ] || optional+=(python3)
 [ -x /usr/bin/node ] || optional+=(nodejs)
-if [ "${#optional[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}"
+if [ "$(id -u)" = 0 ]; then
+    install_packages scripts/test.sh "${optional[@]}" || true
 fi
 
 # The end-to-end suite (tests/e2e) runs real MCP servers from npm and PyPI

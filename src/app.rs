@@ -240,20 +240,24 @@ fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentEr
     })
 }
 
+/// Stages the server and asks for consent on the terminal (or takes
+/// `yes`), ignoring recorded approvals: `approve` and `vet` are how a
+/// person gives one.
+fn stage_with_consent(args: &LaunchArgs, yes: bool) -> Result<Staged, Error> {
+    let staged = stage(args)?;
+    let mode = if yes { Mode::Yes } else { Mode::Ask };
+    if consent::obtain(&staged.text, mode)? != Outcome::Approved {
+        return Err(Error::Refused);
+    }
+    Ok(staged)
+}
+
 /// `cordon approve`: the same rendering as `run`, asked on the terminal
 /// (or `--yes`), then recorded.
 fn approve(args: ApproveArgs) -> Result<ExitCode, Error> {
     let Staged {
-        ctx,
-        launch,
-        host,
-        text,
-        ..
-    } = stage(&args.launch)?;
-    let mode = if args.yes { Mode::Yes } else { Mode::Ask };
-    if consent::obtain(&text, mode)? != Outcome::Approved {
-        return Err(Error::Refused);
-    }
+        ctx, launch, host, ..
+    } = stage_with_consent(&args.launch, args.yes)?;
     let recorded = approval::record(&host, binding(&launch, &ctx)?, None)?;
     let _ = writeln!(
         std::io::stderr(),
@@ -271,12 +275,8 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
         launch,
         host,
         mut prepared,
-        text,
-    } = stage(&args.launch)?;
-    let mode = if args.yes { Mode::Yes } else { Mode::Ask };
-    if consent::obtain(&text, mode)? != Outcome::Approved {
-        return Err(Error::Refused);
-    }
+        ..
+    } = stage_with_consent(&args.launch, args.yes)?;
     let io = |what: &str| {
         let what = what.to_owned();
         move |source| Error::Io { what, source }

@@ -137,8 +137,7 @@ fn host(fd: RawFd) -> BorrowedFd<'static> {
 /// file or terminal never blocks for long; a pipe cordon may not reopen
 /// (another user's) keeps the blocking descriptor 1.
 fn host_output() -> End {
-    let stat = nix::sys::stat::fstat(host(HOST_OUT)).ok();
-    if stat.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO) {
+    if splice::is_pipe(host(HOST_OUT)) {
         let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
         if let Ok(fd) = nix::fcntl::open("/proc/self/fd/1", flags, nix::sys::stat::Mode::empty()) {
             return End::Owned(fd);

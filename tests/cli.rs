@@ -6,7 +6,8 @@
 mod support;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::Duration;
 
 use support::{Env, User, eventually, read_until, run, spawn, stderr, users};
@@ -83,23 +84,21 @@ fn command_not_executable_is_126() {
     );
 }
 
+/// `cordon run FLAGS` of a server that only creates a marker file in the
+/// work directory; returns the output and the marker's path.
+fn run_marking(env: &Env, flags: &[&str]) -> (Output, PathBuf) {
+    let marker = env.work.join("ran");
+    let cmd = format!("echo ran > {}", marker.display());
+    let mut args = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend(["--rw", env.work.to_str().unwrap(), "--", "sh", "-c", &cmd]);
+    (run(env.cordon(&args), b""), marker)
+}
+
 #[test]
 fn no_terminal_and_no_yes_refuses_with_124_and_runs_nothing() {
     let env = Env::new(User::Current);
-    let marker = env.work.join("ran");
-    let cmd = format!("echo ran > {}", marker.display());
-    let out = run(
-        env.cordon(&[
-            "run",
-            "--rw",
-            env.work.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            &cmd,
-        ]),
-        b"",
-    );
+    let (out, marker) = run_marking(&env, &[]);
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
@@ -114,21 +113,7 @@ fn no_terminal_and_no_yes_refuses_with_124_and_runs_nothing() {
 #[test]
 fn dry_run_prints_and_runs_nothing() {
     let env = Env::new(User::Current);
-    let marker = env.work.join("ran");
-    let cmd = format!("echo ran > {}", marker.display());
-    let out = run(
-        env.cordon(&[
-            "run",
-            "--dry-run",
-            "--rw",
-            env.work.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            &cmd,
-        ]),
-        b"",
-    );
+    let (out, marker) = run_marking(&env, &["--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     assert!(

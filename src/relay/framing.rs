@@ -133,10 +133,6 @@ impl Lane {
         self.drained() || !self.dst_open
     }
 
-    pub fn source_open(&self) -> bool {
-        self.src_open
-    }
-
     pub fn destination_open(&self) -> bool {
         self.dst_open
     }

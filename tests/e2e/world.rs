@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::setup::{Isolation, Setup};
-use crate::support::{NOBODY, User, cordon_bin};
+use crate::support::{AS_NOBODY, NOBODY, User, cordon_bin};
 
 pub struct World<'s> {
     pub user: User,
@@ -182,15 +182,7 @@ impl<'s> World<'s> {
     pub fn as_user(&self) -> Vec<String> {
         match self.user {
             User::Current => Vec::new(),
-            User::Nobody => [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--",
-            ]
-            .map(String::from)
-            .to_vec(),
+            User::Nobody => AS_NOBODY.map(String::from).to_vec(),
         }
     }
 

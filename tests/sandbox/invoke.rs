@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::world::{World, as_user, s};
+use crate::support::as_user;
+use crate::world::{World, s};
 
 /// How long one cordon run may take before it is killed.
 const DEADLINE: Duration = Duration::from_secs(30);

@@ -14,10 +14,10 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 
 use crate::invoke::Invocation;
-use crate::support::{Env, NOBODY, User};
+use crate::support::{Env, NOBODY, User, as_user};
 
 /// Where a case applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,24 +213,6 @@ pub fn host_sleep(user: User, seconds: &str) -> Child {
         .arg(seconds)
         .spawn()
         .expect("host sleep")
-}
-
-/// `program` as `user` (setpriv execs, so the pid is the program's).
-pub fn as_user(user: User, program: &str) -> Command {
-    match user {
-        User::Current => Command::new(program),
-        User::Nobody => {
-            let mut c = Command::new("setpriv");
-            c.args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--",
-                program,
-            ]);
-            c
-        }
-    }
 }
 
 /// `path` as a `&str` (every path in a world is UTF-8).

@@ -112,20 +112,7 @@ impl Env {
     /// HOME, no XDG dirs), in the home directory, with no controlling
     /// terminal (a new session).
     pub fn cordon<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        let mut cmd = match self.user {
-            User::Current => Command::new("setsid"),
-            User::Nobody => {
-                let mut c = Command::new("setpriv");
-                c.args([
-                    "--reuid=65534",
-                    "--regid=65534",
-                    "--clear-groups",
-                    "--",
-                    "setsid",
-                ]);
-                c
-            }
-        };
+        let mut cmd = as_user(self.user, "setsid");
         cmd.arg("--wait").arg(&self.bin).args(args);
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -138,6 +125,28 @@ impl Env {
 }
 
 /// Runs `cmd` with `input` on stdin; returns its output.
+/// The prefix that runs a program as `nobody` (setpriv execs, so the pid
+/// is the program's).
+pub const AS_NOBODY: [&str; 5] = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "--",
+];
+
+/// `program` as `user`.
+pub fn as_user(user: User, program: &str) -> Command {
+    match user {
+        User::Current => Command::new(program),
+        User::Nobody => {
+            let mut c = Command::new(AS_NOBODY[0]);
+            c.args(&AS_NOBODY[1..]).arg(program);
+            c
+        }
+    }
+}
+
 pub fn run(mut cmd: Command, input: &[u8]) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
