@@ -138,12 +138,8 @@ struct Call {
 pub enum McpError {
     #[error(transparent)]
     Pins(#[from] PinError),
-    #[error("cannot open the audit log {}", path.display())]
-    Audit {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
 }
 
 /// Where the relay keeps its state for one run.
@@ -197,8 +193,7 @@ impl Filter {
                         .join("audit")
                         .join(format!("{}.jsonl", policy.name))
                 });
-                let log = AuditLog::open(&path, a.arguments, secrets(policy))
-                    .map_err(|source| McpError::Audit { path, source })?;
+                let log = AuditLog::open_in(&path, &files.state_dir, a.arguments, secrets(policy))?;
                 Some(log)
             }
         };
