@@ -286,6 +286,28 @@ fn approvals_and_pins_replaced_by_symlinks_are_refused() {
 }
 
 #[test]
+fn cordons_own_audit_directory_replaced_by_a_symlink_is_refused() {
+    for user in users() {
+        let w = World::new(user);
+        let text = "schema = 1\ndescription = \"files test\"\n[filesystem]\ngroups = [\"runtime\"]\n[mcp]\npin = \"off\"\naudit = true\n";
+        let profile = w.env.write("profile.toml", text);
+        let profile = profile.to_str().unwrap();
+        ok(&w.run(profile, &[], 1), user);
+        let dir = w.env.home.join(".local/state/cordon/audit");
+        assert_eq!(lines(&dir.join("profile.jsonl")), 1, "{user:?}");
+        // The directory swapped for a link to one the attacker chose,
+        // holding a "log" that is the user's file.
+        let elsewhere = w.env.home.join("elsewhere");
+        std::fs::rename(&dir, &elsewhere).unwrap();
+        std::fs::remove_file(elsewhere.join("profile.jsonl")).unwrap();
+        std::fs::hard_link(&w.victim, elsewhere.join("profile.jsonl")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        refused(&w.run(profile, &[], 1), user, &dir, "symbolic link");
+        w.victim_untouched();
+    }
+}
+
+#[test]
 fn an_audit_path_the_server_may_write_is_refused_at_launch() {
     for user in users() {
         let w = World::new(user);

@@ -78,7 +78,7 @@ pub enum StoreError {
     },
     #[error("approval store {path} has version {found}; this cordon reads version {VERSION}")]
     Version { path: PathBuf, found: u32 },
-    #[error("approval store: {0}")]
+    #[error(transparent)]
     File(#[from] FileError),
 }
 

@@ -241,7 +241,13 @@ impl AuditLog {
         arguments: bool,
         secrets: Vec<(String, String)>,
     ) -> Result<AuditLog, AuditError> {
-        let (dir, name) = Dir::of_file(path, true)?;
+        let (dir, name) = match (path.parent(), path.file_name()) {
+            // The default place: walked as one of cordon's own directories.
+            (Some(parent), Some(name)) if parent == state_dir.join(crate::dirs::AUDIT) => {
+                (Dir::own(state_dir, &[crate::dirs::AUDIT])?, name.to_owned())
+            }
+            _ => Dir::of_file(path, true)?,
+        };
         let real = std::fs::canonicalize(dir.path())
             .map_err(io_error(path, "cannot resolve the directory of"))?
             .join(&name);

@@ -190,7 +190,7 @@ impl Filter {
                 let path = a.path.clone().unwrap_or_else(|| {
                     files
                         .state_dir
-                        .join("audit")
+                        .join(crate::dirs::AUDIT)
                         .join(format!("{}.jsonl", policy.name))
                 });
                 let log = AuditLog::open_in(&path, &files.state_dir, a.arguments, secrets(policy))?;
