@@ -418,3 +418,41 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[test]
+fn one_place_decides_cordons_directories() {
+    for user in users() {
+        let w = World::new(user);
+        // Absolute XDG values are used; a relative one is ignored, as the
+        // XDG specification asks, for the home default.
+        let state = w.env.path().join("xdg-state");
+        std::fs::create_dir(&state).unwrap();
+        w.env.give(&state);
+        let mut cmd = w.env.cordon(&["approve", "--yes", "--", "/bin/cat"]);
+        cmd.env("XDG_STATE_HOME", &state);
+        ok(&run(cmd, b""), user);
+        assert!(state.join("cordon/approvals.json").is_file(), "{user:?}");
+        let mut cmd = w.env.cordon(&["approve", "--yes", "--", "/bin/cat"]);
+        cmd.env("XDG_STATE_HOME", "relative/state");
+        ok(&run(cmd, b""), user);
+        let default = w.env.home.join(".local/state/cordon");
+        assert!(default.join("approvals.json").is_file(), "{user:?}");
+        assert!(!w.env.home.join("relative").exists(), "{user:?}");
+        let mode = std::fs::metadata(&default).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{user:?}");
+        // Profiles go to (and are found in) the configuration directory.
+        let config = w.env.path().join("xdg-config");
+        std::fs::create_dir(&config).unwrap();
+        w.env.give(&config);
+        let mut cmd = w.env.cordon(&["profile", "init", "mine", "--", "/bin/cat"]);
+        cmd.env("XDG_CONFIG_HOME", &config);
+        ok(&run(cmd, b""), user);
+        assert!(
+            config.join("cordon/profiles/mine.toml").is_file(),
+            "{user:?}"
+        );
+        let mut cmd = w.env.cordon(&["profile", "show", "mine"]);
+        cmd.env("XDG_CONFIG_HOME", &config);
+        ok(&run(cmd, b""), user);
+    }
+}

@@ -264,6 +264,15 @@ mod tests {
         let second = backup(&doc, UNIX_EPOCH).unwrap();
         assert_eq!(second, PathBuf::from(format!("{}-1", first.display())));
         assert_eq!(fs::read_to_string(&first).unwrap(), "{}\n");
+        // A name taken by a symlink (to a file of the user's) is skipped,
+        // never written through.
+        let victim = dir.path().join("bashrc");
+        fs::write(&victim, "mine\n").unwrap();
+        let third = PathBuf::from(format!("{}-2", first.display()));
+        std::os::unix::fs::symlink(&victim, &third).unwrap();
+        let fourth = backup(&doc, UNIX_EPOCH).unwrap();
+        assert_eq!(fourth, PathBuf::from(format!("{}-3", first.display())));
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "mine\n");
         replace(&path, "{\"a\": 1}\n").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\": 1}\n");
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);

@@ -866,6 +866,55 @@ mod tests {
     }
 
     #[test]
+    fn an_audit_path_the_server_may_write_is_refused() {
+        use crate::policy::AuditPolicy;
+        let root = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(root.path()).unwrap();
+        let tmp = root.join("cordon-tmp-1-x");
+        std::fs::create_dir(&tmp).unwrap();
+        let state = root.join("state/cordon");
+        let mut policy = crate::consent::test_support::policy();
+        let at = |policy: &mut Policy, path: &Path| {
+            policy.mcp.audit = Some(AuditPolicy {
+                path: Some(path.to_path_buf()),
+                arguments: false,
+            });
+        };
+        // /srv/notes is a writable grant, /usr a read-only one.
+        at(&mut policy, Path::new("/srv/notes/audit/log.jsonl"));
+        let err = check_placement(&policy, &state, Some(&tmp)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("mcp.audit_path in profile built-in"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("the writable grant /srv/notes"),
+            "{err}"
+        );
+        at(&mut policy, &tmp.join("log.jsonl"));
+        let err = check_placement(&policy, &state, Some(&tmp)).unwrap_err();
+        assert!(
+            err.to_string().contains("the server's private /tmp"),
+            "{err}"
+        );
+        for fine in [Path::new("/usr/audit.jsonl"), &root.join("log.jsonl")] {
+            at(&mut policy, fine);
+            check_placement(&policy, &state, Some(&tmp)).unwrap();
+        }
+        // cordon's state directory is protected even inside a grant.
+        policy.fs.push(crate::consent::test_support::grant(
+            root.to_str().unwrap(),
+            crate::policy::Access::READ_WRITE,
+            crate::policy::GrantSource::CommandLine,
+        ));
+        at(&mut policy, &state.join("audit/x.jsonl"));
+        check_placement(&policy, &state, None).unwrap();
+        at(&mut policy, &root.join("log.jsonl"));
+        assert!(check_placement(&policy, &state, None).is_err());
+    }
+
+    #[test]
     fn secrets_are_redacted_in_strings_and_keys() {
         let dir = tempfile::tempdir().unwrap();
         let secrets = vec![
