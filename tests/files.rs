@@ -15,9 +15,10 @@ use std::process::Output;
 
 use support::{Env, NOBODY, User, run, spawn, stderr, users};
 
-/// Answers `tools/list` with one tool and every `tools/call` with a text.
+/// Answers `tools/list` with one tool and every `tools/call` with a text;
+/// `test/replace` swaps a path for a symlink, as an attacker would.
 const SERVER: &str = r#"#!/usr/bin/python3
-import json, sys
+import json, os, sys
 for line in sys.stdin:
     try:
         msg = json.loads(line)
@@ -29,6 +30,16 @@ for line in sys.stdin:
         result = {"tools": [{"name": "search", "description": "Searches.", "inputSchema": {"type": "object"}}]}
     elif msg["method"] == "tools/call":
         result = {"content": [{"type": "text", "text": "done"}]}
+    elif msg["method"] == "test/replace":
+        # The attack: swap a file for a symlink to another.
+        p = msg["params"]
+        try:
+            if os.path.lexists(p["path"]):
+                os.remove(p["path"])
+            os.symlink(p["target"], p["path"])
+            result = {"outcome": "replaced"}
+        except OSError as e:
+            result = {"outcome": "failed: %s" % e.strerror}
     else:
         result = {}
     sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}) + "\n")
@@ -454,5 +465,57 @@ fn one_place_decides_cordons_directories() {
         let mut cmd = w.env.cordon(&["profile", "show", "mine"]);
         cmd.env("XDG_CONFIG_HOME", &config);
         ok(&run(cmd, b""), user);
+    }
+}
+
+#[test]
+fn the_sandboxed_server_cannot_replace_the_audit_log() {
+    for user in users() {
+        for namespaces in [true, false] {
+            let w = World::new(user);
+            let profile = w.profile(&w.audit, "off");
+            let work = w.env.work.to_str().unwrap().to_owned();
+            let mut extra = vec!["--rw", work.as_str()];
+            if !namespaces {
+                extra.push("--no-namespaces");
+            }
+            let call = |id: u32| {
+                format!(
+                    "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{{\"name\":\"search\"}}}}\n"
+                )
+            };
+            let replace = |id: u32, path: &Path| {
+                let msg = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "test/replace",
+                    "params": {"path": path, "target": w.victim}});
+                format!("{msg}\n")
+            };
+            let control = w.env.work.join("mine");
+            w.env.write("home/work/mine", "");
+            let input = [call(1), replace(2, &w.audit), replace(3, &control), call(4)].concat();
+            let out = run(w.env.cordon(&w.args(&profile, &extra)), input.as_bytes());
+            let mode = format!("{user:?}, namespaces {namespaces}");
+            assert_eq!(out.status.code(), Some(0), "{mode}: {}", stderr(&out));
+            let replies: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            let outcome = |id: u32| {
+                replies
+                    .iter()
+                    .find(|r| r["id"] == id)
+                    .and_then(|r| r["result"]["outcome"].as_str())
+                    .unwrap_or_else(|| panic!("{mode}: no reply {id}: {replies:?}"))
+                    .to_owned()
+            };
+            assert!(outcome(2).starts_with("failed"), "{mode}: {}", outcome(2));
+            assert_eq!(outcome(3), "replaced", "{mode}: the control failed");
+            assert!(control.is_symlink());
+            w.victim_untouched();
+            assert_eq!(
+                w.verify(&w.audit),
+                (Some(0), "ok: 2 entries\n".into()),
+                "{mode}"
+            );
+        }
     }
 }
