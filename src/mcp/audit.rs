@@ -354,6 +354,26 @@ impl AuditLog {
             last_line_hash(file, len).map_err(io_error(&self.path, "cannot read"))?;
         match recorded {
             Some(head) if head.bytes == len && head.last == last && !torn => Ok((head, false)),
+            Some(head)
+                if head.bytes < len
+                    && !torn
+                    && one_line_after(file, &head, len)
+                        .map_err(io_error(&self.path, "cannot read"))? =>
+            {
+                // cordon was stopped between writing a line and recording
+                // it: the line continues the recorded chain, so it is
+                // cordon's own.
+                let entries = head.entries + 1;
+                Ok((
+                    Head {
+                        entries,
+                        bytes: len,
+                        last,
+                        ..head
+                    },
+                    false,
+                ))
+            }
             Some(head) => {
                 let (entries, last) =
                     count_lines(file).map_err(io_error(&self.path, "cannot read"))?;
@@ -478,6 +498,29 @@ fn read_head(heads: &Dir, name: &OsStr) -> Result<Option<Head>, AuditError> {
     Ok(Some(head))
 }
 
+/// Whether the file (`len` bytes) holds exactly one line after where
+/// `head` ends, and that line's `prev` is `head`'s last hash: cordon was
+/// stopped between writing its line and recording the head.
+fn one_line_after(file: &File, head: &Head, len: u64) -> io::Result<bool> {
+    /// Longer tails are not read into memory: they are not one line
+    /// cordon wrote in one go.
+    const LIMIT: u64 = 64 << 20;
+    if len <= head.bytes || len - head.bytes > LIMIT {
+        return Ok(false);
+    }
+    let mut tail = vec![0u8; (len - head.bytes) as usize];
+    let mut f = file;
+    f.seek(SeekFrom::Start(head.bytes))?;
+    f.read_exact(&mut tail)?;
+    if tail.pop() != Some(b'\n') || tail.contains(&b'\n') {
+        return Ok(false);
+    }
+    let prev = serde_json::from_slice::<Value>(&tail)
+        .ok()
+        .and_then(|v| v.get("prev").and_then(Value::as_str).map(str::to_owned));
+    Ok(prev.as_deref() == Some(head.last.as_str()))
+}
+
 /// The number of lines (each ended by a newline) and the hash of the
 /// last one.
 fn count_lines(file: &File) -> io::Result<(u64, String)> {
@@ -596,9 +639,19 @@ pub fn verify(path: &Path, state_dir: &Path) -> Result<Verdict, AuditError> {
         }
         Err(e) => return Err(io_error(path, "cannot read")(e)),
     };
-    let (entries, broken, last) = walk(file).map_err(io_error(path, "cannot read"))?;
+    let len = file
+        .metadata()
+        .map_err(io_error(path, "cannot inspect"))?
+        .len();
+    let interrupted = match &head {
+        Some(h) => one_line_after(&file, h, len).map_err(io_error(path, "cannot read"))?,
+        None => false,
+    };
+    let (entries, broken, last) = walk(&file).map_err(io_error(path, "cannot read"))?;
     let head = match head {
         None => HeadCheck::NotRecorded,
+        // As the next append would: cordon's own line, not yet recorded.
+        Some(_) if interrupted => HeadCheck::Matches,
         Some(h) => {
             Finding::compare(&h, entries, &last).map_or(HeadCheck::Matches, HeadCheck::Differs)
         }
@@ -627,7 +680,8 @@ fn real_path(path: &Path) -> PathBuf {
 
 /// Walks the chain: the number of lines, the first broken one, and the
 /// hash of the last line.
-fn walk(file: File) -> io::Result<(u64, Option<Broken>, String)> {
+fn walk(mut file: &File) -> io::Result<(u64, Option<Broken>, String)> {
+    file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::new(file);
     let mut expected = hex(&Sha256::digest(b""));
     let mut line = Vec::new();
@@ -853,6 +907,36 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         open(dir.path(), &path).unwrap().append(entry("d")).unwrap();
         assert_eq!(check(dir.path(), &path), (4, None, HeadCheck::Matches));
+    }
+
+    #[test]
+    fn a_line_written_but_not_recorded_is_taken_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let state = dir.path().join("state");
+        let mut log = open(dir.path(), &path).unwrap();
+        log.append(entry("a")).unwrap();
+        let head_path = log.head_path();
+        let recorded = std::fs::read(&head_path).unwrap();
+        log.append(entry("b")).unwrap();
+        drop(log);
+        // As if cordon died between the line and its head.
+        std::fs::write(&head_path, &recorded).unwrap();
+        assert_eq!(verify(&path, &state).unwrap().head, HeadCheck::Matches);
+        open(dir.path(), &path).unwrap().append(entry("c")).unwrap();
+        assert_eq!(check(dir.path(), &path), (3, None, HeadCheck::Matches));
+        // Two lines after the head are not cordon's interrupted append.
+        let recorded = std::fs::read(&head_path).unwrap();
+        let mut log = open(dir.path(), &path).unwrap();
+        log.append(entry("d")).unwrap();
+        log.append(entry("e")).unwrap();
+        drop(log);
+        std::fs::write(&head_path, &recorded).unwrap();
+        assert!(open(dir.path(), &path).is_err());
+        assert!(matches!(
+            verify(&path, &state).unwrap().head,
+            HeadCheck::Differs(Finding::Appended { .. })
+        ));
     }
 
     #[test]
