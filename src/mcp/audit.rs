@@ -282,7 +282,15 @@ impl AuditLog {
         };
         let locked = log.lock()?;
         let len = log.len(&locked)?;
-        let (head, _) = log.current_head(&locked, len, recorded)?;
+        let (mut head, torn) = log.current_head(&locked, len, recorded)?;
+        if torn {
+            // A line cut short by a crash before heads were kept: end it,
+            // so the next line stands alone.
+            (&*locked)
+                .write_all(b"\n")
+                .map_err(io_error(path, "cannot write"))?;
+            head.bytes += 1;
+        }
         log.write_head(&head)?;
         drop(locked);
         log.last = Some(Box::new(head));
@@ -947,6 +955,19 @@ mod tests {
         assert_eq!(check(dir.path(), &path).2, HeadCheck::NotRecorded);
         open(dir.path(), &path).unwrap().append(entry("c")).unwrap();
         assert_eq!(check(dir.path(), &path), (3, None, HeadCheck::Matches));
+        // A last line cut short is ended, and the next line stands alone.
+        let torn = dir.path().join("torn.jsonl");
+        forge(&torn, &["a", "b"]);
+        let mut text = std::fs::read_to_string(&torn).unwrap();
+        text.truncate(text.len() - 5);
+        std::fs::write(&torn, &text).unwrap();
+        open(dir.path(), &torn).unwrap().append(entry("c")).unwrap();
+        let after = std::fs::read_to_string(&torn).unwrap();
+        assert_eq!(after.lines().count(), 3);
+        assert!(after.lines().nth(2).unwrap().contains("\"c\""));
+        let v = verify(&torn, &dir.path().join("state")).unwrap();
+        assert_eq!((v.entries, v.head), (3, HeadCheck::Matches));
+        assert_eq!(v.broken.map(|b| b.line), Some(2));
     }
 
     #[test]
