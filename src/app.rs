@@ -2,7 +2,7 @@
 //! for `cordon run`: profile → grants → probe → prepare → consent → spawn →
 //! relay → exit status.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -138,6 +138,9 @@ fn stage(args: &LaunchArgs) -> Result<Staged, Error> {
         &args.command,
         &ctx.cwd,
     )?;
+    let private_tmp = prepared.private_tmp.as_ref().map(tempfile::TempDir::path);
+    crate::mcp::audit::check_placement(&launch.policy, &host.state, private_tmp)
+        .map_err(crate::mcp::McpError::from)?;
     let text = consent::render(
         &launch.policy,
         &launch.invocation,
@@ -207,27 +210,51 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::from(exit.exit_code()))
 }
 
-/// `cordon audit verify FILE`: the chain's verdict on stdout; exit 1 at
-/// the first broken line.
+/// `cordon audit verify FILE`: the chain's verdict and its comparison
+/// with the head cordon recorded, on stdout. Exit 0: intact and as cordon
+/// wrote it; 1: a broken line; 2: truncated; 3: rewritten (ends
+/// elsewhere, or has more lines, than cordon wrote); 4: missing; 5: the
+/// chain is intact but cordon holds no head for this path.
 fn audit_verify(file: &Path) -> Result<ExitCode, Error> {
-    let verdict = crate::mcp::audit::verify(file).map_err(|source| Error::Io {
-        what: format!("cannot read {}", file.display()),
-        source,
-    })?;
-    let mut out = std::io::stdout().lock();
-    let written = match &verdict {
-        Ok(n) => writeln!(out, "ok: {n} entries"),
-        Err(b) => writeln!(out, "{}:{}: {}", file.display(), b.line, b.reason),
+    use crate::mcp::audit::{Finding, HeadCheck};
+    let state = Context::from_env()?.own_dirs().state;
+    let verdict = crate::mcp::audit::verify(file, &state).map_err(crate::mcp::McpError::from)?;
+    let mut lines = Vec::new();
+    if let Some(b) = &verdict.broken {
+        lines.push(format!("{}:{}: {}", file.display(), b.line, b.reason));
+    }
+    let code = match &verdict.head {
+        HeadCheck::Differs(finding) => {
+            lines.push(format!("{}: {finding}", file.display()));
+            match finding {
+                Finding::Truncated { .. } => 2,
+                Finding::Rewritten { .. } | Finding::Appended { .. } => 3,
+                Finding::Missing { .. } => 4,
+            }
+        }
+        _ if verdict.broken.is_some() => 1,
+        HeadCheck::NotRecorded => {
+            lines.push(format!(
+                "{}: {} entries chained, but cordon holds no head for this log ({}): a cut tail or a rebuilt chain would not show",
+                file.display(),
+                verdict.entries,
+                verdict.head_path.display()
+            ));
+            5
+        }
+        HeadCheck::Matches => {
+            lines.push(format!("ok: {} entries", verdict.entries));
+            0
+        }
     };
-    written.map_err(|source| Error::Io {
-        what: "cannot write to stdout".into(),
-        source,
-    })?;
-    Ok(if verdict.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        writeln!(out, "{line}").map_err(|source| Error::Io {
+            what: "cannot write to stdout".into(),
+            source,
+        })?;
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// What an approval of `launch` is bound to.
@@ -343,17 +370,7 @@ fn config_command(cmd: ConfigCommand) -> Result<ExitCode, Error> {
 /// The user's home and cordon's own directories, which the sandbox
 /// protects.
 fn host_paths(ctx: &Context) -> HostPaths {
-    let xdg = |var: &str, default: &str| {
-        std::env::var_os(var)
-            .map(std::path::PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| ctx.home.join(default))
-    };
-    HostPaths {
-        home: ctx.home.clone(),
-        config: xdg("XDG_CONFIG_HOME", ".config").join("cordon"),
-        state: xdg("XDG_STATE_HOME", ".local/state").join("cordon"),
-    }
+    ctx.own_dirs().host_paths()
 }
 
 /// Descriptors 0, 1 and 2 must be open before cordon creates pipes, or a
@@ -473,8 +490,18 @@ fn init_profile(
             file.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
-    std::fs::write(&file, &draft.text).map_err(io(format!("cannot write {}", file.display())))?;
+    crate::files::Dir::own(&ctx.own_dirs().config, &["profiles"])
+        .and_then(|d| {
+            d.replace(
+                OsStr::new(&format!("{name}.toml")),
+                draft.text.as_bytes(),
+                0o644,
+            )
+        })
+        .map_err(|e| Error::Io {
+            what: format!("cannot write {}", file.display()),
+            source: std::io::Error::other(e),
+        })?;
     writeln!(
         out,
         "wrote {}

@@ -62,10 +62,8 @@ pub fn decide(req: &Request<'_>) -> Result<(Outcome, Option<Approval>), Error> {
 /// The pin file the relay uses for `approval`, holding the approval's pins
 /// when it has any (written afresh, so an edited file cannot widen them).
 pub fn pin_file(host: &HostPaths, approval: &Approval) -> Result<std::path::PathBuf, Error> {
-    let path = host
-        .state
-        .join("pins")
-        .join(format!("approval-{}.json", approval.id));
+    let (dir, name) = pin_place(host, approval)?;
+    let path = dir.path_of(&name);
     match &approval.pins {
         Some(tools) => {
             let pins = crate::mcp::pins::PinSet {
@@ -77,17 +75,24 @@ pub fn pin_file(host: &HostPaths, approval: &Approval) -> Result<std::path::Path
         None => {
             // A stale file from an earlier, revoked approval with the same
             // id must not stand in for pins nobody recorded.
-            if let Err(e) = std::fs::remove_file(&path) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(Error::Io {
-                        what: format!("cannot remove {}", path.display()),
-                        source: e,
-                    });
-                }
-            }
+            dir.remove(&name).map_err(pin_error)?;
         }
     }
     Ok(path)
+}
+
+/// `$STATE/pins` (walked and checked by [`crate::files`]) and the name of
+/// `approval`'s pin file in it.
+fn pin_place(
+    host: &HostPaths,
+    approval: &Approval,
+) -> Result<(crate::files::Dir, std::ffi::OsString), Error> {
+    let dir = crate::files::Dir::own(&host.state, &[crate::dirs::PINS]).map_err(pin_error)?;
+    Ok((dir, format!("approval-{}.json", approval.id).into()))
+}
+
+fn pin_error(e: crate::files::FileError) -> Error {
+    crate::mcp::McpError::from(crate::mcp::pins::PinError::from(e)).into()
 }
 
 /// After the first approved run of an approval without pins: the relay
@@ -97,10 +102,8 @@ pub fn keep_first_pins(host: &HostPaths, approval: &Approval) -> Result<(), Erro
     if approval.pins.is_some() {
         return Ok(());
     }
-    let path = host
-        .state
-        .join("pins")
-        .join(format!("approval-{}.json", approval.id));
+    let (dir, name) = pin_place(host, approval)?;
+    let path = dir.path_of(&name);
     let Some(pins) = crate::mcp::pins::load(&path).map_err(crate::mcp::McpError::from)? else {
         return Ok(());
     };

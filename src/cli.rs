@@ -280,8 +280,10 @@ pub struct RunArgs {
 /// `cordon audit …`: the MCP audit log.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check an audit log's hash chain: print `ok: N entries` and exit 0,
-    /// or name the first broken line and exit 1.
+    /// Check an audit log's hash chain and compare it with the head
+    /// cordon recorded: print `ok: N entries` and exit 0, or say what is
+    /// wrong and exit 1 (a broken line), 2 (truncated), 3 (rewritten),
+    /// 4 (missing) or 5 (no head recorded for this path).
     Verify {
         #[arg(value_name = "FILE")]
         file: PathBuf,

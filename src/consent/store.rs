@@ -3,19 +3,21 @@
 //!
 //! Every change happens under an exclusive lock on `approvals.lock` and is
 //! written to a temporary file, synced, and renamed over the old one, so
-//! concurrent cordon processes never lose or corrupt a record. A file that
+//! concurrent cordon processes never lose or corrupt a record. Both files
+//! go through [`crate::files`]: a symlink, hard link or foreign file in
+//! their place is refused, never read or written through. A file that
 //! does not parse is reported with its path and position: it is never
 //! treated as empty, and never as approval.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::binding::{Binding, sha256_hex};
+use crate::files::{Dir, FileError};
 
 const VERSION: u32 = 1;
 
@@ -76,6 +78,8 @@ pub enum StoreError {
     },
     #[error("approval store {path} has version {found}; this cordon reads version {VERSION}")]
     Version { path: PathBuf, found: u32 },
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
 impl StoreError {
@@ -84,7 +88,10 @@ impl StoreError {
             StoreError::Corrupt { .. } | StoreError::Version { .. } => Some(
                 "cordon will not guess which approvals it held: fix or move the file aside, then approve again",
             ),
-            StoreError::Io { .. } => None,
+            StoreError::File(e) if e.problem().is_some() => Some(
+                "cordon reads and writes its state only as its user's own regular files: look at what replaced it, move it aside, then approve again",
+            ),
+            StoreError::Io { .. } | StoreError::File(_) => None,
         }
     }
 }
@@ -103,7 +110,7 @@ impl Store {
     }
 
     pub fn path(&self) -> PathBuf {
-        self.dir.join("approvals.json")
+        self.dir.join(crate::dirs::APPROVALS)
     }
 
     /// Every approval, oldest first. A missing file is an empty store.
@@ -131,23 +138,15 @@ impl Store {
         }
     }
 
-    fn ensure_dir(&self) -> Result<(), StoreError> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(self.io("cannot create its directory"))
+    /// The state directory, walked and checked by [`crate::files`].
+    fn open_dir(&self) -> Result<Dir, StoreError> {
+        Ok(Dir::own(&self.dir, &[])?)
     }
 
     fn lock(&self, exclusive: bool) -> Result<nix::fcntl::Flock<fs::File>, StoreError> {
-        self.ensure_dir()?;
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(self.dir.join("approvals.lock"))
-            .map_err(self.io("cannot open the lock file"))?;
+        let file = self
+            .open_dir()?
+            .lock_file(OsStr::new(crate::dirs::APPROVALS_LOCK))?;
         let arg = if exclusive {
             nix::fcntl::FlockArg::LockExclusive
         } else {
@@ -158,17 +157,13 @@ impl Store {
 
     fn read(&self) -> Result<File, StoreError> {
         let path = self.path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(File {
-                    version: VERSION,
-                    approvals: Vec::new(),
-                });
-            }
-            Err(e) => return Err(self.io("cannot read")(e)),
+        let Some(text) = self.open_dir()?.read(OsStr::new(crate::dirs::APPROVALS))? else {
+            return Ok(File {
+                version: VERSION,
+                approvals: Vec::new(),
+            });
         };
-        let file: File = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+        let file: File = serde_json::from_slice(&text).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
             line: e.line(),
             column: e.column(),
@@ -187,19 +182,11 @@ impl Store {
         let mut text =
             serde_json::to_string_pretty(file).map_err(|e| self.io("cannot encode")(e.into()))?;
         text.push('\n');
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".approvals.")
-            .tempfile_in(&self.dir)
-            .map_err(self.io("cannot create a temporary file"))?;
-        tmp.write_all(text.as_bytes())
-            .map_err(self.io("cannot write"))?;
-        tmp.as_file().sync_all().map_err(self.io("cannot sync"))?;
-        tmp.persist(self.path())
-            .map_err(|e| self.io("cannot rename into place")(e.error))?;
-        // The rename itself must reach the disk too.
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(self.io("cannot sync its directory"))?;
+        self.open_dir()?.replace(
+            OsStr::new(crate::dirs::APPROVALS),
+            text.as_bytes(),
+            crate::files::PRIVATE,
+        )?;
         Ok(())
     }
 }

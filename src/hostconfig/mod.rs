@@ -111,10 +111,7 @@ pub fn run(
 ) -> Result<(), HostConfigError> {
     let ctx = Context::from_env().map_err(HostConfigError::Profiles)?;
     let dirs = HostDirs {
-        config: std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| ctx.home.join(".config")),
+        config: ctx.own_dirs().config_home,
         home: ctx.home.clone(),
     };
     let wrap_ctx = match req.action {

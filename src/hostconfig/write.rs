@@ -12,9 +12,9 @@
 //! renamed over the original: a crash leaves the old file or the new one,
 //! never half of one. The directory is synced after the rename.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -120,36 +120,35 @@ pub fn render(root: &Map<String, Value>, style: &Style) -> Result<String, HostCo
 
 /// Copies the original text to `<file>.cordon-backup-<UTC timestamp>`
 /// next to it (with `-N` added if that name is taken), with the file's
-/// mode. Returns the backup's path.
+/// mode, through [`crate::files`]: a name already taken (by anything, a
+/// symlink included) is never written through. Returns the backup's path.
 pub fn backup(doc: &Document, now: std::time::SystemTime) -> Result<PathBuf, HostConfigError> {
     let mode = file_mode(&doc.path)?;
-    let base = format!("{}.cordon-backup-{}", doc.path.display(), utc_stamp(now));
+    let (dir, name) = crate::files::Dir::of_file(&doc.path, false).map_err(file_error)?;
+    let mut base = name;
+    base.push(format!(".cordon-backup-{}", utc_stamp(now)));
     for n in 0..100 {
-        let path = PathBuf::from(if n == 0 {
-            base.clone()
-        } else {
-            format!("{base}-{n}")
-        });
-        let created = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&path);
-        let mut file = match created {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(io_error(&path, "cannot create the backup", e)),
-        };
-        file.write_all(doc.text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| io_error(&path, "cannot write the backup", e))?;
-        return Ok(path);
+        let mut candidate = base.clone();
+        if n > 0 {
+            candidate.push(format!("-{n}"));
+        }
+        if dir
+            .create_new(&candidate, doc.text.as_bytes(), mode)
+            .map_err(file_error)?
+        {
+            return Ok(dir.path_of(&candidate));
+        }
     }
     Err(io_error(
-        Path::new(&base),
+        &dir.path_of(&base),
         "cannot create the backup",
         std::io::ErrorKind::AlreadyExists.into(),
     ))
+}
+
+fn file_error(e: crate::files::FileError) -> HostConfigError {
+    let path = e.path().to_path_buf();
+    io_error(&path, "cannot create the backup", std::io::Error::other(e))
 }
 
 /// Replaces the file with `text` atomically, keeping its mode and owner.
@@ -265,6 +264,15 @@ mod tests {
         let second = backup(&doc, UNIX_EPOCH).unwrap();
         assert_eq!(second, PathBuf::from(format!("{}-1", first.display())));
         assert_eq!(fs::read_to_string(&first).unwrap(), "{}\n");
+        // A name taken by a symlink (to a file of the user's) is skipped,
+        // never written through.
+        let victim = dir.path().join("bashrc");
+        fs::write(&victim, "mine\n").unwrap();
+        let third = PathBuf::from(format!("{}-2", first.display()));
+        std::os::unix::fs::symlink(&victim, &third).unwrap();
+        let fourth = backup(&doc, UNIX_EPOCH).unwrap();
+        assert_eq!(fourth, PathBuf::from(format!("{}-3", first.display())));
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "mine\n");
         replace(&path, "{\"a\": 1}\n").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\": 1}\n");
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);

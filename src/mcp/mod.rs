@@ -138,12 +138,8 @@ struct Call {
 pub enum McpError {
     #[error(transparent)]
     Pins(#[from] PinError),
-    #[error("cannot open the audit log {}", path.display())]
-    Audit {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
 }
 
 /// Where the relay keeps its state for one run.
@@ -194,11 +190,10 @@ impl Filter {
                 let path = a.path.clone().unwrap_or_else(|| {
                     files
                         .state_dir
-                        .join("audit")
+                        .join(crate::dirs::AUDIT)
                         .join(format!("{}.jsonl", policy.name))
                 });
-                let log = AuditLog::open(&path, a.arguments, secrets(policy))
-                    .map_err(|source| McpError::Audit { path, source })?;
+                let log = AuditLog::open_in(&path, &files.state_dir, a.arguments, secrets(policy))?;
                 Some(log)
             }
         };

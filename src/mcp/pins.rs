@@ -10,15 +10,15 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fs::DirBuilder;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::files::{Dir, FileError};
 
 /// The file format version.
 const VERSION: u32 = 1;
@@ -33,12 +33,6 @@ pub struct PinSet {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PinError {
-    #[error("cannot read the pin file {}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
     #[error("the pin file {} is damaged: {reason}", path.display())]
     Damaged { path: PathBuf, reason: String },
     #[error("cannot write the pin file {}", path.display())]
@@ -47,6 +41,8 @@ pub enum PinError {
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
 /// Lower-case hex.
@@ -75,17 +71,16 @@ pub fn digest(tool: &Value) -> String {
     crate::consent::pins::tool_digest(tool)
 }
 
-/// The pins in `path`; `None` when there is no file yet.
+/// The pins in `path`; `None` when there is no file yet. The file is read
+/// through [`crate::files`]: a symlink or foreign file is refused.
 pub fn load(path: &Path) -> Result<Option<PinSet>, PinError> {
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(PinError::Read {
-                path: path.into(),
-                source,
-            });
-        }
+    let (dir, name) = match Dir::of_file(path, false) {
+        Ok(found) => found,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(text) = dir.read(&name)? else {
+        return Ok(None);
     };
     let damaged = |reason: String| PinError::Damaged {
         path: path.into(),
@@ -98,33 +93,21 @@ pub fn load(path: &Path) -> Result<Option<PinSet>, PinError> {
     Ok(Some(pins))
 }
 
-/// Writes `pins` atomically: a temporary file (mode 0600) in the same
-/// directory, renamed over the old one; missing directories are created
-/// with mode 0700.
+/// Writes `pins` atomically through [`crate::files`] (mode 0600; missing
+/// directories are created with mode 0700).
 pub fn save(path: &Path, pins: &PinSet) -> Result<(), PinError> {
     let failed = |source: io::Error| PinError::Write {
         path: path.into(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(failed)?;
     let mut text = serde_json::to_string_pretty(&PinSet {
         version: VERSION,
         tools: pins.tools.clone(),
     })
     .map_err(|e| failed(e.into()))?;
     text.push('\n');
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".pins-")
-        .tempfile_in(dir)
-        .map_err(failed)?;
-    tmp.write_all(text.as_bytes()).map_err(failed)?;
-    tmp.as_file().sync_all().map_err(failed)?;
-    tmp.persist(path).map_err(|e| failed(e.error))?;
+    let (dir, name) = Dir::of_file(path, true)?;
+    dir.replace(&name, text.as_bytes(), crate::files::PRIVATE)?;
     Ok(())
 }
 

@@ -52,18 +52,17 @@ impl Context {
     /// `$XDG_CONFIG_HOME/cordon/profiles` (default `~/.config`),
     /// `/etc/cordon/profiles` and `/usr/share/cordon/profiles`.
     pub fn from_env() -> Result<Context, ProfileError> {
-        let home = match absolute_var("HOME") {
-            Some(home) => home,
-            None => home_from_passwd()?,
-        };
+        let home = crate::dirs::home().map_err(|err| ProfileError::Environment {
+            what: "the home directory",
+            reason: err.0,
+        })?;
         let cwd = std::env::current_dir().map_err(|err| ProfileError::Environment {
             what: "the current directory",
             reason: err.to_string(),
         })?;
-        let tmp = absolute_var("TMPDIR").unwrap_or_else(|| PathBuf::from("/tmp"));
-        let config = absolute_var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
+        let tmp = crate::dirs::absolute_var("TMPDIR").unwrap_or_else(|| PathBuf::from("/tmp"));
         let dirs = vec![
-            config.join("cordon/profiles"),
+            crate::dirs::Dirs::for_home(&home).profiles(),
             PathBuf::from("/etc/cordon/profiles"),
             PathBuf::from("/usr/share/cordon/profiles"),
         ];
@@ -74,30 +73,10 @@ impl Context {
             dirs,
         })
     }
-}
 
-/// An environment variable holding an absolute path; unset, empty or
-/// relative values are ignored, as the XDG specification asks.
-fn absolute_var(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-}
-
-fn home_from_passwd() -> Result<PathBuf, ProfileError> {
-    let uid = nix::unistd::getuid();
-    let not_found = |reason: String| ProfileError::Environment {
-        what: "the home directory",
-        reason,
-    };
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) if user.dir.is_absolute() => Ok(user.dir),
-        Ok(_) => Err(not_found(format!(
-            "$HOME is not set and uid {uid} has no home in the password database"
-        ))),
-        Err(err) => Err(not_found(format!(
-            "$HOME is not set and the password database failed: {err}"
-        ))),
+    /// cordon's own directories for this context's home.
+    pub fn own_dirs(&self) -> crate::dirs::Dirs {
+        crate::dirs::Dirs::for_home(&self.home)
     }
 }
 

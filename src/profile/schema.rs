@@ -263,7 +263,9 @@ pub struct RawMcp {
     #[serde(default)]
     pub audit: Option<Spanned<bool>>,
     /// The audit log's file; `~` and a leading placeholder are expanded.
-    /// Default `$XDG_STATE_HOME/cordon/audit/<profile>.jsonl`.
+    /// Default `$XDG_STATE_HOME/cordon/audit/<profile>.jsonl`. A path the
+    /// server may write (inside a writable grant or its private `/tmp`) is
+    /// refused at launch.
     #[serde(default)]
     pub audit_path: Option<Spanned<String>>,
     /// Also record arguments and results, with the values of passed and set

@@ -1,0 +1,101 @@
+//! Where cordon's own directories are, decided in one place.
+//!
+//! The home directory is `$HOME` (else the password database). The XDG
+//! bases are `$XDG_CONFIG_HOME` and `$XDG_STATE_HOME` when they hold an
+//! absolute path, as the XDG specification asks (an unset, empty or
+//! relative value is ignored), else `~/.config` and `~/.local/state`.
+//! cordon keeps profiles in `<config>/cordon` and everything it records
+//! (approvals, pins, audit logs and their heads) in `<state>/cordon`.
+//! Every reader of these variables asks [`Dirs`]; the files inside are
+//! read and written through [`crate::files`].
+
+use std::path::{Path, PathBuf};
+
+use crate::sandbox::HostPaths;
+
+/// The user's home, the XDG bases cordon uses, and cordon's directories
+/// in them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirs {
+    pub home: PathBuf,
+    /// `$XDG_CONFIG_HOME`, default `~/.config`: hosts (Claude Desktop,
+    /// VS Code) keep their configuration here too.
+    pub config_home: PathBuf,
+    /// `$XDG_CONFIG_HOME/cordon`: profiles (`profiles/`).
+    pub config: PathBuf,
+    /// `$XDG_STATE_HOME/cordon`: approvals, pins, audit logs, audit heads.
+    pub state: PathBuf,
+}
+
+/// Names inside the state directory.
+pub const APPROVALS: &str = "approvals.json";
+pub const APPROVALS_LOCK: &str = "approvals.lock";
+pub const PINS: &str = "pins";
+pub const AUDIT: &str = "audit";
+pub const AUDIT_HEADS: &str = "audit-heads";
+
+impl Dirs {
+    /// The directories of the user whose home is `home`, from the
+    /// environment.
+    pub fn for_home(home: &Path) -> Dirs {
+        let config_home = absolute_var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
+        let state_home =
+            absolute_var("XDG_STATE_HOME").unwrap_or_else(|| home.join(".local/state"));
+        Dirs {
+            home: home.to_path_buf(),
+            config: config_home.join("cordon"),
+            config_home,
+            state: state_home.join("cordon"),
+        }
+    }
+
+    /// The directories of the current user.
+    pub fn from_env() -> Result<Dirs, HomeError> {
+        Ok(Dirs::for_home(&home()?))
+    }
+
+    /// Where profiles are looked up first.
+    pub fn profiles(&self) -> PathBuf {
+        self.config.join("profiles")
+    }
+
+    /// The paths the sandbox protects.
+    pub fn host_paths(&self) -> HostPaths {
+        HostPaths {
+            home: self.home.clone(),
+            config: self.config.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// The home directory could not be found.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HomeError(pub String);
+
+/// `$HOME` when absolute, else the password database's entry for the
+/// real uid.
+pub fn home() -> Result<PathBuf, HomeError> {
+    if let Some(home) = absolute_var("HOME") {
+        return Ok(home);
+    }
+    let uid = nix::unistd::getuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) if user.dir.is_absolute() => Ok(user.dir),
+        Ok(_) => Err(HomeError(format!(
+            "$HOME is not set and uid {uid} has no home in the password database"
+        ))),
+        Err(err) => Err(HomeError(format!(
+            "$HOME is not set and the password database failed: {err}"
+        ))),
+    }
+}
+
+/// An environment variable holding an absolute path; unset, empty or
+/// relative values are ignored, as the XDG specification asks.
+pub fn absolute_var(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+}
