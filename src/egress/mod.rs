@@ -30,6 +30,7 @@ mod conn;
 mod decide;
 mod dns;
 mod forward;
+mod own;
 mod proxy;
 mod report;
 mod resolve;
