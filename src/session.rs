@@ -115,6 +115,9 @@ pub fn run(
         let _ = worker.join();
     }
     let _ = nix::sys::wait::waitpid(s.child.pid, None);
+    // The sandbox is gone: whatever the server wrote to its stderr is in
+    // the pipe, and goes out before cordon says anything more.
+    s.child.finish_stderr();
     Ok(s.exit.unwrap_or(ServerExit::Signal(libc::SIGKILL)))
 }
 
