@@ -8,6 +8,7 @@
 //! then forks the server and supervises it (`launch::init`). The server
 //! process applies the per-process layers, seccomp last, and executes.
 #![allow(unsafe_code)]
+#![deny(clippy::indexing_slicing, clippy::panic)]
 
 use std::os::fd::RawFd;
 

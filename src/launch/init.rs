@@ -3,6 +3,7 @@
 //! signals to it, reaps every orphan, and reports the server's wait status
 //! to cordon. Async-signal-safe only, like `launch::child`.
 #![allow(unsafe_code)]
+#![deny(clippy::indexing_slicing, clippy::panic)]
 
 use std::os::fd::RawFd;
 
@@ -22,16 +23,17 @@ pub const FORWARDED: [libc::c_int; 6] = [
     libc::SIGUSR2,
 ];
 
-/// What init handles: the forwarded signals, and SIGCHLD for itself.
-pub const HANDLED: [libc::c_int; 7] = {
-    let mut all = [libc::SIGCHLD; 7];
-    let mut i = 0;
-    while i < FORWARDED.len() {
-        all[i + 1] = FORWARDED[i];
-        i += 1;
-    }
-    all
-};
+/// What init handles: SIGCHLD for itself, then the forwarded signals (a
+/// test checks the two lists agree).
+pub const HANDLED: [libc::c_int; 7] = [
+    libc::SIGCHLD,
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
 
 /// Whether cordon has died: the life pipe's only writer is gone.
 pub fn parent_gone(life: RawFd) -> bool {
@@ -170,7 +172,7 @@ fn for_each_child(mut f: impl FnMut(libc::pid_t)) -> bool {
         if n == 0 {
             break;
         }
-        for &b in &buf[..n] {
+        for &b in buf.get(..n).unwrap_or_default() {
             if b.is_ascii_digit() {
                 current = current * 10 + libc::pid_t::from(b - b'0');
                 in_number = true;
@@ -191,12 +193,14 @@ fn for_each_child(mut f: impl FnMut(libc::pid_t)) -> bool {
 }
 
 /// Writes "/proc/self/task/<pid>/children\0" into `out`; returns the length.
+/// The text is at most 36 bytes, so `out` (zero-filled) always ends with a
+/// NUL after it.
 fn format_children_path(out: &mut [u8; 64], pid: libc::pid_t) -> usize {
     let mut digits = [0u8; 12];
     let mut n = pid.unsigned_abs();
     let mut d = 0;
-    loop {
-        digits[d] = b'0' + (n % 10) as u8;
+    for slot in &mut digits {
+        *slot = b'0' + (n % 10) as u8;
         d += 1;
         n /= 10;
         if n == 0 {
@@ -205,21 +209,29 @@ fn format_children_path(out: &mut [u8; 64], pid: libc::pid_t) -> usize {
     }
     let mut len = 0;
     let mut push = |bytes: &[u8], len: &mut usize| {
-        out[*len..*len + bytes.len()].copy_from_slice(bytes);
-        *len += bytes.len();
+        if let Some(dst) = out.get_mut(*len..*len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            *len += bytes.len();
+        }
     };
     push(b"/proc/self/task/", &mut len);
-    for i in (0..d).rev() {
-        push(&digits[i..=i], &mut len);
+    for digit in digits.iter().take(d).rev() {
+        push(std::slice::from_ref(digit), &mut len);
     }
     push(b"/children\0", &mut len);
     len
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn init_handles_sigchld_and_every_forwarded_signal() {
+        assert_eq!(HANDLED[0], libc::SIGCHLD);
+        assert_eq!(HANDLED[1..], FORWARDED);
+    }
 
     #[test]
     fn children_path_is_formatted_without_allocation() {

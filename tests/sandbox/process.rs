@@ -513,7 +513,14 @@ fn stderr_file_not_rewritable(w: &World) -> CaseResult {
     ensure(
         matches!((cordon, before, after), (Some(c), Some(b), Some(a)) if c < b && b < a)
             && !text.contains("REWRITTEN"),
-        || format!("ESCAPE: cordon's stderr file was rewritten or reordered: {text:?}"),
+        || {
+            let shown: Vec<&str> = lines
+                .iter()
+                .filter(|l| !l.starts_with("  "))
+                .copied()
+                .collect();
+            format!("ESCAPE: cordon's stderr file was rewritten or reordered: {shown:?}")
+        },
     )?;
     Ok(())
 }
@@ -533,7 +540,12 @@ fn stderr_file_verbatim(w: &World) -> CaseResult {
     let text = fs::read_to_string(&file).map_err(|e| e.to_string())?;
     let expected: String = (0..200).map(escape_line).collect();
     ensure(text.contains(&expected), || {
-        format!("the server's lines are not all there verbatim and in order: {text:?}")
+        let server: Vec<&str> = text.lines().filter(|l| l.contains("probe line")).collect();
+        format!(
+            "the server's lines are not all there verbatim and in order ({} lines, the first: {:?})",
+            server.len(),
+            server.first()
+        )
     })?;
     Ok(())
 }
@@ -608,7 +620,12 @@ fn stderr_terminal_escaped(w: &World) -> CaseResult {
         .map(|i| format!("probe line {i:05} \\x1b[31mred\\x1b[0m \\x1b]0;title\\x07 cr\\r end\n"))
         .collect();
     ensure(text.contains(&expected), || {
-        format!("the server's lines did not arrive escaped and in order: {text:?}")
+        let server: Vec<&str> = text.lines().filter(|l| l.contains("probe line")).collect();
+        format!(
+            "the server's lines did not arrive escaped and in order ({} lines, the first: {:?})",
+            server.len(),
+            server.first()
+        )
     })?;
     let raw = text
         .lines()
@@ -617,8 +634,9 @@ fn stderr_terminal_escaped(w: &World) -> CaseResult {
     ensure(raw.is_none(), || {
         format!("ESCAPE: a control character reached the terminal: {raw:?}")
     })?;
-    ensure(text.contains("cordon: "), || {
-        format!("cordon's own lines are missing: {text:?}")
+    ensure(text.starts_with("cordon: "), || {
+        let head: String = text.chars().take(200).collect();
+        format!("cordon's own lines are missing or not first: {head:?}")
     })?;
     Ok(())
 }
