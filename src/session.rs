@@ -2,7 +2,9 @@
 //! [`crate::relay`]) carry stdio, while this thread's poll loop forwards
 //! signals, watches the server's status and runs the MCP shutdown
 //! sequence (close the server's stdin, wait, SIGTERM, wait, kill the
-//! sandbox).
+//! sandbox). The server's stderr has a thread of its own, started with
+//! the sandbox ([`crate::relay::stderr`]); the session drains it once the
+//! sandbox is gone, before cordon says anything more.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;

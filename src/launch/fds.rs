@@ -90,6 +90,15 @@ impl Descriptors {
             nix::sys::stat::Mode::empty(),
         )
         .map_err(|e| LaunchError::Spawn(e.into()))?;
+        // A pipe on 0, 1 or 2 would be overwritten by another when the
+        // server's stdio is set up (cordon opens /dev/null on closed
+        // standard descriptors at start, so this does not happen).
+        let sandbox_fds = [&stdin_r, &stdout_w, &stderr_w, &status_w, &life_r, &null];
+        if sandbox_fds.iter().any(|fd| fd.as_raw_fd() <= 2) {
+            return Err(LaunchError::Spawn(std::io::Error::other(
+                "a standard descriptor of cordon's is closed",
+            )));
+        }
         Ok(Descriptors {
             sandbox: SandboxEnds {
                 stdio: [stdin_r, stdout_w, stderr_w],

@@ -268,7 +268,7 @@ pub fn prepare(
     let cwd_inside = if cwd_granted { cwd } else { Path::new("/") };
     let exec = PreparedExec::new(exe, argv, envp, cwd_inside)?;
     report.enforced(format!(
-        "process: new session, no_new_privs, all capabilities dropped, descriptors above 2 closed, rlimits (core {}, nofile {}, nproc {})",
+        "process: new session, no_new_privs, all capabilities dropped, stdin, stdout and stderr pipes cordon relays, descriptors above 2 closed, rlimits (core {}, nofile {}, nproc {})",
         policy.limits.core, policy.limits.nofile, policy.limits.nproc
     ));
     Ok(Prepared {
