@@ -45,6 +45,33 @@ pub fn parent_gone(life: RawFd) -> bool {
     matches!(sys::poll(&mut pfd, 0), Ok(n) if n > 0 && pfd[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLIN) != 0)
 }
 
+/// Closes every descriptor from 3 up except those in `keep` (-1 entries
+/// are ignored), allocation-free. Init is a copy of cordon: it inherited
+/// whatever cordon held without close-on-exec (a host's terminal or log
+/// file passed as a higher descriptor), and once the server is forked it
+/// needs only its own few.
+pub fn close_all_but<const N: usize>(mut keep: [RawFd; N]) -> Result<(), Errno> {
+    keep.sort_unstable();
+    let mut next: RawFd = 3;
+    for fd in keep {
+        if fd > next {
+            close_range(next, fd - 1)?;
+        }
+        if fd >= next {
+            next = fd.saturating_add(1);
+        }
+    }
+    close_range(next, RawFd::MAX)
+}
+
+fn close_range(first: RawFd, last: RawFd) -> Result<(), Errno> {
+    // SAFETY: close_range only closes descriptor numbers; the caller owns
+    // every descriptor in the range (none is in use by anything else of
+    // this single-threaded process).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    Errno::result(ret).map(drop)
+}
+
 /// Waits for the server's exec, then supervises until it exits. Never
 /// returns.
 pub fn supervise(

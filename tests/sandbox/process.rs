@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -58,6 +58,11 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new("stderr_nothing_lost", Only::Both, stderr_nothing_lost),
         Case::new("stderr_reaches_vet", Only::Both, stderr_reaches_vet),
+        Case::new(
+            "sandbox_holds_no_cordon_terminal",
+            Only::Both,
+            sandbox_holds_no_cordon_terminal,
+        ),
     ]
 }
 
@@ -551,7 +556,9 @@ fn stderr_file_verbatim(w: &World) -> CaseResult {
 }
 
 /// A pseudo-terminal: (the side cordon's stderr is, a reader of the
-/// other side collecting everything written).
+/// other side collecting everything written). The side given to cordon is
+/// inheritable (openpty sets no close-on-exec): cordon also gets it as a
+/// higher descriptor, as from a careless host.
 fn pty() -> Result<(OwnedFd, std::thread::JoinHandle<Vec<u8>>), String> {
     let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     let mut master = fs::File::from(pty.master);
@@ -681,6 +688,84 @@ fn stderr_reaches_vet(w: &World) -> CaseResult {
     let denials = report["denials"].to_string();
     ensure(denials.contains("/etc/shadow: Permission denied"), || {
         format!("vet did not see the server's stderr: {report}")
+    })?;
+    Ok(())
+}
+
+/// (device, inode) of what `path` opens.
+fn identity(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Every descriptor of `pid` that is the file `target`.
+fn holding(pid: i32, target: (u64, u64)) -> Vec<String> {
+    let dir = format!("/proc/{pid}/fd");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| identity(&e.path().to_string_lossy()) == Some(target))
+        .map(|e| format!("{pid}:{}", e.file_name().to_string_lossy()))
+        .collect()
+}
+
+/// Seen from the host, while the server runs: cordon's stderr is the
+/// terminal (the control), and no process of the sandbox (init, the
+/// server) holds any descriptor of it.
+fn sandbox_holds_no_cordon_terminal(w: &World) -> CaseResult {
+    let (slave, output) = pty()?;
+    let target = identity(&format!("/proc/self/fd/{}", slave.as_raw_fd()))
+        .ok_or_else(|| "cannot stat the pty".to_owned())?;
+    let mut cmd = w.sandbox().build(&["sh", "-c", "read line"]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave));
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    drop(cmd);
+    let wrapper = child.id() as i32;
+    let below = |pid: i32| {
+        let mut all = vec![pid];
+        let mut i = 0;
+        while let Some(&p) = all.get(i) {
+            all.extend(crate::invoke::children(p));
+            i += 1;
+        }
+        all.split_off(1)
+    };
+    let cordon = cordon_pid(wrapper);
+    // init, and the server executed (until then it is a copy of init).
+    let executed = |pid: &i32| {
+        fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|exe| exe.file_name().is_some_and(|n| n != "cordon"))
+    };
+    let started = cordon.is_some_and(|c| {
+        eventually(Duration::from_secs(10), || {
+            let all = below(c);
+            all.len() >= 2 && all.iter().any(executed)
+        })
+    });
+    let sandbox = cordon.map(below).unwrap_or_default();
+    let held: Vec<String> = sandbox.iter().flat_map(|&p| holding(p, target)).collect();
+    let control = cordon.map(|c| holding(c, target)).unwrap_or_default();
+    drop(child.stdin.take());
+    let ended = eventually(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        kill_tree(wrapper);
+    }
+    let _ = child.wait();
+    drop(output);
+    ensure(started, || {
+        format!("control: the sandbox did not start: {sandbox:?}")
+    })?;
+    ensure(control.iter().any(|d| d.ends_with(":2")), || {
+        format!("control: cordon's stderr is not the terminal: {control:?}")
+    })?;
+    ensure(held.is_empty(), || {
+        format!("ESCAPE: the sandbox ({sandbox:?}) holds cordon's terminal: {held:?}")
     })?;
     Ok(())
 }
