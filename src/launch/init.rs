@@ -50,18 +50,30 @@ pub fn parent_gone(life: RawFd) -> bool {
 /// whatever cordon held without close-on-exec (a host's terminal or log
 /// file passed as a higher descriptor), and once the server is forked it
 /// needs only its own few.
-pub fn close_all_but<const N: usize>(mut keep: [RawFd; N]) -> Result<(), Errno> {
+pub fn close_all_but<const N: usize>(keep: [RawFd; N]) -> Result<(), Errno> {
+    let mut result = Ok(());
+    for_each_gap(keep, |first, last| {
+        if result.is_ok() {
+            result = close_range(first, last);
+        }
+    });
+    result
+}
+
+/// Calls `f` with each range (first, last) of descriptors from 3 up that
+/// `keep` leaves out, the last one ending at `RawFd::MAX`.
+fn for_each_gap<const N: usize>(mut keep: [RawFd; N], mut f: impl FnMut(RawFd, RawFd)) {
     keep.sort_unstable();
     let mut next: RawFd = 3;
     for fd in keep {
         if fd > next {
-            close_range(next, fd - 1)?;
+            f(next, fd - 1);
         }
         if fd >= next {
             next = fd.saturating_add(1);
         }
     }
-    close_range(next, RawFd::MAX)
+    f(next, RawFd::MAX)
 }
 
 fn close_range(first: RawFd, last: RawFd) -> Result<(), Errno> {
@@ -258,6 +270,17 @@ mod tests {
     fn init_handles_sigchld_and_every_forwarded_signal() {
         assert_eq!(HANDLED[0], libc::SIGCHLD);
         assert_eq!(HANDLED[1..], FORWARDED);
+    }
+
+    #[test]
+    fn the_gaps_between_kept_descriptors_are_closed() {
+        let gaps = |keep: [RawFd; 5]| {
+            let mut all = Vec::new();
+            for_each_gap(keep, |a, b| all.push((a, b)));
+            all
+        };
+        assert_eq!(gaps([9, 5, -1, 6, 3]), [(4, 4), (7, 8), (10, RawFd::MAX)]);
+        assert_eq!(gaps([-1, -1, 4, 4, 7]), [(3, 3), (5, 6), (8, RawFd::MAX)]);
     }
 
     #[test]
