@@ -127,11 +127,7 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         Ok(pid) => pid,
         Err(e) => fail(fds.status, Step::Fork, 0, e),
     };
-    // Only the server holds its stdio: its stdout and stderr reach EOF in
-    // cordon when it (and whatever it started) is gone. Init keeps the
-    // descriptors it supervises with, and nothing else.
-    let keep = [exec_pipe[0], signalfd, fds.status, fds.life, fds.egress];
-    if let Err(e) = init::close_all_but(keep) {
+    if let Err(e) = init::close_all_but(fds.init_keeps(exec_pipe[0], signalfd)) {
         let _ = sys::kill(server, libc::SIGKILL);
         let _ = sys::waitpid(server, 0);
         fail(fds.status, Step::Descriptors, 0, e);

@@ -5,10 +5,11 @@
 //! The server's standard streams are three pipes that cordon relays, never
 //! cordon's own: its stdin and stdout carry the protocol, and its stderr
 //! is relayed to cordon's (escaped on a terminal) or to `vet`'s log, so
-//! the server holds no descriptor of cordon's terminal or stderr file. Init
-//! points its own 0, 1 and 2 at `/dev/null` for the same reason. Every
-//! other descriptor is close-on-exec: the server starts with exactly
-//! 0, 1 and 2.
+//! the server holds no descriptor of cordon's terminal or stderr file.
+//! Every other descriptor is close-on-exec: the server starts with exactly
+//! 0, 1 and 2. Init points its own 0, 1 and 2 at `/dev/null` for the same
+//! reason, and once the server is forked keeps only
+//! [`ChildFds::init_keeps`].
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -73,6 +74,18 @@ pub struct ChildFds {
     pub egress: RawFd,
     /// cordon's ends, closed first thing in the child.
     pub cordon: [RawFd; 5],
+}
+
+impl ChildFds {
+    /// What init keeps once the server is forked (everything else is
+    /// closed): its records to cordon, the life pipe, the forwarder's
+    /// socket, and the two it created itself, the server's exec report and
+    /// its signalfd. Not the server's stdio: only the server holds it, so
+    /// its stdout and stderr reach EOF in cordon when it (and whatever it
+    /// started) is gone.
+    pub fn init_keeps(&self, exec_report: RawFd, signalfd: RawFd) -> [RawFd; 5] {
+        [exec_report, signalfd, self.status, self.life, self.egress]
+    }
 }
 
 impl Descriptors {
