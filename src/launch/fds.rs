@@ -10,6 +10,8 @@
 //! 0, 1 and 2. Init points its own 0, 1 and 2 at `/dev/null` for the same
 //! reason, and once the server is forked keeps only
 //! [`ChildFds::init_keeps`].
+// `ChildFds` is used between fork and exec.
+#![deny(clippy::indexing_slicing, clippy::panic)]
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
