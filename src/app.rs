@@ -27,7 +27,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Approve(args) => approve(args),
         Command::Vet(args) => vet(args),
         Command::Config(cmd) => config_command(cmd),
-        Command::Egress { fd, parent } => crate::egress::main(fd, parent),
+        Command::Egress { fd, parent } => Ok(crate::egress::main(fd, parent)?),
         Command::Generate { what, dir } => crate::generate::generate(what, &dir)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|source| Error::Io {

@@ -6,6 +6,7 @@ use std::error::Error as _;
 use std::io::Write;
 
 use crate::consent::ConsentError;
+use crate::egress::EgressError;
 use crate::exit;
 use crate::hostconfig::HostConfigError;
 use crate::launch::LaunchError;
@@ -31,6 +32,8 @@ pub enum Error {
     Mcp(#[from] crate::mcp::McpError),
     #[error(transparent)]
     HostConfig(#[from] HostConfigError),
+    #[error(transparent)]
+    Egress(#[from] EgressError),
     #[error("{0}")]
     Usage(String),
     #[error("{what}")]

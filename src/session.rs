@@ -2,7 +2,9 @@
 //! [`crate::relay`]) carry stdio, while this thread's poll loop forwards
 //! signals, watches the server's status and runs the MCP shutdown
 //! sequence (close the server's stdin, wait, SIGTERM, wait, kill the
-//! sandbox).
+//! sandbox). The server's stderr has a thread of its own, started with
+//! the sandbox ([`crate::relay::stderr`]); the session drains it once the
+//! sandbox is gone, before cordon says anything more.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -115,6 +117,9 @@ pub fn run(
         let _ = worker.join();
     }
     let _ = nix::sys::wait::waitpid(s.child.pid, None);
+    // The sandbox is gone: whatever the server wrote to its stderr is in
+    // the pipe, and goes out before cordon says anything more.
+    s.child.finish_stderr();
     Ok(s.exit.unwrap_or(ServerExit::Signal(libc::SIGKILL)))
 }
 

@@ -30,6 +30,7 @@ mod conn;
 mod decide;
 mod dns;
 mod forward;
+mod own;
 mod proxy;
 mod report;
 mod resolve;
@@ -44,7 +45,6 @@ use std::sync::Arc;
 
 pub use config::{Config, Role};
 
-use crate::error::Error;
 use crate::sockets;
 
 /// The hidden subcommand that runs the forwarder.
@@ -92,12 +92,20 @@ pub fn start(config: &[u8], stderr: Option<&OwnedFd>) -> io::Result<(OwnedFd, Ch
     Ok((inside, child))
 }
 
+/// Why the forwarder could not start or stopped relaying. Its own type,
+/// so the forwarder depends on nothing above it: the top-level error wraps
+/// it.
+#[derive(Debug, thiserror::Error)]
+#[error("egress forwarder: {what}")]
+pub struct EgressError {
+    what: &'static str,
+    #[source]
+    source: io::Error,
+}
+
 /// The forwarder process: `cordon __egress --fd N --parent PID`.
-pub fn main(fd: RawFd, parent: u32) -> Result<ExitCode, Error> {
-    let io_error = |what: &str| {
-        let what = format!("egress forwarder: {what}");
-        move |source| Error::Io { what, source }
-    };
+pub fn main(fd: RawFd, parent: u32) -> Result<ExitCode, EgressError> {
+    let io_error = |what: &'static str| move |source| EgressError { what, source };
     // Die with cordon; and if it is already gone, do not start.
     crate::sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
         .map_err(|e| io_error("parent-death signal")(e.into()))?;

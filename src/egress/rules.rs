@@ -11,9 +11,14 @@
 //! reach. This is what stops DNS rebinding: every address a name resolves
 //! to is checked when cordon connects, and only a checked address is
 //! dialed.
+//!
+//! The host's own addresses (every address of its interfaces, see `own`)
+//! count as refused like loopback: `*:8443` does not reach a service the
+//! host itself runs on its public address.
 
 use std::net::IpAddr;
 
+use super::own::OwnAddresses;
 use crate::destination::refused_reason;
 use crate::policy::{Destination, HostPattern};
 
@@ -21,6 +26,7 @@ use crate::policy::{Destination, HostPattern};
 #[derive(Debug, Clone)]
 pub struct Rules {
     allow: Vec<Destination>,
+    own: OwnAddresses,
 }
 
 impl Rules {
@@ -30,7 +36,16 @@ impl Rules {
             .iter()
             .map(|e| e.parse::<Destination>())
             .collect::<Result<_, _>>()?;
-        Ok(Rules { allow })
+        Ok(Rules {
+            allow,
+            own: OwnAddresses::System,
+        })
+    }
+
+    /// Why `ip` is refused unless an entry names it by address: a refused
+    /// range, or one of the host's own addresses.
+    fn refused(&self, ip: IpAddr) -> Option<String> {
+        refused_reason(ip).or_else(|| self.own.refused_reason(ip))
     }
 
     /// Whether the server may look `name` up: some entry names it, on any
@@ -59,7 +74,7 @@ impl Rules {
         if self.named_by_address(ip, port) {
             return Ok(());
         }
-        if let Some(reason) = refused_reason(ip) {
+        if let Some(reason) = self.refused(ip) {
             return Err(reason);
         }
         let any = self
@@ -79,7 +94,7 @@ impl Rules {
         if self.named_by_address(ip, port) {
             return Ok(());
         }
-        refused_reason(ip).map_or(Ok(()), Err)
+        self.refused(ip).map_or(Ok(()), Err)
     }
 }
 
@@ -90,7 +105,12 @@ mod tests {
 
     fn rules(entries: &[&str]) -> Rules {
         let entries: Vec<String> = entries.iter().map(|e| (*e).to_owned()).collect();
-        Rules::parse(&entries).unwrap()
+        let mut rules = Rules::parse(&entries).unwrap();
+        rules.own = OwnAddresses::Fixed(vec![
+            (ip("203.0.113.5"), "eth0".into()),
+            (ip("2001:db8::5"), "eth0".into()),
+        ]);
+        rules
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -140,5 +160,24 @@ mod tests {
         assert!(err.contains("private"), "{err}");
         assert!(r.check_resolved(ip("fd00:ec2::254"), 443).is_err());
         assert!(r.check_resolved(ip("::ffff:127.0.0.1"), 443).is_err());
+    }
+
+    #[test]
+    fn own_addresses_are_refused_like_loopback() {
+        let r = rules(&["*:8443", "self.example:8443"]);
+        let own = "this host's own address (interface eth0)";
+        assert_eq!(r.check_dialed(ip("203.0.113.5"), 8443).unwrap_err(), own);
+        assert_eq!(r.check_dialed(ip("2001:db8::5"), 8443).unwrap_err(), own);
+        assert_eq!(
+            r.check_dialed(ip("::ffff:203.0.113.5"), 8443).unwrap_err(),
+            own
+        );
+        assert_eq!(r.check_resolved(ip("203.0.113.5"), 8443).unwrap_err(), own);
+        assert!(r.check_dialed(ip("203.0.113.6"), 8443).is_ok());
+        // Named by address, it is reached.
+        let r = rules(&["203.0.113.5:8443", "[2001:db8::5]:8443"]);
+        assert!(r.check_dialed(ip("203.0.113.5"), 8443).is_ok());
+        assert!(r.check_resolved(ip("2001:db8::5"), 8443).is_ok());
+        assert!(r.check_dialed(ip("203.0.113.5"), 8444).is_err());
     }
 }

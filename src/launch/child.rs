@@ -8,35 +8,17 @@
 //! then forks the server and supervises it (`launch::init`). The server
 //! process applies the per-process layers, seccomp last, and executes.
 #![allow(unsafe_code)]
+#![deny(clippy::indexing_slicing, clippy::panic)]
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 
 use nix::errno::Errno;
 
+use super::fds::ChildFds;
 use super::init;
 use super::status::{Record, Step};
 use crate::sandbox::{Prepared, mounts};
 use crate::sys;
-
-/// The descriptors the child works with (raw numbers; the parent owns the
-/// `OwnedFd`s and keeps them alive across the fork).
-#[derive(Debug, Clone, Copy)]
-pub struct ChildFds {
-    /// Read end of the server's stdin pipe, write end of its stdout pipe.
-    pub stdin: RawFd,
-    pub stdout: RawFd,
-    /// Write end of the status pipe to cordon.
-    pub status: RawFd,
-    /// Read end of the pipe whose write end only cordon holds: it hangs up
-    /// when cordon dies.
-    pub life: RawFd,
-    /// cordon's ends, closed first thing in the child.
-    pub parent_ends: [RawFd; 4],
-    /// Network `filtered`: init's end of the socket to the forwarder (the
-    /// listeners go out through it; it stays open for init's lifetime, so
-    /// the forwarder sees it hang up when the sandbox ends); -1 otherwise.
-    pub egress: RawFd,
-}
 
 /// Reports a failure and leaves.
 fn fail(status: RawFd, step: Step, index: usize, errno: Errno) -> ! {
@@ -61,8 +43,13 @@ fn check<T>(status: RawFd, step: Step, result: Result<T, Errno>) -> T {
 
 /// Entry point of the first child. Never returns.
 pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
-    for fd in fds.parent_ends {
+    for fd in fds.cordon {
         sys::close(fd);
+    }
+    // init is a copy of cordon and came with cordon's standard streams
+    // (a terminal, a log file): the sandbox keeps none of them.
+    for target in 0..3 {
+        check(fds.status, Step::Stdio, sys::dup2(fds.null, target));
     }
     let namespaces = p.clone_flags != 0;
     // Die with cordon. In a pid namespace, init's death takes every process
@@ -140,9 +127,11 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         Ok(pid) => pid,
         Err(e) => fail(fds.status, Step::Fork, 0, e),
     };
-    sys::close(exec_pipe[1]);
-    sys::close(fds.stdin);
-    sys::close(fds.stdout);
+    if let Err(e) = init::close_all_but(fds.init_keeps(exec_pipe[0], signalfd)) {
+        let _ = sys::kill(server, libc::SIGKILL);
+        let _ = sys::waitpid(server, 0);
+        fail(fds.status, Step::Descriptors, 0, e);
+    }
     init::supervise(
         server,
         exec_pipe[0],
@@ -157,10 +146,10 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
 fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
     sys::close(fds.status);
     sys::close(fds.life);
-    check(report, Step::Stdio, sys::dup2(fds.stdin, 0));
-    check(report, Step::Stdio, sys::dup2(fds.stdout, 1));
-    if let Some(stderr) = &p.stderr {
-        check(report, Step::Stdio, sys::dup2(stderr.as_raw_fd(), 2));
+    // The plan's pipes become 0, 1 and 2 (they are all above 2: cordon's
+    // own 0, 1 and 2 are open when it creates them).
+    for (target, fd) in (0..).zip(fds.stdio) {
+        check(report, Step::Stdio, sys::dup2(fd, target));
     }
     sys::reset_signals();
     for (i, &(resource, value)) in p.rlimits.iter().enumerate() {

@@ -3,6 +3,7 @@
 //! signals to it, reaps every orphan, and reports the server's wait status
 //! to cordon. Async-signal-safe only, like `launch::child`.
 #![allow(unsafe_code)]
+#![deny(clippy::indexing_slicing, clippy::panic)]
 
 use std::os::fd::RawFd;
 
@@ -22,16 +23,17 @@ pub const FORWARDED: [libc::c_int; 6] = [
     libc::SIGUSR2,
 ];
 
-/// What init handles: the forwarded signals, and SIGCHLD for itself.
-pub const HANDLED: [libc::c_int; 7] = {
-    let mut all = [libc::SIGCHLD; 7];
-    let mut i = 0;
-    while i < FORWARDED.len() {
-        all[i + 1] = FORWARDED[i];
-        i += 1;
-    }
-    all
-};
+/// What init handles: SIGCHLD for itself, then the forwarded signals (a
+/// test checks the two lists agree).
+pub const HANDLED: [libc::c_int; 7] = [
+    libc::SIGCHLD,
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
 
 /// Whether cordon has died: the life pipe's only writer is gone.
 pub fn parent_gone(life: RawFd) -> bool {
@@ -41,6 +43,45 @@ pub fn parent_gone(life: RawFd) -> bool {
         revents: 0,
     }];
     matches!(sys::poll(&mut pfd, 0), Ok(n) if n > 0 && pfd[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLIN) != 0)
+}
+
+/// Closes every descriptor from 3 up except those in `keep` (-1 entries
+/// are ignored), allocation-free. Init is a copy of cordon: it inherited
+/// whatever cordon held without close-on-exec (a host's terminal or log
+/// file passed as a higher descriptor), and once the server is forked it
+/// needs only its own few.
+pub fn close_all_but<const N: usize>(keep: [RawFd; N]) -> Result<(), Errno> {
+    let mut result = Ok(());
+    for_each_gap(keep, |first, last| {
+        if result.is_ok() {
+            result = close_range(first, last);
+        }
+    });
+    result
+}
+
+/// Calls `f` with each range (first, last) of descriptors from 3 up that
+/// `keep` leaves out, the last one ending at `RawFd::MAX`.
+fn for_each_gap<const N: usize>(mut keep: [RawFd; N], mut f: impl FnMut(RawFd, RawFd)) {
+    keep.sort_unstable();
+    let mut next: RawFd = 3;
+    for fd in keep {
+        if fd > next {
+            f(next, fd - 1);
+        }
+        if fd >= next {
+            next = fd.saturating_add(1);
+        }
+    }
+    f(next, RawFd::MAX)
+}
+
+fn close_range(first: RawFd, last: RawFd) -> Result<(), Errno> {
+    // SAFETY: close_range only closes descriptor numbers; the caller owns
+    // every descriptor in the range (none is in use by anything else of
+    // this single-threaded process).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    Errno::result(ret).map(drop)
 }
 
 /// Waits for the server's exec, then supervises until it exits. Never
@@ -170,7 +211,7 @@ fn for_each_child(mut f: impl FnMut(libc::pid_t)) -> bool {
         if n == 0 {
             break;
         }
-        for &b in &buf[..n] {
+        for &b in buf.get(..n).unwrap_or_default() {
             if b.is_ascii_digit() {
                 current = current * 10 + libc::pid_t::from(b - b'0');
                 in_number = true;
@@ -191,12 +232,14 @@ fn for_each_child(mut f: impl FnMut(libc::pid_t)) -> bool {
 }
 
 /// Writes "/proc/self/task/<pid>/children\0" into `out`; returns the length.
+/// The text is at most 36 bytes, so `out` (zero-filled) always ends with a
+/// NUL after it.
 fn format_children_path(out: &mut [u8; 64], pid: libc::pid_t) -> usize {
     let mut digits = [0u8; 12];
     let mut n = pid.unsigned_abs();
     let mut d = 0;
-    loop {
-        digits[d] = b'0' + (n % 10) as u8;
+    for slot in &mut digits {
+        *slot = b'0' + (n % 10) as u8;
         d += 1;
         n /= 10;
         if n == 0 {
@@ -205,21 +248,40 @@ fn format_children_path(out: &mut [u8; 64], pid: libc::pid_t) -> usize {
     }
     let mut len = 0;
     let mut push = |bytes: &[u8], len: &mut usize| {
-        out[*len..*len + bytes.len()].copy_from_slice(bytes);
-        *len += bytes.len();
+        if let Some(dst) = out.get_mut(*len..*len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            *len += bytes.len();
+        }
     };
     push(b"/proc/self/task/", &mut len);
-    for i in (0..d).rev() {
-        push(&digits[i..=i], &mut len);
+    for digit in digits.iter().take(d).rev() {
+        push(std::slice::from_ref(digit), &mut len);
     }
     push(b"/children\0", &mut len);
     len
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn init_handles_sigchld_and_every_forwarded_signal() {
+        assert_eq!(HANDLED[0], libc::SIGCHLD);
+        assert_eq!(HANDLED[1..], FORWARDED);
+    }
+
+    #[test]
+    fn the_gaps_between_kept_descriptors_are_closed() {
+        let gaps = |keep: [RawFd; 5]| {
+            let mut all = Vec::new();
+            for_each_gap(keep, |a, b| all.push((a, b)));
+            all
+        };
+        assert_eq!(gaps([9, 5, -1, 6, 3]), [(4, 4), (7, 8), (10, RawFd::MAX)]);
+        assert_eq!(gaps([-1, -1, 4, 4, 7]), [(3, 3), (5, 6), (8, RawFd::MAX)]);
+    }
 
     #[test]
     fn children_path_is_formatted_without_allocation() {

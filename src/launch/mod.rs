@@ -5,6 +5,7 @@
 //! `child` and `init` and may not.
 
 mod child;
+mod fds;
 mod init;
 pub use init::FORWARDED;
 pub mod resolve;
@@ -18,6 +19,7 @@ use nix::unistd::Pid;
 pub use resolve::{Resolved, resolve};
 use status::{RECORD_SIZE, Record, Step};
 
+use crate::relay::stderr;
 use crate::sandbox::Prepared;
 use crate::sys;
 
@@ -33,6 +35,9 @@ pub struct Child {
     pub stdout: OwnedFd,
     /// Records from init: the server's exit status.
     pub status: OwnedFd,
+    /// The thread relaying the server's stderr (a pipe) to cordon's
+    /// stderr or to `Prepared::stderr`.
+    stderr: Option<stderr::StderrRelay>,
     /// Held open for the sandbox's lifetime: when cordon dies, or drops
     /// it, init sees this pipe hang up and ends the whole sandbox.
     life: Option<OwnedFd>,
@@ -47,6 +52,23 @@ impl Child {
     /// one init kills its descendants first).
     pub fn kill_sandbox(&mut self) {
         self.life = None;
+    }
+
+    /// Returns once every byte the server had written to its stderr when
+    /// this was called has been relayed (`vet` reads its log then).
+    pub fn settle_stderr(&self) {
+        if let Some(relay) = &self.stderr {
+            relay.settle();
+        }
+    }
+
+    /// Relays what is left of the server's stderr and ends the relay.
+    /// Called once the sandbox is gone: everything the server wrote is in
+    /// the pipe then, and nothing is lost.
+    pub fn finish_stderr(&mut self) {
+        if let Some(relay) = self.stderr.take() {
+            relay.finish();
+        }
     }
 }
 
@@ -70,10 +92,6 @@ pub enum LaunchError {
     Vanished,
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), LaunchError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LaunchError::Spawn(e.into()))
-}
-
 /// Starts the server under `prepared` and waits until it has been
 /// executed (or setup failed).
 pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
@@ -81,10 +99,6 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
         Some(1) | None => {}
         Some(n) => return Err(LaunchError::Threads(n)),
     }
-    let (stdin_r, stdin_w) = pipe()?;
-    let (stdout_r, stdout_w) = pipe()?;
-    let (status_r, status_w) = pipe()?;
-    let (life_r, life_w) = pipe()?;
     // The forwarder starts before the sandbox, from cordon while it is
     // still single-threaded; init gets the other end of its socket.
     let (egress_end, forwarder) = match &prepared.egress {
@@ -95,52 +109,41 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
         }
         None => (None, None),
     };
-    let fds = child::ChildFds {
-        stdin: stdin_r.as_raw_fd(),
-        stdout: stdout_w.as_raw_fd(),
-        status: status_w.as_raw_fd(),
-        life: life_r.as_raw_fd(),
-        parent_ends: [
-            stdin_w.as_raw_fd(),
-            stdout_r.as_raw_fd(),
-            status_r.as_raw_fd(),
-            life_w.as_raw_fd(),
-        ],
-        egress: egress_end.as_ref().map_or(-1, AsRawFd::as_raw_fd),
-    };
+    let descriptors = fds::Descriptors::new(egress_end)?;
     let pid = match sys::clone_fork(prepared.clone_flags) {
-        Ok(0) => child::run_init(prepared, fds),
+        Ok(0) => child::run_init(prepared, descriptors.child()),
         Ok(pid) => Pid::from_raw(pid),
         Err(e) => return Err(LaunchError::Spawn(e.into())),
     };
-    // Only init may hold the forwarder's socket, so that it hangs up when
-    // the sandbox ends.
-    drop((stdin_r, stdout_w, status_w, life_r, egress_end));
-    nix::fcntl::fcntl(
-        &stdin_w,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )
-    .map_err(|e| LaunchError::Spawn(e.into()))?;
-    nix::fcntl::fcntl(
-        &stdout_r,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )
-    .map_err(|e| LaunchError::Spawn(e.into()))?;
+    let ends = descriptors.into_cordon();
+    for fd in [&ends.stdin, &ends.stdout] {
+        let nonblocking = nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK);
+        nix::fcntl::fcntl(fd, nonblocking).map_err(|e| LaunchError::Spawn(e.into()))?;
+    }
     // Each pipe buffer that fills costs the relay a wake-up, a read and
     // a write: bigger pipes mean fewer of them per byte. Best effort, the
     // default size works too.
-    for pipe in [&stdin_w, &stdout_r] {
+    for pipe in [&ends.stdin, &ends.stdout] {
         let _ = sys::resize_pipe(pipe.as_raw_fd(), crate::relay::PIPE_SIZE);
     }
-    match read_record(&status_r) {
-        Some(Record::Started) => Ok(Child {
-            pid,
-            stdin: Some(stdin_w),
-            stdout: stdout_r,
-            status: status_r,
-            life: Some(life_w),
-            forwarder,
-        }),
+    match read_record(&ends.status) {
+        Some(Record::Started) => {
+            let sink = match &prepared.stderr {
+                Some(log) => stderr::Sink::from(log.try_clone().map_err(LaunchError::Spawn)?),
+                None => stderr::Sink::host(),
+            };
+            let stderr =
+                stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?;
+            Ok(Child {
+                pid,
+                stdin: Some(ends.stdin),
+                stdout: ends.stdout,
+                status: ends.status,
+                stderr: Some(stderr),
+                life: Some(ends.life),
+                forwarder,
+            })
+        }
         Some(Record::Failed { step, index, errno }) => {
             let _ = nix::sys::wait::waitpid(pid, None);
             Err(LaunchError::Setup {

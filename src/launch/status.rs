@@ -1,6 +1,7 @@
 //! The fixed-size records that cross from the sandbox's init process to
 //! cordon over a close-on-exec pipe: setup failures as data (step, item,
 //! errno), the server's start, and its wait status.
+#![deny(clippy::indexing_slicing, clippy::panic)]
 
 use nix::errno::Errno;
 
@@ -125,7 +126,11 @@ impl Record {
     }
 
     pub fn decode(buf: &[u8; RECORD_SIZE]) -> Option<Record> {
-        let word = |i: usize| u32::from_ne_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+        let word = |i: usize| {
+            buf.get(i..i + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, u32::from_ne_bytes)
+        };
         let value = word(12) as i32;
         match word(0) {
             FAILED => Some(Record::Failed {
@@ -141,7 +146,7 @@ impl Record {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -14,11 +14,13 @@
 //! leave one CPU idle while the pipes wait on it.
 //!
 //! Notes for stderr (lines not forwarded, refusals) are written as they
-//! arise, each with the `cordon: ` prefix.
+//! arise, each with the `cordon: ` prefix. The server's own stderr is a
+//! pipe too, relayed by a thread of its own ([`stderr`]).
 
 pub mod framing;
 mod outbox;
 pub mod splice;
+pub mod stderr;
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};

@@ -79,6 +79,7 @@ impl PreparedEgress {
     /// `sock` with their indices as the message, and closes its copies.
     /// On failure, the index of the failing item (routes, then listeners,
     /// then the hand-over; see [`Self::describe`]).
+    #[deny(clippy::indexing_slicing, clippy::panic)]
     pub fn apply(&self, sock: RawFd) -> Result<(), (usize, Errno)> {
         for (i, route) in self.routes.iter().enumerate() {
             match sockets::netlink_request(&route.request) {
@@ -92,11 +93,20 @@ impl PreparedEgress {
         let mut result = Ok(());
         for (i, l) in self.listeners.iter().enumerate() {
             match sockets::listen_on(&l.addr, l.kind) {
-                Ok(fd) => {
-                    fds[count] = fd;
-                    indices[count] = i as u8;
-                    count += 1;
-                }
+                Ok(fd) => match (fds.get_mut(count), indices.get_mut(count)) {
+                    (Some(slot), Some(index)) => {
+                        *slot = fd;
+                        *index = i as u8;
+                        count += 1;
+                    }
+                    // More listeners than one message carries (prepare
+                    // never plans that many).
+                    _ => {
+                        crate::sys::close(fd);
+                        result = Err((self.routes.len() + i, Errno::EMFILE));
+                        break;
+                    }
+                },
                 Err(e) if l.ipv6 && ipv6_missing(e) => {}
                 Err(e) => {
                     result = Err((self.routes.len() + i, e));
@@ -106,10 +116,11 @@ impl PreparedEgress {
         }
         if result.is_ok() {
             let handover = self.routes.len() + self.listeners.len();
-            result = sockets::send_fds(sock, &indices[..count], &fds[..count])
+            let indices = indices.get(..count).unwrap_or_default();
+            result = sockets::send_fds(sock, indices, fds.get(..count).unwrap_or_default())
                 .map_err(|e| (handover, e));
         }
-        for &fd in &fds[..count] {
+        for &fd in fds.get(..count).unwrap_or_default() {
             crate::sys::close(fd);
         }
         result

@@ -111,8 +111,9 @@ pub struct Prepared {
     pub egress: Option<egress::PreparedEgress>,
     /// The pids cgroup that holds the process limit when cordon is root.
     pub cgroup: Option<cgroup::PreparedCgroup>,
-    /// Where the server's stderr goes instead of cordon's (`vet` keeps it
-    /// to report what the sandbox denied).
+    /// Where cordon relays the server's stderr instead of its own stderr
+    /// (`vet` keeps it to report what the sandbox denied); its forwarder
+    /// writes there too. The server itself only ever holds a pipe.
     pub stderr: Option<std::os::fd::OwnedFd>,
     pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     pub landlock: Option<landlock::PreparedLandlock>,
@@ -267,7 +268,7 @@ pub fn prepare(
     let cwd_inside = if cwd_granted { cwd } else { Path::new("/") };
     let exec = PreparedExec::new(exe, argv, envp, cwd_inside)?;
     report.enforced(format!(
-        "process: new session, no_new_privs, all capabilities dropped, descriptors above 2 closed, rlimits (core {}, nofile {}, nproc {})",
+        "process: new session, no_new_privs, all capabilities dropped, stdin, stdout and stderr pipes cordon relays, descriptors above 2 closed, rlimits (core {}, nofile {}, nproc {})",
         policy.limits.core, policy.limits.nofile, policy.limits.nproc
     ));
     Ok(Prepared {

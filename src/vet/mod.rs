@@ -33,6 +33,7 @@ pub fn interview(child: &mut Child, stderr_log: &mut std::fs::File) -> Report {
         Ok(init) => describe_server(&mut report, &init),
         Err(e) => {
             report.errors.push(e.to_string());
+            child.settle_stderr();
             return finish(report, client, stderr_log);
         }
     }
@@ -63,6 +64,8 @@ pub fn interview(child: &mut Child, stderr_log: &mut std::fs::File) -> Report {
             Err(e) => report.errors.push(e.to_string()),
         }
     }
+    // The server's stderr reaches the log through cordon's relay.
+    child.settle_stderr();
     finish(report, client, stderr_log)
 }
 

@@ -24,6 +24,11 @@ pub const ALL: &[(&str, Case)] = &[
         name_resolving_to_private_address_is_refused,
     ),
     ("host_loopback_is_refused", host_loopback_is_refused),
+    ("host_own_address_is_refused", host_own_address_is_refused),
+    (
+        "host_own_ipv6_address_is_refused",
+        host_own_ipv6_address_is_refused,
+    ),
     (
         "proxy_aware_clients_are_filtered",
         proxy_aware_clients_are_filtered,
@@ -157,6 +162,66 @@ fn host_loopback_is_refused(c: &Ctx) -> Result<(), String> {
     never_reached("the host's loopback", &c.world.loop_log)?;
     let body = c.run(&allow, &["tcp", &c.world.a_http()]).ok()?;
     expect("control", body == HELLO_A, body)
+}
+
+const HELLO_SELF: &str = "hello from the host itself";
+
+/// The host's own address (a public one here), dialed and by a name, under
+/// `*:PORT`: refused like loopback; named by address in an entry, reached.
+fn host_own_address_is_refused(c: &Ctx) -> Result<(), String> {
+    let w = c.world;
+    own_address_case(c, &w.own.to_string(), "self.test")
+}
+
+fn host_own_ipv6_address_is_refused(c: &Ctx) -> Result<(), String> {
+    let Some(own6) = c.world.own6 else {
+        if crate::strict() {
+            return Err("IPv6 is unavailable for the test hosts".into());
+        }
+        println!("    note: IPv6 is unavailable here; skipped");
+        return Ok(());
+    };
+    own_address_case(c, &format!("[{own6}]"), "self6.test")
+}
+
+/// `host` as written in a destination (`[…]` for IPv6), and a name that
+/// resolves to it.
+fn own_address_case(c: &Ctx, host: &str, name: &str) -> Result<(), String> {
+    let p = c.world.own_port;
+    let dest = format!("{host}:{p}");
+    let why = "this host's own address (interface cge";
+    let mut allow = a_allowed(c);
+    allow.extend([format!("*:{p}"), format!("{name}:{p}")]);
+    let run = c.run(&allow, &["tcp", &dest]);
+    run.err()?;
+    let prefix = format!("cordon: egress refused: {dest}: {why}");
+    expect(
+        "the refusal",
+        run.stderr.lines().any(|l| l.starts_with(&prefix)),
+        &run.stderr,
+    )?;
+    let detail = c.run(&allow, &["connect", &dest]).err()?;
+    expect("proxy answer", detail.contains(" 403 "), detail)?;
+    let run = c.run(&allow, &["tcp", &format!("{name}:{p}")]);
+    run.err()?;
+    let bare = host.trim_matches(['[', ']']);
+    let prefix = format!(
+        "cordon: egress refused: {name}:{p}: resolves only to refused addresses: {bare} ({why}"
+    );
+    expect(
+        "the refusal of the name",
+        run.stderr.lines().any(|l| l.starts_with(&prefix)),
+        &run.stderr,
+    )?;
+    never_reached("the host's own address", &c.world.own_log)?;
+    // Named by address, the same destination is reached, directly and by
+    // the name.
+    let mut named = allow.clone();
+    named.push(dest.clone());
+    let body = c.run(&named, &["tcp", &dest]).ok()?;
+    expect("named by address", body == HELLO_SELF, body)?;
+    let body = c.run(&named, &["tcp", &format!("{name}:{p}")]).ok()?;
+    expect("its name, named by address", body == HELLO_SELF, body)
 }
 
 /// A real client under /usr/bin (where the runtime group grants it), or

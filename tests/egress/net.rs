@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,6 +121,18 @@ impl TestHost {
     }
 }
 
+impl TestHost {
+    /// Adds `cidr` to the host's (root namespace's) end of the pair: an
+    /// address of the host itself, gone with the pair.
+    pub fn add_host_address(&self, cidr: &str) -> Result<(), String> {
+        if cidr.contains(':') {
+            ip(&["-6", "addr", "add", cidr, "dev", &self.veth, "nodad"])
+        } else {
+            ip(&["addr", "add", cidr, "dev", &self.veth])
+        }
+    }
+}
+
 /// IPv6 on both ends of the pair, without duplicate address detection
 /// (which would hold the addresses back for a while); None where IPv6 is
 /// unavailable.
@@ -201,6 +213,21 @@ fn serve_udp(socket: UdpSocket, log: Log) {
     });
 }
 
+/// An HTTP server on an address of the host itself (`own`, and `own6` on
+/// the same port): what `*:PORT` must not reach.
+pub fn own_server(own: Ipv4Addr, own6: Option<Ipv6Addr>) -> Result<(u16, Log), String> {
+    let listener = TcpListener::bind((own, 0)).map_err(|e| format!("bind {own}: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let log = Log::default();
+    serve_http(listener, "hello from the host itself".into(), log.clone());
+    if let Some(v6) = own6 {
+        let listener =
+            TcpListener::bind((v6, port)).map_err(|e| format!("bind [{v6}]:{port}: {e}"))?;
+        serve_http(listener, "hello from the host itself".into(), log.clone());
+    }
+    Ok((port, log))
+}
+
 /// An HTTP server on the host's loopback (what a server must never reach
 /// unless its profile names it by address).
 pub fn loopback_server() -> (u16, Log) {
@@ -215,9 +242,9 @@ pub fn loopback_server() -> (u16, Log) {
     (port, log)
 }
 
-/// The DNS responder: A records from `table`, NXDOMAIN for every other
-/// name, nothing for other types. Logs every name asked.
-pub fn dns_server(table: HashMap<String, Ipv4Addr>) -> (SocketAddr, Log) {
+/// The DNS responder: A or AAAA records from `table`, NXDOMAIN for every
+/// other name, nothing for other types. Logs every name asked.
+pub fn dns_server(table: HashMap<String, IpAddr>) -> (SocketAddr, Log) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
     let log = Log::default();
@@ -234,7 +261,7 @@ pub fn dns_server(table: HashMap<String, Ipv4Addr>) -> (SocketAddr, Log) {
     (addr, log)
 }
 
-fn dns_reply(q: &[u8], table: &HashMap<String, Ipv4Addr>) -> Option<(String, Vec<u8>)> {
+fn dns_reply(q: &[u8], table: &HashMap<String, IpAddr>) -> Option<(String, Vec<u8>)> {
     let mut at = 12;
     let mut labels = Vec::new();
     while *q.get(at)? != 0 {
@@ -246,7 +273,11 @@ fn dns_reply(q: &[u8], table: &HashMap<String, Ipv4Addr>) -> Option<(String, Vec
     let qtype = u16::from_be_bytes([*q.get(at + 1)?, *q.get(at + 2)?]);
     let name = labels.join(".");
     let found = table.get(&name);
-    let answers: Vec<Ipv4Addr> = found.filter(|_| qtype == 1).into_iter().copied().collect();
+    let answers: Vec<IpAddr> = found
+        .filter(|a| (qtype == 1 && a.is_ipv4()) || (qtype == 28 && a.is_ipv6()))
+        .into_iter()
+        .copied()
+        .collect();
     let rcode: u16 = if found.is_some() { 0 } else { 3 };
     let mut r = Vec::new();
     r.extend_from_slice(&q[0..2]);
@@ -256,8 +287,12 @@ fn dns_reply(q: &[u8], table: &HashMap<String, Ipv4Addr>) -> Option<(String, Vec
     r.extend_from_slice(&[0, 0, 0, 0]);
     r.extend_from_slice(q.get(12..end)?);
     for a in answers {
-        r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4]);
-        r.extend_from_slice(&a.octets());
+        let (rtype, data) = match a {
+            IpAddr::V4(v4) => (1u8, v4.octets().to_vec()),
+            IpAddr::V6(v6) => (28u8, v6.octets().to_vec()),
+        };
+        r.extend_from_slice(&[0xc0, 0x0c, 0, rtype, 0, 1, 0, 0, 0, 30, 0, data.len() as u8]);
+        r.extend_from_slice(&data);
     }
     Some((name, r))
 }

@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
@@ -39,6 +39,12 @@ pub struct World {
     pub loop_log: Log,
     pub dns: SocketAddr,
     pub dns_log: Log,
+    /// An address of the host itself (on its end of A's pair) and its
+    /// IPv6 counterpart where IPv6 works, both served on `own_port`.
+    pub own: Ipv4Addr,
+    pub own6: Option<Ipv6Addr>,
+    pub own_port: u16,
+    pub own_log: Log,
 }
 
 impl World {
@@ -49,11 +55,24 @@ impl World {
         let a = TestHost::create(k, "a", 0)?;
         let b = TestHost::create(k, "b", 4)?;
         let (loop_port, loop_log) = net::loopback_server();
-        let table = HashMap::from([
-            ("a.test".to_owned(), a.addr),
-            ("b.test".to_owned(), b.addr),
-            ("loop.test".to_owned(), Ipv4Addr::LOCALHOST),
+        // Public documentation ranges, which no refused range covers: only
+        // being the host's own makes them refused.
+        let own = Ipv4Addr::new(198, 51, 100, k);
+        a.add_host_address(&format!("{own}/32"))?;
+        let own6: Option<Ipv6Addr> = a
+            .addr6
+            .and_then(|_| format!("2001:db8:213:{k}::1").parse().ok())
+            .filter(|v6| a.add_host_address(&format!("{v6}/128")).is_ok());
+        let (own_port, own_log) = net::own_server(own, own6)?;
+        let mut table = HashMap::from([
+            ("a.test".to_owned(), IpAddr::V4(a.addr)),
+            ("b.test".to_owned(), IpAddr::V4(b.addr)),
+            ("loop.test".to_owned(), IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            ("self.test".to_owned(), IpAddr::V4(own)),
         ]);
+        if let Some(v6) = own6 {
+            table.insert("self6.test".to_owned(), IpAddr::V6(v6));
+        }
         let (dns, dns_log) = net::dns_server(table);
         Ok(World {
             a,
@@ -62,6 +81,10 @@ impl World {
             loop_log,
             dns,
             dns_log,
+            own,
+            own6,
+            own_port,
+            own_log,
         })
     }
 
@@ -73,6 +96,7 @@ impl World {
             &self.b.udp,
             &self.loop_log,
             &self.dns_log,
+            &self.own_log,
         ] {
             log.clear();
         }

@@ -78,7 +78,9 @@ fn act(action: &str, args: &[String]) -> Outcome {
         "getenv" => std::env::var(arg(0)).map_err(|_| Errno::ENOENT),
         "hostname" => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()),
         "sethostname" => sethostname(arg(0)),
-        _ => probe_sys::act(action, args).unwrap_or_else(|| unknown(action)),
+        _ => probe_sys::act(action, args)
+            .or_else(|| crate::process::act(action, args))
+            .unwrap_or_else(|| unknown(action)),
     }
 }
 

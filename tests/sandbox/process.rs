@@ -2,14 +2,19 @@
 //! ptrace and process_vm_readv of cordon, signals to and visibility of a
 //! host process, a setuid binary, an inherited descriptor, the
 //! environment, resource limits, a fork bomb, a grandchild that tries to
-//! outlive cordon, and the hostname.
+//! outlive cordon, the hostname, and cordon's terminal or stderr file
+//! (the server's stderr is a pipe cordon relays).
 
 use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::invoke::{cordon_pid, host_command, kill_tree, run_timed, sigkill, with_fd3};
+use crate::invoke::{Probe, cordon_pid, host_command, kill_tree, run_timed, sigkill, with_fd3};
+use crate::probe::{Outcome, io};
 use crate::support::{User, eventually, sleepers, spawn};
 use crate::world::{Case, CaseResult, Failure, Only, World, ensure, s};
 
@@ -35,6 +40,29 @@ pub fn cases() -> Vec<Case> {
             grandchild_dies_with_cordon,
         ),
         Case::new("hostname", Only::Both, hostname),
+        Case::new(
+            "stderr_file_not_rewritable",
+            Only::Both,
+            stderr_file_not_rewritable,
+        ),
+        Case::new("stderr_file_verbatim", Only::Both, stderr_file_verbatim),
+        Case::new(
+            "stderr_terminal_not_reachable",
+            Only::Both,
+            stderr_terminal_not_reachable,
+        ),
+        Case::new(
+            "stderr_terminal_escaped",
+            Only::Both,
+            stderr_terminal_escaped,
+        ),
+        Case::new("stderr_nothing_lost", Only::Both, stderr_nothing_lost),
+        Case::new("stderr_reaches_vet", Only::Both, stderr_reaches_vet),
+        Case::new(
+            "sandbox_holds_no_cordon_terminal",
+            Only::Both,
+            sandbox_holds_no_cordon_terminal,
+        ),
     ]
 }
 
@@ -311,6 +339,433 @@ fn hostname(w: &World) -> CaseResult {
     let name = w.sandbox().probe(&["hostname"]).ok()?;
     ensure(!w.ns || name == "cordon", || {
         format!("hostname inside is {name:?}, expected \"cordon\"")
+    })?;
+    Ok(())
+}
+
+// The server's stderr. cordon's own stderr is a terminal or a log file
+// the server must never hold: it gets a pipe that cordon relays.
+
+/// The probe's stderr actions, or None for another action.
+pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
+    let count = || args.first().and_then(|a| a.parse::<usize>().ok());
+    Some(match action {
+        "fd2-tty" => fd2_tty(),
+        "fd2-read" => fd2_read(),
+        "fd2-rewrite" => fd2_rewrite(),
+        "stderr-lines" => stderr_lines(count()?),
+        "stderr-flood" => stderr_flood(count()?),
+        _ => return None,
+    })
+}
+
+fn fd2() -> BorrowedFd<'static> {
+    // SAFETY: descriptor 2 stays open for the probe's whole life.
+    unsafe { BorrowedFd::borrow_raw(2) }
+}
+
+/// Reads fd 2's terminal modes and sets them back unchanged (what a
+/// server changing the user's terminal does first).
+fn fd2_tty() -> Outcome {
+    let modes = nix::sys::termios::tcgetattr(fd2())?;
+    nix::sys::termios::tcsetattr(fd2(), nix::sys::termios::SetArg::TCSANOW, &modes)?;
+    Ok("terminal modes read and set".into())
+}
+
+/// Whether what the user types could be read from fd 2: opened for
+/// reading, it could (not read here: a terminal would wait for input); a
+/// write-only descriptor fails the read at once.
+fn fd2_read() -> Outcome {
+    let flags = nix::fcntl::fcntl(fd2(), nix::fcntl::FcntlArg::F_GETFL)?;
+    if flags & libc::O_ACCMODE != libc::O_WRONLY {
+        return Ok("fd 2 is open for reading".into());
+    }
+    let mut buf = [0u8; 1];
+    nix::unistd::read(fd2(), &mut buf)?;
+    Ok("read from fd 2".into())
+}
+
+/// Writes a line, tries to seek, truncate and overwrite fd 2 from its
+/// start, writes another line. `ok` names what worked; `err` is lseek's
+/// errno when nothing did.
+fn fd2_rewrite() -> Outcome {
+    let _ = std::io::stderr().write_all(b"probe: before the rewrite\n");
+    let seek = nix::unistd::lseek(fd2(), 0, nix::unistd::Whence::SeekSet);
+    let truncate = nix::unistd::ftruncate(fd2(), 0);
+    let pwrite = nix::sys::uio::pwrite(fd2(), b"REWRITTEN\n", 0);
+    let _ = std::io::stderr().write_all(b"probe: after the rewrite\n");
+    let worked: Vec<&str> = [
+        ("lseek", seek.is_ok()),
+        ("ftruncate", truncate.is_ok()),
+        ("pwrite", pwrite.is_ok()),
+    ]
+    .into_iter()
+    .filter_map(|(name, ok)| ok.then_some(name))
+    .collect();
+    match seek {
+        Err(e) if worked.is_empty() => Err(e),
+        _ => Ok(worked.join(",")),
+    }
+}
+
+/// The line `stderr-lines` writes as number `i`: colours, a title change
+/// and a carriage return a terminal would act on.
+fn escape_line(i: usize) -> String {
+    format!("probe line {i:05} \x1b[31mred\x1b[0m \x1b]0;title\x07 cr\r end\n")
+}
+
+fn stderr_lines(n: usize) -> Outcome {
+    let mut err = std::io::stderr().lock();
+    for i in 0..n {
+        err.write_all(escape_line(i).as_bytes()).map_err(io)?;
+    }
+    Ok(format!("{n} lines"))
+}
+
+/// The line `stderr-flood` writes as number `i` (100 bytes).
+fn flood_line(i: usize) -> String {
+    format!("flood {i:08} {}\n", "x".repeat(85))
+}
+
+/// Writes `n` lines as fast as it can, then exits: all must arrive.
+fn stderr_flood(n: usize) -> Outcome {
+    let mut err = std::io::stderr().lock();
+    for i in 0..n {
+        err.write_all(flood_line(i).as_bytes()).map_err(io)?;
+    }
+    Ok(format!("{n} lines"))
+}
+
+/// Runs `cmd` with `stderr`, stdin held open and stdout read, killing its
+/// tree after the deadline, like `invoke::run_timed`.
+fn run_with_stderr(mut cmd: Command, stderr: Stdio, what: String) -> Probe {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return Probe {
+                what,
+                code: None,
+                stdout: String::new(),
+                stderr: format!("spawn: {e}"),
+            };
+        }
+    };
+    // The command holds the other end of `stderr` (a pty's side) until it
+    // is dropped.
+    drop(cmd);
+    let stdin = child.stdin.take();
+    let mut stdout = child.stdout.take();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.read_to_string(&mut text);
+        }
+        text
+    });
+    let ended = eventually(Duration::from_secs(30), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        kill_tree(child.id() as i32);
+    }
+    let status = child.wait().ok();
+    drop(stdin);
+    Probe {
+        what,
+        code: status.and_then(|s| s.code()),
+        stdout: out.join().unwrap_or_default(),
+        stderr: if ended {
+            String::new()
+        } else {
+            "(killed)".into()
+        },
+    }
+}
+
+/// cordon's stderr is a file (`2> FILE`): the server cannot seek,
+/// truncate or overwrite it (its fd 2 is a pipe: ESPIPE), and the file
+/// holds cordon's lines, then the server's, intact and in order.
+fn stderr_file_not_rewritable(w: &World) -> CaseResult {
+    let file = w.at(&format!("stderr-{}.log", w.tag));
+    let host_log = fs::File::create(&file).map_err(|e| e.to_string())?;
+    let control = run_with_stderr(
+        host_command(w, &["fd2-rewrite"]),
+        Stdio::from(host_log),
+        "[host, 2> file] fd2-rewrite".into(),
+    );
+    let worked = control.ok()?;
+    ensure(worked == "lseek,ftruncate,pwrite", || {
+        format!("control: on the host the probe rewrote only {worked:?}")
+    })?;
+    let log = fs::File::create(&file).map_err(|e| e.to_string())?;
+    let run = run_with_stderr(
+        w.sandbox().build(&[s(&w.probe), "--probe", "fd2-rewrite"]),
+        Stdio::from(log),
+        "[sandbox, 2> file] fd2-rewrite".into(),
+    );
+    run.errno("ESPIPE")?;
+    let text = fs::read_to_string(&file).map_err(|e| e.to_string())?;
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |needle: &str| lines.iter().position(|l| *l == needle);
+    let cordon = lines.iter().position(|l| l.starts_with("cordon: "));
+    let (before, after) = (
+        at("probe: before the rewrite"),
+        at("probe: after the rewrite"),
+    );
+    ensure(
+        matches!((cordon, before, after), (Some(c), Some(b), Some(a)) if c < b && b < a)
+            && !text.contains("REWRITTEN"),
+        || {
+            let shown: Vec<&str> = lines
+                .iter()
+                .filter(|l| !l.starts_with("  "))
+                .copied()
+                .collect();
+            format!("ESCAPE: cordon's stderr file was rewritten or reordered: {shown:?}")
+        },
+    )?;
+    Ok(())
+}
+
+/// The same file keeps the server's bytes verbatim (escape sequences and
+/// all), every line, in order.
+fn stderr_file_verbatim(w: &World) -> CaseResult {
+    let file = w.at(&format!("stderr-lines-{}.log", w.tag));
+    let log = fs::File::create(&file).map_err(|e| e.to_string())?;
+    let run = run_with_stderr(
+        w.sandbox()
+            .build(&[s(&w.probe), "--probe", "stderr-lines", "200"]),
+        Stdio::from(log),
+        "[sandbox, 2> file] stderr-lines 200".into(),
+    );
+    run.ok()?;
+    let text = fs::read_to_string(&file).map_err(|e| e.to_string())?;
+    let expected: String = (0..200).map(escape_line).collect();
+    ensure(text.contains(&expected), || {
+        let server: Vec<&str> = text.lines().filter(|l| l.contains("probe line")).collect();
+        format!(
+            "the server's lines are not all there verbatim and in order ({} lines, the first: {:?})",
+            server.len(),
+            server.first()
+        )
+    })?;
+    Ok(())
+}
+
+/// A pseudo-terminal: (the side cordon's stderr is, a reader of the
+/// other side collecting everything written). The side given to cordon is
+/// inheritable (openpty sets no close-on-exec): cordon also gets it as a
+/// higher descriptor, as from a careless host.
+fn pty() -> Result<(OwnedFd, std::thread::JoinHandle<Vec<u8>>), String> {
+    let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
+    let mut master = fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once every holder of the other side has closed it.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        all
+    });
+    Ok((pty.slave, reader))
+}
+
+/// cordon's stderr is a terminal: the server's fd 2 is not one (it cannot
+/// read or set its modes) and cannot be read (what the user types stays
+/// cordon's); on the host, the same probe finds the terminal.
+fn stderr_terminal_not_reachable(w: &World) -> CaseResult {
+    let (slave, host_out) = pty()?;
+    let control = run_with_stderr(
+        host_command(w, &["fd2-tty"]),
+        Stdio::from(slave),
+        "[host, 2> pty] fd2-tty".into(),
+    );
+    control.ok()?;
+    drop(host_out);
+    for action in ["fd2-tty", "fd2-read"] {
+        let (slave, output) = pty()?;
+        let run = run_with_stderr(
+            w.sandbox().build(&[s(&w.probe), "--probe", action]),
+            Stdio::from(slave),
+            format!("[sandbox, 2> pty] {action}"),
+        );
+        let errno = if action == "fd2-tty" {
+            "ENOTTY"
+        } else {
+            "EBADF"
+        };
+        run.errno(errno)?;
+        drop(output);
+    }
+    Ok(())
+}
+
+/// On a terminal the server's escape sequences arrive escaped, every line
+/// in order; cordon's own lines are there too.
+fn stderr_terminal_escaped(w: &World) -> CaseResult {
+    let (slave, output) = pty()?;
+    let run = run_with_stderr(
+        w.sandbox()
+            .build(&[s(&w.probe), "--probe", "stderr-lines", "50"]),
+        Stdio::from(slave),
+        "[sandbox, 2> pty] stderr-lines 50".into(),
+    );
+    run.ok()?;
+    let bytes = output
+        .join()
+        .map_err(|_| "the pty reader panicked".to_owned())?;
+    // The terminal turns each newline into CR LF.
+    let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
+    let expected: String = (0..50)
+        .map(|i| format!("probe line {i:05} \\x1b[31mred\\x1b[0m \\x1b]0;title\\x07 cr\\r end\n"))
+        .collect();
+    ensure(text.contains(&expected), || {
+        let server: Vec<&str> = text.lines().filter(|l| l.contains("probe line")).collect();
+        format!(
+            "the server's lines did not arrive escaped and in order ({} lines, the first: {:?})",
+            server.len(),
+            server.first()
+        )
+    })?;
+    let raw = text
+        .lines()
+        .filter(|l| l.starts_with("probe line"))
+        .find(|l| l.contains(['\x1b', '\x07', '\r']));
+    ensure(raw.is_none(), || {
+        format!("ESCAPE: a control character reached the terminal: {raw:?}")
+    })?;
+    ensure(text.starts_with("cordon: "), || {
+        let head: String = text.chars().take(200).collect();
+        format!("cordon's own lines are missing or not first: {head:?}")
+    })?;
+    Ok(())
+}
+
+/// A server that writes 5 MB to stderr and exits: every line arrives, in
+/// order (cordon drains the pipe before it exits).
+fn stderr_nothing_lost(w: &World) -> CaseResult {
+    let n = 50_000;
+    let run = w.sandbox().probe(&["stderr-flood", &n.to_string()]);
+    run.ok()?;
+    let expected: String = (0..n).map(flood_line).collect();
+    ensure(run.stderr.contains(&expected), || {
+        let got = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("flood "))
+            .count();
+        format!("{got} of {n} lines arrived whole and in order")
+    })?;
+    Ok(())
+}
+
+/// `vet` reads the server's stderr to report the sandbox's denials: it
+/// gets them through the same relay, even one written just before the
+/// answer it waits for.
+fn stderr_reaches_vet(w: &World) -> CaseResult {
+    let init = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"sh","version":"1"}}}"#;
+    let script = format!(
+        "read -r line; echo 'cat: /etc/shadow: Permission denied' >&2; printf '%s\\n' '{init}'; cat >/dev/null"
+    );
+    let mut args = vec!["vet", "--yes", "--json"];
+    if !w.ns {
+        args.push("--no-namespaces");
+    }
+    args.extend(["--", "sh", "-c", &script]);
+    let run = run_with_stderr(w.env.cordon(&args), Stdio::null(), "[vet] sh".into());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .map_err(|e| format!("vet printed no report ({e}): {}", run.describe()))?;
+    ensure(report["server_name"] == "sh", || {
+        format!("control: vet did not talk to the server: {report}")
+    })?;
+    let denials = report["denials"].to_string();
+    ensure(denials.contains("/etc/shadow: Permission denied"), || {
+        format!("vet did not see the server's stderr: {report}")
+    })?;
+    Ok(())
+}
+
+/// (device, inode) of what `path` opens.
+fn identity(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Every descriptor of `pid` that is the file `target`.
+fn holding(pid: i32, target: (u64, u64)) -> Vec<String> {
+    let dir = format!("/proc/{pid}/fd");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| identity(&e.path().to_string_lossy()) == Some(target))
+        .map(|e| format!("{pid}:{}", e.file_name().to_string_lossy()))
+        .collect()
+}
+
+/// Seen from the host, while the server runs: cordon's stderr is the
+/// terminal (the control), and no process of the sandbox (init, the
+/// server) holds any descriptor of it.
+fn sandbox_holds_no_cordon_terminal(w: &World) -> CaseResult {
+    let (slave, output) = pty()?;
+    let target = identity(&format!("/proc/self/fd/{}", slave.as_raw_fd()))
+        .ok_or_else(|| "cannot stat the pty".to_owned())?;
+    let mut cmd = w.sandbox().build(&["sh", "-c", "read line"]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave));
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    drop(cmd);
+    let wrapper = child.id() as i32;
+    let below = |pid: i32| {
+        let mut all = vec![pid];
+        let mut i = 0;
+        while let Some(&p) = all.get(i) {
+            all.extend(crate::invoke::children(p));
+            i += 1;
+        }
+        all.split_off(1)
+    };
+    let cordon = cordon_pid(wrapper);
+    // init, and the server executed (until then it is a copy of init).
+    let executed = |pid: &i32| {
+        fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|exe| exe.file_name().is_some_and(|n| n != "cordon"))
+    };
+    let started = cordon.is_some_and(|c| {
+        eventually(Duration::from_secs(10), || {
+            let all = below(c);
+            all.len() >= 2 && all.iter().any(executed)
+        })
+    });
+    let sandbox = cordon.map(below).unwrap_or_default();
+    let held: Vec<String> = sandbox.iter().flat_map(|&p| holding(p, target)).collect();
+    let control = cordon.map(|c| holding(c, target)).unwrap_or_default();
+    drop(child.stdin.take());
+    let ended = eventually(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        kill_tree(wrapper);
+    }
+    let _ = child.wait();
+    drop(output);
+    ensure(started, || {
+        format!("control: the sandbox did not start: {sandbox:?}")
+    })?;
+    ensure(control.iter().any(|d| d.ends_with(":2")), || {
+        format!("control: cordon's stderr is not the terminal: {control:?}")
+    })?;
+    ensure(held.is_empty(), || {
+        format!("ESCAPE: the sandbox ({sandbox:?}) holds cordon's terminal: {held:?}")
     })?;
     Ok(())
 }
