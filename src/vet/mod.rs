@@ -1,6 +1,9 @@
 //! `cordon vet`: start a new server in its sandbox, ask it what it offers
-//! as an MCP client would, report it with everything suspicious flagged,
-//! then offer to approve it with its tools pinned.
+//! as an ordinary MCP host would, report it with everything suspicious
+//! flagged (each flag with a code and a severity), then offer to approve
+//! it with its instructions, tools, prompts and resource templates pinned.
+//! Exit status: 0, or 1 when a flag of severity high was raised (after the
+//! offer to approve, which a person may still accept).
 
 mod client;
 pub mod flags;
@@ -63,6 +66,14 @@ pub fn interview(child: &mut Child, stderr_log: &mut std::fs::File) -> Report {
             Err(e) => report.errors.push(e.to_string()),
         }
     }
+    if caps.2 {
+        match client.list_all("resources/templates/list", "resourceTemplates") {
+            Ok(items) => report
+                .resource_templates
+                .extend(items.iter().map(report::template)),
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
     finish(report, client, stderr_log)
 }
 
@@ -81,9 +92,17 @@ fn describe_server(report: &mut Report, init: &Value) {
         .and_then(Value::as_str)
         .unwrap_or("?")
         .to_owned();
-    if let Some(text) = init.get("instructions").and_then(Value::as_str) {
+    let instructions = init.get("instructions");
+    if let Some(text) = instructions.and_then(Value::as_str) {
         report.instructions_flags = flags::text_flags(text);
         report.instructions = Some(text.to_owned());
+    }
+    // Instructions that are not text are never pinned: the relay withholds
+    // them, so no pin may stand for them.
+    if instructions.is_none_or(Value::is_string) {
+        report.instructions_pin = Some(crate::mcp::pins::text_digest(
+            instructions.and_then(Value::as_str),
+        ));
     }
     let caps = init.get("capabilities");
     let has = |k: &str| caps.and_then(|c| c.get(k)).is_some();
@@ -115,6 +134,7 @@ fn finish(
         .filter(|l| DENIALS.iter().any(|d| l.contains(d)))
         .map(str::to_owned)
         .collect();
+    report.finish();
     report
 }
 
