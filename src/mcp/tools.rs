@@ -365,7 +365,7 @@ impl Catalog {
         let instructions = object.get("instructions").cloned();
         let mut reason = match &instructions {
             Some(v) if !v.is_string() => Some("instructions that are not text".to_owned()),
-            Some(v) => self.check_text("the server's instructions", v, notes),
+            Some(v) => self.check_text("the server's instruction text", v, notes),
             None => None,
         };
         if reason.is_none() {
