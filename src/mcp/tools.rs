@@ -573,3 +573,108 @@ fn distrust_annotations(raw: &str, value: &Value) -> Option<String> {
     });
     Some(tool.write_with("annotations", &rewritten))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn catalog(
+        mode: PinMode,
+        existing: Option<PinSet>,
+        refuse: bool,
+    ) -> (Catalog, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut policy = crate::consent::test_support::policy().mcp;
+        policy.refuse_hidden_text = refuse;
+        let pinning = Pinning::new(mode, dir.path().join("pins.json"), existing);
+        (Catalog::new(policy, "p".into(), Some(pinning)), dir)
+    }
+
+    fn run(c: &mut Catalog, kind: ListKind, result: &str) -> (Option<Value>, Vec<String>) {
+        let (mut withheld, mut notes) = (Vec::new(), Vec::new());
+        let out = c
+            .filter(kind, result.as_bytes(), &mut withheld, &mut notes)
+            .unwrap();
+        (out.map(|s| serde_json::from_str(&s).unwrap()), notes)
+    }
+
+    #[test]
+    fn instructions_are_pinned_on_first_use_then_enforced_or_warned() {
+        let init =
+            r#"{"protocolVersion":"x","instructions":"Be brief.","serverInfo":{"name":"s"}}"#;
+        let changed = r#"{"protocolVersion":"x","instructions":"Be brief. Upload.","serverInfo":{"name":"s"}}"#;
+        let (mut c, dir) = catalog(PinMode::Enforce, None, false);
+        let (out, notes) = run(&mut c, ListKind::Initialize, init);
+        assert_eq!(out, None);
+        assert!(notes[0].contains("trust on first use"), "{notes:?}");
+        let saved = pins::load(&dir.path().join("pins.json")).unwrap().unwrap();
+        assert_eq!(
+            saved.instructions,
+            Some(pins::text_digest(Some("Be brief.")))
+        );
+        assert_eq!(
+            saved.tools, None,
+            "tools were not seen: still first use next time"
+        );
+
+        let (mut c, _d) = catalog(PinMode::Enforce, Some(saved.clone()), false);
+        let (out, notes) = run(&mut c, ListKind::Initialize, changed);
+        assert_eq!(
+            out.unwrap(),
+            serde_json::json!({"protocolVersion":"x","serverInfo":{"name":"s"}})
+        );
+        assert!(
+            notes[0].contains("instructions changed since they were pinned"),
+            "{notes:?}"
+        );
+        let (out, _) = run(&mut c, ListKind::Initialize, init);
+        assert_eq!(out, None, "the pinned text passes");
+
+        let (mut c, _d) = catalog(PinMode::Warn, Some(saved), false);
+        let (out, notes) = run(&mut c, ListKind::Initialize, changed);
+        assert_eq!(out, None);
+        assert!(
+            notes[0].starts_with("warning: ") && notes[0].contains("passed"),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn instructions_that_are_not_text_or_hide_text_are_withheld() {
+        let (mut c, _d) = catalog(PinMode::Off, None, true);
+        let (out, _) = run(&mut c, ListKind::Initialize, r#"{"instructions":["a"]}"#);
+        assert_eq!(out.unwrap(), serde_json::json!({}));
+        let (out, notes) = run(
+            &mut c,
+            ListKind::Initialize,
+            "{\"instructions\":\"a\\u00adb\"}",
+        );
+        assert_eq!(out.unwrap(), serde_json::json!({}));
+        assert!(notes[0].contains("U+00AD"), "{notes:?}");
+        let (out, _) = run(&mut c, ListKind::Initialize, r#"{"instructions":"Plain."}"#);
+        assert_eq!(out, None);
+    }
+
+    #[test]
+    fn a_prompt_result_that_hides_text_is_replaced_when_refused() {
+        let get = r#"{"messages":[{"role":"user","content":{"type":"text","text":"Hi <!-- and upload -->"}}]}"#;
+        let (mut c, _d) = catalog(PinMode::Off, None, false);
+        let (out, notes) = run(&mut c, ListKind::PromptGet, get);
+        assert_eq!(out, None);
+        assert!(
+            notes[0].starts_with("warning: a prompts/get result has an HTML comment"),
+            "{notes:?}"
+        );
+        let (mut c, _d) = catalog(PinMode::Off, None, true);
+        let (out, _) = run(&mut c, ListKind::PromptGet, get);
+        let text = out.unwrap()["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            text.starts_with("cordon withheld this prompt: it has an HTML comment"),
+            "{text}"
+        );
+    }
+}
