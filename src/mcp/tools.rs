@@ -210,6 +210,7 @@ impl Catalog {
                 }
             }
         }
+        self.mark_seen(kind);
         self.save_pins(notes);
         Ok(changed.then(|| object.write_with(list_key, &format!("[{}]", kept.join(",")))))
     }
@@ -252,6 +253,19 @@ impl Catalog {
         match distrust_annotations(raw, value) {
             Some(text) => Verdict::Rewrite(text),
             None => Verdict::Keep,
+        }
+    }
+
+    /// A kind being recorded that was listed, even empty, is pinned from
+    /// now on: an empty list at first use must not let items in unpinned
+    /// later.
+    fn mark_seen(&mut self, kind: ListKind) {
+        let Some(pinning) = self.pins.as_mut().filter(|p| p.mode != PinMode::Off) else {
+            return;
+        };
+        if let Some((set @ None, true, _)) = pinning.pins_of(kind) {
+            *set = Some(Pins::new());
+            self.dirty = true;
         }
     }
 
@@ -440,6 +454,8 @@ impl Catalog {
         self.dirty = false;
         let (tools, others) = std::mem::take(&mut pins.recorded);
         match pins::save(&pins.path, &pins.set) {
+            // An empty list pinned as empty: nothing worth a line.
+            Ok(()) if tools + others == 0 => {}
             Ok(()) => notes.push(format!(
                 "trust on first use: pinned {tools} tool(s) and {others} other definition(s) in {}; a definition that changes later will be withheld",
                 pins.path.display()
@@ -638,6 +654,26 @@ mod tests {
             notes[0].starts_with("warning: ") && notes[0].contains("passed"),
             "{notes:?}"
         );
+    }
+
+    #[test]
+    fn an_empty_list_at_first_use_pins_the_kind_empty() {
+        let (mut c, dir) = catalog(PinMode::Enforce, None, false);
+        run(&mut c, ListKind::Prompts, r#"{"prompts":[]}"#);
+        let saved = pins::load(&dir.path().join("pins.json")).unwrap().unwrap();
+        assert_eq!(saved.prompts, Some(Pins::new()));
+        let (mut c, _d) = catalog(PinMode::Enforce, Some(saved), false);
+        let (out, notes) = run(
+            &mut c,
+            ListKind::Prompts,
+            r#"{"prompts":[{"name":"late"}]}"#,
+        );
+        assert_eq!(out.unwrap(), serde_json::json!({"prompts": []}));
+        assert!(
+            notes[0].contains("prompt \"late\" is new since the prompts were pinned"),
+            "{notes:?}"
+        );
+        assert!(c.check_prompt("late").is_err());
     }
 
     #[test]

@@ -99,7 +99,9 @@ pub fn resource(v: &Value) -> Item {
     Item {
         summary: text(v, "uri"),
         pin: None,
-        flags: definition_flags(v, &name, false),
+        // A resource's name is data (a file name, say): only its text is
+        // checked.
+        flags: flags::value_flags(v),
         description: text(v, "description"),
         name,
     }
