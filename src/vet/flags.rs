@@ -64,6 +64,14 @@ pub struct Flag {
 }
 
 impl Flag {
+    /// The same flag, its message saying where it came from.
+    pub fn prefixed(self, place: &str) -> Flag {
+        Flag {
+            message: format!("{place}: {}", self.message),
+            ..self
+        }
+    }
+
     fn at(path: &str, f: Finding) -> Flag {
         let message = if path.is_empty() {
             f.message

@@ -62,6 +62,9 @@ pub fn interview(child: &mut Child, stderr_log: &mut std::fs::File) -> Report {
                     _ => report::resource,
                 };
                 target.extend(items.iter().map(build));
+                if key == "prompts" {
+                    prompt_messages(&mut client, &mut report, &items);
+                }
             }
             Err(e) => report.errors.push(e.to_string()),
         }
@@ -75,6 +78,34 @@ pub fn interview(child: &mut Child, stderr_log: &mut std::fs::File) -> Report {
         }
     }
     finish(report, client, stderr_log)
+}
+
+/// The messages of every prompt that needs no argument, got as a host
+/// would and flagged like the rest: they reach the model as they are.
+/// (Prompts with required arguments cannot be got without inventing
+/// values; the relay checks their messages when a host gets them.)
+fn prompt_messages(client: &mut client::Client, report: &mut Report, prompts: &[Value]) {
+    for (value, item) in prompts.iter().zip(report.prompts.iter_mut()) {
+        let needs_argument = value
+            .get("arguments")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|x| x.get("required") == Some(&Value::Bool(true)))
+            });
+        if needs_argument || item.name.is_empty() {
+            continue;
+        }
+        let params = serde_json::json!({ "name": item.name, "arguments": {} });
+        match client.request("prompts/get", params) {
+            Ok(result) => item.flags.extend(
+                flags::value_flags(&result)
+                    .into_iter()
+                    .map(|f| f.prefixed("prompts/get")),
+            ),
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
 }
 
 fn describe_server(report: &mut Report, init: &Value) {
