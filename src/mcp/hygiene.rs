@@ -447,6 +447,14 @@ mod tests {
     }
 
     #[test]
+    fn the_table_is_sorted_and_disjoint() {
+        for pair in HIDDEN.windows(2) {
+            let ((lo, hi, _), (next, _, _)) = (pair[0], pair[1]);
+            assert!(lo <= hi && hi < next, "{pair:?}");
+        }
+    }
+
+    #[test]
     fn the_characters_the_issue_names_are_hidden() {
         for (c, why) in [
             ('\u{00AD}', Hidden::Format),
