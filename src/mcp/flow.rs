@@ -357,9 +357,11 @@ impl Filter {
             };
             match kind {
                 ListKind::Tools => entry.tool = Some(name),
-                ListKind::Prompts | ListKind::PromptGet => entry.prompt = Some(name),
+                ListKind::Prompts => entry.prompt = Some(name),
                 ListKind::Resources | ListKind::Templates => entry.resource = Some(name),
-                ListKind::Initialize => {}
+                // What was withheld is in the reason: the instructions, or
+                // a prompt's messages (the result does not name the prompt).
+                ListKind::Initialize | ListKind::PromptGet => {}
             }
             self.audit_append(entry);
         }
