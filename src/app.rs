@@ -320,15 +320,18 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
     child.kill_sandbox();
     let _ = nix::sys::wait::waitpid(child.pid, None);
     crate::vet::print(&report, args.json).map_err(io("cannot write to stdout"))?;
-    let pins: std::collections::BTreeMap<String, String> = report
-        .tools
-        .iter()
-        .filter_map(|t| Some((t.name.clone(), t.pin.clone()?)))
-        .collect();
+    let pins = report.pins();
     let question = format!(
-        "Approve this server for hosts, pinning its {} tools ({} flags)? [y/N] ",
-        pins.len(),
-        report.flag_count()
+        "Approve this server for hosts, pinning its instructions, {} tools, {} prompts and {} resource templates ({} flags{})? [y/N] ",
+        report.tools.len(),
+        report.prompts.len(),
+        report.resource_templates.len(),
+        report.flag_count(),
+        if report.has_high() {
+            ", some of severity high"
+        } else {
+            ""
+        }
     );
     let approved = args.yes
         || match consent::ask("", &question) {
@@ -340,11 +343,17 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
         let recorded = approval::record(&host, binding(&launch, &ctx)?, Some(pins))?;
         let _ = writeln!(
             std::io::stderr(),
-            "cordon: approved (approval {}) with its tools pinned",
+            "cordon: approved (approval {}) with its definitions pinned",
             recorded.id
         );
     }
-    Ok(ExitCode::SUCCESS)
+    // A finding of severity high fails the command, approved or not, so a
+    // script that vets servers can stop on it.
+    Ok(if report.has_high() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `cordon config wrap|unwrap`.

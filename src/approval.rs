@@ -64,19 +64,14 @@ pub fn decide(req: &Request<'_>) -> Result<(Outcome, Option<Approval>), Error> {
 pub fn pin_file(host: &HostPaths, approval: &Approval) -> Result<std::path::PathBuf, Error> {
     let (dir, name) = pin_place(host, approval)?;
     let path = dir.path_of(&name);
-    match &approval.pins {
-        Some(tools) => {
-            let pins = crate::mcp::pins::PinSet {
-                version: 1,
-                tools: tools.clone(),
-            };
-            crate::mcp::pins::save(&path, &pins).map_err(crate::mcp::McpError::from)?;
-        }
-        None => {
-            // A stale file from an earlier, revoked approval with the same
-            // id must not stand in for pins nobody recorded.
-            dir.remove(&name).map_err(pin_error)?;
-        }
+    if approval.pins.is_some() || approval.text_pins.is_some() {
+        let pins =
+            crate::mcp::pins::PinSet::from_parts(approval.pins.clone(), approval.text_pins.clone());
+        crate::mcp::pins::save(&path, &pins).map_err(crate::mcp::McpError::from)?;
+    } else {
+        // A stale file from an earlier, revoked approval with the same
+        // id must not stand in for pins nobody recorded.
+        dir.remove(&name).map_err(pin_error)?;
     }
     Ok(path)
 }
@@ -95,11 +90,16 @@ fn pin_error(e: crate::files::FileError) -> Error {
     crate::mcp::McpError::from(crate::mcp::pins::PinError::from(e)).into()
 }
 
-/// After the first approved run of an approval without pins: the relay
-/// recorded the server's tools (trust on first use); keep them in the
-/// approval, so later runs enforce them.
+/// After an approved run: what the relay recorded of a kind the approval
+/// had not pinned yet (trust on first use) is kept in the approval, so
+/// later runs enforce it.
 pub fn keep_first_pins(host: &HostPaths, approval: &Approval) -> Result<(), Error> {
-    if approval.pins.is_some() {
+    let complete = approval.pins.is_some()
+        && approval
+            .text_pins
+            .as_ref()
+            .is_some_and(crate::mcp::pins::TextPins::is_complete);
+    if complete {
         return Ok(());
     }
     let (dir, name) = pin_place(host, approval)?;
@@ -108,16 +108,33 @@ pub fn keep_first_pins(host: &HostPaths, approval: &Approval) -> Result<(), Erro
         return Ok(());
     };
     let id = approval.id.clone();
-    let count = pins.tools.len();
+    let (before_tools, before_text) = (approval.pins.clone(), approval.text_pins.clone());
+    let (tools, text) = (pins.tools.clone(), pins.text());
+    if before_tools.is_some() == tools.is_some() && before_text.unwrap_or_default() == text {
+        return Ok(());
+    }
     Store::new(&host.state)
         .update(move |all| {
-            for a in all.iter_mut().filter(|a| a.id == id && a.pins.is_none()) {
-                a.pins = Some(pins.tools.clone());
+            for a in all.iter_mut().filter(|a| a.id == id) {
+                if a.pins.is_none() {
+                    a.pins = tools.clone();
+                }
+                let kept = a.text_pins.get_or_insert_with(Default::default);
+                if kept.instructions.is_none() {
+                    kept.instructions = text.instructions.clone();
+                }
+                if kept.prompts.is_none() {
+                    kept.prompts = text.prompts.clone();
+                }
+                if kept.templates.is_none() {
+                    kept.templates = text.templates.clone();
+                }
             }
         })
         .map_err(ConsentError::from)?;
     say(&format!(
-        "cordon: recorded {count} tool pins in approval {} (trust on first use); later runs withhold tools whose definitions change\n",
+        "cordon: recorded {} pins in approval {} (trust on first use); later runs withhold definitions and instructions that change\n",
+        pins.count(),
         approval.id
     ));
     Ok(())
@@ -208,10 +225,13 @@ fn initialize_error(line: &[u8], message: &str) -> Option<String> {
 pub fn record(
     host: &HostPaths,
     binding: consent::Binding,
-    pins: Option<std::collections::BTreeMap<String, String>>,
+    pins: Option<crate::mcp::pins::PinSet>,
 ) -> Result<Approval, Error> {
     let mut approval = Approval::new(binding, crate::clock::now_rfc3339());
-    approval.pins = pins;
+    if let Some(pins) = pins {
+        approval.text_pins = Some(pins.text());
+        approval.pins = pins.tools;
+    }
     let store = Store::new(&host.state);
     let recorded = approval.clone();
     store

@@ -77,7 +77,7 @@ pub enum Command {
 
     /// Start a new server in its sandbox, ask it what it offers (tools,
     /// prompts, resources), report everything suspicious, and offer to
-    /// approve it with its tools pinned.
+    /// approve it with what it showed pinned.
     #[command(after_help = VET_EXAMPLES)]
     Vet(VetArgs),
 
@@ -171,7 +171,11 @@ Examples:
 
 The report goes to stdout. Starting the server runs it (in its sandbox), so
 vet asks first, like run; --yes starts it, and approves it after the report,
-without asking.";
+without asking. vet introduces itself to the server as an ordinary host
+would. Each flag has a code and a severity (low, medium, high; `code` and
+`severity` in --json). Exit status: 0; 1 when any flag is of severity high
+(whether or not the server was approved); 124 when starting it was refused;
+125 when cordon itself failed.";
 
 #[derive(Debug, Args)]
 pub struct VetArgs {

@@ -345,7 +345,8 @@ pub struct McpPolicy {
     pub pin: PinMode,
     /// Keep the server's tool annotations as sent.
     pub trust_annotations: bool,
-    /// Withhold tools, prompts and resources whose text hides characters.
+    /// Withhold what the server's text hides (see `mcp::hygiene`): list
+    /// items, instructions, prompt messages.
     pub refuse_hidden_text: bool,
     /// The audit log; `None` when off.
     pub audit: Option<AuditPolicy>,

@@ -310,9 +310,11 @@ fn vet_flags_a_hidden_instruction_and_approves_with_pins() {
     let mut full = vec!["vet", "--yes", "--json"];
     full.extend_from_slice(&args);
     let out = cordon(&env, &full, b"");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A flag of severity high: still approved (--yes), but exit status 1.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["server_name"], "fake");
+    assert_eq!(report["highest_severity"], "high");
     let tools = report["tools"].as_array().unwrap();
     let flags = |name: &str| -> Vec<String> {
         let tool = tools.iter().find(|t| t["name"] == name).unwrap();
@@ -320,12 +322,17 @@ fn vet_flags_a_hidden_instruction_and_approves_with_pins() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| f.as_str().unwrap().to_owned())
+            .map(|f| format!("{} {} {}", f["code"], f["severity"], f["message"]))
             .collect()
     };
     assert!(flags("add").is_empty(), "{:?}", flags("add"));
     let notes = flags("notes");
-    for expected in ["hidden HTML comment", "do not tell the user", "id_rsa"] {
+    for expected in [
+        "\"hidden-html-comment\" \"high\"",
+        "\"instruction-to-hide\" \"high\"",
+        "do not tell the user",
+        "id_rsa",
+    ] {
         assert!(
             notes.iter().any(|f| f.contains(expected)),
             "{expected} not in {notes:?}"
@@ -364,9 +371,11 @@ fn vet_flags_a_hidden_instruction_and_approves_with_pins() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("FLAG: hidden HTML comment") && text.contains("flags: 4"),
+        text.contains("FLAG high hidden-html-comment: description: an HTML comment")
+            && text.contains("flags: 4 (highest: high)"),
         "{text}"
     );
+    assert_eq!(out.status.code(), Some(1));
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -13,7 +13,6 @@
 //! Depends on [`crate::policy`] only.
 
 pub mod binding;
-pub mod pins;
 mod prompt;
 mod quote;
 mod render;

@@ -106,30 +106,12 @@ fn push_escaped_char(out: &mut String, c: char) {
 }
 
 /// Characters that must never reach a terminal raw: controls (C0, DEL,
-/// C1), bidirectional formatting, zero-width and other invisible
-/// characters, and every whitespace character other than the plain space
-/// (so `a\u{a0}b` cannot pass for two words).
+/// C1, tab and line breaks included), every character the relay and `vet`
+/// call hidden ([`crate::mcp::hygiene::is_hidden`]: format, private-use,
+/// unassigned, default-ignorable), and every whitespace character other
+/// than the plain space (so `a\u{a0}b` cannot pass for two words).
 pub(crate) fn is_unsafe_char(c: char) -> bool {
-    if c.is_control() || (c.is_whitespace() && c != ' ') {
-        return true;
-    }
-    matches!(
-        u32::from(c),
-        0x00AD            // soft hyphen
-        | 0x034F          // combining grapheme joiner
-        | 0x061C          // Arabic letter mark
-        | 0x115F | 0x1160 | 0x3164 | 0xFFA0 // Hangul fillers
-        | 0x17B4 | 0x17B5 // Khmer inherent vowels
-        | 0x180B..=0x180F // Mongolian selectors and vowel separator
-        | 0x200B..=0x200F // zero-width space/joiners, LRM, RLM
-        | 0x202A..=0x202E // bidi embeddings and overrides
-        | 0x2060..=0x206F // word joiner, invisible operators, bidi isolates
-        | 0xFE00..=0xFE0F // variation selectors
-        | 0xFEFF          // zero-width no-break space
-        | 0xFFF9..=0xFFFB // interlinear annotation
-        | 0x1D173..=0x1D17A // musical formatting
-        | 0xE0000..=0xE0FFF // tags and variation selectors supplement
-    )
+    c.is_control() || (c.is_whitespace() && c != ' ') || crate::mcp::hygiene::is_hidden(c)
 }
 
 fn is_bare_safe(b: u8) -> bool {
@@ -324,5 +306,29 @@ mod tests {
         assert!(!e.contains('\x1b') && !e.contains('\u{202e}'));
         assert_eq!(escape_os(&os(b"p\xffq")), r"p\xffq");
         assert_eq!(escape_text("plain /path-ok é"), "plain /path-ok é");
+    }
+
+    /// Quoting and escaping use the same definition of hidden as the relay
+    /// and `vet`: every hidden code point comes out escaped.
+    #[test]
+    fn every_hidden_character_is_escaped() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if crate::mcp::hygiene::is_hidden(c) {
+                let e = escape_text(&c.to_string());
+                assert!(e.starts_with('\\'), "U+{:04X}: {e:?}", u32::from(c));
+            }
+        }
+        for c in [
+            '\u{00ad}',
+            '\u{034f}',
+            '\u{061c}',
+            '\u{3164}',
+            '\u{fe0f}',
+            '\u{e0100}',
+            '\u{206a}',
+        ] {
+            let q = shell_quote(OsStr::new(&format!("a{c}b")));
+            assert!(q.starts_with("$'"), "{q}");
+        }
     }
 }

@@ -34,6 +34,11 @@ pub struct Approval {
     /// approved run (trust on first use) or by `vet`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pins: Option<BTreeMap<String, String>>,
+    /// The pins of the server's other text (instructions, prompts,
+    /// resource templates), kept the same way; absent in approvals
+    /// recorded before they were pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_pins: Option<crate::mcp::pins::TextPins>,
 }
 
 impl Approval {
@@ -44,6 +49,7 @@ impl Approval {
             approved_at,
             binding,
             pins: None,
+            text_pins: None,
         }
     }
 }

@@ -78,6 +78,7 @@ fn list_kind(method: &str) -> Option<ListKind> {
         "prompts/list" => ListKind::Prompts,
         "resources/list" => ListKind::Resources,
         "resources/templates/list" => ListKind::Templates,
+        "initialize" => ListKind::Initialize,
         _ => return None,
     })
 }
@@ -202,6 +203,7 @@ impl Filter {
         }
         Ok(match target {
             Target::Tool(tool) => Waiting::Call(self.start_call(env, tool, size)),
+            Target::Prompt(_) if method == "prompts/get" => Waiting::List(ListKind::PromptGet),
             _ => Waiting::Other,
         })
     }
@@ -345,7 +347,7 @@ impl Filter {
             .filter(kind, result, &mut withheld, &mut self.notes);
         for (name, reason) in withheld {
             tracing::info!("withheld {name:?}: {reason}");
-            let method = format!("{}/list", kind_method(kind));
+            let method = kind_method(kind).to_owned();
             let mut entry = Entry {
                 server: self.profile.clone(),
                 method,
@@ -357,6 +359,9 @@ impl Filter {
                 ListKind::Tools => entry.tool = Some(name),
                 ListKind::Prompts => entry.prompt = Some(name),
                 ListKind::Resources | ListKind::Templates => entry.resource = Some(name),
+                // What was withheld is in the reason: the instructions, or
+                // a prompt's messages (the result does not name the prompt).
+                ListKind::Initialize | ListKind::PromptGet => {}
             }
             self.audit_append(entry);
         }
@@ -407,9 +412,11 @@ impl Filter {
 
 fn kind_method(kind: ListKind) -> &'static str {
     match kind {
-        ListKind::Tools => "tools",
-        ListKind::Prompts => "prompts",
-        ListKind::Resources => "resources",
-        ListKind::Templates => "resources/templates",
+        ListKind::Tools => "tools/list",
+        ListKind::Prompts => "prompts/list",
+        ListKind::Resources => "resources/list",
+        ListKind::Templates => "resources/templates/list",
+        ListKind::Initialize => "initialize",
+        ListKind::PromptGet => "prompts/get",
     }
 }

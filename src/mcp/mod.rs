@@ -28,6 +28,7 @@ pub mod pins;
 pub mod raw;
 pub mod sniff;
 pub mod tools;
+mod unicode_table;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;

@@ -248,14 +248,17 @@ pub struct RawMcp {
     /// Pass the server's `roots/list` requests. Default `true`.
     #[serde(default)]
     pub roots: Option<bool>,
-    /// Tool pinning: `"off"`, `"warn"` or `"enforce"` (default).
+    /// Pinning of tools, prompts, resource templates and the server's
+    /// instructions: `"off"`, `"warn"` or `"enforce"` (default).
     #[serde(default)]
     pub pin: Option<RawPinMode>,
     /// Keep the server's tool annotations as sent. Default `false`.
     #[serde(default)]
     pub trust_annotations: Option<bool>,
-    /// Withhold tools, prompts and resources whose text hides invisible,
-    /// bidirectional or control characters. Default `false` (reported only).
+    /// Withhold tools, prompts, resources, instructions and prompt messages
+    /// whose text has a high-severity finding: hidden characters, HTML
+    /// comments, `<IMPORTANT>` blocks, instructions to keep something from
+    /// the user. Default `false` (reported only).
     #[serde(default)]
     pub refuse_hidden_text: Option<bool>,
     /// Append a line per tool call and per refusal to the audit log.

@@ -9,8 +9,16 @@ use serde_json::{Value, json};
 
 use crate::sys;
 
-/// Protocol version cordon speaks as a client.
-pub const PROTOCOL_VERSION: &str = "2025-11-25";
+/// Protocol version `vet` asks for: the one hosts send today.
+pub const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// The client `vet` presents itself as: an ordinary host (Claude Code's
+/// name and capabilities), never a name that says it is being vetted, so
+/// a server cannot show `vet` one face and hosts another. (The pins are
+/// the guarantee: whatever a server shows hosts later must match what
+/// `vet` saw. This only keeps a cloaking server from passing the review.)
+pub const CLIENT_NAME: &str = "claude-code";
+pub const CLIENT_VERSION: &str = "2.0.0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -50,8 +58,8 @@ impl Client {
     pub fn initialize(&mut self) -> Result<Value, ClientError> {
         let params = json!({
             "protocolVersion": PROTOCOL_VERSION,
-            "capabilities": {},
-            "clientInfo": { "name": "cordon-vet", "version": env!("CARGO_PKG_VERSION") },
+            "capabilities": { "roots": {} },
+            "clientInfo": { "name": CLIENT_NAME, "version": CLIENT_VERSION },
         });
         let result = self.request("initialize", params)?;
         self.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))?;
@@ -122,11 +130,18 @@ impl Client {
         let deadline = Instant::now() + self.timeout;
         loop {
             let message = self.next_message(method, deadline)?;
-            if message.get("method").is_some() {
+            if let Some(server_method) = message.get("method").and_then(Value::as_str) {
                 if let Some(req_id) = message.get("id") {
-                    let refuse = json!({ "jsonrpc": "2.0", "id": req_id,
-                        "error": { "code": -32601, "message": "cordon vet does not serve requests" } });
-                    self.send(&refuse)?;
+                    // As a host with no workspace open would answer.
+                    let answer = match server_method {
+                        "roots/list" => {
+                            json!({ "jsonrpc": "2.0", "id": req_id, "result": { "roots": [] } })
+                        }
+                        "ping" => json!({ "jsonrpc": "2.0", "id": req_id, "result": {} }),
+                        _ => json!({ "jsonrpc": "2.0", "id": req_id,
+                            "error": { "code": -32601, "message": "Method not found" } }),
+                    };
+                    self.send(&answer)?;
                 }
                 continue;
             }

@@ -1,6 +1,9 @@
 //! `cordon vet`: start a new server in its sandbox, ask it what it offers
-//! as an MCP client would, report it with everything suspicious flagged,
-//! then offer to approve it with its tools pinned.
+//! as an ordinary MCP host would, report it with everything suspicious
+//! flagged (each flag with a code and a severity), then offer to approve
+//! it with its instructions, tools, prompts and resource templates pinned.
+//! Exit status: 0, or 1 when a flag of severity high was raised (after the
+//! offer to approve, which a person may still accept).
 
 mod client;
 pub mod flags;
@@ -60,13 +63,52 @@ pub fn interview(child: &mut Child, stderr_log: &mut std::fs::File) -> Report {
                     _ => report::resource,
                 };
                 target.extend(items.iter().map(build));
+                if key == "prompts" {
+                    prompt_messages(&mut client, &mut report, &items);
+                }
             }
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
+    if caps.2 {
+        match client.list_all("resources/templates/list", "resourceTemplates") {
+            Ok(items) => report
+                .resource_templates
+                .extend(items.iter().map(report::template)),
             Err(e) => report.errors.push(e.to_string()),
         }
     }
     // The server's stderr reaches the log through cordon's relay.
     child.settle_stderr();
     finish(report, client, stderr_log)
+}
+
+/// The messages of every prompt that needs no argument, got as a host
+/// would and flagged like the rest: they reach the model as they are.
+/// (Prompts with required arguments cannot be got without inventing
+/// values; the relay checks their messages when a host gets them.)
+fn prompt_messages(client: &mut client::Client, report: &mut Report, prompts: &[Value]) {
+    for (value, item) in prompts.iter().zip(report.prompts.iter_mut()) {
+        let needs_argument = value
+            .get("arguments")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|x| x.get("required") == Some(&Value::Bool(true)))
+            });
+        if needs_argument || item.name.is_empty() {
+            continue;
+        }
+        let params = serde_json::json!({ "name": item.name, "arguments": {} });
+        match client.request("prompts/get", params) {
+            Ok(result) => item.flags.extend(
+                flags::value_flags(&result)
+                    .into_iter()
+                    .map(|f| f.prefixed("prompts/get")),
+            ),
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
 }
 
 fn describe_server(report: &mut Report, init: &Value) {
@@ -84,9 +126,17 @@ fn describe_server(report: &mut Report, init: &Value) {
         .and_then(Value::as_str)
         .unwrap_or("?")
         .to_owned();
-    if let Some(text) = init.get("instructions").and_then(Value::as_str) {
+    let instructions = init.get("instructions");
+    if let Some(text) = instructions.and_then(Value::as_str) {
         report.instructions_flags = flags::text_flags(text);
         report.instructions = Some(text.to_owned());
+    }
+    // Instructions that are not text are never pinned: the relay withholds
+    // them, so no pin may stand for them.
+    if instructions.is_none_or(Value::is_string) {
+        report.instructions_pin = Some(crate::mcp::pins::text_digest(
+            instructions.and_then(Value::as_str),
+        ));
     }
     let caps = init.get("capabilities");
     let has = |k: &str| caps.and_then(|c| c.get(k)).is_some();
@@ -118,6 +168,7 @@ fn finish(
         .filter(|l| DENIALS.iter().any(|d| l.contains(d)))
         .map(str::to_owned)
         .collect();
+    report.finish();
     report
 }
 
