@@ -8,29 +8,32 @@
 //! 1. The ABI gate (hand-written): a call made through another
 //!    architecture's entry point (i386 `int 0x80`, x32) has other syscall
 //!    numbers, so every rule below would miss it; it kills the process.
-//! 2. ENOSYS for calls whose arguments live in memory a filter cannot
-//!    read, so that libc falls back to the older call whose arguments it
-//!    can: `clone3` (flags; fallback `clone`), left out when the profile
-//!    names `clone3` in `allow` or `deny` (then it gets the profile's
-//!    action like any other denied call); and `openat2` (the new file's
-//!    mode; fallback `openat`), always, since the next program relies on it.
+//! 2. Fixed answers that callers already handle, whatever the profile's
+//!    action (see [`ANSWERED`]): ENOSYS for calls whose arguments live in
+//!    memory a filter cannot read, so that libc falls back to the older
+//!    call whose arguments it can: `clone3` (flags; fallback `clone`) and
+//!    `openat2` (the new file's mode; fallback `openat`); EOPNOTSUPP for
+//!    setting extended attributes, whose name the filter cannot read
+//!    (file capabilities, ACLs). A profile that names one of them in
+//!    `allow` or `deny` takes it out of this program, except `openat2`:
+//!    program 3 relies on it. One program per errno.
 //! 3. No set-user-ID or set-group-ID file (systemd's `RestrictSUIDSGID=`):
 //!    EPERM for every call that creates a file or sets a mode with
 //!    `S_ISUID` or `S_ISGID` in its mode argument, whatever the profile
-//!    says. File capabilities need `setxattr("security.capability")` and
-//!    CAP_SETFCAP: the capability is dropped, and the deny list refuses
-//!    `setxattr` too.
+//!    says. (File capabilities need `setxattr("security.capability")`
+//!    and CAP_SETFCAP: the capability is dropped, and program 2 refuses
+//!    the call.)
 //! 4. The deny list: a denylist, not an allowlist, because MCP servers
 //!    are arbitrary programs in arbitrary runtimes. It removes what lets a
 //!    process reach other processes, the kernel's rarely used attack
 //!    surface, namespaces, mounts, socket families other than the ones
-//!    the network mode needs, extended attribute writes and executable
-//!    memfds. Without namespaces it also removes what reaches the host
-//!    through no path Landlock checks: changes of a file's mode, owner,
-//!    times or extended attributes (Landlock does not cover them, and
-//!    seccomp cannot see which file a call names) and System V IPC and
-//!    POSIX message queues (no IPC namespace). A match gets the profile's
-//!    action; `allow` lifts any of these.
+//!    the network mode needs, and executable memfds. Without namespaces
+//!    it also removes what reaches the host through no path Landlock
+//!    checks: changes of a file's mode, owner, times or extended
+//!    attributes (Landlock does not cover them, and seccomp cannot see
+//!    which file a call names) and System V IPC and POSIX message queues
+//!    (no IPC namespace). A match gets the profile's action; `allow`
+//!    lifts any of these.
 //!
 //! Every rule reads the low 32 bits of an argument only, matching how the
 //! kernel reads these arguments (`int` or `unsigned int`; `clone` uses the
@@ -91,18 +94,19 @@ pub fn prepare(
     namespaces: bool,
 ) -> Result<PreparedSeccomp, SeccompError> {
     let mut denied = default_rules(network, namespaces)?;
-    let mut clone3_enosys = true;
+    // Calls that get a fixed answer unless the profile names them.
+    let mut answered: Vec<&str> = ANSWERED.iter().map(|&(name, _)| name).collect();
     // `allow` lifts a name completely, argument rules included; `deny`
     // then adds unconditional denials, so a name in both is denied.
     for name in &policy.allow {
         resolve(name)?;
         denied.remove(name.as_str());
-        clone3_enosys &= name != "clone3";
+        answered.retain(|a| a != name);
     }
     for name in &policy.deny {
         resolve(name)?;
         denied.insert(name.as_str(), Vec::new());
-        clone3_enosys &= name != "clone3";
+        answered.retain(|a| a != name);
     }
     let mut rules = BTreeMap::new();
     for (name, chain) in denied {
@@ -111,16 +115,26 @@ pub fn prepare(
 
     // The deny list comes last so that a profile denying `seccomp` or
     // `prctl` cannot stop the programs before it from being installed.
-    let mut enosys = BTreeMap::from([(resolve("openat2")?, Vec::new())]);
-    if clone3_enosys {
-        enosys.insert(resolve("clone3")?, Vec::new());
+    let mut programs = vec![abi_gate()];
+    for errno in [libc::ENOSYS, libc::EOPNOTSUPP] {
+        let mut calls = BTreeMap::new();
+        if errno == libc::ENOSYS {
+            calls.insert(resolve("openat2")?, Vec::new());
+        }
+        for &(name, answer) in ANSWERED {
+            if answer == errno && answered.contains(&name) {
+                calls.insert(resolve(name)?, Vec::new());
+            }
+        }
+        if !calls.is_empty() {
+            programs.push(compile(calls, SeccompAction::Errno(errno as u32))?);
+        }
     }
-    let programs = vec![
-        abi_gate(),
-        compile(enosys, SeccompAction::Errno(libc::ENOSYS as u32))?,
-        compile(set_id_rules()?, SeccompAction::Errno(libc::EPERM as u32))?,
-        compile(rules, match_action(policy.action))?,
-    ];
+    programs.push(compile(
+        set_id_rules()?,
+        SeccompAction::Errno(libc::EPERM as u32),
+    )?);
+    programs.push(compile(rules, match_action(policy.action))?);
     Ok(PreparedSeccomp { programs })
 }
 
@@ -134,6 +148,23 @@ pub fn syscall_number(name: &str) -> Option<i64> {
         .find(|(constant, _)| constant.strip_prefix("SYS_") == Some(name))
         .map(|&(_, nr)| nr)
 }
+
+/// Calls answered with a fixed errno, whatever the profile's action,
+/// unless the profile names them in `allow` (lifted) or `deny` (then they
+/// get its action). The answer is the one callers already handle.
+static ANSWERED: &[(&str, c_int)] = &[
+    // libc falls back to `clone`, whose flags the filter reads.
+    ("clone3", libc::ENOSYS),
+    // Extended attributes: file capabilities (`security.capability`) and
+    // ACLs are attributes, and the filter cannot read the name. "Not
+    // supported here" is what `cp -p`, `tar` and Python's `shutil` treat
+    // as a file system without attributes, and go on (with EPERM they
+    // fail).
+    ("setxattr", libc::EOPNOTSUPP),
+    ("lsetxattr", libc::EOPNOTSUPP),
+    ("fsetxattr", libc::EOPNOTSUPP),
+    ("setxattrat", libc::EOPNOTSUPP),
+];
 
 /// The calls cordon denies whatever their arguments, for `cordon profile
 /// show` and the docs. `personality`, `ioctl`, `clone`, `socket`,
@@ -180,9 +211,6 @@ static DEFAULT_DENIED: &[&str] = &[
     #[cfg(target_arch = "x86_64")] "modify_ldt",
     #[cfg(target_arch = "x86_64")] "uselib",
     #[cfg(target_arch = "x86_64")] "_sysctl",
-    // Extended attributes: file capabilities (`security.capability`) and
-    // ACLs are attributes, and the filter cannot read the name.
-    "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
 ];
 
 // Kept grouped by reason (rustfmt would give every name its own line).
@@ -1033,7 +1061,10 @@ mod tests {
         ]) {
             assert!(syscall_number(name).is_some(), "{name}");
         }
-        for name in no_namespaces_denied() {
+        for name in no_namespaces_denied()
+            .iter()
+            .chain(ANSWERED.iter().map(|(name, _)| name))
+        {
             assert!(syscall_number(name).is_some(), "{name}");
         }
         assert!(!default_denied().iter().any(|n| n.starts_with("landlock")));
@@ -1049,7 +1080,7 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(prepared.programs.len(), 4);
+        assert_eq!(prepared.programs.len(), 5);
         assert!(
             prepared
                 .programs
@@ -1062,7 +1093,7 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(no_clone3.programs.len(), 4);
+        assert_eq!(no_clone3.programs.len(), 5);
         assert!(no_clone3.programs[1].len() < prepared.programs[1].len());
     }
 
@@ -1235,7 +1266,23 @@ mod tests {
                 ],
             )
         };
-        assert_denied(NetworkMode::None, probe);
+        for action in [SyscallAction::Errno, SyscallAction::Kill] {
+            assert_eq!(
+                run(action, NetworkMode::None, probe),
+                Outcome::Failed(Errno::EOPNOTSUPP)
+            );
+        }
+        // Named in `allow`, it reaches the kernel; in `deny`, it gets the
+        // profile's action.
+        let allowed = policy(SyscallAction::Kill, &["setxattr"], &[]);
+        let outcome = run_with(&allowed, NetworkMode::None, probe);
+        // The kernel checks the value (EINVAL) or the path (ENOENT).
+        assert!(
+            matches!(outcome, Outcome::Failed(Errno::EINVAL | Errno::ENOENT)),
+            "{outcome:?}"
+        );
+        let denied = policy(SyscallAction::Kill, &[], &["setxattr"]);
+        assert_eq!(run_with(&denied, NetworkMode::None, probe), SIGSYS);
         // Reading attributes stays.
         let read = || {
             let mut buf = [0u8; 16];

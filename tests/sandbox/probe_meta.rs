@@ -57,16 +57,27 @@ const SYS_FCHMODAT2: c_long = 452;
 #[cfg(target_arch = "x86_64")]
 const SYS_FCHMODAT2: c_long = libc::SYS_fchmodat2;
 
+/// A valid `struct vfs_cap_data` (revision 2, effective): CAP_NET_RAW
+/// permitted. Root on the host may set it; a wrong value would fail with
+/// EINVAL before any permission check.
+const FILE_CAPS: [u32; 5] = [0x0200_0001, 1 << 13, 0, 0, 0];
+
 /// `meta OP PATH [ARG]`: one call that changes a file's mode (ARG: the
 /// octal mode), owner (to the caller's own uid and gid), times (to now) or
-/// extended attribute (ARG: its name; the value is `cordon`).
+/// extended attribute (ARG: its name; the value is `cordon`, or a valid
+/// capability set for `security.capability`).
 pub fn meta(op: &str, path: &str, arg: &str) -> Option<Outcome> {
     let run = || -> Result<Option<Outcome>, Errno> {
         let c_path = cstr(path)?;
         let p = c_path.as_ptr() as c_long;
         let name = cstr(arg)?;
         let n = name.as_ptr() as c_long;
-        let value = b"cordon";
+        let value: &[u8] = if arg == "security.capability" {
+            // SAFETY: plain integers viewed as their 20 bytes.
+            unsafe { std::slice::from_raw_parts(FILE_CAPS.as_ptr().cast(), 20) }
+        } else {
+            b"cordon"
+        };
         let (v, len) = (value.as_ptr() as c_long, value.len() as c_long);
         let uid = nix::unistd::geteuid().as_raw() as c_long;
         let gid = nix::unistd::getegid().as_raw() as c_long;

@@ -339,9 +339,11 @@ fn set_id_bits_every_call(w: &World) -> CaseResult {
 
 /// File capabilities are the extended attribute `security.capability`:
 /// setting it (or any attribute: the filter cannot read the name) fails
-/// with EPERM by every call, in every mode, on a file of the server's own
-/// in its writable grant. Controls: writing the file works inside; on the
-/// host the probe sets a `user.` attribute.
+/// with EOPNOTSUPP by every call, in every mode, on a file of the server's own
+/// in its writable grant. (The kernel also wants CAP_SETFCAP, which
+/// cordon drops: the filter is the second wall.) Controls: writing the
+/// file works inside; on the host the probe sets a `user.` attribute and,
+/// as root, the capability.
 fn file_capabilities(w: &World) -> CaseResult {
     let own = w.rw.join("capable");
     w.sandbox().rw(&w.rw).probe(&["write", s(&own)]).ok()?;
@@ -351,11 +353,16 @@ fn file_capabilities(w: &World) -> CaseResult {
             ensure(xattr(&own, name).is_none(), || {
                 format!("ESCAPE: {op} set {name} on the host's {}", own.display())
             })?;
-            run.errno("EPERM")
+            run.errno("EOPNOTSUPP")
                 .map_err(|e| format!("{op} {name}: {e}"))?;
         }
     }
     w.host(&["meta", "setxattr", s(&own), "user.cordon"]).ok()?;
+    if w.uid() == 0 {
+        let capable = w.host(&["meta", "setxattr", s(&own), "security.capability"]);
+        let _ = fs::remove_file(&own);
+        capable.ok()?;
+    }
     Ok(())
 }
 
@@ -393,9 +400,8 @@ fn metadata_outside_grants(w: &World) -> CaseResult {
 /// Every call that changes a file's mode, owner, times or extended
 /// attributes, on a file of a read-only grant (the file belongs to the
 /// server's user, so only the sandbox can refuse). Without namespaces:
-/// EPERM from the filter for every call. With namespaces: EROFS from the
-/// read-only bind mount, and EPERM for attribute writes (denied in every
-/// mode). On the host the file's mode, owner, times and attributes stay.
+/// EPERM from the filter. With namespaces: EROFS from the read-only bind
+/// mount. Attribute writes: EOPNOTSUPP from the filter in every mode. On the host the file's mode, owner, times and attributes stay.
 /// Control: every call works (or fails other than EPERM) on the host.
 fn metadata_every_call(w: &World) -> CaseResult {
     let data = w.ro.join("data.txt");
@@ -436,10 +442,12 @@ fn metadata_every_call(w: &World) -> CaseResult {
             stat(&data) == Some(before) && xattr(&data, "user.cordon").is_none(),
             || format!("ESCAPE: {op} changed the host's {}", data.display()),
         )?;
-        let expected = if !w.ns || op.contains("setxattr") {
-            "EPERM"
-        } else {
+        let expected = if op.contains("setxattr") {
+            "EOPNOTSUPP"
+        } else if w.ns {
             "EROFS"
+        } else {
+            "EPERM"
         };
         run.errno(expected).map_err(|e| format!("{op}: {e}"))?;
     }
