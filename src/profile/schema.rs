@@ -166,7 +166,14 @@ pub struct RawSeccomp {
     /// `"kill"` or `"log"`.
     #[serde(default)]
     pub action: Option<RawSyscallAction>,
-    /// System call names lifted from cordon's deny list.
+    /// System call names lifted from cordon's deny list. Among them:
+    /// `memfd_create` lets a memfd be created without MFD_NOEXEC_SEAL, so
+    /// code can run from it (browsers such as Chromium under Playwright or
+    /// Puppeteer servers need this; Node.js and Python do not);
+    /// `setxattr` and its siblings (otherwise EOPNOTSUPP); without
+    /// namespaces, `fchmodat`, `fchown`, `utimensat`, the System V IPC
+    /// calls and the others refused there. The set-ID mode rule and
+    /// `openat2`'s ENOSYS cannot be lifted.
     #[serde(default)]
     pub allow: Vec<Spanned<String>>,
     /// System call names added to the deny list.
