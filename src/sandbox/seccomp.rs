@@ -29,9 +29,9 @@
 //!    surface, namespaces, mounts, socket families other than the ones
 //!    the network mode needs, and executable memfds. Without namespaces
 //!    it also removes what reaches the host through no path Landlock
-//!    checks: changes of a file's mode, owner, times or extended
-//!    attributes (Landlock does not cover them, and seccomp cannot see
-//!    which file a call names) and System V IPC and POSIX message queues
+//!    checks: changes of a file's mode, owner, times, extended attributes
+//!    or attribute flags (`chattr`'s ioctls) (Landlock does not cover
+//!    them, and seccomp cannot see which file a call names) and System V IPC and POSIX message queues
 //!    (no IPC namespace). A match gets the profile's action; `allow`
 //!    lifts any of these.
 //!
@@ -250,7 +250,11 @@ fn default_rules(
     }
     denied.insert("memfd_create", memfd_rules()?);
     denied.insert("personality", personality_rules()?);
-    denied.insert("ioctl", ioctl_rules()?);
+    let mut ioctl = ioctl_rules()?;
+    if !namespaces {
+        ioctl.extend(file_attribute_ioctl_rules()?);
+    }
+    denied.insert("ioctl", ioctl);
     denied.insert("clone", clone_rules()?);
     let mut socket = socket_rules(network, true)?;
     if !namespaces {
@@ -335,6 +339,22 @@ const TIOCLINUX: u64 = 0x541c;
 /// and TIOCLINUX can do the same through the console's selection buffer.
 fn ioctl_rules() -> Result<Vec<SeccompRule>, SeccompError> {
     [TIOCSTI, TIOCLINUX]
+        .into_iter()
+        .map(|request| rule(vec![cond(1, SeccompCmpOp::MaskedEq(0xffff_ffff), request)?]))
+        .collect()
+}
+
+// <linux/fs.h>: _IOW('f', 2, long), _IOW('f', 2, int), _IOW('X', 32,
+// struct fsxattr); the same encoding on x86_64 and aarch64.
+const FS_IOC_SETFLAGS: u64 = 0x4008_6602;
+const FS_IOC32_SETFLAGS: u64 = 0x4004_6602;
+const FS_IOC_FSSETXATTR: u64 = 0x401c_5820;
+
+/// Without namespaces: the `chattr` ioctls, which change a file's
+/// attribute flags (append-only, no-dump, …) like `chmod` changes its mode,
+/// on any file the server can open.
+fn file_attribute_ioctl_rules() -> Result<Vec<SeccompRule>, SeccompError> {
+    [FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR]
         .into_iter()
         .map(|request| rule(vec![cond(1, SeccompCmpOp::MaskedEq(0xffff_ffff), request)?]))
         .collect()
@@ -1048,6 +1068,18 @@ mod tests {
             [TIOCSTI as c_long, TIOCLINUX as c_long],
             [libc::TIOCSTI as c_long, libc::TIOCLINUX as c_long]
         );
+        assert_eq!(
+            [FS_IOC_SETFLAGS as c_long, FS_IOC32_SETFLAGS as c_long],
+            [
+                libc::FS_IOC_SETFLAGS as c_long,
+                libc::FS_IOC32_SETFLAGS as c_long
+            ]
+        );
+        // _IOW('X', 32, struct fsxattr), the struct 28 bytes.
+        assert_eq!(
+            FS_IOC_FSSETXATTR,
+            1 << 30 | 28 << 16 | (b'X' as u64) << 8 | 32
+        );
         for name in default_denied().iter().chain(&[
             "personality",
             "ioctl",
@@ -1123,7 +1155,7 @@ mod tests {
             || sys(libc::SYS_fchmod, [-1, 0o4755, 0, 0]),
             || sys(libc::SYS_fchmod, [-1, 0o2755, 0, 0]),
             || at_call(libc::SYS_fchmodat, 0o6755),
-            || at_call(libc::SYS_fchmodat2, 0o4700),
+            || at_call(syscall_number("fchmodat2").unwrap_or(452), 0o4700),
             || at_call(libc::SYS_mknodat, (libc::S_IFREG | 0o4755) as c_long),
             || {
                 let flags = (libc::O_CREAT | libc::O_WRONLY) as c_long;
@@ -1302,7 +1334,7 @@ mod tests {
 
     #[test]
     fn metadata_and_host_ipc_are_denied_without_namespaces() {
-        let probes: [fn() -> c_long; 7] = [
+        let probes: [fn() -> c_long; 8] = [
             || at_call(libc::SYS_fchmodat, 0o777),
             || sys(libc::SYS_fchown, [-1, 0, 0, 0]),
             || {
@@ -1316,6 +1348,7 @@ mod tests {
                 )
             },
             || sys(libc::SYS_shmget, [0x0c0d_0e0f, 0, 0, 0]),
+            || sys(libc::SYS_ioctl, [-1, FS_IOC_SETFLAGS as c_long, 0, 0]),
             || sys(libc::SYS_msgget, [0x0c0d_0e0f, 0, 0, 0]),
             || {
                 sys(

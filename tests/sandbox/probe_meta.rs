@@ -63,8 +63,8 @@ const SYS_FCHMODAT2: c_long = libc::SYS_fchmodat2;
 const FILE_CAPS: [u32; 5] = [0x0200_0001, 1 << 13, 0, 0, 0];
 
 /// `meta OP PATH [ARG]`: one call that changes a file's mode (ARG: the
-/// octal mode), owner (to the caller's own uid and gid), times (to now) or
-/// extended attribute (ARG: its name; the value is `cordon`, or a valid
+/// octal mode), owner (to the caller's own uid and gid), times (to now),
+/// attribute flags (to their value) or extended attribute (ARG: its name; the value is `cordon`, or a valid
 /// capability set for `security.capability`).
 pub fn meta(op: &str, path: &str, arg: &str) -> Option<Outcome> {
     let run = || -> Result<Option<Outcome>, Errno> {
@@ -111,6 +111,16 @@ pub fn meta(op: &str, path: &str, arg: &str) -> Option<Outcome> {
             "lremovexattr" => sys(libc::SYS_lremovexattr, [p, n, 0, 0, 0, 0]),
             "fremovexattr" => sys(libc::SYS_fremovexattr, [fd()?.0 as c_long, n, 0, 0, 0, 0]),
             "removexattrat" => sys(SYS_REMOVEXATTRAT, [AT_FDCWD, p, 0, n, 0, 0]),
+            // `chattr`: the file's attribute flags, set to what they are.
+            "setflags" => {
+                let fd = fd()?;
+                let mut flags: c_int = 0;
+                let f = (&raw mut flags) as c_long;
+                let get = libc::FS_IOC_GETFLAGS as c_long;
+                Errno::result(sys(libc::SYS_ioctl, [fd.0 as c_long, get, f, 0, 0, 0]))?;
+                let set = libc::FS_IOC_SETFLAGS as c_long;
+                sys(libc::SYS_ioctl, [fd.0 as c_long, set, f, 0, 0, 0])
+            }
             #[cfg(target_arch = "x86_64")]
             "chmod" => sys(libc::SYS_chmod, [p, octal(arg)?, 0, 0, 0, 0]),
             #[cfg(target_arch = "x86_64")]

@@ -397,8 +397,8 @@ fn metadata_outside_grants(w: &World) -> CaseResult {
     Ok(())
 }
 
-/// Every call that changes a file's mode, owner, times or extended
-/// attributes, on a file of a read-only grant (the file belongs to the
+/// Every call that changes a file's mode, owner, times, attribute flags
+/// (`chattr`) or extended attributes, on a file of a read-only grant (the file belongs to the
 /// server's user, so only the sandbox can refuse). Without namespaces:
 /// EPERM from the filter. With namespaces: EROFS from the read-only bind
 /// mount. Attribute writes: EOPNOTSUPP from the filter in every mode. On the host the file's mode, owner, times and attributes stay.
@@ -423,6 +423,7 @@ fn metadata_every_call(w: &World) -> CaseResult {
         ("lremovexattr", "user.cordon"),
         ("fremovexattr", "user.cordon"),
         ("removexattrat", "user.cordon"),
+        ("setflags", ""),
         #[cfg(target_arch = "x86_64")]
         ("chmod", &mode),
         #[cfg(target_arch = "x86_64")]
