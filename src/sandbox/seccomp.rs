@@ -149,6 +149,14 @@ pub fn syscall_number(name: &str) -> Option<i64> {
         .map(|&(_, nr)| nr)
 }
 
+/// Whether this kernel creates memfds with MFD_NOEXEC_SEAL (Linux 6.3),
+/// the only memfds the deny list lets through; for `cordon doctor`.
+pub fn memfd_noexec_seal_supported() -> bool {
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::from_bits_retain(MFD_NOEXEC_SEAL as u32);
+    memfd_create(c"cordon-doctor", flags).is_ok()
+}
+
 /// Calls answered with a fixed errno, whatever the profile's action,
 /// unless the profile names them in `allow` (lifted) or `deny` (then they
 /// get its action). The answer is the one callers already handle.
