@@ -30,10 +30,10 @@
 //!    the network mode needs, and executable memfds. Without namespaces
 //!    it also removes what reaches the host through no path Landlock
 //!    checks: changes of a file's mode, owner, times, extended attributes
-//!    or attribute flags (`chattr`'s ioctls) (Landlock does not cover
-//!    them, and seccomp cannot see which file a call names) and System V IPC and POSIX message queues
-//!    (no IPC namespace). A match gets the profile's action; `allow`
-//!    lifts any of these.
+//!    or attribute flags (`chattr`'s ioctls), which Landlock does not
+//!    cover and where seccomp cannot see which file a call names; and
+//!    System V IPC and POSIX message queues (no IPC namespace). A match
+//!    gets the profile's action; `allow` lifts any of these.
 //!
 //! Every rule reads the low 32 bits of an argument only, matching how the
 //! kernel reads these arguments (`int` or `unsigned int`; `clone` uses the

@@ -48,14 +48,9 @@ pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
         )),
         "name-to-handle" => name_to_handle(arg(0)),
         "getrusage" => getrusage(),
-        // `memfd [FLAGS]`, FLAGS in hex (0 when absent).
         "memfd" => close_fd(sys(
             libc::SYS_memfd_create,
-            [
-                c"probe".as_ptr() as c_long,
-                parse_hex(arg(0)).unwrap_or(0) as c_long,
-                0,
-            ],
+            [c"probe".as_ptr() as c_long, 0, 0],
         )),
         // File metadata, set-ID files, System V IPC, memfd execution.
         "meta" => probe_meta::meta(arg(0), arg(1), arg(2))?,

@@ -3,6 +3,12 @@
 //! ioctls with EPERM whatever their high bits, and a call through the x32
 //! ABI kills the process.
 //!
+//! Also: no set-user-ID or set-group-ID file and no file capability in a
+//! writable grant, in every mode; without namespaces, no change of any
+//! file's mode, owner, times or attributes, and none of the host's System
+//! V IPC or POSIX message queues; no code run from a memfd. These cases
+//! check the host's side of the file after each attempt.
+//!
 //! For calls that are simply denied, the control is the same probe on the
 //! host: its arguments make the call fail there with another errno (or
 //! succeed), so the EPERM inside can only be the filter's.
