@@ -55,7 +55,15 @@ fn lines(probe: &Probe, policy: &Policy) -> Vec<Line> {
         },
         fatal: false,
     };
-    vec![landlock, seccomp, userns, apparmor]
+    let memfd = Line {
+        text: if crate::sandbox::seccomp::memfd_noexec_seal_supported() {
+            "memfd: ok, memfds can be sealed against execution (MFD_NOEXEC_SEAL); cordon refuses the others unless a profile lists memfd_create in seccomp.allow".into()
+        } else {
+            "memfd: the kernel lacks MFD_NOEXEC_SEAL (Linux 6.3): memfd_create fails inside cordon unless a profile lists it in seccomp.allow".into()
+        },
+        fatal: false,
+    };
+    vec![landlock, seccomp, userns, apparmor, memfd]
 }
 
 fn landlock_rights(abi: u32) -> String {

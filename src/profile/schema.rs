@@ -166,7 +166,16 @@ pub struct RawSeccomp {
     /// `"kill"` or `"log"`.
     #[serde(default)]
     pub action: Option<RawSyscallAction>,
-    /// System call names lifted from cordon's deny list.
+    /// System call names lifted from cordon's deny list. Among them:
+    /// `memfd_create` lets a memfd be created without MFD_NOEXEC_SEAL, so
+    /// code can run from it (Node.js and Python do not create memfds; a
+    /// server driving a browser whose shared memory uses them, such as
+    /// Firefox under Playwright, or a packed program that runs itself from
+    /// memory, may need it);
+    /// `setxattr` and its siblings (otherwise EOPNOTSUPP); without
+    /// namespaces, `fchmodat`, `fchown`, `utimensat`, the System V IPC
+    /// calls and the others refused there. The set-ID mode rule and
+    /// `openat2`'s ENOSYS cannot be lifted.
     #[serde(default)]
     pub allow: Vec<Spanned<String>>,
     /// System call names added to the deny list.

@@ -386,6 +386,10 @@ fn prepare_seccomp(
                 "seccomp: enforced (denied system calls: {})",
                 policy.seccomp.action
             ));
+            if !namespaces {
+                // The filter cannot tell a granted file from the host's.
+                report.enforced("seccomp: without namespaces, changing any file's mode, owner, times or extended attributes is refused (granted files too), and so are System V IPC and POSIX message queues".into());
+            }
             Ok(Some(prepared))
         }
         (Err(reason), Requirement::BestEffort) => {

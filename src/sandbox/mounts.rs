@@ -448,7 +448,9 @@ fn plan_dev(ops: &mut Vec<MountOp>, made: &mut Vec<PathBuf>) -> Result<(), Strin
         ops.push(MountOp::Bind {
             source: cpath(OLD, &path)?,
             target: cpath(NEW, &path)?,
-            attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+            // Read-only: I/O on a device node ignores it, but a chmod,
+            // chown or utimes of the host's node (root owns it) does not.
+            attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
         });
     }
     for (name, target) in [

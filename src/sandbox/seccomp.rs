@@ -8,15 +8,32 @@
 //! 1. The ABI gate (hand-written): a call made through another
 //!    architecture's entry point (i386 `int 0x80`, x32) has other syscall
 //!    numbers, so every rule below would miss it; it kills the process.
-//! 2. `clone3` fails with ENOSYS, so libc falls back to `clone`, whose
-//!    flags a filter can read (`clone3` passes them in memory). Left out
-//!    when the profile names `clone3` in `allow`, or in `deny` (then it
-//!    gets the profile's action like any other denied call).
-//! 3. The deny list: a denylist, not an allowlist, because MCP servers
+//! 2. Fixed answers that callers already handle, whatever the profile's
+//!    action (see [`ANSWERED`]): ENOSYS for calls whose arguments live in
+//!    memory a filter cannot read, so that libc falls back to the older
+//!    call whose arguments it can: `clone3` (flags; fallback `clone`) and
+//!    `openat2` (the new file's mode; fallback `openat`); EOPNOTSUPP for
+//!    setting extended attributes, whose name the filter cannot read
+//!    (file capabilities, ACLs). A profile that names one of them in
+//!    `allow` or `deny` takes it out of this program, except `openat2`:
+//!    program 3 relies on it. One program per errno.
+//! 3. No set-user-ID or set-group-ID file (systemd's `RestrictSUIDSGID=`):
+//!    EPERM for every call that creates a file or sets a mode with
+//!    `S_ISUID` or `S_ISGID` in its mode argument, whatever the profile
+//!    says. (File capabilities need `setxattr("security.capability")`
+//!    and CAP_SETFCAP: the capability is dropped, and program 2 refuses
+//!    the call.)
+//! 4. The deny list: a denylist, not an allowlist, because MCP servers
 //!    are arbitrary programs in arbitrary runtimes. It removes what lets a
 //!    process reach other processes, the kernel's rarely used attack
-//!    surface, namespaces, mounts, and socket families other than the ones
-//!    the network mode needs. A match gets the profile's action.
+//!    surface, namespaces, mounts, socket families other than the ones
+//!    the network mode needs, and executable memfds. Without namespaces
+//!    it also removes what reaches the host through no path Landlock
+//!    checks: changes of a file's mode, owner, times, extended attributes
+//!    or attribute flags (`chattr`'s ioctls), which Landlock does not
+//!    cover and where seccomp cannot see which file a call names; and
+//!    System V IPC and POSIX message queues (no IPC namespace). A match
+//!    gets the profile's action; `allow` lifts any of these.
 //!
 //! Every rule reads the low 32 bits of an argument only, matching how the
 //! kernel reads these arguments (`int` or `unsigned int`; `clone` uses the
@@ -77,18 +94,19 @@ pub fn prepare(
     namespaces: bool,
 ) -> Result<PreparedSeccomp, SeccompError> {
     let mut denied = default_rules(network, namespaces)?;
-    let mut clone3_enosys = true;
+    // Calls that get a fixed answer unless the profile names them.
+    let mut answered: Vec<&str> = ANSWERED.iter().map(|&(name, _)| name).collect();
     // `allow` lifts a name completely, argument rules included; `deny`
     // then adds unconditional denials, so a name in both is denied.
     for name in &policy.allow {
         resolve(name)?;
         denied.remove(name.as_str());
-        clone3_enosys &= name != "clone3";
+        answered.retain(|a| a != name);
     }
     for name in &policy.deny {
         resolve(name)?;
         denied.insert(name.as_str(), Vec::new());
-        clone3_enosys &= name != "clone3";
+        answered.retain(|a| a != name);
     }
     let mut rules = BTreeMap::new();
     for (name, chain) in denied {
@@ -98,10 +116,24 @@ pub fn prepare(
     // The deny list comes last so that a profile denying `seccomp` or
     // `prctl` cannot stop the programs before it from being installed.
     let mut programs = vec![abi_gate()];
-    if clone3_enosys {
-        let clone3 = BTreeMap::from([(resolve("clone3")?, Vec::new())]);
-        programs.push(compile(clone3, SeccompAction::Errno(libc::ENOSYS as u32))?);
+    for errno in [libc::ENOSYS, libc::EOPNOTSUPP] {
+        let mut calls = BTreeMap::new();
+        if errno == libc::ENOSYS {
+            calls.insert(resolve("openat2")?, Vec::new());
+        }
+        for &(name, answer) in ANSWERED {
+            if answer == errno && answered.contains(&name) {
+                calls.insert(resolve(name)?, Vec::new());
+            }
+        }
+        if !calls.is_empty() {
+            programs.push(compile(calls, SeccompAction::Errno(errno as u32))?);
+        }
     }
+    programs.push(compile(
+        set_id_rules()?,
+        SeccompAction::Errno(libc::EPERM as u32),
+    )?);
     programs.push(compile(rules, match_action(policy.action))?);
     Ok(PreparedSeccomp { programs })
 }
@@ -112,16 +144,49 @@ pub fn syscall_number(name: &str) -> Option<i64> {
     SYSCALLS
         .iter()
         .chain(ARCH_SYSCALLS)
+        .chain(UNIFIED_SYSCALLS)
         .find(|(constant, _)| constant.strip_prefix("SYS_") == Some(name))
         .map(|&(_, nr)| nr)
 }
 
+/// Whether this kernel creates memfds with MFD_NOEXEC_SEAL (Linux 6.3),
+/// the only memfds the deny list lets through; for `cordon doctor`.
+pub fn memfd_noexec_seal_supported() -> bool {
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::from_bits_retain(MFD_NOEXEC_SEAL as u32);
+    memfd_create(c"cordon-doctor", flags).is_ok()
+}
+
+/// Calls answered with a fixed errno, whatever the profile's action,
+/// unless the profile names them in `allow` (lifted) or `deny` (then they
+/// get its action). The answer is the one callers already handle.
+static ANSWERED: &[(&str, c_int)] = &[
+    // libc falls back to `clone`, whose flags the filter reads.
+    ("clone3", libc::ENOSYS),
+    // Extended attributes: file capabilities (`security.capability`) and
+    // ACLs are attributes, and the filter cannot read the name. "Not
+    // supported here" is what `cp -p`, `tar` and Python's `shutil` treat
+    // as a file system without attributes, and go on (with EPERM they
+    // fail).
+    ("setxattr", libc::EOPNOTSUPP),
+    ("lsetxattr", libc::EOPNOTSUPP),
+    ("fsetxattr", libc::EOPNOTSUPP),
+    ("setxattrat", libc::EOPNOTSUPP),
+];
+
 /// The calls cordon denies whatever their arguments, for `cordon profile
-/// show` and the docs. `personality`, `ioctl`, `clone`, `socket` and
-/// `socketpair` are denied for some arguments only, and `clone3` fails
-/// with ENOSYS (see the module docs).
+/// show` and the docs. `personality`, `ioctl`, `clone`, `socket`,
+/// `socketpair` and `memfd_create` are denied for some arguments only,
+/// `clone3` and `openat2` fail with ENOSYS, and the calls that set a mode
+/// fail for set-ID modes (see the module docs).
 pub fn default_denied() -> &'static [&'static str] {
     DEFAULT_DENIED
+}
+
+/// The calls cordon denies whatever their arguments when it runs without
+/// namespaces, on top of [`default_denied`].
+pub fn no_namespaces_denied() -> &'static [&'static str] {
+    NO_NAMESPACES_DENIED
 }
 
 // Kept grouped by reason (rustfmt would give every name its own line).
@@ -156,6 +221,28 @@ static DEFAULT_DENIED: &[&str] = &[
     #[cfg(target_arch = "x86_64")] "_sysctl",
 ];
 
+// Kept grouped by reason (rustfmt would give every name its own line).
+#[rustfmt::skip]
+static NO_NAMESPACES_DENIED: &[&str] = &[
+    // A file's mode, owner, times and extended attributes: Landlock does
+    // not cover them, and without a mount namespace every file the server
+    // can name is the host's (`chmod 777 ~/.ssh`, `chmod u+s` on a file
+    // of root's). The filter cannot tell a granted path from another.
+    "fchmod", "fchmodat", "fchmodat2", "fchown", "fchownat", "utimensat",
+    "removexattr", "lremovexattr", "fremovexattr", "removexattrat",
+    #[cfg(target_arch = "x86_64")] "chmod",
+    #[cfg(target_arch = "x86_64")] "chown",
+    #[cfg(target_arch = "x86_64")] "lchown",
+    #[cfg(target_arch = "x86_64")] "utime",
+    #[cfg(target_arch = "x86_64")] "utimes",
+    #[cfg(target_arch = "x86_64")] "futimesat",
+    // The host's System V IPC and POSIX message queues: without an IPC
+    // namespace they are the host's, and no path check applies.
+    "shmget", "shmat", "shmctl", "shmdt", "msgget", "msgsnd", "msgrcv", "msgctl", "semget",
+    "semop", "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend",
+    "mq_timedreceive", "mq_notify", "mq_getsetattr",
+];
+
 /// The deny list before the profile's changes: name → rule chain, where an
 /// empty chain means "whatever the arguments" (seccompiler's convention).
 fn default_rules(
@@ -166,8 +253,16 @@ fn default_rules(
         .iter()
         .map(|&name| (name, Vec::new()))
         .collect();
+    if !namespaces {
+        denied.extend(NO_NAMESPACES_DENIED.iter().map(|&name| (name, Vec::new())));
+    }
+    denied.insert("memfd_create", memfd_rules()?);
     denied.insert("personality", personality_rules()?);
-    denied.insert("ioctl", ioctl_rules()?);
+    let mut ioctl = ioctl_rules()?;
+    if !namespaces {
+        ioctl.extend(file_attribute_ioctl_rules()?);
+    }
+    denied.insert("ioctl", ioctl);
     denied.insert("clone", clone_rules()?);
     let mut socket = socket_rules(network, true)?;
     if !namespaces {
@@ -180,6 +275,57 @@ fn default_rules(
     denied.insert("socket", socket);
     denied.insert("socketpair", socket_rules(network, false)?);
     Ok(denied)
+}
+
+/// A memfd must be created with MFD_NOEXEC_SEAL (Linux 6.3): then it can
+/// never be made executable, so no code runs from it by `execveat` or
+/// `/proc/self/fd/N`, which Landlock does not stop (a memfd is on an
+/// internal filesystem that Landlock lets through). Without the flag, or
+/// with MFD_EXEC, the call is denied; older kernels reject the flag, so
+/// there memfd_create fails either way.
+fn memfd_rules() -> Result<Vec<SeccompRule>, SeccompError> {
+    Ok(vec![rule(vec![cond(
+        1,
+        SeccompCmpOp::MaskedEq(MFD_NOEXEC_SEAL),
+        0,
+    )?])?])
+}
+
+// <linux/memfd.h>; libc does not export it on every target.
+const MFD_NOEXEC_SEAL: u64 = 0x0008;
+
+/// The third program: EPERM for a set-user-ID or set-group-ID bit in the
+/// mode argument of a call that creates a file or changes its mode. The
+/// mode is tested whatever the flags (`open` without O_CREAT ignores it,
+/// and libc passes 0 then). The kernel reads the mode as a `umode_t`, so
+/// the low 32 bits hold it whole.
+fn set_id_rules() -> Result<BTreeMap<c_long, Vec<SeccompRule>>, SeccompError> {
+    // (call, index of its mode argument)
+    let calls: &[(&str, u8)] = &[
+        ("fchmod", 1),
+        ("fchmodat", 2),
+        ("fchmodat2", 2),
+        ("openat", 3),
+        ("mknodat", 2),
+        #[cfg(target_arch = "x86_64")]
+        ("chmod", 1),
+        #[cfg(target_arch = "x86_64")]
+        ("creat", 1),
+        #[cfg(target_arch = "x86_64")]
+        ("open", 2),
+        #[cfg(target_arch = "x86_64")]
+        ("mknod", 1),
+    ];
+    let bits = [libc::S_ISUID as u64, libc::S_ISGID as u64];
+    let mut rules = BTreeMap::new();
+    for &(name, arg) in calls {
+        let chain = bits
+            .iter()
+            .map(|&bit| rule(vec![cond(arg, SeccompCmpOp::MaskedEq(bit), bit)?]))
+            .collect::<Result<Vec<_>, _>>()?;
+        rules.insert(resolve(name)?, chain);
+    }
+    Ok(rules)
 }
 
 /// Only `PER_LINUX` and the query value pass: other personalities turn on
@@ -201,6 +347,22 @@ const TIOCLINUX: u64 = 0x541c;
 /// and TIOCLINUX can do the same through the console's selection buffer.
 fn ioctl_rules() -> Result<Vec<SeccompRule>, SeccompError> {
     [TIOCSTI, TIOCLINUX]
+        .into_iter()
+        .map(|request| rule(vec![cond(1, SeccompCmpOp::MaskedEq(0xffff_ffff), request)?]))
+        .collect()
+}
+
+// <linux/fs.h>: _IOW('f', 2, long), _IOW('f', 2, int), _IOW('X', 32,
+// struct fsxattr); the same encoding on x86_64 and aarch64.
+const FS_IOC_SETFLAGS: u64 = 0x4008_6602;
+const FS_IOC32_SETFLAGS: u64 = 0x4004_6602;
+const FS_IOC_FSSETXATTR: u64 = 0x401c_5820;
+
+/// Without namespaces: the `chattr` ioctls, which change a file's
+/// attribute flags (append-only, no-dump, …) like `chmod` changes its mode,
+/// on any file the server can open.
+fn file_attribute_ioctl_rules() -> Result<Vec<SeccompRule>, SeccompError> {
+    [FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR]
         .into_iter()
         .map(|request| rule(vec![cond(1, SeccompCmpOp::MaskedEq(0xffff_ffff), request)?]))
         .collect()
@@ -439,6 +601,17 @@ static ARCH_SYSCALLS: &[(&str, c_long)] = syscalls![
     SYS_ustat SYS_utime SYS_utimes SYS_vfork SYS_vserver
 ];
 
+/// Calls newer than libc's tables. Since Linux 5.1 (number 424) every
+/// architecture gives a new call the same number.
+static UNIFIED_SYSCALLS: &[(&str, c_long)] = &[
+    #[cfg(target_arch = "aarch64")]
+    ("SYS_fchmodat2", 452),
+    ("SYS_setxattrat", 463),
+    ("SYS_getxattrat", 464),
+    ("SYS_listxattrat", 465),
+    ("SYS_removexattrat", 466),
+];
+
 #[cfg(all(target_arch = "aarch64", target_env = "gnu"))]
 static ARCH_SYSCALLS: &[(&str, c_long)] = syscalls![SYS_kexec_file_load];
 
@@ -481,7 +654,17 @@ mod tests {
 
     /// Runs `probe` in a child under the programs prepared for `policy`.
     fn run_with(policy: &SyscallPolicy, network: NetworkMode, probe: fn() -> c_long) -> Outcome {
-        let prepared = prepare(policy, network, true).expect("prepare");
+        run_in(policy, network, true, probe)
+    }
+
+    /// [`run_with`], choosing whether cordon uses namespaces.
+    fn run_in(
+        policy: &SyscallPolicy,
+        network: NetworkMode,
+        namespaces: bool,
+        probe: fn() -> c_long,
+    ) -> Outcome {
+        let prepared = prepare(policy, network, namespaces).expect("prepare");
         // SAFETY: the test binary is multi-threaded; the child only makes
         // raw system calls on memory it already has and leaves with _exit,
         // so it never touches a lock another thread may have held.
@@ -893,6 +1076,18 @@ mod tests {
             [TIOCSTI as c_long, TIOCLINUX as c_long],
             [libc::TIOCSTI as c_long, libc::TIOCLINUX as c_long]
         );
+        assert_eq!(
+            [FS_IOC_SETFLAGS as c_long, FS_IOC32_SETFLAGS as c_long],
+            [
+                libc::FS_IOC_SETFLAGS as c_long,
+                libc::FS_IOC32_SETFLAGS as c_long
+            ]
+        );
+        // _IOW('X', 32, struct fsxattr), the struct 28 bytes.
+        assert_eq!(
+            FS_IOC_FSSETXATTR,
+            1 << 30 | 28 << 16 | (b'X' as u64) << 8 | 32
+        );
         for name in default_denied().iter().chain(&[
             "personality",
             "ioctl",
@@ -900,10 +1095,21 @@ mod tests {
             "clone3",
             "socket",
             "socketpair",
+            "memfd_create",
+            "openat2",
+            "fchmodat2",
         ]) {
             assert!(syscall_number(name).is_some(), "{name}");
         }
+        for name in no_namespaces_denied()
+            .iter()
+            .chain(ANSWERED.iter().map(|(name, _)| name))
+        {
+            assert!(syscall_number(name).is_some(), "{name}");
+        }
         assert!(!default_denied().iter().any(|n| n.starts_with("landlock")));
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(syscall_number("fchmodat2"), Some(libc::SYS_fchmodat2));
     }
 
     #[test]
@@ -914,7 +1120,7 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(prepared.programs.len(), 3);
+        assert_eq!(prepared.programs.len(), 5);
         assert!(
             prepared
                 .programs
@@ -927,6 +1133,252 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(no_clone3.programs.len(), 2);
+        assert_eq!(no_clone3.programs.len(), 5);
+        assert!(no_clone3.programs[1].len() < prepared.programs[1].len());
+    }
+
+    /// A path that does not exist: should the filter let a call through,
+    /// the kernel answers ENOENT, never EPERM, and changes nothing.
+    const MISSING: &std::ffi::CStr = c"/nonexistent-cordon-test/file";
+
+    fn path_call(nr: c_long, mode: c_long) -> c_long {
+        sys(nr, [MISSING.as_ptr() as c_long, mode, 0, 0])
+    }
+
+    fn at_call(nr: c_long, mode: c_long) -> c_long {
+        sys(
+            nr,
+            [
+                libc::AT_FDCWD as c_long,
+                MISSING.as_ptr() as c_long,
+                mode,
+                0,
+            ],
+        )
+    }
+
+    #[test]
+    fn set_id_modes_are_denied_whatever_the_action() {
+        let probes: [fn() -> c_long; 8] = [
+            || sys(libc::SYS_fchmod, [-1, 0o4755, 0, 0]),
+            || sys(libc::SYS_fchmod, [-1, 0o2755, 0, 0]),
+            || at_call(libc::SYS_fchmodat, 0o6755),
+            || at_call(syscall_number("fchmodat2").unwrap_or(452), 0o4700),
+            || at_call(libc::SYS_mknodat, (libc::S_IFREG | 0o4755) as c_long),
+            || {
+                let flags = (libc::O_CREAT | libc::O_WRONLY) as c_long;
+                let path = MISSING.as_ptr() as c_long;
+                sys(
+                    libc::SYS_openat,
+                    [libc::AT_FDCWD as c_long, path, flags, 0o4755],
+                )
+            },
+            // High bits above the kernel's umode_t change nothing.
+            || sys(libc::SYS_fchmod, [-1, 0x1_0000_0000 | 0o4755, 0, 0]),
+            || {
+                let flags = (libc::O_TMPFILE | libc::O_WRONLY) as c_long;
+                sys(
+                    libc::SYS_openat,
+                    [
+                        libc::AT_FDCWD as c_long,
+                        c"/".as_ptr() as c_long,
+                        flags,
+                        0o2755,
+                    ],
+                )
+            },
+        ];
+        for probe in probes {
+            for action in [SyscallAction::Log, SyscallAction::Kill] {
+                assert_eq!(run(action, NetworkMode::None, probe), EPERM);
+            }
+            // Lifting the call from the deny list leaves the mode rule.
+            let allowed = policy(
+                SyscallAction::Kill,
+                &["fchmod", "fchmodat", "fchmodat2", "openat"],
+                &[],
+            );
+            assert_eq!(run_in(&allowed, NetworkMode::None, false, probe), EPERM);
+        }
+        // The same calls with a plain mode reach the kernel.
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::None, || sys(
+                libc::SYS_fchmod,
+                [-1, 0o1777, 0, 0]
+            )),
+            Outcome::Failed(Errno::EBADF)
+        );
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::None, || at_call(
+                libc::SYS_fchmodat,
+                0o755
+            )),
+            Outcome::Failed(Errno::ENOENT)
+        );
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn set_id_modes_are_denied_in_legacy_calls() {
+        let probes: [fn() -> c_long; 4] = [
+            || path_call(libc::SYS_chmod, 0o4755),
+            || path_call(libc::SYS_creat, 0o2755),
+            || {
+                sys(
+                    libc::SYS_open,
+                    [
+                        MISSING.as_ptr() as c_long,
+                        libc::O_CREAT as c_long,
+                        0o4755,
+                        0,
+                    ],
+                )
+            },
+            || path_call(libc::SYS_mknod, (libc::S_IFREG | 0o2755) as c_long),
+        ];
+        for probe in probes {
+            assert_eq!(run(SyscallAction::Kill, NetworkMode::None, probe), EPERM);
+        }
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::None, || path_call(
+                libc::SYS_creat,
+                0o755
+            )),
+            Outcome::Failed(Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn openat2_answers_enosys() {
+        let probe = || {
+            // struct open_how: flags, mode, resolve.
+            let how = [(libc::O_CREAT | libc::O_WRONLY) as u64, 0o4755, 0];
+            let args = [
+                libc::AT_FDCWD as c_long,
+                MISSING.as_ptr() as c_long,
+                how.as_ptr() as c_long,
+                std::mem::size_of_val(&how) as c_long,
+            ];
+            sys(libc::SYS_openat2, args)
+        };
+        for action in [SyscallAction::Errno, SyscallAction::Kill] {
+            assert_eq!(
+                run(action, NetworkMode::None, probe),
+                Outcome::Failed(Errno::ENOSYS)
+            );
+        }
+    }
+
+    fn memfd(flags: c_long) -> c_long {
+        sys(
+            libc::SYS_memfd_create,
+            [c"t".as_ptr() as c_long, flags, 0, 0],
+        )
+        .min(0)
+    }
+
+    #[test]
+    fn memfds_must_be_sealed_against_execution() {
+        let plain: fn() -> c_long = || memfd(libc::MFD_CLOEXEC as c_long);
+        let exec: fn() -> c_long = || memfd(0x10);
+        assert_denied(NetworkMode::None, plain);
+        assert_denied(NetworkMode::None, exec);
+        let sealed = || memfd((libc::MFD_CLOEXEC | 0x8) as c_long);
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::None, sealed),
+            Outcome::Ok
+        );
+        let allowed = policy(SyscallAction::Kill, &["memfd_create"], &[]);
+        assert_eq!(run_with(&allowed, NetworkMode::None, plain), Outcome::Ok);
+    }
+
+    #[test]
+    fn extended_attribute_writes_are_denied() {
+        let probe = || {
+            let value = b"x";
+            sys(
+                libc::SYS_setxattr,
+                [
+                    MISSING.as_ptr() as c_long,
+                    c"security.capability".as_ptr() as c_long,
+                    value.as_ptr() as c_long,
+                    1,
+                ],
+            )
+        };
+        for action in [SyscallAction::Errno, SyscallAction::Kill] {
+            assert_eq!(
+                run(action, NetworkMode::None, probe),
+                Outcome::Failed(Errno::EOPNOTSUPP)
+            );
+        }
+        // Named in `allow`, it reaches the kernel; in `deny`, it gets the
+        // profile's action.
+        let allowed = policy(SyscallAction::Kill, &["setxattr"], &[]);
+        let outcome = run_with(&allowed, NetworkMode::None, probe);
+        // The kernel checks the value (EINVAL) or the path (ENOENT).
+        assert!(
+            matches!(outcome, Outcome::Failed(Errno::EINVAL | Errno::ENOENT)),
+            "{outcome:?}"
+        );
+        let denied = policy(SyscallAction::Kill, &[], &["setxattr"]);
+        assert_eq!(run_with(&denied, NetworkMode::None, probe), SIGSYS);
+        // Reading attributes stays.
+        let read = || {
+            let mut buf = [0u8; 16];
+            let args = [
+                MISSING.as_ptr() as c_long,
+                c"user.x".as_ptr() as c_long,
+                buf.as_mut_ptr() as c_long,
+                16,
+            ];
+            sys(libc::SYS_getxattr, args)
+        };
+        assert_eq!(
+            run(SyscallAction::Kill, NetworkMode::None, read),
+            Outcome::Failed(Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn metadata_and_host_ipc_are_denied_without_namespaces() {
+        let probes: [fn() -> c_long; 8] = [
+            || at_call(libc::SYS_fchmodat, 0o777),
+            || sys(libc::SYS_fchown, [-1, 0, 0, 0]),
+            || {
+                let args = [libc::AT_FDCWD as c_long, MISSING.as_ptr() as c_long, 0, 0];
+                sys(libc::SYS_utimensat, args)
+            },
+            || {
+                sys(
+                    libc::SYS_fremovexattr,
+                    [-1, c"user.x".as_ptr() as c_long, 0, 0],
+                )
+            },
+            || sys(libc::SYS_shmget, [0x0c0d_0e0f, 0, 0, 0]),
+            || sys(libc::SYS_ioctl, [-1, FS_IOC_SETFLAGS as c_long, 0, 0]),
+            || sys(libc::SYS_msgget, [0x0c0d_0e0f, 0, 0, 0]),
+            || {
+                sys(
+                    libc::SYS_mq_open,
+                    [c"cordon-test-missing".as_ptr() as c_long, 0, 0, 0],
+                )
+            },
+        ];
+        let errno = policy(SyscallAction::Errno, &[], &[]);
+        for probe in probes {
+            assert_eq!(run_in(&errno, NetworkMode::None, false, probe), EPERM);
+            let outcome = run_in(&errno, NetworkMode::None, true, probe);
+            assert!(
+                matches!(outcome, Outcome::Failed(e) if e != Errno::EPERM),
+                "{outcome:?}"
+            );
+        }
+        // A profile may lift one of them.
+        let allowed = policy(SyscallAction::Errno, &["fchmodat"], &[]);
+        assert_eq!(
+            run_in(&allowed, NetworkMode::None, false, probes[0]),
+            Outcome::Failed(Errno::ENOENT)
+        );
     }
 }

@@ -25,6 +25,7 @@ mod fs;
 mod invoke;
 mod net;
 mod probe;
+mod probe_meta;
 mod probe_sys;
 mod process;
 mod protect;

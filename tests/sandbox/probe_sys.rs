@@ -8,6 +8,7 @@ use libc::{c_long, pid_t};
 use nix::errno::Errno;
 
 use crate::probe::Outcome;
+use crate::probe_meta;
 
 /// The action `action`, or `None` when this file does not know it.
 pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
@@ -51,6 +52,17 @@ pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
             libc::SYS_memfd_create,
             [c"probe".as_ptr() as c_long, 0, 0],
         )),
+        // File metadata, set-ID files, System V IPC, memfd execution.
+        "meta" => probe_meta::meta(arg(0), arg(1), arg(2))?,
+        "mkfile" => probe_meta::mkfile(arg(0), arg(1), arg(2))?,
+        "ipc-plant" => probe_meta::ipc_plant(arg(0)),
+        "ipc-remove" => probe_meta::ipc_remove(arg(0)),
+        "shm-read" => probe_meta::shm_read(arg(0)),
+        "msg-drain" => probe_meta::msg_drain(arg(0)),
+        "sem-get" => probe_meta::sem_get(arg(0)),
+        "mq-read" => probe_meta::mq_read(arg(0)),
+        "shm-private" => probe_meta::shm_private(),
+        "memfd-exec" => probe_meta::memfd_exec(arg(0), arg(1))?,
         "eventfd" => close_fd(sys(libc::SYS_eventfd2, [0, 0, 0])),
         "epoll" => close_fd(sys(libc::SYS_epoll_create1, [0, 0, 0])),
         "fd-flags" => ret(sys(
