@@ -110,12 +110,12 @@ fn push_policy(out: &mut String, policy: &Policy) {
         );
         field(out, "unprotected:", &line);
     }
-    let tmp = if policy.private_tmp {
-        "private, empty and writable"
-    } else {
-        "no private /tmp (only what is granted above)"
+    let tmp = match (policy.private_tmp, policy.limits.tmp) {
+        (true, Some(size)) => format!("private, empty and writable, at most {}", bytes(size)),
+        (true, None) => "private, empty and writable, no size limit".to_owned(),
+        (false, _) => "no private /tmp (only what is granted above)".to_owned(),
     };
-    field(out, "/tmp:", tmp);
+    field(out, "/tmp:", &tmp);
     push_network(out, &policy.network);
     field(out, "limits:", &limits(&policy.limits));
     field(out, "seccomp:", &seccomp(&policy.seccomp));
@@ -278,11 +278,16 @@ fn push_network(out: &mut String, net: &Network) {
 
 fn limits(l: &Limits) -> String {
     let opt = |v: Option<u64>, f: fn(u64) -> String| v.map_or("unlimited".to_owned(), f);
+    let best_effort = match l.enforce {
+        crate::policy::LimitEnforcement::BestEffort => " (best-effort)",
+        crate::policy::LimitEnforcement::Required => "",
+    };
     format!(
-        "core dumps {}, open files {}, processes {}, address space {}, file size {}, cpu time {}",
-        bytes(l.core),
-        l.nofile,
+        "memory {}, processes {}, open files {}, core dumps {}, address space {}, file size {}, cpu time {}{best_effort}",
+        opt(l.memory, bytes),
         l.nproc,
+        l.nofile,
+        bytes(l.core),
         opt(l.address_space, bytes),
         opt(l.fsize, bytes),
         opt(l.cpu, |s| format!("{s}s")),

@@ -4,7 +4,12 @@
 use crate::policy::Limits;
 
 /// The (resource, value) pairs the child sets, in a fixed order.
-pub fn table(limits: &Limits) -> Vec<(libc::__rlimit_resource_t, u64)> {
+/// `data` is the memory bound for each process (RLIMIT_DATA), given when
+/// no memory cgroup holds the sandbox's: since Linux 4.7 it counts every
+/// private writable mapping (heap, anonymous mmap), so an allocation past
+/// it fails with ENOMEM, while the large PROT_NONE reservations of
+/// runtimes like V8 do not count (RLIMIT_AS does, and stops node).
+pub fn table(limits: &Limits, data: Option<u64>) -> Vec<(libc::__rlimit_resource_t, u64)> {
     let unlimited = libc::RLIM_INFINITY;
     vec![
         (libc::RLIMIT_CORE, limits.core),
@@ -13,6 +18,7 @@ pub fn table(limits: &Limits) -> Vec<(libc::__rlimit_resource_t, u64)> {
         (libc::RLIMIT_AS, limits.address_space.unwrap_or(unlimited)),
         (libc::RLIMIT_FSIZE, limits.fsize.unwrap_or(unlimited)),
         (libc::RLIMIT_CPU, limits.cpu.unwrap_or(unlimited)),
+        (libc::RLIMIT_DATA, data.unwrap_or(unlimited)),
     ]
 }
 
@@ -25,6 +31,7 @@ pub fn name(resource: libc::__rlimit_resource_t) -> &'static str {
         libc::RLIMIT_AS => "address_space",
         libc::RLIMIT_FSIZE => "fsize",
         libc::RLIMIT_CPU => "cpu",
+        libc::RLIMIT_DATA => "memory (data)",
         _ => "unknown",
     }
 }
