@@ -502,13 +502,15 @@ fn prepare_cgroup(
     let mut data = None;
     match (outcome.memory, limits.memory) {
         (Some(Ok(dir)), Some(bytes)) => report.enforced(format!(
-            "memory: {bytes} bytes for the whole sandbox (memory cgroup {}; past it the kernel kills a process of the sandbox)",
+            "memory: {} for the whole sandbox (memory cgroup {}; past it the kernel kills a process of the sandbox)",
+            rlimits::show_bytes(bytes),
             dir.display()
         )),
         (Some(Err(reason)), Some(bytes)) => {
             data = Some(bytes);
             report.enforced(format!(
-                "memory: {bytes} bytes per process (RLIMIT_DATA; no memory cgroup: {reason})"
+                "memory: {} per process (RLIMIT_DATA; no memory cgroup: {reason})",
+                rlimits::show_bytes(bytes)
             ));
         }
         _ => {}
@@ -565,7 +567,7 @@ fn bound_tmp(
             policy,
             "tmp",
             policy.limits.asked.tmp,
-            size.to_string(),
+            rlimits::show_bytes(size),
             "without namespaces the private /tmp is a directory on the host's disk, and the total size of its files cannot be bounded".into(),
             report,
         );
@@ -574,6 +576,9 @@ fn bound_tmp(
     if let Some(landlock) = landlock {
         landlock.grant_fresh_tmp();
     }
-    report.enforced(format!("/tmp: a private tmpfs of {size} bytes"));
+    report.enforced(format!(
+        "/tmp: a private tmpfs of {}",
+        rlimits::show_bytes(size)
+    ));
     Ok(())
 }

@@ -35,3 +35,31 @@ pub fn name(resource: libc::__rlimit_resource_t) -> &'static str {
         _ => "unknown",
     }
 }
+
+/// A byte count for the enforcement report: in the largest binary unit
+/// that divides it exactly (`4 GiB`), else in bytes.
+pub fn show_bytes(n: u64) -> String {
+    for (unit, size) in [
+        ("TiB", 1u64 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ] {
+        if n >= size && n % size == 0 {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_shown_in_exact_units() {
+        assert_eq!(show_bytes(4 << 30), "4 GiB");
+        assert_eq!(show_bytes(1536 << 20), "1536 MiB");
+        assert_eq!(show_bytes(1000), "1000 bytes");
+    }
+}
