@@ -454,6 +454,21 @@ mod tests {
     }
 
     #[test]
+    fn memory_and_tmp_bounds_are_shown() {
+        let mut p = policy();
+        let t = text(&p, &["server"]);
+        assert!(t.contains("  /tmp:            private, empty and writable, at most 1 GiB\n"));
+        assert!(t.contains("  limits:          memory 4 GiB, processes 512,"));
+        p.limits.memory = None;
+        p.limits.tmp = Some(256 << 20);
+        p.limits.enforce = crate::policy::LimitEnforcement::BestEffort;
+        let t = text(&p, &["server"]);
+        assert!(t.contains("at most 256 MiB\n"));
+        assert!(t.contains("memory unlimited,"));
+        assert!(t.contains("cpu time unlimited (best-effort)\n"));
+    }
+
+    #[test]
     fn byte_units() {
         assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(1536), "1536 B");
