@@ -64,6 +64,7 @@ pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
         "fill" => resources::fill(arg(0), arg(1).parse().ok()?),
         "fill-files" => resources::fill_files(arg(0), arg(1).parse().ok()?, arg(2).parse().ok()?),
         "alloc-touch" => resources::alloc_touch(arg(0).parse().ok()?, arg(1).parse().ok()?),
+        "mount-of" => resources::mount_of(arg(0)),
         _ => return None,
     })
 }
@@ -413,6 +414,24 @@ mod resources {
                 }
             }
         }
+    }
+
+    /// `FSTYPE SUPER_OPTIONS` of the topmost mount at `path`, from
+    /// /proc/self/mountinfo; ENOENT when nothing is mounted there.
+    pub fn mount_of(path: &str) -> Outcome {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(io)?;
+        mountinfo
+            .lines()
+            .filter_map(|line| {
+                let (left, right) = line.split_once(" - ")?;
+                let point = left.split(' ').nth(4)?;
+                let mut right = right.split(' ');
+                let fstype = right.next()?;
+                let options = right.nth(1)?;
+                (point == path).then(|| format!("{fstype} {options}"))
+            })
+            .last()
+            .ok_or(Errno::ENOENT)
     }
 
     fn map_and_touch(total: usize, chunk: usize) -> Result<(), Errno> {

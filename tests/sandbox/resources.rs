@@ -28,6 +28,11 @@ pub fn cases() -> Vec<Case> {
             Only::Both,
             tmp_size_bounds_the_sum,
         ),
+        Case::new(
+            "tmp_default_is_a_sized_tmpfs",
+            Only::Ns,
+            tmp_default_is_a_sized_tmpfs,
+        ),
         Case::new("memory_limit_bounded", Only::Both, memory_limit_bounded),
         Case::new(
             "memory_limit_in_pieces_and_runtimes_start",
@@ -131,13 +136,35 @@ fn tmp_size_bounds_the_sum(w: &World) -> CaseResult {
     let run = |action: &[&str]| w.sandbox().profile(&profile).probe(action);
     run(&["fill-files", "$TMPDIR", "16", &mib(1)]).errno("ENOSPC")?;
     run(&["fill-files", "$TMPDIR", "4", &mib(1)]).ok()?;
-    // The default profile bounds /tmp too (1 GiB): the consent screen says so.
-    let default = w.sandbox().probe(&["fill-files", "$TMPDIR", "1", &mib(1)]);
-    default.ok()?;
+    Ok(())
+}
+
+/// With namespaces the default profile's /tmp is a tmpfs of 1 GiB (not a
+/// bind of a host directory), and the consent screen says so; with
+/// `tmp = "unlimited"` it stays a private directory without a bound.
+fn tmp_default_is_a_sized_tmpfs(w: &World) -> CaseResult {
+    let default = w.sandbox().probe(&["mount-of", "/tmp"]);
+    let mount = default.ok()?;
+    ensure(
+        mount.starts_with("tmpfs ") && mount.contains("size=1048576k"),
+        || format!("ESCAPE: /tmp under the default profile is not a 1 GiB tmpfs: {mount:?}"),
+    )?;
     ensure(default.stderr.contains("at most 1 GiB"), || {
         format!(
             "the consent screen does not show the /tmp size: {}",
             default.describe()
+        )
+    })?;
+    let profile = w.profile("tmp-unlimited", "[limits]\ntmp = \"unlimited\"\n");
+    let unbounded = w.sandbox().profile(&profile).probe(&["mount-of", "/tmp"]);
+    let mount = unbounded.ok()?;
+    ensure(!mount.starts_with("tmpfs "), || {
+        format!("tmp = \"unlimited\" still mounted a tmpfs: {mount:?}")
+    })?;
+    ensure(unbounded.stderr.contains("no size limit"), || {
+        format!(
+            "the consent screen does not say /tmp is unbounded: {}",
+            unbounded.describe()
         )
     })?;
     Ok(())
