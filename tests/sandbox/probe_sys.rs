@@ -422,7 +422,8 @@ mod resources {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(io)?;
         mountinfo
             .lines()
-            .filter_map(|line| {
+            .rev()
+            .find_map(|line| {
                 let (left, right) = line.split_once(" - ")?;
                 let point = left.split(' ').nth(4)?;
                 let mut right = right.split(' ');
@@ -430,7 +431,6 @@ mod resources {
                 let options = right.nth(1)?;
                 (point == path).then(|| format!("{fstype} {options}"))
             })
-            .last()
             .ok_or(Errno::ENOENT)
     }
 
