@@ -507,6 +507,11 @@ fn prepare_cgroup(
             dir.display()
         )),
         (Some(Err(reason)), Some(bytes)) => {
+            // Under a lower hard limit of cordon's own, that one holds (the
+            // server could not raise it either).
+            let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_DATA)
+                .map_or(u64::MAX, |(_, hard)| hard);
+            let bytes = bytes.min(hard);
             data = Some(bytes);
             report.enforced(format!(
                 "memory: {} per process (RLIMIT_DATA; no memory cgroup: {reason})",

@@ -11,15 +11,20 @@ use crate::policy::Limits;
 /// runtimes like V8 do not count (RLIMIT_AS does, and stops node).
 pub fn table(limits: &Limits, data: Option<u64>) -> Vec<(libc::__rlimit_resource_t, u64)> {
     let unlimited = libc::RLIM_INFINITY;
-    vec![
+    let mut table = vec![
         (libc::RLIMIT_CORE, limits.core),
         (libc::RLIMIT_NOFILE, limits.nofile),
         (libc::RLIMIT_NPROC, limits.nproc),
         (libc::RLIMIT_AS, limits.address_space.unwrap_or(unlimited)),
         (libc::RLIMIT_FSIZE, limits.fsize.unwrap_or(unlimited)),
         (libc::RLIMIT_CPU, limits.cpu.unwrap_or(unlimited)),
-        (libc::RLIMIT_DATA, data.unwrap_or(unlimited)),
-    ]
+    ];
+    // Left alone without a bound: a user's own hard RLIMIT_DATA stays (and
+    // cordon does not fail trying to raise it).
+    if let Some(data) = data {
+        table.push((libc::RLIMIT_DATA, data));
+    }
+    table
 }
 
 /// The name of a resource, for error messages.
