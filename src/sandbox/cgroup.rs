@@ -145,6 +145,12 @@ fn make_v1(
     limit: u64,
     prepared: &mut PreparedCgroup,
 ) -> Result<PathBuf, String> {
+    if !writable(own) {
+        return Err(format!(
+            "the {controller} hierarchy at {} is not writable (cgroup v1 is root's)",
+            own.display()
+        ));
+    }
     remove_stale(own);
     let group = create_unique(own)?;
     let dir = group.dir.clone();
@@ -418,6 +424,7 @@ fn cgroup_mount(line: &str) -> Option<CgroupMount> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const MOUNTINFO: &str = "\
@@ -448,6 +455,41 @@ mod tests {
         let mountinfo = "50 1 0:40 /box /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         let found = parse_hierarchies("0::/box/inner\n", mountinfo);
         assert_eq!(found[0].dir, Path::new("/sys/fs/cgroup/inner"));
+    }
+
+    #[test]
+    fn v2_takes_the_first_writable_directory_with_the_controllers() {
+        let tree = tempfile::tempdir().unwrap();
+        let parent = tree.path().join("app.slice");
+        let own = parent.join("term.scope");
+        fs::create_dir_all(&own).unwrap();
+        for (dir, enabled) in [(&own, ""), (&parent, "cpu memory pids\n")] {
+            fs::write(dir.join("cgroup.subtree_control"), enabled).unwrap();
+            fs::write(dir.join("cgroup.procs"), "").unwrap();
+        }
+        assert_eq!(v2_parent(&own, &["memory"]).unwrap(), parent);
+        assert_eq!(v2_parent(&own, &["memory", "pids"]).unwrap(), parent);
+        let err = v2_parent(&own, &["io"]).unwrap_err();
+        assert!(err.contains("io controller"), "{err}");
+        fs::write(own.join("cgroup.subtree_control"), "memory").unwrap();
+        assert_eq!(v2_parent(&own, &["memory"]).unwrap(), own);
+    }
+
+    #[test]
+    fn stale_names_go_live_ones_stay() {
+        let parent = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let start = start_time(me).unwrap();
+        let live = format!("cordon-{me}-{start}-00000001");
+        let reused = format!("cordon-{me}-{}-00000002", start + 1);
+        let other = "unrelated-1".to_owned();
+        for name in [&live, &reused, &other] {
+            fs::create_dir(parent.path().join(name)).unwrap();
+        }
+        remove_stale(parent.path());
+        assert!(parent.path().join(&live).exists());
+        assert!(!parent.path().join(&reused).exists());
+        assert!(parent.path().join(&other).exists());
     }
 
     #[test]
