@@ -255,6 +255,55 @@ pub struct Limits {
     pub fsize: Option<u64>,
     /// CPU seconds; `None` unlimited.
     pub cpu: Option<u64>,
+    /// Memory of the whole sandbox in bytes (a memory cgroup), or of each
+    /// process (RLIMIT_DATA) where no cgroup can be made; `None` unlimited.
+    pub memory: Option<u64>,
+    /// Size of the private /tmp in bytes (a tmpfs's `size=`); `None`
+    /// unlimited. Needs namespaces: without them /tmp is a host directory.
+    pub tmp: Option<u64>,
+    /// What happens when a limit the profile sets cannot be applied.
+    pub enforce: LimitEnforcement,
+    /// The limits the profile set itself (rather than left at their
+    /// defaults): these are the ones `enforce` governs.
+    pub asked: AskedLimits,
+}
+
+/// `[limits] enforce`: a limit the profile sets that the kernel or the
+/// mode cannot apply refuses the start (`Required`) or is printed as not
+/// enforced (`BestEffort`). Limits left at their defaults are applied where
+/// the mechanism exists and otherwise reported as not enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LimitEnforcement {
+    #[default]
+    Required,
+    BestEffort,
+}
+
+impl fmt::Display for LimitEnforcement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitEnforcement::Required => "required",
+            LimitEnforcement::BestEffort => "best-effort",
+        })
+    }
+}
+
+/// Which of the limits that depend on a mechanism the profile set itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AskedLimits {
+    pub nproc: bool,
+    pub memory: bool,
+    pub tmp: bool,
+}
+
+impl Limits {
+    /// Default memory bound: 4 GiB. Large enough that node (V8 reserves
+    /// large virtual ranges, which RLIMIT_DATA does not count until they
+    /// are made writable) and python servers start and work, small enough
+    /// that a runaway server cannot take the machine.
+    pub const DEFAULT_MEMORY: u64 = 4 << 30;
+    /// Default size of the private /tmp: 1 GiB.
+    pub const DEFAULT_TMP: u64 = 1 << 30;
 }
 
 /// The seccomp layer.

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cordon::policy::{
-    Access, FsGrant, GrantSource, NetworkMode, Origin, PortRange, Ports, Requirement, SyscallAction,
+    Access, AskedLimits, FsGrant, GrantSource, LimitEnforcement, NetworkMode, Origin, PortRange,
+    Ports, Requirement, SyscallAction,
 };
 use cordon::profile::{self, Context, ProfileError};
 
@@ -133,6 +134,9 @@ fn minimal_profile_gets_every_default() {
     let l = policy.limits;
     assert_eq!((l.core, l.nofile, l.nproc), (0, 4096, 4096));
     assert_eq!((l.address_space, l.fsize, l.cpu), (None, None, None));
+    assert_eq!((l.memory, l.tmp), (Some(4 << 30), Some(1 << 30)));
+    assert_eq!(l.enforce, LimitEnforcement::Required);
+    assert_eq!(l.asked, AskedLimits::default());
     assert_eq!(policy.seccomp.action, SyscallAction::Errno);
     assert!(policy.seccomp.allow.is_empty() && policy.seccomp.deny.is_empty());
     let m = policy.mechanisms;
@@ -228,6 +232,13 @@ fn every_field_is_read() {
     assert_eq!(
         (l.address_space, l.fsize, l.cpu),
         (Some(16 << 30), Some(1 << 20), Some(60))
+    );
+    assert_eq!((l.memory, l.tmp), (Some(2 << 30), None));
+    assert_eq!(l.enforce, LimitEnforcement::BestEffort);
+    // `tmp = "unlimited"` asks for no bound: nothing to require.
+    assert_eq!(
+        (l.asked.nproc, l.asked.memory, l.asked.tmp),
+        (true, true, false)
     );
     assert_eq!(policy.seccomp.action, SyscallAction::Log);
     assert_eq!(

@@ -211,6 +211,10 @@ pub(crate) mod test_support {
                 address_space: Some(4 << 30),
                 fsize: None,
                 cpu: None,
+                memory: Some(Limits::DEFAULT_MEMORY),
+                tmp: Some(Limits::DEFAULT_TMP),
+                enforce: Default::default(),
+                asked: Default::default(),
             },
             seccomp: SyscallPolicy {
                 action: SyscallAction::Errno,

@@ -110,12 +110,12 @@ fn push_policy(out: &mut String, policy: &Policy) {
         );
         field(out, "unprotected:", &line);
     }
-    let tmp = if policy.private_tmp {
-        "private, empty and writable"
-    } else {
-        "no private /tmp (only what is granted above)"
+    let tmp = match (policy.private_tmp, policy.limits.tmp) {
+        (true, Some(size)) => format!("private, empty and writable, at most {}", bytes(size)),
+        (true, None) => "private, empty and writable, no size limit".to_owned(),
+        (false, _) => "no private /tmp (only what is granted above)".to_owned(),
     };
-    field(out, "/tmp:", tmp);
+    field(out, "/tmp:", &tmp);
     push_network(out, &policy.network);
     field(out, "limits:", &limits(&policy.limits));
     field(out, "seccomp:", &seccomp(&policy.seccomp));
@@ -278,11 +278,16 @@ fn push_network(out: &mut String, net: &Network) {
 
 fn limits(l: &Limits) -> String {
     let opt = |v: Option<u64>, f: fn(u64) -> String| v.map_or("unlimited".to_owned(), f);
+    let best_effort = match l.enforce {
+        crate::policy::LimitEnforcement::BestEffort => " (best-effort)",
+        crate::policy::LimitEnforcement::Required => "",
+    };
     format!(
-        "core dumps {}, open files {}, processes {}, address space {}, file size {}, cpu time {}",
-        bytes(l.core),
-        l.nofile,
+        "memory {}, processes {}, open files {}, core dumps {}, address space {}, file size {}, cpu time {}{best_effort}",
+        opt(l.memory, bytes),
         l.nproc,
+        l.nofile,
+        bytes(l.core),
         opt(l.address_space, bytes),
         opt(l.fsize, bytes),
         opt(l.cpu, |s| format!("{s}s")),
@@ -446,6 +451,21 @@ mod tests {
         assert!(t.find("read+write+exec:").unwrap() < t.find("read+write:").unwrap());
         assert!(t.contains("tcp ports:       connect none; bind none"));
         assert!(!t.contains("command:"));
+    }
+
+    #[test]
+    fn memory_and_tmp_bounds_are_shown() {
+        let mut p = policy();
+        let t = text(&p, &["server"]);
+        assert!(t.contains("  /tmp:            private, empty and writable, at most 1 GiB\n"));
+        assert!(t.contains("  limits:          memory 4 GiB, processes 512,"));
+        p.limits.memory = None;
+        p.limits.tmp = Some(256 << 20);
+        p.limits.enforce = crate::policy::LimitEnforcement::BestEffort;
+        let t = text(&p, &["server"]);
+        assert!(t.contains("at most 256 MiB\n"));
+        assert!(t.contains("memory unlimited,"));
+        assert!(t.contains("cpu time unlimited (best-effort)\n"));
     }
 
     #[test]

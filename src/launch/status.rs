@@ -82,7 +82,7 @@ impl Step {
             Step::Subreaper => "child subreaper",
             Step::Dumpable => "non-dumpable init",
             Step::Loopback => "loopback interface",
-            Step::Cgroup => "pids cgroup",
+            Step::Cgroup => "cgroups (process and memory limits)",
             Step::Egress => "network filter",
         }
     }

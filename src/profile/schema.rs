@@ -136,7 +136,9 @@ pub struct RawLimits {
     /// Open file descriptors. Default `4096`.
     #[serde(default)]
     pub nofile: Option<Spanned<RawLimit>>,
-    /// Processes and threads of the user. Default `4096`.
+    /// Processes and threads. Default `4096`. RLIMIT_NPROC, which counts
+    /// every process of the user; the kernel exempts root from it, so for
+    /// root a pids cgroup holds the limit (required when set here).
     #[serde(default)]
     pub nproc: Option<Spanned<RawLimit>>,
     /// Address space in bytes, or `"unlimited"` (default).
@@ -148,6 +150,31 @@ pub struct RawLimits {
     /// CPU seconds, or `"unlimited"` (default).
     #[serde(default)]
     pub cpu: Option<Spanned<RawLimit>>,
+    /// Memory in bytes, or `"unlimited"`. Default `"4G"`. Bounds the whole
+    /// sandbox through a memory cgroup where cordon can make one (root
+    /// with cgroup v1, or a writable cgroup v2 subtree with the memory
+    /// controller delegated); the server is then OOM-killed past it.
+    /// Otherwise each process gets RLIMIT_DATA, and an allocation past it
+    /// fails with ENOMEM (a bound per process, not on their sum).
+    #[serde(default)]
+    pub memory: Option<Spanned<RawLimit>>,
+    /// Size of the private `/tmp` in bytes, or `"unlimited"`. Default
+    /// `"1G"`. With namespaces `/tmp` is a tmpfs of this size (its pages
+    /// count as memory too): a write past it fails with ENOSPC. Without
+    /// namespaces `/tmp` is a directory on the host's disk whose total size
+    /// cannot be bounded: a `tmp` set here then refuses the start unless
+    /// `enforce = "best-effort"`, and the default is reported as not
+    /// enforced.
+    #[serde(default)]
+    pub tmp: Option<Spanned<RawLimit>>,
+    /// `"required"` (default) or `"best-effort"`: whether a limit set in
+    /// this table that cannot be applied (`nproc` as root without a pids
+    /// cgroup, `tmp` without namespaces, a value the kernel refuses)
+    /// refuses the start, or is printed as not enforced. Limits left at
+    /// their defaults are applied where the mechanism exists and otherwise
+    /// printed as not enforced.
+    #[serde(default)]
+    pub enforce: Option<Spanned<RawRequirement>>,
 }
 
 /// One limit: `4096`, `"64M"` (K, M, G, T are powers of 1024) or

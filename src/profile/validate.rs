@@ -17,8 +17,9 @@ use super::schema::{
 use super::values::{self, Unit};
 use super::{Context, ProfileError, allowlist, grants, paths};
 use crate::policy::{
-    AuditPolicy, EnvPolicy, Limits, McpPolicy, Mechanisms, NameRules, Network, NetworkMode, Origin,
-    PinMode, Policy, Ports, Requirement, Shutdown, SyscallAction, SyscallPolicy,
+    AskedLimits, AuditPolicy, EnvPolicy, LimitEnforcement, Limits, McpPolicy, Mechanisms,
+    NameRules, Network, NetworkMode, Origin, PinMode, Policy, Ports, Requirement, Shutdown,
+    SyscallAction, SyscallPolicy,
 };
 
 /// The only schema version this build reads.
@@ -175,7 +176,55 @@ fn limits(raw: &RawLimits, doc: &Doc<'_>) -> Result<Limits, ProfileError> {
         )?,
         fsize: limit(raw.fsize.as_ref(), "limits.fsize", Unit::Bytes, doc)?,
         cpu: limit(raw.cpu.as_ref(), "limits.cpu", Unit::Seconds, doc)?,
+        memory: sized(
+            raw.memory.as_ref(),
+            "limits.memory",
+            Limits::DEFAULT_MEMORY,
+            doc,
+        )?,
+        tmp: sized(raw.tmp.as_ref(), "limits.tmp", Limits::DEFAULT_TMP, doc)?,
+        enforce: match raw.enforce.as_ref() {
+            None => LimitEnforcement::Required,
+            Some(v) => match v.get_ref() {
+                RawRequirement::Required => LimitEnforcement::Required,
+                RawRequirement::BestEffort => LimitEnforcement::BestEffort,
+                RawRequirement::Off => {
+                    let message = "limits cannot be \"off\"; use \"best-effort\" to start where a limit cannot be applied, or set the limit to \"unlimited\"";
+                    return Err(doc.at_value(v, "limits.enforce", message));
+                }
+            },
+        },
+        asked: AskedLimits {
+            nproc: raw.nproc.is_some(),
+            memory: raw.memory.as_ref().is_some_and(|v| !is_unlimited(v)),
+            tmp: raw.tmp.as_ref().is_some_and(|v| !is_unlimited(v)),
+        },
     })
+}
+
+fn is_unlimited(value: &Spanned<RawLimit>) -> bool {
+    matches!(value.get_ref(), RawLimit::Text(t) if t == "unlimited")
+}
+
+/// A size in bytes with a default; `"unlimited"` is `None`, and 0 is
+/// refused (a tmpfs reads `size=0` as no limit at all).
+fn sized(
+    raw: Option<&Spanned<RawLimit>>,
+    key: &str,
+    default: u64,
+    doc: &Doc<'_>,
+) -> Result<Option<u64>, ProfileError> {
+    let Some(value) = raw else {
+        return Ok(Some(default));
+    };
+    match limit(Some(value), key, Unit::Bytes, doc)? {
+        Some(0) => Err(doc.at_value(
+            value,
+            key,
+            "0 is not a size; give a size like \"512M\", or \"unlimited\"",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// A limit that may be `"unlimited"` (`None`, also the default).

@@ -26,6 +26,11 @@ pub struct PreparedLandlock {
     ruleset: OwnedFd,
     /// Rights for the sandbox's own /proc (namespaces only).
     proc_access: Option<u64>,
+    /// Rights for a /tmp that is a fresh tmpfs (namespaces with a sized
+    /// /tmp): like /proc, it exists only once the child has mounted it.
+    tmp_access: Option<u64>,
+    /// The kernel's ABI, to keep a child-side rule within what it knows.
+    kernel_abi: u32,
 }
 
 impl PreparedLandlock {
@@ -33,6 +38,12 @@ impl PreparedLandlock {
     pub fn apply(&self) -> SysResult<()> {
         if let Some(access) = self.proc_access {
             let fd = sys::open_path(c"/proc")?;
+            let result = sys::landlock_add_path_rule(self.ruleset.as_raw_fd(), fd, access);
+            sys::close(fd);
+            result?;
+        }
+        if let Some(access) = self.tmp_access {
+            let fd = sys::open_path(c"/tmp")?;
             let result = sys::landlock_add_path_rule(self.ruleset.as_raw_fd(), fd, access);
             sys::close(fd);
             result?;
@@ -106,7 +117,20 @@ pub fn prepare(
     Ok(Some(PreparedLandlock {
         ruleset,
         proc_access,
+        tmp_access: None,
+        kernel_abi,
     }))
+}
+
+impl PreparedLandlock {
+    /// Lets the server read and write the tmpfs the child mounts at /tmp
+    /// (the rule is added in the child, after the mount).
+    pub fn grant_fresh_tmp(&mut self) {
+        let known = AccessFs::from_all(ABI::from(
+            i32::try_from(self.kernel_abi).unwrap_or(i32::MAX),
+        ));
+        self.tmp_access = Some((rights(policy::Access::READ_WRITE) & known).bits());
+    }
 }
 
 fn report_landlock(policy: &Policy, effective: u32, kernel: u32, report: &mut EnforcementReport) {

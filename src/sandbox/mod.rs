@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use libc::c_char;
 
-use crate::policy::{NetworkMode, Policy, Requirement};
+use crate::policy::{LimitEnforcement, NetworkMode, Policy, Requirement};
 
 pub use probe::Probe;
 pub use protect::HostPaths;
@@ -109,7 +109,7 @@ pub struct Prepared {
     /// Network `filtered`: routes and listeners init creates inside, and
     /// the forwarder's configuration.
     pub egress: Option<egress::PreparedEgress>,
-    /// The pids cgroup that holds the process limit when cordon is root.
+    /// The cgroups that hold the process limit (root) and the memory bound.
     pub cgroup: Option<cgroup::PreparedCgroup>,
     /// Where cordon relays the server's stderr instead of its own stderr
     /// (`vet` keeps it to report what the sandbox denied); its forwarder
@@ -138,6 +138,13 @@ pub enum SandboxError {
         profile: String,
         reason: String,
         hint: &'static str,
+    },
+    #[error("limits.{key} = {value} of profile {profile:?} cannot be applied: {reason}")]
+    LimitUnavailable {
+        key: &'static str,
+        value: String,
+        profile: String,
+        reason: String,
     },
     #[error("{0:?} contains a NUL byte")]
     Nul(PathBuf),
@@ -187,6 +194,9 @@ impl SandboxError {
             SandboxError::GrantInProtected { .. } => {
                 Some("lift the protection by naming the path in the profile's filesystem.unprotect")
             }
+            SandboxError::LimitUnavailable { .. } => Some(
+                "set `enforce = \"best-effort\"` in the profile's [limits] table to start without it (printed as not enforced), or remove the limit",
+            ),
             SandboxError::FilteredWithoutNamespaces { .. } => Some(
                 "run without --no-namespaces where unprivileged user namespaces are allowed; cordon does not fall back to the host's network",
             ),
@@ -237,7 +247,7 @@ pub fn prepare(
         }
     });
 
-    let (id_maps, mounts) = if namespaces {
+    let (id_maps, mut mounts) = if namespaces {
         let plan = mounts::plan(policy, tmp_host.as_deref(), &protections, &overrides)
             .map_err(SandboxError::Mounts)?;
         (Some(mounts::IdMaps::for_current_user()), Some(plan))
@@ -245,7 +255,7 @@ pub fn prepare(
         (None, None)
     };
     let generated: Vec<PathBuf> = overrides.files.iter().map(|(_, f)| f.clone()).collect();
-    let landlock = landlock::prepare(
+    let mut landlock = landlock::prepare(
         policy,
         probe,
         tmp_host.as_deref(),
@@ -256,8 +266,15 @@ pub fn prepare(
     if !namespaces && policy.network.mode == NetworkMode::Loopback {
         report.degraded("network loopback: without a network namespace the host's loopback and network are reachable (only Landlock's TCP port rules apply)".into());
     }
+    bound_tmp(
+        policy,
+        tmp_host.as_deref(),
+        mounts.as_mut(),
+        landlock.as_mut(),
+        &mut report,
+    )?;
     let seccomp = prepare_seccomp(policy, probe, namespaces, &mut report)?;
-    let cgroup = prepare_cgroup(policy, &mut report);
+    let (cgroup, data_rlimit) = prepare_cgroup(policy, &mut report)?;
     let envp = env::build(policy, tmp_inside.as_deref(), &mut std::env::vars_os())?;
     // The server starts in the working directory only when a grant covers
     // it; otherwise in /, so nothing of the directory leaks by default.
@@ -288,7 +305,7 @@ pub fn prepare(
         egress,
         cgroup,
         stderr: None,
-        rlimits: rlimits::table(&policy.limits),
+        rlimits: rlimits::table(&policy.limits, data_rlimit),
         landlock,
         seccomp,
         exec,
@@ -457,29 +474,121 @@ fn check_protections(
     Ok(found.masked)
 }
 
-/// The kernel exempts uid 0 from RLIMIT_NPROC: for root the process limit
-/// needs a pids cgroup, and is reported as not enforced without one.
+/// The cgroups of the sandbox. The kernel exempts uid 0 from
+/// RLIMIT_NPROC: for root the process limit needs a pids cgroup. Memory is
+/// bounded for the whole sandbox by a memory cgroup where one can be made,
+/// else for each process by RLIMIT_DATA (returned, for the rlimit table).
 fn prepare_cgroup(
     policy: &Policy,
     report: &mut EnforcementReport,
-) -> Option<cgroup::PreparedCgroup> {
-    if !nix::unistd::geteuid().is_root() {
-        return None;
+) -> Result<(Option<cgroup::PreparedCgroup>, Option<u64>), SandboxError> {
+    let limits = &policy.limits;
+    let root = nix::unistd::geteuid().is_root();
+    let outcome = cgroup::prepare(cgroup::Request {
+        pids: root.then_some(limits.nproc),
+        memory: limits.memory,
+    });
+    match outcome.pids {
+        Some(Ok(dir)) => report.enforced(format!(
+            "process limit: {} processes (pids cgroup {})",
+            limits.nproc,
+            dir.display()
+        )),
+        Some(Err(reason)) => unavailable(
+            policy,
+            "nproc",
+            limits.asked.nproc,
+            limits.nproc.to_string(),
+            format!("root is exempt from RLIMIT_NPROC and {reason}"),
+            report,
+        )?,
+        None => {}
     }
-    match cgroup::prepare(policy.limits.nproc) {
-        Ok(cg) => {
+    let mut data = None;
+    match (outcome.memory, limits.memory) {
+        (Some(Ok(dir)), Some(bytes)) => report.enforced(format!(
+            "memory: {} for the whole sandbox (memory cgroup {}; past it the kernel kills a process of the sandbox)",
+            rlimits::show_bytes(bytes),
+            dir.display()
+        )),
+        (Some(Err(reason)), Some(bytes)) => {
+            // Under a lower hard limit of cordon's own, that one holds (the
+            // server could not raise it either).
+            let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_DATA)
+                .map_or(u64::MAX, |(_, hard)| hard);
+            let bytes = bytes.min(hard);
+            data = Some(bytes);
             report.enforced(format!(
-                "process limit: {} processes (pids cgroup {})",
-                policy.limits.nproc,
-                cg.path().display()
+                "memory: {} per process (RLIMIT_DATA; no memory cgroup: {reason})",
+                rlimits::show_bytes(bytes)
             ));
-            Some(cg)
         }
-        Err(reason) => {
-            report.degraded(format!(
-                "process limit: root is exempt from RLIMIT_NPROC and {reason}"
-            ));
-            None
-        }
+        _ => {}
     }
+    let prepared = Some(outcome.prepared).filter(|p| !p.is_empty());
+    Ok((prepared, data))
+}
+
+/// A limit that cannot be applied: a refusal when the profile set it and
+/// its limits are required, otherwise printed as not enforced.
+fn unavailable(
+    policy: &Policy,
+    key: &'static str,
+    asked: bool,
+    value: String,
+    reason: String,
+    report: &mut EnforcementReport,
+) -> Result<(), SandboxError> {
+    if asked && policy.limits.enforce == LimitEnforcement::Required {
+        return Err(SandboxError::LimitUnavailable {
+            key,
+            value,
+            profile: policy.name.clone(),
+            reason,
+        });
+    }
+    let why = if asked {
+        "enforce = \"best-effort\""
+    } else {
+        "the default"
+    };
+    report.degraded(format!("limits.{key} = {value} ({why}): {reason}"));
+    Ok(())
+}
+
+/// The size of the private /tmp. With namespaces it is a tmpfs of that
+/// size in place of the host directory's bind (Landlock's rule for it is
+/// added in the child, once it is mounted). Without namespaces the server
+/// writes to the host directory itself, on the host's disk: no mechanism
+/// open to an unprivileged process bounds the sum of its files
+/// (RLIMIT_FSIZE bounds each file alone), so the bound is not applied.
+fn bound_tmp(
+    policy: &Policy,
+    tmp_host: Option<&Path>,
+    mounts: Option<&mut mounts::MountPlan>,
+    landlock: Option<&mut landlock::PreparedLandlock>,
+    report: &mut EnforcementReport,
+) -> Result<(), SandboxError> {
+    let (Some(host), Some(size)) = (tmp_host, policy.limits.tmp) else {
+        return Ok(());
+    };
+    let Some(plan) = mounts else {
+        return unavailable(
+            policy,
+            "tmp",
+            policy.limits.asked.tmp,
+            rlimits::show_bytes(size),
+            "without namespaces the private /tmp is a directory on the host's disk, and the total size of its files cannot be bounded".into(),
+            report,
+        );
+    };
+    mounts::size_private_tmp(plan, host, size).map_err(SandboxError::Mounts)?;
+    if let Some(landlock) = landlock {
+        landlock.grant_fresh_tmp();
+    }
+    report.enforced(format!(
+        "/tmp: a private tmpfs of {}",
+        rlimits::show_bytes(size)
+    ));
+    Ok(())
 }

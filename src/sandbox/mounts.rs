@@ -86,6 +86,11 @@ pub enum MountOp {
     },
     Proc(CString),
     Detach(CString),
+    /// A tmpfs with options built for this run (the sized private /tmp).
+    SizedTmpfs {
+        target: CString,
+        options: CString,
+    },
 }
 
 impl MountOp {
@@ -108,6 +113,9 @@ impl MountOp {
             MountOp::SetAttr { target, .. } => format!("set mount attributes of {}", show(target)),
             MountOp::Proc(p) => format!("mount proc on {}", show(p)),
             MountOp::Detach(p) => format!("detach {}", show(p)),
+            MountOp::SizedTmpfs { target, options } => {
+                format!("mount tmpfs ({}) on {}", show(options), show(target))
+            }
         }
     }
 
@@ -149,6 +157,10 @@ impl MountOp {
                 sys::mount(Some(c"proc"), p, Some(c"proc"), flags, None)
             }
             MountOp::Detach(p) => sys::umount_detach(p),
+            MountOp::SizedTmpfs { target, options } => {
+                let flags = libc::MS_NOSUID | libc::MS_NODEV;
+                sys::mount(Some(c"tmpfs"), target, Some(c"tmpfs"), flags, Some(options))
+            }
         }
     }
 }
@@ -268,6 +280,26 @@ pub fn plan(
     ops.push(MountOp::Detach(c(".")?));
     ops.push(MountOp::Chdir(c("/")?));
     Ok(MountPlan { ops })
+}
+
+/// Bounds the private /tmp to `size` bytes: its bind of the host
+/// directory `host_tmp` becomes a tmpfs of that size, so a write past it
+/// fails with ENOSPC and nothing reaches the host's disk. Inodes are
+/// bounded in proportion (one per 16 KiB, at least 1024): empty files
+/// cost memory but no blocks.
+pub fn size_private_tmp(plan: &mut MountPlan, host_tmp: &Path, size: u64) -> Result<(), String> {
+    let source = cpath(OLD, host_tmp)?;
+    let target = cpath(NEW, Path::new("/tmp"))?;
+    let inodes = (size / (16 << 10)).max(1024);
+    let options = c(&format!("size={size},nr_inodes={inodes},mode=0700"))?;
+    let bind = plan.ops.iter_mut().find(
+        |op| matches!(op, MountOp::Bind { source: s, target: t, .. } if *s == source && *t == target),
+    );
+    let Some(op) = bind else {
+        return Err("the mount plan has no private /tmp to bound".into());
+    };
+    *op = MountOp::SizedTmpfs { target, options };
+    Ok(())
 }
 
 /// Masks each protected path inside its grant. Every directory between

@@ -30,6 +30,7 @@ mod probe_sys;
 mod process;
 mod protect;
 mod regressions;
+mod resources;
 mod runner;
 mod seccomp;
 mod world;
@@ -50,6 +51,7 @@ fn all_cases() -> Vec<world::Case> {
         net::cases(),
         seccomp::cases(),
         process::cases(),
+        resources::cases(),
         regressions::cases(),
     ]
     .into_iter()

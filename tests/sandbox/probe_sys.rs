@@ -72,6 +72,11 @@ pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
         "rlimit-core" => rlimit_core(),
         "setrlimit-core" => setrlimit_core(arg(0).parse().ok()?, arg(1).parse().ok()?),
         "fork-bomb" => fork_bomb(arg(0).parse().ok()?),
+        // Resources (tests/sandbox/resources.rs).
+        "fill" => resources::fill(arg(0), arg(1).parse().ok()?),
+        "fill-files" => resources::fill_files(arg(0), arg(1).parse().ok()?, arg(2).parse().ok()?),
+        "alloc-touch" => resources::alloc_touch(arg(0).parse().ok()?, arg(1).parse().ok()?),
+        "mount-of" => resources::mount_of(arg(0)),
         _ => return None,
     })
 }
@@ -344,4 +349,132 @@ fn fork_bomb(max: usize) -> Outcome {
         children.len(),
         failure.map_or_else(|| "none".into(), |e| format!("{e:?}"))
     ))
+}
+
+/// The resource actions: filling /tmp and allocating memory.
+mod resources {
+    use std::io::Write;
+
+    use nix::errno::Errno;
+
+    use crate::probe::{Outcome, io};
+
+    const MIB: usize = 1 << 20;
+
+    /// Writes `bytes` to `path` in 1 MiB pieces: `ok wrote N` or the
+    /// errno of the first write that failed (ENOSPC on a full tmpfs,
+    /// EFBIG past RLIMIT_FSIZE).
+    pub fn fill(path: &str, bytes: usize) -> Outcome {
+        let mut file = std::fs::File::create(path).map_err(io)?;
+        write_n(&mut file, bytes)?;
+        // A full tmpfs may only say so when the data is flushed.
+        file.sync_all().map_err(io)?;
+        Ok(format!("wrote {bytes}"))
+    }
+
+    /// `count` files of `each` bytes in `dir`: only a bound on the sum of
+    /// the files (not on each file) stops this.
+    pub fn fill_files(dir: &str, count: usize, each: usize) -> Outcome {
+        for i in 0..count {
+            let mut file = std::fs::File::create(format!("{dir}/part-{i}")).map_err(io)?;
+            write_n(&mut file, each)?;
+        }
+        Ok(format!("wrote {count} files of {each}"))
+    }
+
+    fn write_n(file: &mut std::fs::File, bytes: usize) -> Result<(), Errno> {
+        let chunk = vec![0x5a_u8; MIB];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(MIB);
+            file.write_all(&chunk[..n]).map_err(io)?;
+            left -= n;
+        }
+        Ok(())
+    }
+
+    /// A child maps `total` bytes of private anonymous memory in pieces of
+    /// `chunk` bytes and writes to every page. `ok touched N` when it
+    /// managed; `ok killed by signal S` when the kernel killed it (the OOM
+    /// killer of a memory cgroup); the errno of the mmap that failed
+    /// otherwise (ENOMEM past RLIMIT_DATA or RLIMIT_AS).
+    pub fn alloc_touch(total: usize, chunk: usize) -> Outcome {
+        if chunk == 0 {
+            return Err(Errno::EINVAL);
+        }
+        // SAFETY: the probe is single-threaded; the child only maps,
+        // writes to its own fresh mappings and _exits.
+        match unsafe { libc::fork() } {
+            -1 => Err(Errno::last()),
+            0 => {
+                let code = match map_and_touch(total, chunk) {
+                    Ok(()) => 0,
+                    Err(errno) => errno as i32,
+                };
+                // SAFETY: async-signal-safe exit of the child.
+                unsafe { libc::_exit(code) }
+            }
+            pid => {
+                let pid = nix::unistd::Pid::from_raw(pid);
+                match nix::sys::wait::waitpid(pid, None)? {
+                    nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(format!("touched {total}")),
+                    nix::sys::wait::WaitStatus::Exited(_, code) => Err(Errno::from_raw(code)),
+                    nix::sys::wait::WaitStatus::Signaled(_, signal, _) => {
+                        Ok(format!("killed by signal {}", signal as i32))
+                    }
+                    other => Ok(format!("ended as {other:?}")),
+                }
+            }
+        }
+    }
+
+    /// `FSTYPE SUPER_OPTIONS` of the topmost mount at `path`, from
+    /// /proc/self/mountinfo; ENOENT when nothing is mounted there.
+    pub fn mount_of(path: &str) -> Outcome {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(io)?;
+        mountinfo
+            .lines()
+            .rev()
+            .find_map(|line| {
+                let (left, right) = line.split_once(" - ")?;
+                let point = left.split(' ').nth(4)?;
+                let mut right = right.split(' ');
+                let fstype = right.next()?;
+                let options = right.nth(1)?;
+                (point == path).then(|| format!("{fstype} {options}"))
+            })
+            .ok_or(Errno::ENOENT)
+    }
+
+    fn map_and_touch(total: usize, chunk: usize) -> Result<(), Errno> {
+        let page = 4096;
+        let mut done = 0;
+        while done < total {
+            let len = chunk.min(total - done);
+            // SAFETY: a fresh private anonymous mapping; nothing else
+            // refers to it.
+            let addr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if addr == libc::MAP_FAILED {
+                return Err(Errno::last());
+            }
+            let base = addr.cast::<u8>();
+            let mut offset = 0;
+            while offset < len {
+                // SAFETY: offset < len, inside the mapping just made.
+                unsafe { base.add(offset).write_volatile(1) };
+                offset += page;
+            }
+            done += len;
+        }
+        Ok(())
+    }
 }
