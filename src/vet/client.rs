@@ -2,12 +2,16 @@
 //! new server what it offers (initialize, tools/list, prompts/list,
 //! resources/list), following pagination, with a deadline per request.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::mcp::wire::{self, LineReader, Message, ReadError, code};
 use crate::sys;
+
+/// The longest message read from the server: the relay's default limit.
+const MAX_MESSAGE: usize = 16 << 20;
 
 /// Protocol version cordon speaks as a client.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -27,7 +31,7 @@ pub enum ClientError {
 pub struct Client {
     stdin: Option<OwnedFd>,
     stdout: OwnedFd,
-    pending: Vec<u8>,
+    reader: LineReader,
     next_id: u64,
     timeout: Duration,
     /// Lines the server printed that were not JSON-RPC (shown in the report).
@@ -39,7 +43,7 @@ impl Client {
         Client {
             stdin: Some(stdin),
             stdout,
-            pending: Vec::new(),
+            reader: LineReader::new(MAX_MESSAGE),
             next_id: 1,
             timeout,
             noise: Vec::new(),
@@ -91,11 +95,15 @@ impl Client {
     fn send(&mut self, message: &Value) -> Result<(), ClientError> {
         let mut line = message.to_string().into_bytes();
         line.push(b'\n');
+        self.send_line(&line)
+    }
+
+    fn send_line(&mut self, line: &[u8]) -> Result<(), ClientError> {
         let Some(stdin) = &self.stdin else {
             return Err(ClientError::Write(nix::errno::Errno::EPIPE));
         };
         // The pipe is non-blocking: wait for room between partial writes.
-        let mut rest = &line[..];
+        let mut rest = line;
         while !rest.is_empty() {
             match nix::unistd::write(stdin, rest) {
                 Ok(n) => rest = &rest[n..],
@@ -124,9 +132,12 @@ impl Client {
             let message = self.next_message(method, deadline)?;
             if message.get("method").is_some() {
                 if let Some(req_id) = message.get("id") {
-                    let refuse = json!({ "jsonrpc": "2.0", "id": req_id,
-                        "error": { "code": -32601, "message": "cordon vet does not serve requests" } });
-                    self.send(&refuse)?;
+                    let refuse = wire::error_response(
+                        &req_id.to_string(),
+                        code::METHOD_NOT_FOUND,
+                        "cordon vet does not serve requests",
+                    );
+                    self.send_line(&refuse)?;
                 }
                 continue;
             }
@@ -149,44 +160,30 @@ impl Client {
 
     fn next_message(&mut self, method: &str, deadline: Instant) -> Result<Value, ClientError> {
         loop {
-            while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.pending.drain(..=end).collect();
-                match serde_json::from_slice::<Value>(&line) {
-                    Ok(v) if v.is_object() => return Ok(v),
-                    _ => self
-                        .noise
-                        .push(String::from_utf8_lossy(&line).trim_end().to_owned()),
+            let line = match self.reader.read(self.stdout.as_fd(), deadline) {
+                Ok(Message::Line(line)) => line,
+                Ok(Message::Overlong(o)) => {
+                    self.noise
+                        .push(format!("(a message of {} bytes, not read)", o.len));
+                    continue;
                 }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ClientError::Timeout {
-                    method: method.into(),
-                    secs: self.timeout.as_secs(),
-                });
-            }
-            let mut pfd = [libc::pollfd {
-                fd: self.stdout.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            if !matches!(sys::poll(&mut pfd, left.as_millis().min(60_000) as i32), Ok(n) if n > 0) {
-                continue;
-            }
-            let mut buf = [0u8; 65536];
-            match sys::read(self.stdout.as_raw_fd(), &mut buf) {
-                Ok(0) => {
+                Err(ReadError::Timeout) => {
+                    return Err(ClientError::Timeout {
+                        method: method.into(),
+                        secs: self.timeout.as_secs(),
+                    });
+                }
+                Err(ReadError::Closed | ReadError::Io(_)) => {
                     return Err(ClientError::Closed {
                         method: method.into(),
                     });
                 }
-                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
-                Err(nix::errno::Errno::EAGAIN) => {}
-                Err(_) => {
-                    return Err(ClientError::Closed {
-                        method: method.into(),
-                    });
-                }
+            };
+            match serde_json::from_slice::<Value>(&line) {
+                Ok(v) if v.is_object() => return Ok(v),
+                _ => self
+                    .noise
+                    .push(String::from_utf8_lossy(&line).trim_end().to_owned()),
             }
         }
     }
