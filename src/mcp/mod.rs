@@ -13,7 +13,15 @@
 //! - server requests `sampling/createMessage`, `elicitation/create` and
 //!   `roots/list` are passed or refused;
 //! - every request's id is remembered until its response ([`pending`]), so
-//!   a response cordon cannot forward is replaced by an error with its id.
+//!   a response cordon cannot forward is replaced by an error with its id;
+//! - a message with a request's method but no id ([`wire::is_request_method`])
+//!   is dropped, in both directions.
+//!
+//! Every inspection that cannot decide refuses: what cordon reads beyond
+//! the envelope must read in one way only ([`json::strict`]: no key twice,
+//! no lone surrogate), or the request is refused, the list item withheld,
+//! the response replaced by an error; resource URIs are matched in their
+//! normal form ([`uri`]) and refused when they have none.
 //!
 //! Messages for stderr accumulate in [`Filter::notes`], without the
 //! `cordon: ` prefix.
