@@ -223,7 +223,13 @@ fn a_tool_with_a_key_twice_is_withheld_not_forwarded_as_it_is() {
         let mut c = w.start("");
         let list = c.call(1, "tools/list", json!({}));
         assert_eq!(tool_names(&list), ["ls"], "{user:?}: {list}");
+        // Withheld means its calls are refused too.
+        let refused = c.call(2, "tools/call", json!({"name": "rm", "arguments": {}}));
+        assert_eq!(refused["error"]["code"], -32602, "{user:?}: {refused}");
+        let ok = c.call(3, "tools/call", json!({"name": "ls", "arguments": {}}));
+        assert!(ok["result"].is_object(), "{ok}");
         let (_, err) = c.finish();
+        assert!(!w.received().contains("\"rm\""), "{}", w.received());
         assert!(
             err.contains(
                 "server stdout: tool \"rm\" cannot be inspected: the key \"destructiveHint\" appears twice in one object: withheld"

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::audit::Entry;
 use super::envelope::{Envelope, Kind};
 use super::json::strict;
-use super::tools::ListKind;
+use super::tools::{self, ListKind};
 use super::uri;
 use super::wire::{code, error_response, is_request_method};
 use super::{Call, Decision, Filter, Side, Waiting};
@@ -243,6 +243,11 @@ impl Filter {
             return Err(self.refuse(env, target, code::INVALID_PARAMS, reason, size));
         }
         let allowed = match &target {
+            Target::Tool(name) if self.unreadable_tools.contains(name) => Err(format!(
+                "tool \"{}\" was withheld: its definition {}",
+                escape_text(name),
+                tools::UNREADABLE
+            )),
             Target::Tool(name) => self.catalog.check_call(name),
             Target::Prompt(name) => self.catalog.check_prompt(name),
             // A server reading a file may ignore the query and fragment:
@@ -411,6 +416,9 @@ impl Filter {
             filtered = Err(e.to_string());
         }
         for (name, reason) in withheld {
+            if kind == ListKind::Tools && reason.starts_with(tools::UNREADABLE) {
+                self.unreadable_tools.insert(name.clone());
+            }
             tracing::info!("withheld {name:?}: {reason}");
             let method = format!("{}/list", kind_method(kind));
             let mut entry = Entry {

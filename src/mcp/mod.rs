@@ -180,6 +180,9 @@ pub struct Filter {
     server_requests: Pending<()>,
     audit: Option<AuditLog>,
     audit_failed: bool,
+    /// Tools withheld because cordon could not read them in one way
+    /// only: their calls are refused for the rest of the session.
+    unreadable_tools: std::collections::HashSet<String>,
     /// Lines for stderr, drained by the relay.
     pub notes: Vec<String>,
 }
@@ -223,6 +226,7 @@ impl Filter {
             server_requests: Pending::default(),
             audit,
             audit_failed: false,
+            unreadable_tools: std::collections::HashSet::new(),
             notes: Vec::new(),
         })
     }

@@ -75,6 +75,10 @@ impl Pinning {
     }
 }
 
+/// How the reason starts when a list item is withheld because cordon
+/// cannot read it in one way only.
+pub const UNREADABLE: &str = "cannot be inspected";
+
 /// One item's fate in a list.
 enum Verdict {
     Keep,
@@ -133,7 +137,7 @@ impl Catalog {
                     .ok()
                     .and_then(|v| v.get(name_key)?.as_str().map(str::to_owned))
                     .unwrap_or_default();
-                let reason = format!("cannot be inspected: {e}");
+                let reason = format!("{UNREADABLE}: {e}");
                 notes.push(format!(
                     "server stdout: {} \"{}\" {reason}: withheld",
                     kind.noun(),
