@@ -12,7 +12,8 @@
 //!   percent-encoded as UTF-8;
 //! - `.` and `..` segments of a path with a root are resolved;
 //! - `file:/p` and `file://localhost/p` become `file:///p`; an empty port
-//!   and the default port of `http`, `https`, `ws`, `wss` are dropped.
+//!   and the default port of `http`, `https`, `ws`, `wss` are dropped, and
+//!   their empty path becomes `/`.
 //!
 //! What cordon cannot spell in one way is refused rather than guessed: a
 //! server may read the URI differently from cordon. "Clean" means none
@@ -158,7 +159,11 @@ pub fn normalize(uri: &str) -> Result<String, UriError> {
         None if scheme == "file" && hier.starts_with('/') => (Some(String::new()), hier),
         None => (None, hier),
     };
-    let path = normal_path(path)?;
+    let mut path = normal_path(path)?;
+    // An empty path is `/` to HTTP (RFC 9110 4.2.3).
+    if path.is_empty() && matches!(scheme.as_str(), "http" | "https" | "ws" | "wss") {
+        path.push('/');
+    }
     let mut out = scheme;
     out.push(':');
     if let Some(a) = authority {
@@ -294,6 +299,7 @@ mod tests {
                 "https://example.com/a/c",
             ),
             ("http://example.com:/a", "http://example.com/a"),
+            ("HTTPS://Example.com:443", "https://example.com/"),
             ("http://[::1]:8080/a", "http://[::1]:8080/a"),
             ("file:///data/", "file:///data/"),
             ("file:///data/x/..", "file:///data/"),
