@@ -3,7 +3,7 @@
 //! recorded approvals, whether a server may start.
 
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -175,29 +175,13 @@ pub fn approve_command(args: &LaunchArgs, cwd: &std::path::Path) -> String {
 /// answers its `initialize` request with a JSON-RPC error carrying
 /// `message`; the host shows it instead of a silent failure.
 fn answer_initialize(message: &str) {
+    use crate::mcp::wire::{LineReader, Message};
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut pending: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 8192];
-    while Instant::now() < deadline && pending.len() < 1 << 20 {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis() as i32;
-        let mut pfd = [libc::pollfd {
-            fd: std::io::stdin().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        if !matches!(crate::sys::poll(&mut pfd, left.max(1)), Ok(n) if n > 0) {
-            continue;
-        }
-        match crate::sys::read(0, &mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => pending.extend_from_slice(&buf[..n]),
-        }
-        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
+    let mut reader = LineReader::new(1 << 20);
+    while let Ok(read) = reader.read(std::io::stdin().as_fd(), deadline) {
+        if let Message::Line(line) = read {
             if let Some(reply) = initialize_error(&line, message) {
-                let _ = std::io::stdout().write_all(reply.as_bytes());
+                let _ = std::io::stdout().write_all(&reply);
                 let _ = std::io::stdout().flush();
                 return;
             }
@@ -206,18 +190,17 @@ fn answer_initialize(message: &str) {
 }
 
 /// The error response to `line` when it is an `initialize` request.
-fn initialize_error(line: &[u8], message: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(line).ok()?;
-    if value.get("method")?.as_str()? != "initialize" {
+fn initialize_error(line: &[u8], message: &str) -> Option<Vec<u8>> {
+    use crate::mcp::{envelope, wire};
+    let env = envelope::parse(line).ok()?;
+    if env.kind != envelope::Kind::Request || env.method.as_deref() != Some("initialize") {
         return None;
     }
-    let id = value.get("id")?.clone();
-    let reply = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "error": { "code": -32001, "message": message },
-    });
-    Some(format!("{reply}\n"))
+    Some(wire::error_response(
+        env.id?,
+        wire::code::NOT_APPROVED,
+        message,
+    ))
 }
 
 /// Records an approval for `binding` after the person said yes; an older

@@ -19,7 +19,7 @@ use crate::launch::status::Record;
 use crate::launch::{Child, read_record};
 use crate::mcp::Filter;
 use crate::policy::Shutdown;
-use crate::relay::splice::{self, Splice};
+use crate::relay::splice;
 use crate::relay::{Direction, End, Shared, Worker};
 use crate::sys;
 
@@ -151,23 +151,14 @@ fn host_output() -> End {
     End::Stdio(HOST_OUT)
 }
 
-/// Starts a thread for each direction. The host's messages are moved to
-/// the server without a copy when its stdin is a pipe (the server's stdin
-/// always is); the host's pipes are enlarged like the server's, best
-/// effort, for fewer wake-ups per byte.
+/// Starts a thread for each direction; the host's pipes are enlarged like
+/// the server's, best effort, for fewer wake-ups per byte.
 fn start_workers(child: &mut Child, shared: &Arc<Shared>) -> Result<Vec<JoinHandle<()>>, Errno> {
     for fd in [HOST_IN, HOST_OUT] {
         if splice::is_pipe(host(fd)) {
             let _ = sys::resize_pipe(fd, crate::relay::PIPE_SIZE);
         }
     }
-    let pages = if splice::is_pipe(host(HOST_IN)) {
-        Splice::new()
-            .inspect_err(|e| tracing::debug!("host input is copied: no private pipes: {e}"))
-            .ok()
-    } else {
-        None
-    };
     let server_in = child.stdin.take().ok_or(Errno::EBADF)?;
     let server_out = child
         .stdout
@@ -177,14 +168,12 @@ fn start_workers(child: &mut Child, shared: &Arc<Shared>) -> Result<Vec<JoinHand
         Direction::ToServer,
         End::Stdio(HOST_IN),
         End::Owned(server_in),
-        pages,
         Arc::clone(shared),
     );
     let to_host = Worker::new(
         Direction::ToHost,
         End::Owned(server_out),
         host_output(),
-        None,
         Arc::clone(shared),
     );
     let mut workers = Vec::new();

@@ -426,8 +426,8 @@ fn random_streams_of_valid_messages_pass_byte_exact() {
             }
             let env = Env::new(user);
             let piped = run(env.cordon(&["run", "--yes", "--", "cat"]), &input);
-            // From a file instead of a pipe, cordon copies the host's
-            // messages instead of moving their pages: the same bytes.
+            // From a file instead of a pipe (reads of another kind of
+            // descriptor): the same bytes.
             let file = env.path().join("input");
             std::fs::write(&file, &input).unwrap();
             let from_file = env

@@ -4,8 +4,8 @@
 //! but allocates nothing unless a key or method is written with escapes.
 //!
 //! The rules are MCP's (2025-11-25): one JSON-RPC 2.0 object per line, no
-//! batches; `jsonrpc` is `"2.0"`; an id is a string or a number (never
-//! null); a request has a method and an id, a notification a method and no
+//! batches; `jsonrpc` is `"2.0"`; an id is a string or an integer (never
+//! null; cordon also refuses one a double cannot hold exactly); a request has a method and an id, a notification a method and no
 //! id, a response an id and exactly one of result and error. A top-level
 //! key given twice is refused: a host that reads the last copy and a
 //! cordon that read the first would disagree about what was sent.
@@ -211,10 +211,7 @@ fn member(key: &[u8], escaped: bool) -> Result<Option<Member>, Invalid> {
 fn shape(m: [Option<&[u8]>; 6]) -> Result<Envelope<'_>, Rejected<'_>> {
     let get = |k: Member| m[k as usize];
     let id = get(Member::Id)
-        .filter(|id| {
-            id.first()
-                .is_some_and(|&b| b == b'"' || b == b'-' || b.is_ascii_digit())
-        })
+        .filter(|id| id.starts_with(b"\"") || safe_integer(id))
         .and_then(|id| std::str::from_utf8(id).ok());
     let rejected = |why: &'static str| Rejected {
         why: Invalid::NotJsonRpc(why),
@@ -222,6 +219,22 @@ fn shape(m: [Option<&[u8]>; 6]) -> Result<Envelope<'_>, Rejected<'_>> {
         has_method: get(Member::Method).is_some(),
     };
     shape_with(get, id).map_err(rejected)
+}
+
+/// A number id every reader reads as the same number: an integer (as
+/// MCP's schema says) of at most 2^53 - 1 in magnitude, so a host that
+/// reads numbers as doubles cannot confuse two of them, written without
+/// fraction or exponent.
+fn safe_integer(id: &[u8]) -> bool {
+    let digits = id.strip_prefix(b"-").unwrap_or(id);
+    let plain =
+        matches!(digits, [b'0'] | [b'1'..=b'9', ..]) && digits.iter().all(u8::is_ascii_digit);
+    plain
+        && digits.len() <= 16
+        && std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse::<u64>().ok())
+            .is_some_and(|n| n < 1 << 53)
 }
 
 fn shape_with<'a>(
@@ -233,7 +246,7 @@ fn shape_with<'a>(
         _ => return Err("\"jsonrpc\" is not \"2.0\""),
     }
     if get(Member::Id).is_some() && id.is_none() {
-        return Err("the id is not a string or a number");
+        return Err("the id is not a string or an integer below 2^53");
     }
     let method = match get(Member::Method) {
         Some(raw) if raw.starts_with(b"\"") => {
@@ -287,6 +300,10 @@ mod tests {
             .unwrap();
         assert_eq!(r.kind, Kind::Request);
         assert_eq!(r.id, Some("7"));
+        for id in ["0", "-3", "9007199254740991"] {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+            assert_eq!(parse(line.as_bytes()).unwrap().id, Some(id));
+        }
         assert_eq!(r.method.as_deref(), Some("tools/call"));
         assert_eq!(r.params, Some(&br#"{"name":"x"}"#[..]));
         assert_eq!(
@@ -326,6 +343,9 @@ mod tests {
             r#"{"method":"a"}"#,
             r#"{"jsonrpc":"1.0","method":"a"}"#,
             r#"{"jsonrpc":"2.0","id":null,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1e400,"method":"a"}"#,
+            r#"{"jsonrpc":"2.0","id":9007199254740993,"method":"a"}"#,
             r#"{"jsonrpc":"2.0","id":1,"result":{},"error":{}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"a","m\u0065thod":"b"}"#,

@@ -10,8 +10,10 @@ use serde_json::value::RawValue;
 
 use super::audit::Entry;
 use super::envelope::{Envelope, Kind};
-use super::raw::{code, error_response};
-use super::tools::ListKind;
+use super::json::strict;
+use super::tools::{self, ListKind};
+use super::uri;
+use super::wire::{code, error_response, is_request_method};
 use super::{Call, Decision, Filter, Side, Waiting};
 use crate::consent::escape_text;
 
@@ -91,18 +93,36 @@ fn target_of(env: &Envelope<'_>, method: &str) -> Result<Option<Target>, String>
         "tools/call" => Target::Tool(params::<NameParams<'_>>(env)?.name.into_owned()),
         "prompts/get" => Target::Prompt(params::<NameParams<'_>>(env)?.name.into_owned()),
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-            Target::Resource(params::<UriParams<'_>>(env)?.uri.into_owned())
+            resource(&params::<UriParams<'_>>(env)?.uri)?
         }
         "completion/complete" => {
             let r = params::<CompleteParams<'_>>(env)?.reference;
             match (r.kind.as_ref(), r.name, r.uri) {
                 ("ref/prompt", Some(name), _) => Target::Prompt(name.into_owned()),
-                ("ref/resource", _, Some(uri)) => Target::Resource(uri.into_owned()),
-                _ => return Ok(None),
+                // A template (`file:///{path}`) is matched as it is, like
+                // the templates of a list; a plain URI in its normal form.
+                ("ref/resource", _, Some(uri)) if uri.contains('{') => {
+                    Target::Resource(uri.into_owned())
+                }
+                ("ref/resource", _, Some(uri)) => resource(&uri)?,
+                (kind, _, _) => {
+                    return Err(format!(
+                        "invalid params: a completion reference cordon cannot check ({})",
+                        escape_text(kind)
+                    ));
+                }
             }
         }
         _ => return Ok(None),
     }))
+}
+
+/// A resource named by its URI, in the normal form the profile's
+/// patterns are matched against ([`uri`]).
+fn resource(raw: &str) -> Result<Target, String> {
+    uri::normalize(raw)
+        .map(Target::Resource)
+        .map_err(|e| format!("resource URI \"{}\" is refused: {e}", escape_text(raw)))
 }
 
 /// The params as `T`. Only an object is read: serde would also fill a
@@ -127,8 +147,10 @@ impl Filter {
     /// does not act on. The relay forwards those without taking the lock
     /// around the filter.
     pub fn passes_statelessly(env: &Envelope<'_>) -> bool {
+        let method = env.method.as_deref().unwrap_or_default();
         env.kind == Kind::Notification
-            && !WATCHED_NOTIFICATIONS.contains(&env.method.as_deref().unwrap_or_default())
+            && !WATCHED_NOTIFICATIONS.contains(&method)
+            && !is_request_method(method)
     }
 
     pub(super) fn on_message(&mut self, from: Side, env: &Envelope<'_>, size: usize) -> Decision {
@@ -136,6 +158,9 @@ impl Filter {
         match (from, env.kind) {
             (Side::Host, Kind::Request) => self.host_request(env, method, size),
             (Side::Server, Kind::Request) => self.server_request(env, method),
+            (_, Kind::Notification) if is_request_method(method) => {
+                self.request_without_id(from, env, method)
+            }
             (_, Kind::Notification) => {
                 if method == WATCHED_NOTIFICATIONS[0] {
                     if let Ok(c) = params::<Cancelled<'_>>(env) {
@@ -154,6 +179,26 @@ impl Filter {
             (Side::Host, Kind::Response) => self.response_to_server(env),
             (Side::Server, Kind::Response) => self.response_to_host(env, size),
         }
+    }
+
+    /// A message with a request's method but no id: not a notification
+    /// MCP knows, and not a request cordon can answer. A peer that acted
+    /// on it anyway would skip the profile's checks, so it is dropped
+    /// whatever it names, and noted and audited like a refusal.
+    fn request_without_id(&mut self, from: Side, env: &Envelope<'_>, method: &str) -> Decision {
+        let reason = format!("a {} request without an id", escape_text(method));
+        self.notes
+            .push(format!("{} (not forwarded): {reason}", from.stream()));
+        let entry = Entry {
+            server: self.profile.clone(),
+            method: method.to_owned(),
+            outcome: "refused",
+            reason: Some(reason),
+            request_bytes: env.params.map(<[u8]>::len),
+            ..Entry::default()
+        };
+        self.audit_append(entry);
+        Decision::DROP
     }
 
     fn host_request(&mut self, env: &Envelope<'_>, method: &str, size: usize) -> Decision {
@@ -192,10 +237,26 @@ impl Filter {
             Ok(None) => return Ok(Waiting::Other),
             Err(e) => return Err(self.refuse(env, Target::Method, code::INVALID_PARAMS, e, size)),
         };
+        // What cordon checked must be what the server reads: params that
+        // readers may read differently (a key twice) are refused.
+        if let Some(Err(e)) = env.params.map(strict) {
+            let reason = format!("invalid params: {e}");
+            return Err(self.refuse(env, target, code::INVALID_PARAMS, reason, size));
+        }
         let allowed = match &target {
+            Target::Tool(name) if self.unreadable_tools.contains(name) => Err(format!(
+                "tool \"{}\" was withheld: its definition {}",
+                escape_text(name),
+                tools::UNREADABLE
+            )),
             Target::Tool(name) => self.catalog.check_call(name),
             Target::Prompt(name) => self.catalog.check_prompt(name),
-            Target::Resource(uri) => self.catalog.check_resource(uri),
+            // A server reading a file may ignore the query and fragment:
+            // the bare URI must pass too.
+            Target::Resource(uri) => self
+                .catalog
+                .check_resource(uri)
+                .and_then(|()| self.catalog.check_resource(uri::without_query(uri))),
             Target::Method => Ok(()),
         };
         if let Err(reason) = allowed {
@@ -342,10 +403,24 @@ impl Filter {
             return Decision::FORWARD;
         };
         let mut withheld = Vec::new();
-        let filtered = self
+        let mut filtered = self
             .catalog
             .filter(kind, result, &mut withheld, &mut self.notes);
+        // The list's items are checked one by one (one that readers may
+        // read differently is withheld); whatever goes on must read in one
+        // way only as a whole, or it does not go on.
+        let unclear = match &filtered {
+            Ok(None) => strict(result).err(),
+            Ok(Some(new)) => strict(new.as_bytes()).err(),
+            Err(_) => None,
+        };
+        if let Some(e) = unclear {
+            filtered = Err(e.to_string());
+        }
         for (name, reason) in withheld {
+            if kind == ListKind::Tools && reason.starts_with(tools::UNREADABLE) {
+                self.unreadable_tools.insert(name.clone());
+            }
             tracing::info!("withheld {name:?}: {reason}");
             let method = kind_method(kind).to_owned();
             let mut entry = Entry {

@@ -399,6 +399,175 @@ pub fn validate(bytes: &[u8]) -> Result<(), JsonError> {
     if s.at_end() { Ok(()) } else { Err(s.err()) }
 }
 
+/// Why a value cannot be read in one way only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrictError {
+    Json(JsonError),
+    /// An object has this key twice: one reader takes the first copy,
+    /// another the last.
+    Duplicate(String),
+    /// A `\u` escape of half a surrogate pair: readers replace it, drop
+    /// it or fail.
+    LoneSurrogate,
+}
+
+impl std::fmt::Display for StrictError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StrictError::Json(JsonError::Utf8) => f.write_str("invalid UTF-8"),
+            StrictError::Json(JsonError::TooDeep) => f.write_str("nested too deeply"),
+            StrictError::Json(JsonError::Syntax(at)) => write!(f, "not JSON (at byte {at})"),
+            StrictError::Duplicate(key) => {
+                write!(f, "the key {} appears twice in one object", quote_key(key))
+            }
+            StrictError::LoneSurrogate => f.write_str("a string holds a lone surrogate escape"),
+        }
+    }
+}
+
+fn quote_key(key: &str) -> String {
+    let shown: String = key.chars().take(64).collect();
+    serde_json::to_string(&shown).unwrap_or_default()
+}
+
+impl From<JsonError> for StrictError {
+    fn from(e: JsonError) -> Self {
+        StrictError::Json(e)
+    }
+}
+
+/// Whether `bytes` is one JSON value that every reader reads alike: valid
+/// (as [`validate`]), no object with a key twice (keys compared after
+/// decoding their escapes, so `"a"` and `"\u0061"` are one key), and no
+/// lone surrogate escape in any string. The relay's fast path does not
+/// need this; every message cordon inspects beyond its envelope does,
+/// since a host that reads the last copy of a key would act on what
+/// cordon never checked.
+pub fn strict(bytes: &[u8]) -> Result<(), StrictError> {
+    use std::borrow::Cow;
+    use std::collections::HashSet;
+    type Keys<'k> = HashSet<Cow<'k, [u8]>>;
+    fn key<'k>(s: &mut Scanner<'k>, keys: &mut Keys<'k>) -> Result<(), StrictError> {
+        s.skip_ws();
+        let (start, end, escaped) = s.string()?;
+        let bytes: &'k [u8] = s.bytes;
+        let raw = &bytes[start..end];
+        let key: Cow<'k, [u8]> = if escaped {
+            check_surrogates(raw)?;
+            let text = std::str::from_utf8(raw).map_err(|_| JsonError::Utf8)?;
+            let decoded = serde_json::from_str::<String>(&format!("\"{text}\""))
+                .map_err(|_| StrictError::LoneSurrogate)?;
+            Cow::Owned(decoded.into_bytes())
+        } else {
+            Cow::Borrowed(raw)
+        };
+        if keys.contains(&key) {
+            return Err(StrictError::Duplicate(
+                String::from_utf8_lossy(&key).into_owned(),
+            ));
+        }
+        keys.insert(key);
+        s.expect(b':')?;
+        Ok(())
+    }
+    let mut s = Scanner::new(bytes);
+    // Open containers: the keys seen so far of each object, `None` for
+    // an array.
+    let mut open: Vec<Option<Keys<'_>>> = Vec::new();
+    loop {
+        s.skip_ws();
+        match s.peek() {
+            Some(c @ (b'{' | b'[')) => {
+                if open.len() == MAX_DEPTH {
+                    return Err(JsonError::TooDeep.into());
+                }
+                s.pos += 1;
+                s.skip_ws();
+                let close = if c == b'{' { b'}' } else { b']' };
+                if s.peek() == Some(close) {
+                    s.pos += 1;
+                } else if c == b'{' {
+                    let mut keys = Keys::new();
+                    key(&mut s, &mut keys)?;
+                    open.push(Some(keys));
+                    continue;
+                } else {
+                    open.push(None);
+                    continue;
+                }
+            }
+            Some(b'"') => {
+                let (start, end, escaped) = s.string()?;
+                if escaped {
+                    check_surrogates(&s.bytes[start..end])?;
+                }
+            }
+            Some(b't') => s.literal(b"true")?,
+            Some(b'f') => s.literal(b"false")?,
+            Some(b'n') => s.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => s.number()?,
+            _ => return Err(s.err().into()),
+        }
+        // After a value: close what ends here, up to the next value.
+        loop {
+            let Some(top) = open.last_mut() else {
+                return if s.at_end() {
+                    Ok(())
+                } else {
+                    Err(s.err().into())
+                };
+            };
+            s.skip_ws();
+            match (s.peek(), top) {
+                (Some(b','), Some(keys)) => {
+                    s.pos += 1;
+                    key(&mut s, keys)?;
+                    break;
+                }
+                (Some(b','), None) => {
+                    s.pos += 1;
+                    break;
+                }
+                (Some(b'}'), Some(_)) | (Some(b']'), None) => {
+                    s.pos += 1;
+                    open.pop();
+                }
+                _ => return Err(s.err().into()),
+            }
+        }
+    }
+}
+
+/// The `\u` escapes of a string's contents (already scanned, so every
+/// escape is well formed) pair their surrogates.
+fn check_surrogates(raw: &[u8]) -> Result<(), StrictError> {
+    let unit = |at: usize| -> Option<u16> {
+        let hex = raw.get(at..at + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    };
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match unit(i) {
+            Some(0xD800..=0xDBFF) => match unit(i + 6) {
+                Some(0xDC00..=0xDFFF) => i += 12,
+                _ => return Err(StrictError::LoneSurrogate),
+            },
+            Some(0xDC00..=0xDFFF) => return Err(StrictError::LoneSurrogate),
+            Some(_) => i += 6,
+            // Any other escape is two bytes.
+            None => i += 2,
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -462,6 +631,41 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(case)
             );
+        }
+    }
+
+    #[test]
+    fn strict_reading_refuses_what_readers_read_differently() {
+        for ok in [
+            &br#"{"a":1,"b":{"a":2},"c":[{"a":1},{"a":2}]}"#[..],
+            br#"{"a":"\ud83d\ude00","\u0062":"\n"}"#,
+            br#"[1e999, 123456789012345678901234567890, {}]"#,
+        ] {
+            assert_eq!(strict(ok), Ok(()), "{}", String::from_utf8_lossy(ok));
+        }
+        let dup = |k: &str| Err(StrictError::Duplicate(k.into()));
+        assert_eq!(strict(br#"{"a":1,"a":2}"#), dup("a"));
+        assert_eq!(strict(br#"{"x":[{"b":{"c":1,"d":[],"c":2}}]}"#), dup("c"));
+        assert_eq!(strict(br#"{"a":1,"\u0061":2}"#), dup("a"));
+        for lone in [
+            &br#"{"a":"\ud800"}"#[..],
+            br#"{"a":"\udc00\ud800"}"#,
+            br#"["x\ud800\u0041"]"#,
+            br#"{"\ud800":1}"#,
+        ] {
+            assert_eq!(strict(lone), Err(StrictError::LoneSurrogate));
+        }
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(strict(deep.as_bytes()), Err(JsonError::TooDeep.into()));
+        for bad in [
+            &b"{\"a\":1,}"[..],
+            b"{\"a\" 1}",
+            b"[1,]",
+            b"{} x",
+            b"\"\\x\"",
+        ] {
+            assert!(matches!(strict(bad), Err(StrictError::Json(_))));
+            assert_eq!(validate(bad).is_ok(), strict(bad).is_ok());
         }
     }
 

@@ -13,7 +13,15 @@
 //! - server requests `sampling/createMessage`, `elicitation/create` and
 //!   `roots/list` are passed or refused;
 //! - every request's id is remembered until its response ([`pending`]), so
-//!   a response cordon cannot forward is replaced by an error with its id.
+//!   a response cordon cannot forward is replaced by an error with its id;
+//! - a message with a request's method but no id ([`wire::is_request_method`])
+//!   is dropped, in both directions.
+//!
+//! Every inspection that cannot decide refuses: what cordon reads beyond
+//! the envelope must read in one way only ([`json::strict`]: no key twice,
+//! no lone surrogate), or the request is refused, the list item withheld,
+//! the response replaced by an error; resource URIs are matched in their
+//! normal form ([`uri`]) and refused when they have none.
 //!
 //! Messages for stderr accumulate in [`Filter::notes`], without the
 //! `cordon: ` prefix.
@@ -29,6 +37,8 @@ pub mod raw;
 pub mod sniff;
 pub mod tools;
 mod unicode_table;
+pub mod uri;
+pub mod wire;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -42,8 +52,8 @@ use crate::policy::{PinMode, Policy};
 use audit::AuditLog;
 use pending::Pending;
 use pins::PinError;
-use raw::{code, error_response};
 use tools::{Catalog, ListKind, Pinning};
+use wire::{code, error_response};
 
 /// Who sent a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +177,9 @@ pub struct Filter {
     server_requests: Pending<()>,
     audit: Option<AuditLog>,
     audit_failed: bool,
+    /// Tools withheld because cordon could not read them in one way
+    /// only: their calls are refused for the rest of the session.
+    unreadable_tools: std::collections::HashSet<String>,
     /// Lines for stderr, drained by the relay.
     pub notes: Vec<String>,
 }
@@ -209,6 +222,7 @@ impl Filter {
             server_requests: Pending::default(),
             audit,
             audit_failed: false,
+            unreadable_tools: std::collections::HashSet::new(),
             notes: Vec::new(),
         })
     }
@@ -522,6 +536,92 @@ mod tests {
             line,
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"ls\"}],\"nextCursor\":\"n\"}}\n"
         );
+    }
+
+    #[test]
+    fn requests_without_an_id_are_dropped_both_ways() {
+        let mut f = filter(|_| {});
+        for (side, line) in [
+            (
+                Side::Host,
+                &br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"rm"}}"#[..],
+            ),
+            (Side::Host, br#"{"jsonrpc":"2.0","method":"tools\/call"}"#),
+            (Side::Host, br#"{"jsonrpc":"2.0","method":"tasks/get"}"#),
+            (
+                Side::Server,
+                br#"{"jsonrpc":"2.0","method":"sampling/createMessage","params":{}}"#,
+            ),
+            (Side::Server, br#"{"jsonrpc":"2.0","method":"roots/list"}"#),
+        ] {
+            let env = envelope::parse(line).unwrap();
+            assert!(!Filter::passes_statelessly(&env));
+            assert_eq!(f.on_line(side, line), Decision::DROP);
+            assert!(f.notes.pop().unwrap().contains("request without an id"));
+        }
+        let other = br#"{"jsonrpc":"2.0","method":"x/custom"}"#;
+        assert_eq!(f.on_line(Side::Server, other), Decision::FORWARD);
+    }
+
+    #[test]
+    fn a_tool_with_a_key_twice_is_withheld_and_its_list_rewritten() {
+        let mut f = filter(|_| {});
+        let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        f.on_line(Side::Host, list);
+        let dup = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"ok"},{"name":"rm","annotations":{"destructiveHint":false,"destructiveHint":false,"readOnlyHint":true}}]}}"#;
+        let Verdict::Replace(line) = f.on_line(Side::Server, dup).verdict else {
+            panic!("forwarded as it is")
+        };
+        assert_eq!(
+            generated(&line)["result"]["tools"],
+            serde_json::json!([{"name": "ok"}])
+        );
+        assert!(
+            f.notes
+                .iter()
+                .any(|n| n.contains("tool \"rm\" cannot be inspected"))
+        );
+        f.on_line(Side::Host, list);
+        let outside = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[],"_meta":{"a":1,"a":2}}}"#;
+        let Verdict::Replace(line) = f.on_line(Side::Server, outside).verdict else {
+            panic!("forwarded as it is")
+        };
+        assert_eq!(generated(&line)["error"]["code"], code::INTERNAL_ERROR);
+    }
+
+    #[test]
+    fn resources_are_checked_in_their_normal_form() {
+        let mut f = filter(|m| {
+            m.resources = NameRules {
+                allow: vec!["file:///home/me/*".into()],
+                deny: vec![
+                    "file:///home/me/.ssh/*".into(),
+                    "file:///home/me/secret".into(),
+                ],
+            }
+        });
+        let read = |uri: &str| {
+            let line = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read",
+                "params": {"uri": uri}});
+            line.to_string()
+        };
+        for uri in [
+            "file:///home/me/notes/../.ssh/id_rsa",
+            "FILE://LOCALHOST/home/me/%2essh/id_rsa",
+            "file:///home/me/./.ssh/id_rsa",
+            "file:///home/me//.ssh/id_rsa",
+            "file:///home/me/notes/..%2F.ssh/id_rsa",
+            "file:///home/me/secret?x",
+        ] {
+            let d = f.on_line(Side::Host, read(uri).as_bytes());
+            assert_eq!(d.verdict, Verdict::Drop, "{uri}");
+            assert_eq!(
+                generated(&d.reply.unwrap())["error"]["code"],
+                code::INVALID_PARAMS
+            );
+        }
+        let ok = read("file:///home/me/notes/./a.txt");
+        assert_eq!(f.on_line(Side::Host, ok.as_bytes()), Decision::FORWARD);
     }
 
     #[test]

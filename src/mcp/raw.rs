@@ -1,7 +1,7 @@
 //! Small JSON helpers for the rare messages cordon rewrites: an object
 //! read as its members in order with their values as raw text, so a
-//! rewrite changes only what it must and keeps every other byte; and the
-//! JSON-RPC error responses cordon generates.
+//! rewrite changes only what it must and keeps every other byte. (The
+//! error responses cordon generates are built in [`super::wire`].)
 
 use std::fmt;
 
@@ -77,29 +77,7 @@ pub fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
-/// JSON-RPC error codes cordon answers with.
-pub mod code {
-    /// The line was not a valid request.
-    pub const INVALID_REQUEST: i64 = -32600;
-    /// A server-to-host request the profile refuses: to the server it
-    /// looks like a host without that capability.
-    pub const METHOD_NOT_FOUND: i64 = -32601;
-    /// A tool, prompt or resource the profile refuses: MCP's code for an
-    /// unknown one.
-    pub const INVALID_PARAMS: i64 = -32602;
-    /// A response cordon could not forward (too large, or invalid).
-    pub const INTERNAL_ERROR: i64 = -32603;
-}
-
-/// A complete error response line (with its newline) for request `id`
-/// (its JSON text).
-pub fn error_response(id: &str, code: i64, message: &str) -> Vec<u8> {
-    format!(
-        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":{code},\"message\":{}}}}}\n",
-        quote(message)
-    )
-    .into_bytes()
-}
+pub use super::wire::{code, error_response};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -116,15 +94,5 @@ mod tests {
             r#"{"b":[1, 2],"a":null,"c":"\u00e9"}"#
         );
         assert!(RawObject::parse(r#"{"a":1,"a":2}"#).is_err());
-    }
-
-    #[test]
-    fn error_responses_are_valid_messages() {
-        let line = error_response("\"x\"", code::INVALID_PARAMS, "no \"quote\"");
-        let text = std::str::from_utf8(&line).unwrap();
-        assert!(text.ends_with('\n'));
-        let env = super::super::envelope::parse(text.trim_end().as_bytes()).unwrap();
-        assert_eq!(env.id, Some("\"x\""));
-        assert!(env.error.is_some());
     }
 }

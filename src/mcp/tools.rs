@@ -130,6 +130,10 @@ impl Pinning {
     }
 }
 
+/// How the reason starts when a list item is withheld because cordon
+/// cannot read it in one way only.
+pub const UNREADABLE: &str = "cannot be inspected";
+
 /// One item's fate in a list.
 enum Verdict {
     Keep,
@@ -193,6 +197,24 @@ impl Catalog {
         let mut kept = Vec::with_capacity(items.len());
         let mut changed = false;
         for item in items {
+            // An item readers may read differently (a key twice: the host
+            // may take the copy cordon did not check) is withheld.
+            if let Err(e) = super::json::strict(item.get().as_bytes()) {
+                // The name, as one reader would take it: for the note only.
+                let name = serde_json::from_str::<Value>(item.get())
+                    .ok()
+                    .and_then(|v| v.get(name_key)?.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let reason = format!("{UNREADABLE}: {e}");
+                notes.push(format!(
+                    "server stdout: {} \"{}\" {reason}: withheld",
+                    kind.noun(),
+                    escape_text(&name)
+                ));
+                withheld.push((name, reason));
+                changed = true;
+                continue;
+            }
             let value: Value = serde_json::from_str(item.get()).map_err(|e| e.to_string())?;
             let name = value
                 .get(name_key)
@@ -232,7 +254,15 @@ impl Catalog {
             ListKind::Prompts | ListKind::PromptGet => &self.policy.prompts,
             _ => &self.policy.resources,
         };
-        if !rules.allows(name) {
+        // A resource's URI is matched in its normal form, as its reads are.
+        let normal = match kind {
+            ListKind::Resources => match super::uri::normalize(name) {
+                Ok(uri) => std::borrow::Cow::Owned(uri),
+                Err(e) => return Verdict::Withhold(format!("its URI is refused: {e}")),
+            },
+            _ => std::borrow::Cow::Borrowed(name),
+        };
+        if !rules.allows(&normal) {
             return Verdict::Withhold(format!("not allowed by profile \"{}\"", self.profile));
         }
         let what = format!("{noun} \"{}\"", escape_text(name));
@@ -251,8 +281,9 @@ impl Catalog {
             return Verdict::Keep;
         }
         match distrust_annotations(raw, value) {
-            Some(text) => Verdict::Rewrite(text),
-            None => Verdict::Keep,
+            Ok(Some(text)) => Verdict::Rewrite(text),
+            Ok(None) => Verdict::Keep,
+            Err(()) => Verdict::Withhold("its annotations cannot be rewritten".into()),
         }
     }
 
@@ -570,24 +601,28 @@ const TRUSTING_HINTS: [(&str, bool); 4] = [
 ];
 
 /// The tool with its trusting hints turned to the cautious value, or
-/// `None` when it has none.
-fn distrust_annotations(raw: &str, value: &Value) -> Option<String> {
-    let annotations = value.get("annotations")?.as_object()?;
+/// `None` when it has none; an error when it has some but cannot be
+/// rewritten (it is then withheld, never passed as it is).
+fn distrust_annotations(raw: &str, value: &Value) -> Result<Option<String>, ()> {
+    let Some(annotations) = value.get("annotations").and_then(Value::as_object) else {
+        return Ok(None);
+    };
     let trusting = |k: &str| {
         TRUSTING_HINTS
             .iter()
             .any(|(hint, v)| *hint == k && annotations.get(k) == Some(&Value::Bool(*v)))
     };
     if !annotations.keys().any(|k| trusting(k)) {
-        return None;
+        return Ok(None);
     }
-    let tool = RawObject::parse(raw).ok()?;
-    let inner = RawObject::parse(tool.get("annotations")?.get()).ok()?;
+    let tool = RawObject::parse(raw).map_err(drop)?;
+    let inner = tool.get("annotations").ok_or(())?;
+    let inner = RawObject::parse(inner.get()).map_err(drop)?;
     let rewritten = inner.rewrite(|k, v| {
         let flip = trusting(k) && matches!(v.get(), "true" | "false");
         flip.then(|| if v.get() == "true" { "false" } else { "true" }.to_owned())
     });
-    Some(tool.write_with("annotations", &rewritten))
+    Ok(Some(tool.write_with("annotations", &rewritten)))
 }
 
 #[cfg(test)]

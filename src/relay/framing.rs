@@ -1,29 +1,33 @@
 //! One direction of the relay, framed: a bounded buffer of input, split
-//! into lines (MCP's stdio framing), each line decided on by the caller,
+//! into lines by MCP's [`Framer`], each line decided on by the caller,
 //! and the [`Outbox`] of what goes on.
 //!
 //! Memory is bounded by the message limit: the buffer grows only while
 //! one incomplete line needs room, up to `limit + 1` bytes, and a line
-//! longer than that is discarded as it arrives (only a [`Sniffer`] and a
+//! longer than that is discarded as it arrives (only a sniffer and a
 //! short prefix are kept), whatever the peer sends. Reading stops while
 //! the buffer is full of output not yet written, so a slow reader slows
 //! the writer and nothing is lost or reordered.
+//!
+//! Input is always copied into the buffer with `read`, and what goes on
+//! is written from that copy: the bytes inspected are the bytes
+//! forwarded. Moving pipe pages instead (`splice`, `tee`) would forward
+//! pages the sender may still change: a writer that `vmsplice`s its own
+//! memory into the pipe can rewrite a message after cordon inspected it
+//! and before the reader reads it.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::errno::Errno;
 
 use super::outbox::Outbox;
-use super::splice::Splice;
-use crate::mcp::sniff::Sniffer;
+use crate::mcp::wire::{Frame, Framer};
 use crate::mcp::{Overlong, Verdict};
 use crate::sys;
 
 /// The buffer's size when no long message is in it, and so the largest
 /// read: large blocks keep the number of system calls per message low.
 pub const BLOCK: usize = 256 * 1024;
-/// Bytes of an over-long line kept for the note.
-const PREFIX: usize = 1024;
 
 /// What the lane found next in its input.
 #[derive(Debug)]
@@ -34,54 +38,18 @@ pub enum Event<'a> {
     Overlong(Overlong),
 }
 
-/// An over-long line being discarded.
-#[derive(Debug, Default)]
-struct Discard {
-    sniffer: Sniffer,
-    len: u64,
-    prefix: Vec<u8>,
-}
-
-impl Discard {
-    fn feed(&mut self, bytes: &[u8]) {
-        self.sniffer.feed(bytes);
-        self.len += bytes.len() as u64;
-        let room = PREFIX.saturating_sub(self.prefix.len());
-        self.prefix
-            .extend_from_slice(&bytes[..bytes.len().min(room)]);
-    }
-
-    fn finish(self) -> Overlong {
-        let (id, has_method) = self.sniffer.finish();
-        Overlong {
-            len: self.len,
-            id,
-            has_method,
-            prefix: self.prefix,
-        }
-    }
-}
-
 /// One direction: host → server or server → host.
 #[derive(Debug)]
 pub struct Lane {
     buf: Vec<u8>,
-    /// Start of the bytes not yet split into lines.
-    scan: usize,
-    /// `buf[scan..searched]` holds no newline (not searched again).
-    searched: usize,
     end: usize,
-    /// Longest line passed, without its newline.
-    limit: usize,
-    discard: Option<Discard>,
+    framer: Framer,
     /// The line last returned by [`Lane::next_event`], newline included.
     current: Option<(usize, usize)>,
     /// The last bytes queued ended without a newline (a final line at
     /// EOF): a generated line after them needs one first.
     open_tail: bool,
     out: Outbox,
-    /// Set when input is moved to the destination rather than copied.
-    splice: Option<Splice>,
     src_open: bool,
     dst_open: bool,
 }
@@ -90,27 +58,14 @@ impl Lane {
     pub fn new(limit: usize) -> Lane {
         Lane {
             buf: vec![0; BLOCK.min(limit + 1).max(4096)],
-            scan: 0,
-            searched: 0,
             end: 0,
-            limit,
-            discard: None,
+            framer: Framer::new(limit),
             current: None,
             open_tail: false,
             out: Outbox::default(),
-            splice: None,
             src_open: true,
             dst_open: true,
         }
-    }
-
-    /// From now on, input is moved from the source pipe to the destination
-    /// pipe through `splice`'s private pipes (see [`super::splice`]).
-    /// Both descriptors given to [`Lane::fill`] and [`Lane::flush`] must
-    /// be pipes.
-    pub fn move_pages(&mut self, splice: Splice) {
-        debug_assert_eq!(self.end, 0, "set before the first read");
-        self.splice = Some(splice);
     }
 
     /// Poll the source for input.
@@ -125,7 +80,7 @@ impl Lane {
 
     /// The source hit EOF or failed, and everything read has been written.
     pub fn drained(&self) -> bool {
-        !self.src_open && self.out.is_empty() && self.scan == self.end && self.discard.is_none()
+        !self.src_open && self.out.is_empty() && self.framer.idle(&self.buf[..self.end])
     }
 
     /// Nothing more will ever move in this direction.
@@ -153,33 +108,18 @@ impl Lane {
         self.src_open = false;
     }
 
-    /// The first byte the buffer must keep: queued input, the line being
-    /// read, and any byte still in the splice's `hold` pipe.
+    /// The first byte the buffer must keep: queued input and the line
+    /// being read.
     fn head(&self) -> usize {
-        let head = self.out.first_input().unwrap_or(self.scan);
-        self.splice.as_ref().map_or(head, |s| head.min(s.from))
+        self.out.first_input().unwrap_or(self.framer.scan())
     }
 
     /// Moves the buffer's contents from `head` down to index 0.
     fn shift_down(&mut self, head: usize) {
         self.buf.copy_within(head..self.end, 0);
         self.out.shift(head);
-        self.scan -= head;
-        self.searched = self.searched.saturating_sub(head);
+        self.framer.shift(head);
         self.end -= head;
-        if let Some(s) = &mut self.splice {
-            s.from -= head;
-        }
-    }
-
-    /// Drops held pages of lines that were not forwarded, so that they do
-    /// not pin the buffer.
-    fn retire(&mut self) -> Result<(), Errno> {
-        let decided = self.out.first_input().unwrap_or(self.scan);
-        match &mut self.splice {
-            Some(s) => s.discard_to(decided),
-            None => Ok(()),
-        }
     }
 
     fn has_room(&self) -> bool {
@@ -197,10 +137,10 @@ impl Lane {
             self.shift_down(head);
             return true;
         }
-        if !self.out.is_empty() || self.buf.len() > self.limit {
+        if !self.out.is_empty() || self.buf.len() > self.framer.limit() {
             return false;
         }
-        let grown = (self.buf.len() * 2).min(self.limit + 1);
+        let grown = (self.buf.len() * 2).min(self.framer.limit() + 1);
         self.buf.resize(grown, 0);
         true
     }
@@ -223,29 +163,11 @@ impl Lane {
 
     /// Reads what is available from `src`.
     pub fn fill(&mut self, src: BorrowedFd<'_>) -> Result<(), Errno> {
-        if let Err(e) = self.retire() {
-            self.src_open = false;
-            return Err(e);
-        }
         self.settle();
         if !self.make_room() {
             return Ok(());
         }
-        let room = &mut self.buf[self.end..];
-        let read = match &mut self.splice {
-            Some(s) => match s.pull(src, room, self.end) {
-                // A source pages cannot be taken from: nothing moved, and
-                // with nothing held the lane can read it instead.
-                Err(Errno::EINVAL) if s.from == self.end => {
-                    tracing::debug!("the source cannot be spliced: its input is copied");
-                    self.splice = None;
-                    sys::read(src.as_raw_fd(), room)
-                }
-                other => other,
-            },
-            None => sys::read(src.as_raw_fd(), room),
-        };
-        match read {
+        match sys::read(src.as_raw_fd(), &mut self.buf[self.end..]) {
             Ok(0) => self.src_open = false,
             Ok(n) => self.end += n,
             Err(Errno::EAGAIN) => {}
@@ -287,48 +209,13 @@ impl Lane {
     /// [`Lane::apply`] with the decision before asking for the next.
     pub fn next_event(&mut self) -> Option<Event<'_>> {
         self.current = None;
-        if self.discard.is_some() {
-            return self.continue_discard();
-        }
-        let from = self.searched.max(self.scan);
-        if let Some(i) = memchr::memchr(b'\n', &self.buf[from..self.end]) {
-            let (start, newline) = (self.scan, from + i);
-            self.scan = newline + 1;
-            self.searched = self.scan;
-            if newline - start > self.limit {
-                let mut d = Discard::default();
-                d.feed(&self.buf[start..newline]);
-                return Some(Event::Overlong(d.finish()));
+        match self.framer.next(&self.buf[..self.end], !self.src_open)? {
+            Frame::Line { start, end, next } => {
+                self.current = Some((start, next));
+                Some(Event::Line(&self.buf[start..end]))
             }
-            self.current = Some((start, newline + 1));
-            return Some(Event::Line(&self.buf[start..newline]));
+            Frame::Overlong(o) => Some(Event::Overlong(o)),
         }
-        self.searched = self.end;
-        if self.end - self.scan > self.limit {
-            self.discard = Some(Discard::default());
-            return self.continue_discard();
-        }
-        if !self.src_open && self.scan < self.end {
-            let start = self.scan;
-            (self.scan, self.searched) = (self.end, self.end);
-            self.current = Some((start, self.end));
-            return Some(Event::Line(&self.buf[start..self.end]));
-        }
-        None
-    }
-
-    /// Feeds the over-long line's bytes to its sniffer and drops them.
-    fn continue_discard(&mut self) -> Option<Event<'_>> {
-        let d = self.discard.as_mut()?;
-        let newline = memchr::memchr(b'\n', &self.buf[self.scan..self.end]);
-        let stop = newline.map_or(self.end, |i| self.scan + i);
-        d.feed(&self.buf[self.scan..stop]);
-        self.scan = newline.map_or(self.end, |_| stop + 1);
-        self.searched = self.scan;
-        if newline.is_none() && self.src_open {
-            return None;
-        }
-        self.discard.take().map(|d| Event::Overlong(d.finish()))
     }
 
     /// Carries out the decision on the last event.
@@ -360,8 +247,7 @@ impl Lane {
     /// Writes as much as `dst` takes now. A destination that went away is
     /// closed, not an error (a broken pipe is a normal shutdown).
     pub fn flush(&mut self, dst: BorrowedFd<'_>) -> Result<(), Errno> {
-        let result = self.out.write_to(&self.buf, dst, self.splice.as_mut());
-        match result {
+        match self.out.write_to(&self.buf, dst) {
             Ok(_) => {
                 self.settle();
                 Ok(())
@@ -431,20 +317,16 @@ mod tests {
         }
     }
 
-    /// The same, through real pipes with the lane moving pages: `input` is
-    /// written to a pipe in random pieces, and the lane reads it, flushes
-    /// and is drained at random moments, so lines wait in `hold`, are
-    /// split across reads, and (with a small `hold`) fall back to the
-    /// buffer.
-    fn relay_moved(input: &[u8], limit: usize, hold: usize, rng: &mut Rng) -> Vec<u8> {
+    /// The same, through real pipes: `input` is written to a pipe in
+    /// random pieces, and the lane reads it, flushes and is drained at
+    /// random moments, so lines are split across reads and writes.
+    fn relay_piped(input: &[u8], limit: usize, rng: &mut Rng) -> Vec<u8> {
         use nix::fcntl::OFlag;
         use std::os::fd::AsFd;
         let flags = OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
         let (src_r, src_w) = nix::unistd::pipe2(flags).unwrap();
         let (dst_r, dst_w) = nix::unistd::pipe2(flags).unwrap();
         let mut lane = Lane::new(limit);
-        let stage = 4096 << rng.below(4);
-        lane.move_pages(Splice::with_sizes(stage, hold).unwrap());
         let (mut fed, mut out) = (0, Vec::new());
         let mut src_w = Some(src_w);
         let mut chunk = vec![0u8; 65536];
@@ -478,11 +360,6 @@ mod tests {
                 lane.flush(dst_w.as_fd()).unwrap();
             }
             assert!(lane.capacity() <= BLOCK.max(limit + 1).max(4096));
-            let splice = lane.splice.as_ref().unwrap();
-            assert!(
-                splice.held() == lane.buf[splice.from..lane.end],
-                "`hold` is not the buffer's tail"
-            );
             if rng.below(2) == 0 || fed == input.len() {
                 while let Ok(n @ 1..) = nix::unistd::read(&dst_r, &mut chunk) {
                     out.extend_from_slice(&chunk[..n]);
@@ -534,19 +411,17 @@ mod tests {
     }
 
     #[test]
-    fn random_pieces_give_the_same_lines_in_order_copied_or_moved() {
+    fn random_pieces_give_the_same_lines_in_order_fed_or_piped() {
         for seed in 1..=150u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let limit = 1024 + rng.below(16384) as usize;
             let input = random_input(limit, &mut rng);
             let want = expected(&input, limit);
-            assert_eq!(relay(&input, limit, &mut rng), want, "copied, seed {seed}");
-            // A small `hold` overflows often, a large one rarely.
-            let hold = 4096 << (2 * (seed % 4));
+            assert_eq!(relay(&input, limit, &mut rng), want, "fed, seed {seed}");
             assert_eq!(
-                relay_moved(&input, limit, hold, &mut rng),
+                relay_piped(&input, limit, &mut rng),
                 want,
-                "moved, seed {seed}"
+                "piped, seed {seed}"
             );
         }
     }

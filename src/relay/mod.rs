@@ -199,20 +199,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A direction; input is moved rather than copied when `splice` is
-    /// given (see [`splice`]).
-    pub fn new(
-        dir: Direction,
-        src: End,
-        dst: End,
-        splice: Option<splice::Splice>,
-        shared: Arc<Shared>,
-    ) -> Worker {
+    /// A direction: its input is copied, inspected and forwarded from
+    /// that copy (see [`framing`]).
+    pub fn new(dir: Direction, src: End, dst: End, shared: Arc<Shared>) -> Worker {
         let limit = lock(&shared.filter).max_message_size();
-        let mut lane = Lane::new(limit);
-        if let Some(s) = splice {
-            lane.move_pages(s);
-        }
+        let lane = Lane::new(limit);
         Worker {
             dir,
             lane,

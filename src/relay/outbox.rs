@@ -9,8 +9,6 @@ use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
 
-use super::splice::Splice;
-
 /// Slices handed to one `writev`.
 const MAX_IOV: usize = 64;
 
@@ -99,23 +97,10 @@ impl Outbox {
     }
 
     /// Writes as much as `dst` takes now: `Ok(true)` when everything
-    /// queued went out. With `splice`, input bytes still in its `hold`
-    /// pipe are moved from there; the others are written from `buf`.
-    pub fn write_to(
-        &mut self,
-        buf: &[u8],
-        dst: BorrowedFd<'_>,
-        mut splice: Option<&mut Splice>,
-    ) -> Result<bool, Errno> {
-        while let Some(front) = self.queue.front() {
-            let held_from = splice.as_ref().map_or(usize::MAX, |s| s.from);
-            let (wanted, result) = match (front, splice.as_deref_mut()) {
-                (Segment::Input { start, end }, Some(s)) if start + self.done >= held_from => {
-                    let at = start + self.done;
-                    (end - at, s.splice_out(at, *end, dst))
-                }
-                _ => self.write_buffered(buf, dst, held_from),
-            };
+    /// queued went out.
+    pub fn write_to(&mut self, buf: &[u8], dst: BorrowedFd<'_>) -> Result<bool, Errno> {
+        while !self.queue.is_empty() {
+            let (wanted, result) = self.write_buffered(buf, dst);
             match result {
                 Ok(n) => {
                     self.consume(n);
@@ -132,36 +117,18 @@ impl Outbox {
         Ok(true)
     }
 
-    /// One `writev` of the queued bytes from the front up to the first
-    /// input byte at or past `held_from` (those are moved, not written);
-    /// returns how many bytes it tried and its result.
-    fn write_buffered(
-        &self,
-        buf: &[u8],
-        dst: BorrowedFd<'_>,
-        held_from: usize,
-    ) -> (usize, Result<usize, Errno>) {
+    /// One `writev` of the queued bytes from the front; returns how many
+    /// bytes it tried and its result.
+    fn write_buffered(&self, buf: &[u8], dst: BorrowedFd<'_>) -> (usize, Result<usize, Errno>) {
         let mut iov = [IoSlice::new(&[]); MAX_IOV];
         let mut count = 0;
         let mut total = 0;
         for (i, seg) in self.queue.iter().take(MAX_IOV).enumerate() {
             let skip = if i == 0 { self.done } else { 0 };
-            let bytes = match seg {
-                Segment::Owned { bytes, .. } => &bytes[skip..],
-                Segment::Input { start, end } => {
-                    let start = start + skip;
-                    if start >= held_from {
-                        break;
-                    }
-                    &buf[start..(*end).min(held_from)]
-                }
-            };
+            let bytes = &seg.bytes(buf)[skip..];
             iov[count] = IoSlice::new(bytes);
             count += 1;
             total += bytes.len();
-            if matches!(seg, Segment::Input { end, .. } if *end > held_from) {
-                break;
-            }
         }
         (total, nix::sys::uio::writev(dst, &iov[..count]))
     }

@@ -2,11 +2,12 @@
 //! new server what it offers (initialize, tools/list, prompts/list,
 //! resources/list), following pagination, with a deadline per request.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::mcp::wire::{self, LineReader, Message, ReadError, code};
 use crate::sys;
 
 /// Protocol version `vet` asks for: the one hosts send today.
@@ -19,6 +20,9 @@ pub const PROTOCOL_VERSION: &str = "2025-06-18";
 /// `vet` saw. This only keeps a cloaking server from passing the review.)
 pub const CLIENT_NAME: &str = "claude-code";
 pub const CLIENT_VERSION: &str = "2.0.0";
+
+/// The longest message read from the server: the relay's default limit.
+const MAX_MESSAGE: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -35,7 +39,7 @@ pub enum ClientError {
 pub struct Client {
     stdin: Option<OwnedFd>,
     stdout: OwnedFd,
-    pending: Vec<u8>,
+    reader: LineReader,
     next_id: u64,
     timeout: Duration,
     /// Lines the server printed that were not JSON-RPC (shown in the report).
@@ -47,7 +51,7 @@ impl Client {
         Client {
             stdin: Some(stdin),
             stdout,
-            pending: Vec::new(),
+            reader: LineReader::new(MAX_MESSAGE),
             next_id: 1,
             timeout,
             noise: Vec::new(),
@@ -99,11 +103,15 @@ impl Client {
     fn send(&mut self, message: &Value) -> Result<(), ClientError> {
         let mut line = message.to_string().into_bytes();
         line.push(b'\n');
+        self.send_line(&line)
+    }
+
+    fn send_line(&mut self, line: &[u8]) -> Result<(), ClientError> {
         let Some(stdin) = &self.stdin else {
             return Err(ClientError::Write(nix::errno::Errno::EPIPE));
         };
         // The pipe is non-blocking: wait for room between partial writes.
-        let mut rest = &line[..];
+        let mut rest = line;
         while !rest.is_empty() {
             match nix::unistd::write(stdin, rest) {
                 Ok(n) => rest = &rest[n..],
@@ -133,15 +141,22 @@ impl Client {
             if let Some(server_method) = message.get("method").and_then(Value::as_str) {
                 if let Some(req_id) = message.get("id") {
                     // As a host with no workspace open would answer.
-                    let answer = match server_method {
-                        "roots/list" => {
-                            json!({ "jsonrpc": "2.0", "id": req_id, "result": { "roots": [] } })
+                    match server_method {
+                        "roots/list" => self.send(
+                            &json!({ "jsonrpc": "2.0", "id": req_id, "result": { "roots": [] } }),
+                        )?,
+                        "ping" => {
+                            self.send(&json!({ "jsonrpc": "2.0", "id": req_id, "result": {} }))?
                         }
-                        "ping" => json!({ "jsonrpc": "2.0", "id": req_id, "result": {} }),
-                        _ => json!({ "jsonrpc": "2.0", "id": req_id,
-                            "error": { "code": -32601, "message": "Method not found" } }),
-                    };
-                    self.send(&answer)?;
+                        _ => {
+                            let refuse = wire::error_response(
+                                &req_id.to_string(),
+                                code::METHOD_NOT_FOUND,
+                                "Method not found",
+                            );
+                            self.send_line(&refuse)?;
+                        }
+                    }
                 }
                 continue;
             }
@@ -164,44 +179,30 @@ impl Client {
 
     fn next_message(&mut self, method: &str, deadline: Instant) -> Result<Value, ClientError> {
         loop {
-            while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.pending.drain(..=end).collect();
-                match serde_json::from_slice::<Value>(&line) {
-                    Ok(v) if v.is_object() => return Ok(v),
-                    _ => self
-                        .noise
-                        .push(String::from_utf8_lossy(&line).trim_end().to_owned()),
+            let line = match self.reader.read(self.stdout.as_fd(), deadline) {
+                Ok(Message::Line(line)) => line,
+                Ok(Message::Overlong(o)) => {
+                    self.noise
+                        .push(format!("(a message of {} bytes, not read)", o.len));
+                    continue;
                 }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ClientError::Timeout {
-                    method: method.into(),
-                    secs: self.timeout.as_secs(),
-                });
-            }
-            let mut pfd = [libc::pollfd {
-                fd: self.stdout.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            if !matches!(sys::poll(&mut pfd, left.as_millis().min(60_000) as i32), Ok(n) if n > 0) {
-                continue;
-            }
-            let mut buf = [0u8; 65536];
-            match sys::read(self.stdout.as_raw_fd(), &mut buf) {
-                Ok(0) => {
+                Err(ReadError::Timeout) => {
+                    return Err(ClientError::Timeout {
+                        method: method.into(),
+                        secs: self.timeout.as_secs(),
+                    });
+                }
+                Err(ReadError::Closed | ReadError::Io(_)) => {
                     return Err(ClientError::Closed {
                         method: method.into(),
                     });
                 }
-                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
-                Err(nix::errno::Errno::EAGAIN) => {}
-                Err(_) => {
-                    return Err(ClientError::Closed {
-                        method: method.into(),
-                    });
-                }
+            };
+            match serde_json::from_slice::<Value>(&line) {
+                Ok(v) if v.is_object() => return Ok(v),
+                _ => self
+                    .noise
+                    .push(String::from_utf8_lossy(&line).trim_end().to_owned()),
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Message inspection: the validator accepts exactly what serde_json (plus
-//! a UTF-8 check) accepts, short of its nesting limit; the envelope, the
+//! a UTF-8 check) accepts, short of its nesting limit, and the strict
+//! reading accepts nothing it refuses; the envelope, the
 //! sniffer and the filter never panic; everything cordon generates in
 //! place of a line, or as a reply, is itself a valid MCP message; and the
 //! sniffer finds the same id as the full parse.
@@ -43,6 +44,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(()) => assert!(reference, "accepted what serde_json refuses"),
         Err(JsonError::TooDeep) => {}
         Err(_) => assert!(!reference, "refused what serde_json accepts"),
+    }
+    if json::strict(data).is_ok() {
+        assert!(json::validate(data).is_ok(), "strict but not valid");
     }
     if let Ok(env) = envelope::parse(data) {
         if !data.contains(&b'\\') {
