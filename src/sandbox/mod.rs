@@ -171,6 +171,21 @@ pub enum SandboxError {
         show_paths(paths)
     )]
     ProtectedCreatable { paths: Vec<PathBuf> },
+    #[error(
+        "the writable grant {grant} is the home directory or contains it: the server could plant files that run later outside the sandbox"
+    )]
+    WritableHome { grant: PathBuf, home: PathBuf },
+    #[error(
+        "the writable grant {grant} holds more than {} directories within {} levels: cordon cannot check it for git repositories",
+        protect::GIT_SEARCH_LIMIT,
+        protect::GIT_DEPTH
+    )]
+    GrantTooLarge { grant: PathBuf },
+    #[error("cannot create {path} (to mask it read-only)")]
+    Harmless {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl SandboxError {
@@ -183,6 +198,12 @@ impl SandboxError {
             SandboxError::ProtectedCreatable { .. } => Some(
                 "create them first (an empty file or directory) so cordon can mask them read-only, narrow the grant, or lift a protection by naming the path in the profile's filesystem.unprotect",
             ),
+            SandboxError::WritableHome { .. } => Some(
+                "grant the directories the server needs instead; a profile that really needs a writable home lifts this by naming the home directory in filesystem.unprotect (unprotect = [\"~\"]), and the files that run code stay read-only",
+            ),
+            SandboxError::GrantTooLarge { .. } => {
+                Some("grant the project directories the server needs instead")
+            }
             SandboxError::GrantInProtected { .. } => {
                 Some("lift the protection by naming the path in the profile's filesystem.unprotect")
             }
@@ -411,7 +432,16 @@ fn check_protections(
     namespaces: bool,
     report: &mut EnforcementReport,
 ) -> Result<Vec<protect::Protection>, SandboxError> {
-    let found = protect::find(policy, host);
+    let mut found = protect::find(policy, host);
+    if let Some(grant) = found.writable_home.take() {
+        return Err(SandboxError::WritableHome {
+            grant,
+            home: host.home.clone(),
+        });
+    }
+    if let Some(grant) = found.too_large.take() {
+        return Err(SandboxError::GrantTooLarge { grant });
+    }
     if let Some((p, grant)) = protect::grant_inside_protection(&found.masked, policy) {
         return Err(SandboxError::GrantInProtected {
             grant,
@@ -423,9 +453,25 @@ fn check_protections(
             paths: found.creatable,
         });
     }
-    if !namespaces && !found.masked.is_empty() {
-        let paths = found.masked.iter().map(|p| p.path.clone()).collect();
+    let unmaskable = !found.masked.is_empty() || !found.harmless.is_empty();
+    if !namespaces && unmaskable {
+        let masked = found.masked.iter().map(|p| p.path.clone());
+        let paths = masked
+            .chain(found.harmless.iter().map(|h| h.path.clone()))
+            .collect();
         return Err(SandboxError::ProtectedInGrant { paths });
+    }
+    if !found.harmless.is_empty() {
+        protect::create_harmless(&found.harmless)
+            .map_err(|(path, source)| SandboxError::Harmless { path, source })?;
+        // Created, they are masked like every other protected path.
+        found = protect::find(policy, host);
+        if let Some(h) = found.harmless.first() {
+            return Err(SandboxError::Harmless {
+                path: h.path.clone(),
+                source: std::io::Error::other("still missing after creating it"),
+            });
+        }
     }
     if !found.masked.is_empty() {
         report.enforced(format!(

@@ -221,11 +221,7 @@ pub fn plan(
         .map(|g| (g.path.clone(), g.path.as_path(), bind_attrs(g.access)))
         .collect();
     if let Some(tmp) = private_tmp {
-        binds.push((
-            PathBuf::from("/tmp"),
-            tmp,
-            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-        ));
+        binds.push((PathBuf::from("/tmp"), tmp, PRIVATE_TMP_ATTRS));
     }
     // Parents before children, so a nested grant is mounted on top of its
     // parent's bind rather than hidden under it.
@@ -367,6 +363,14 @@ fn covered(policy: &Policy, grant: &crate::policy::FsGrant) -> bool {
     })
 }
 
+/// The private /tmp is writable, so it is `noexec`: a file the server
+/// writes there can be neither executed nor mapped executable (the
+/// dynamic loader run on it, `ld.so /tmp/x`, fails to map it), which
+/// Landlock's execute right alone does not cover.
+pub const PRIVATE_TMP_ATTRS: u64 = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+/// A writable grant is `noexec` unless it is also granted execute (npx's
+/// and uv's caches, which run what they install).
 fn bind_attrs(access: Access) -> u64 {
     let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
     if !access.write {
