@@ -121,6 +121,8 @@ pub struct Prepared {
     pub report: EnforcementReport,
     /// The private temporary directory on the host; removed when dropped.
     pub private_tmp: Option<tempfile::TempDir>,
+    /// The cleaned copy of `~/.npmrc` bound in place of the user's.
+    pub npmrc: Option<tempfile::NamedTempFile>,
 }
 
 /// Whether this launch uses namespaces, after the profile, the command line
@@ -239,8 +241,15 @@ pub fn prepare(
 ) -> Result<Prepared, SandboxError> {
     let mut report = EnforcementReport::default();
     let namespaces = check_namespaces(policy, probe, &mut report)?;
-    let (egress, overrides) = prepare_egress(policy, probe, host, namespaces, &mut report)?;
-    let protections = check_protections(policy, host, namespaces, &mut report)?;
+    let (egress, mut overrides) = prepare_egress(policy, probe, host, namespaces, &mut report)?;
+    let npmrc = prepare_npmrc(policy, host, namespaces, &mut overrides, &mut report)?;
+    let mut protections = check_protections(policy, host, namespaces, &mut report)?;
+    if npmrc.is_some() {
+        // The cleaned copy is bound over the user's file instead of
+        // /dev/null: hidden either way.
+        let user = std::fs::canonicalize(host.home.join(".npmrc")).ok();
+        protections.retain(|p| Some(&p.path) != user.as_ref());
+    }
     let private_tmp = if policy.private_tmp {
         Some(tmpdir::create().map_err(SandboxError::TempDir)?)
     } else {
@@ -314,7 +323,40 @@ pub fn prepare(
         exec,
         report,
         private_tmp,
+        npmrc,
     })
+}
+
+/// For a profile with npm's groups (`node`, `npx`), with namespaces: a
+/// cleaned copy of `~/.npmrc` (registry, offline and the like; no tokens)
+/// bound read-only at its path, since the user's file is hidden.
+fn prepare_npmrc(
+    policy: &Policy,
+    host: &HostPaths,
+    namespaces: bool,
+    overrides: &mut mounts::Overrides,
+    report: &mut EnforcementReport,
+) -> Result<Option<tempfile::NamedTempFile>, SandboxError> {
+    use std::io::Write;
+    let npm = policy.fs.iter().any(
+        |g| matches!(&g.source, crate::policy::GrantSource::Group(n) if n == "node" || n == "npx"),
+    );
+    let user = host.home.join(".npmrc");
+    let Ok(text) = std::fs::read_to_string(&user) else {
+        return Ok(None);
+    };
+    if !npm || !namespaces {
+        return Ok(None);
+    }
+    let mut file = tempfile::Builder::new()
+        .prefix("cordon-npmrc-")
+        .tempfile()
+        .map_err(SandboxError::TempDir)?;
+    file.write_all(protect::clean_npmrc(&text).as_bytes())
+        .map_err(SandboxError::TempDir)?;
+    overrides.files.push((user, file.path().to_path_buf()));
+    report.enforced("npm: ~/.npmrc replaced by a copy without tokens".into());
+    Ok(Some(file))
 }
 
 fn namespace_flags(policy: &Policy) -> libc::c_int {

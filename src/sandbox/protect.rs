@@ -1073,6 +1073,56 @@ pub fn create_harmless(list: &[Harmless]) -> Result<(), (PathBuf, std::io::Error
     Ok(())
 }
 
+/// The settings of `~/.npmrc` that npm may see through a cleaned copy:
+/// where packages come from and how npm behaves, never a token, a
+/// password, a client key or a setting that runs code (`node-options`,
+/// `script-shell`, `onload-script`).
+const NPMRC_KEEP: &[&str] = &[
+    "registry",
+    "offline",
+    "prefer-offline",
+    "prefer-online",
+    "update-notifier",
+    "fund",
+    "audit",
+    "loglevel",
+    "progress",
+    "color",
+    "strict-ssl",
+    "fetch-retries",
+    "fetch-retry-factor",
+    "fetch-retry-mintimeout",
+    "fetch-retry-maxtimeout",
+    "fetch-timeout",
+    "maxsockets",
+    "proxy",
+    "https-proxy",
+    "noproxy",
+];
+
+/// `~/.npmrc` with only the lines [`NPMRC_KEEP`] allows (a scope's
+/// `@scope:registry` too); values with credentials in a URL (`user:pass@`)
+/// or an environment reference are dropped. npm reads it in place of the
+/// user's file, which cordon hides because it commonly holds registry
+/// tokens.
+pub fn clean_npmrc(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        let value = value.trim();
+        let scoped = key.starts_with('@') && key.ends_with(":registry");
+        let allowed = scoped || NPMRC_KEEP.contains(&key);
+        if !allowed || value.contains('@') || value.contains("${") {
+            continue;
+        }
+        out.push_str(&format!("{key}={value}\n"));
+    }
+    out
+}
+
 /// A grant whose path is a protected path or lies inside one: the
 /// protection would make it useless or it would defeat the protection.
 pub fn grant_inside_protection<'a>(
@@ -1118,4 +1168,55 @@ fn writable_grant_containing(policy: &Policy, path: &Path) -> Option<PathBuf> {
         .filter(|g| g.exists && g.access.write && path.starts_with(&g.path))
         .map(|g| g.path.clone())
         .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleaned_npmrc_keeps_settings_and_drops_secrets_and_code() {
+        let text = "registry=https://npm.example/\n\
+                    //npm.example/:_authToken=secret\n\
+                    _auth=c2VjcmV0\n\
+                    offline = true\n\
+                    @corp:registry=https://npm.corp/\n\
+                    node-options=--require /tmp/x.js\n\
+                    script-shell=/tmp/sh\n\
+                    proxy=http://user:pass@proxy:3128\n\
+                    https-proxy=${PROXY}\n\
+                    # a comment\n";
+        assert_eq!(
+            clean_npmrc(text),
+            "registry=https://npm.example/\noffline=true\n@corp:registry=https://npm.corp/\n"
+        );
+    }
+
+    #[test]
+    fn git_config_paths_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(
+            &config,
+            "[core]\n\tHooksPath = \"hooks-here\"\n[include]\n\tpath = /abs/inc\n[includeIf \"gitdir:x\"]\n\tpath = rel.inc\n[alias]\n\tpath = not-this\n",
+        )
+        .unwrap();
+        let found = config_paths(&config, PathBuf::from("/work"));
+        assert_eq!(
+            found,
+            vec![
+                PathBuf::from("/work/hooks-here"),
+                PathBuf::from("/abs/inc"),
+                dir.path().join("rel.inc"),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_entry_says_why() {
+        for entry in PROTECTED {
+            assert!(!entry.why.is_empty(), "{} has no reason", entry.rel);
+            assert!(!entry.rel.starts_with('/') && !entry.rel.ends_with('/'));
+        }
+    }
 }
