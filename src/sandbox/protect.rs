@@ -1171,6 +1171,7 @@ fn writable_grant_containing(policy: &Policy, path: &Path) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
