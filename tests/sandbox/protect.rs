@@ -161,6 +161,11 @@ pub fn cases() -> Vec<Case> {
             Only::Both,
             protect_git_absent_hooks_path,
         ),
+        Case::new(
+            "protect_read_npmrc_copy",
+            Only::Both,
+            protect_read_npmrc_copy,
+        ),
     ]);
     cases
 }
@@ -612,4 +617,36 @@ fn protect_git_absent_hooks_path(w: &World) -> CaseResult {
     })?;
     refused(&run, "repo/.githooks")?;
     git_plain_works(w, &home, &work)
+}
+
+/// Under a profile with group `node`, npm's ~/.npmrc inside is a copy
+/// with its settings but without the token (13 bytes: `offline=true`),
+/// also inside `--ro <home>`; without namespaces it is not there at all.
+fn protect_read_npmrc_copy(w: &World) -> CaseResult {
+    let case = "protect_read_npmrc_copy";
+    let home = w.at(&format!("homes/{case}"));
+    let npmrc = w.plant(
+        &format!("homes/{case}/.npmrc"),
+        &format!("offline=true\n{SECRET}"),
+    );
+    let profile = w.plant(
+        &format!("profiles/npm-{case}.toml"),
+        "schema = 1\ndescription = \"escape suite: npm\"\n[filesystem]\ngroups = [\"runtime\", \"node\"]\n",
+    );
+    let read = |grant_home: bool| {
+        let run = in_home(w, &home).profile(&profile);
+        let run = if grant_home { run.ro(&home) } else { run };
+        run.probe(&["read", s(&npmrc)])
+    };
+    if !w.ns {
+        read(false).err()?;
+        return Ok(());
+    }
+    for grant_home in [false, true] {
+        let got = read(grant_home).ok()?;
+        ensure(got == "13 bytes", || {
+            format!("~/.npmrc inside holds {got}, not the 13 bytes of its cleaned copy")
+        })?;
+    }
+    Ok(())
 }
