@@ -183,11 +183,6 @@ pub enum SandboxError {
         protect::GIT_DEPTH
     )]
     GrantTooLarge { grant: PathBuf },
-    #[error("cannot create {path} (to mask it read-only)")]
-    Harmless {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 impl SandboxError {
@@ -504,16 +499,19 @@ fn check_protections(
         return Err(SandboxError::ProtectedInGrant { paths });
     }
     if !found.harmless.is_empty() {
-        protect::create_harmless(&found.harmless)
-            .map_err(|(path, source)| SandboxError::Harmless { path, source })?;
-        // Created, they are masked like every other protected path.
-        found = protect::find(policy, host);
-        if let Some(h) = found.harmless.first() {
-            return Err(SandboxError::Harmless {
-                path: h.path.clone(),
-                source: std::io::Error::other("still missing after creating it"),
-            });
-        }
+        let names: Vec<String> = found
+            .harmless
+            .iter()
+            .map(|h| h.path.display().to_string())
+            .collect();
+        report.enforced(format!(
+            "git: creates {} (the form git treats as harmless) and masks them read-only",
+            names.join(", ")
+        ));
+        found
+            .masked
+            .extend(protect::harmless_protections(&found.harmless, policy));
+        found.masked.sort_by(|a, b| a.path.cmp(&b.path));
     }
     if !found.masked.is_empty() {
         report.enforced(format!(

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 
 use super::cstring;
-use super::protect::{Mask, Protection};
+use super::protect::{Create, Mask, Protection};
 use crate::policy::{Access, Policy};
 use crate::sys::{self, SysResult};
 
@@ -63,6 +63,12 @@ pub enum MountOp {
     },
     Mkdir(CString),
     Touch(CString),
+    /// Create a file with fixed contents unless it exists (a harmless
+    /// git name, through a writable grant, before it is masked).
+    CreateFile {
+        path: CString,
+        contents: &'static str,
+    },
     Symlink {
         target: CString,
         path: CString,
@@ -97,6 +103,7 @@ impl MountOp {
             MountOp::Tmpfs { target, .. } => format!("mount tmpfs on {}", show(target)),
             MountOp::Mkdir(p) => format!("create directory {}", show(p)),
             MountOp::Touch(p) => format!("create mount point {}", show(p)),
+            MountOp::CreateFile { path, .. } => format!("create {}", show(path)),
             MountOp::Symlink { path, target } => {
                 format!("create symlink {} -> {}", show(path), show(target))
             }
@@ -123,6 +130,7 @@ impl MountOp {
             }
             MountOp::Mkdir(p) => sys::mkdir(p, 0o755),
             MountOp::Touch(p) => sys::touch(p),
+            MountOp::CreateFile { path, contents } => sys::create_file(path, contents.as_bytes()),
             MountOp::Symlink { target, path } => match sys::symlink(target, path) {
                 Err(Errno::EEXIST) => Ok(()),
                 other => other,
@@ -291,6 +299,14 @@ fn plan_protections(protections: &[Protection], ops: &mut Vec<MountOp>) -> Resul
             }
         }
         let target = cpath(NEW, &p.path)?;
+        match p.create {
+            Some(Create::Dir) => ops.push(MountOp::Mkdir(target.clone())),
+            Some(Create::File(contents)) => ops.push(MountOp::CreateFile {
+                path: target.clone(),
+                contents,
+            }),
+            None => {}
+        }
         ops.push(match (p.mask, p.path.is_dir()) {
             (Mask::ReadOnly, _) => MountOp::Bind {
                 source: target.clone(),

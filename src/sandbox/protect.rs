@@ -38,15 +38,19 @@
 //! Git needs the top level of a git directory writable (`index.lock` is
 //! renamed to `index`), and neither Landlock nor a mount can refuse the
 //! creation of one name in a writable directory. So the config-like names
-//! that are missing are created first in the form git treats as harmless,
-//! then masked read-only: empty `hooks/` and `info/` directories (what
+//! that are missing are created in the form git treats as harmless, then
+//! masked read-only: empty `hooks/` and `info/` directories (what
 //! `git init` creates), and a `commondir` holding `.`, which git resolves
-//! to the git directory itself. An empty `commondir` would be fatal to
-//! git, and refusing every repository without one would refuse every
-//! ordinary repository; the alternative of creating and removing the file
-//! around each launch leaves a window and a stale file after a crash, so
-//! the file stays (it is valid for git, libgit2 and GitPython, and
-//! `git worktree` keeps working). A missing `config.worktree` is only read
+//! to the git directory itself. The mount plan creates them inside the
+//! sandbox's mount namespace, through the writable grant, just before it
+//! masks them: after consent, never for a launch that is refused or
+//! declined, and an entry that appeared meanwhile is masked as it is.
+//! An empty `commondir` would be fatal to git, and refusing every
+//! repository without one would refuse every ordinary repository;
+//! removing the file after each launch would leave a stale file after a
+//! crash and race a second launch, so it stays (it is valid for git,
+//! libgit2 and GitPython, and `git worktree` keeps working). The
+//! enforcement report names each file created. A missing `config.worktree` is only read
 //! when the (read-only) config enables `extensions.worktreeConfig`; then it
 //! is created empty. A missing `config`, or a `core.hooksPath` or config
 //! include target inside the grant that does not exist, is refused. Every
@@ -90,6 +94,16 @@ pub struct Protection {
     pub mask: Mask,
     /// The grant it lies in.
     pub grant: PathBuf,
+    /// Missing: created in this harmless form inside the sandbox's mount
+    /// namespace (through the writable grant) just before it is masked.
+    pub create: Option<Create>,
+}
+
+/// The harmless form of a missing git name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    Dir,
+    File(&'static str),
 }
 
 /// What a missing protected path inside a writable grant means.
@@ -646,8 +660,7 @@ pub const GIT_SEARCH_LIMIT: usize = 100_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Harmless {
     pub path: PathBuf,
-    /// `None` for a directory, the contents for a file.
-    pub contents: Option<&'static str>,
+    pub form: Create,
 }
 
 /// What [`find`] learned about the protected paths of a launch.
@@ -676,7 +689,7 @@ pub struct Found {
 #[derive(Debug, Clone, Copy)]
 enum Missing {
     Absent(Absent),
-    Create(Option<&'static str>),
+    Create(Create),
 }
 
 struct Candidate {
@@ -745,7 +758,7 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
                     Missing::Absent(Refuse) => found.creatable.push(path),
                     Missing::Absent(Report) => found.unmasked.push(path),
                     Missing::Absent(Ignore) => {}
-                    Missing::Create(contents) => found.harmless.push(Harmless { path, contents }),
+                    Missing::Create(form) => found.harmless.push(Harmless { path, form }),
                 }
             }
             continue;
@@ -762,6 +775,7 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
                 path: real,
                 mask,
                 grant,
+                create: None,
             });
         }
     }
@@ -945,14 +959,14 @@ impl GitSearch {
             out.push(read_only(dir.join("config"), Missing::Absent(Refuse)));
             out.push(read_only(
                 dir.join("commondir"),
-                Missing::Create(Some(".\n")),
+                Missing::Create(Create::File(".\n")),
             ));
-            out.push(read_only(dir.join("hooks"), Missing::Create(None)));
-            out.push(read_only(dir.join("info"), Missing::Create(None)));
+            out.push(read_only(dir.join("hooks"), Missing::Create(Create::Dir)));
+            out.push(read_only(dir.join("info"), Missing::Create(Create::Dir)));
             if worktree_config_enabled(&dir.join("config")) {
                 out.push(read_only(
                     dir.join("config.worktree"),
-                    Missing::Create(Some("")),
+                    Missing::Create(Create::File("")),
                 ));
             }
         }
@@ -1054,23 +1068,20 @@ fn worktree_config_enabled(config: &Path) -> bool {
     std::fs::read_to_string(config).is_ok_and(|t| t.to_ascii_lowercase().contains("worktreeconfig"))
 }
 
-/// Creates the harmless forms of missing git names (parent side, before
-/// launch): empty directories, files with their fixed contents. Never
-/// replaces anything that appeared meanwhile.
-pub fn create_harmless(list: &[Harmless]) -> Result<(), (PathBuf, std::io::Error)> {
-    use std::io::Write;
-    for h in list {
-        let made = match h.contents {
-            None => std::fs::create_dir(&h.path),
-            Some(text) => std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&h.path)
-                .and_then(|mut file| file.write_all(text.as_bytes())),
-        };
-        made.map_err(|e| (h.path.clone(), e))?;
-    }
-    Ok(())
+/// The harmless names as protections, created by the mount plan inside
+/// the sandbox (after consent, never before) and masked there.
+pub fn harmless_protections(list: &[Harmless], policy: &Policy) -> Vec<Protection> {
+    list.iter()
+        .filter_map(|h| {
+            let grant = writable_grant_containing(policy, &h.path)?;
+            Some(Protection {
+                path: h.path.clone(),
+                mask: Mask::ReadOnly,
+                grant,
+                create: Some(h.form),
+            })
+        })
+        .collect()
 }
 
 /// The settings of `~/.npmrc` that npm may see through a cleaned copy:

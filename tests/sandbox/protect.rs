@@ -575,6 +575,11 @@ fn protect_git_commit_works(w: &World) -> CaseResult {
     if !w.ns {
         let run = in_home(w, &home).rw(&work).probe(&commit);
         refused(&run, "repo/.git")?;
+        // A refused launch leaves the repository as it was.
+        let commondir = repo.join(".git/commondir");
+        ensure(!commondir.exists(), || {
+            format!("{} was created for a refused launch", commondir.display())
+        })?;
         return git_plain_works(w, &home, &work);
     }
     for rel in planted {
@@ -597,6 +602,10 @@ fn protect_git_commit_works(w: &World) -> CaseResult {
         .ok()?;
     ensure(log.contains("from the sandbox"), || {
         format!("the host's repository lacks the commit: {log}")
+    })?;
+    let commondir = contents(&repo.join(".git/commondir"));
+    ensure(commondir == ".\n", || {
+        format!("cordon's commondir holds {commondir:?}, not \".\"")
     })?;
     Ok(())
 }
