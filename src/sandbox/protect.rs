@@ -877,7 +877,13 @@ impl GitSearch {
         let Ok(real) = std::fs::canonicalize(dir) else {
             return;
         };
-        if !real.is_dir() || self.dirs.contains(&real) {
+        // A directory named `.git` counts whatever it holds; one reached
+        // through a `gitdir:` line or a `commondir` only when git would
+        // take it for a git directory (it has HEAD), so a planted pointer
+        // cannot make cordon mask a whole work tree.
+        let named = real.file_name().is_some_and(|n| n == ".git");
+        let valid = named || real.join("HEAD").exists();
+        if !real.is_dir() || !valid || self.dirs.contains(&real) {
             return;
         }
         self.dirs.push(real.clone());
