@@ -121,8 +121,9 @@ pub struct Prepared {
     pub report: EnforcementReport,
     /// The private temporary directory on the host; removed when dropped.
     pub private_tmp: Option<tempfile::TempDir>,
-    /// The cleaned copy of `~/.npmrc` bound in place of the user's.
-    pub npmrc: Option<tempfile::NamedTempFile>,
+    /// Cleaned copies of configuration files (`~/.npmrc`, git's user
+    /// configuration) bound in place of the user's.
+    pub cleaned: Vec<tempfile::NamedTempFile>,
 }
 
 /// Whether this launch uses namespaces, after the profile, the command line
@@ -237,14 +238,11 @@ pub fn prepare(
     let mut report = EnforcementReport::default();
     let namespaces = check_namespaces(policy, probe, &mut report)?;
     let (egress, mut overrides) = prepare_egress(policy, probe, host, namespaces, &mut report)?;
-    let npmrc = prepare_npmrc(policy, host, namespaces, &mut overrides, &mut report)?;
+    let (cleaned, cleaned_paths) =
+        prepare_cleaned(policy, host, namespaces, &mut overrides, &mut report)?;
     let mut protections = check_protections(policy, host, namespaces, &mut report)?;
-    if npmrc.is_some() {
-        // The cleaned copy is bound over the user's file instead of
-        // /dev/null: hidden either way.
-        let user = std::fs::canonicalize(host.home.join(".npmrc")).ok();
-        protections.retain(|p| Some(&p.path) != user.as_ref());
-    }
+    // A cleaned copy is bound over the user's file instead of a mask.
+    protections.retain(|p| !cleaned_paths.contains(&p.path));
     let private_tmp = if policy.private_tmp {
         Some(tmpdir::create().map_err(SandboxError::TempDir)?)
     } else {
@@ -318,40 +316,68 @@ pub fn prepare(
         exec,
         report,
         private_tmp,
-        npmrc,
+        cleaned,
     })
 }
 
-/// For a profile with npm's groups (`node`, `npx`), with namespaces: a
-/// cleaned copy of `~/.npmrc` (registry, offline and the like; no tokens)
-/// bound read-only at its path, since the user's file is hidden.
-fn prepare_npmrc(
+/// With namespaces, cleaned copies of configuration files that hold
+/// credentials or run code (see [`protect::CLEANED`]): `~/.npmrc` for a
+/// profile with npm's groups (`node`, `npx`), git's user configuration
+/// when a grant makes it visible. Each is bound read-only at the file's
+/// path; returns the copies (kept until the server ends) and the canonical
+/// paths they cover.
+fn prepare_cleaned(
     policy: &Policy,
     host: &HostPaths,
     namespaces: bool,
     overrides: &mut mounts::Overrides,
     report: &mut EnforcementReport,
-) -> Result<Option<tempfile::NamedTempFile>, SandboxError> {
+) -> Result<(Vec<tempfile::NamedTempFile>, Vec<PathBuf>), SandboxError> {
     use std::io::Write;
+    let mut files = Vec::new();
+    let mut covered = Vec::new();
+    if !namespaces {
+        return Ok((files, covered));
+    }
     let npm = policy.fs.iter().any(
         |g| matches!(&g.source, crate::policy::GrantSource::Group(n) if n == "node" || n == "npx"),
     );
-    let user = host.home.join(".npmrc");
-    let Ok(text) = std::fs::read_to_string(&user) else {
-        return Ok(None);
-    };
-    if !npm || !namespaces {
-        return Ok(None);
+    for (rel, kind) in protect::CLEANED {
+        let user = host.home.join(rel);
+        let Ok(real) = std::fs::canonicalize(&user) else {
+            continue;
+        };
+        let visible = policy
+            .fs
+            .iter()
+            .any(|g| g.exists && real.starts_with(&g.path));
+        let wanted = match kind {
+            protect::Cleaner::Npmrc => npm || visible,
+            protect::Cleaner::GitConfig => visible,
+        };
+        let Ok(text) = std::fs::read_to_string(&real) else {
+            continue;
+        };
+        if !wanted {
+            continue;
+        }
+        let mut file = tempfile::Builder::new()
+            .prefix("cordon-cleaned-")
+            .tempfile()
+            .map_err(SandboxError::TempDir)?;
+        file.write_all(kind.clean(&text).as_bytes())
+            .map_err(SandboxError::TempDir)?;
+        overrides
+            .files
+            .push((real.clone(), file.path().to_path_buf()));
+        report.enforced(format!(
+            "{}: replaced by a copy without credentials or commands",
+            user.display()
+        ));
+        covered.push(real);
+        files.push(file);
     }
-    let mut file = tempfile::Builder::new()
-        .prefix("cordon-npmrc-")
-        .tempfile()
-        .map_err(SandboxError::TempDir)?;
-    file.write_all(protect::clean_npmrc(&text).as_bytes())
-        .map_err(SandboxError::TempDir)?;
-    overrides.files.push((user, file.path().to_path_buf()));
-    report.enforced("npm: ~/.npmrc replaced by a copy without tokens".into());
-    Ok(Some(file))
+    Ok((files, covered))
 }
 
 fn namespace_flags(policy: &Policy) -> libc::c_int {

@@ -1090,6 +1090,93 @@ pub fn harmless_protections(list: &[Harmless], policy: &Policy) -> Vec<Protectio
         .collect()
 }
 
+/// Files below the home directory that a server is given only as a
+/// cleaned copy: their settings without credentials or commands.
+pub const CLEANED: &[(&str, Cleaner)] = &[
+    (".npmrc", Cleaner::Npmrc),
+    (".gitconfig", Cleaner::GitConfig),
+    (".config/git/config", Cleaner::GitConfig),
+];
+
+/// How a file of [`CLEANED`] is cleaned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cleaner {
+    Npmrc,
+    GitConfig,
+}
+
+impl Cleaner {
+    pub fn clean(self, text: &str) -> String {
+        match self {
+            Cleaner::Npmrc => clean_npmrc(text),
+            Cleaner::GitConfig => clean_gitconfig(text),
+        }
+    }
+}
+
+/// The settings of a git configuration file a server may see
+/// (`section.key`, lower case): who commits, and how files are read and
+/// written. Never an alias, a command (`core.editor`, `core.fsmonitor`,
+/// `core.sshCommand`, `gpg.program`, a credential helper), a URL rewrite
+/// (which can carry a token), an extra HTTP header or an include.
+const GITCONFIG_KEEP: &[&str] = &[
+    "user.name",
+    "user.email",
+    "init.defaultbranch",
+    "core.autocrlf",
+    "core.eol",
+    "core.safecrlf",
+    "core.quotepath",
+    "core.ignorecase",
+    "core.precomposeunicode",
+    "core.filemode",
+    "core.excludesfile",
+    "core.attributesfile",
+    "i18n.commitencoding",
+    "i18n.logoutputencoding",
+    "commit.verbose",
+    "log.date",
+    "color.ui",
+];
+
+/// A git configuration file with only the keys [`GITCONFIG_KEEP`] allows,
+/// each written back under its section.
+pub fn clean_gitconfig(text: &str) -> String {
+    let mut out = String::new();
+    let mut section = String::new();
+    let mut written = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix('[') {
+            let name = rest.split(']').next().unwrap_or("").trim();
+            // A subsection (`[remote "origin"]`) never holds a kept key.
+            section = if name.contains(char::is_whitespace) || name.contains('.') {
+                String::new()
+            } else {
+                name.to_ascii_lowercase()
+            };
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        if section.is_empty() || !GITCONFIG_KEEP.contains(&format!("{section}.{key}").as_str()) {
+            continue;
+        }
+        if value.contains(['\\', '`', '$', '!']) {
+            continue;
+        }
+        if written != section {
+            out.push_str(&format!("[{section}]\n"));
+            written = section.clone();
+        }
+        out.push_str(&format!("\t{key} = {value}\n"));
+    }
+    out
+}
+
 /// The settings of `~/.npmrc` that npm may see through a cleaned copy:
 /// where packages come from and how npm behaves, never a token, a
 /// password, a client key or a setting that runs code (`node-options`,
@@ -1207,6 +1294,22 @@ mod tests {
         assert_eq!(
             clean_npmrc(text),
             "registry=https://npm.example/\noffline=true\n@corp:registry=https://npm.corp/\n"
+        );
+    }
+
+    #[test]
+    fn cleaned_gitconfig_keeps_identity_and_drops_commands_and_tokens() {
+        let text = "[user]\n\tname = Ada\n\temail = ada@example.org\n\
+                    [core]\n\tfsmonitor = /tmp/x\n\teditor = vim\n\tautocrlf = input\n\
+                    [alias]\n\tst = !sh -c evil\n\
+                    [url \"https://TOKEN@github.com/\"]\n\tinsteadOf = https://github.com/\n\
+                    [http]\n\textraHeader = Authorization: Bearer x\n\
+                    [credential]\n\thelper = store\n\
+                    [include]\n\tpath = ~/.gitconfig.local\n\
+                    [user]\n\tsigningkey = ABC\n";
+        assert_eq!(
+            clean_gitconfig(text),
+            "[user]\n\tname = Ada\n\temail = ada@example.org\n[core]\n\tautocrlf = input\n"
         );
     }
 

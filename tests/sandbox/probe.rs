@@ -67,6 +67,7 @@ fn act(action: &str, args: &[String]) -> Outcome {
             .map_err(io),
         "exec" => exec(arg(0), &args[1.min(args.len())..]),
         "mmap-exec" => mmap_exec(arg(0)),
+        "contains" => contains(arg(0), arg(1)),
         "copy-mmap-exec" => copy(arg(0), arg(1)).and_then(|_| mmap_exec(arg(1))),
         "copy-load" => copy(arg(0), arg(1)).and_then(|_| load(arg(1))),
         "list-proc" => list_proc(),
@@ -311,3 +312,16 @@ pub const LOADERS: &[&str] = &[
     "/lib/ld-linux-aarch64.so.1",
     "/lib/ld-linux-riscv64-lp64d.so.1",
 ];
+
+/// Reads `path` and says whether it holds `needle` (`ok holds` or
+/// `ok lacks`), never printing the contents.
+fn contains(path: &str, needle: &str) -> Outcome {
+    let data = std::fs::read(path).map_err(io)?;
+    let text = String::from_utf8_lossy(&data);
+    Ok(if text.contains(needle) {
+        "holds"
+    } else {
+        "lacks"
+    }
+    .into())
+}

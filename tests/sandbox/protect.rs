@@ -166,6 +166,11 @@ pub fn cases() -> Vec<Case> {
             Only::Both,
             protect_read_npmrc_copy,
         ),
+        Case::new(
+            "protect_read_gitconfig_copy",
+            Only::Ns,
+            protect_read_gitconfig_copy,
+        ),
     ]);
     cases
 }
@@ -359,6 +364,7 @@ fn unchanged(file: &Path) -> Result<(), String> {
     })
 }
 
+const TOKEN: &str = "not-a-real-token";
 const SECRET: &str = "//registry.example/:_authToken=not-a-real-token\n";
 
 /// A credential store in a read-granted home cannot be read; another file
@@ -369,9 +375,20 @@ fn protected_read(w: &World, case: &str, rel: &str) -> CaseResult {
     let notes = w.plant(&format!("homes/{case}/notes.txt"), "notes\n");
     w.plant(&format!("homes/{case}/work/notes.txt"), "notes\n");
     w.host(&["read", s(&file)]).ok()?;
-    let run = in_home(w, &home).ro(&home).probe(&["read", s(&file)]);
+    let run = in_home(w, &home)
+        .ro(&home)
+        .probe(&["contains", s(&file), TOKEN]);
     if w.ns {
-        run.err()?;
+        // Hidden, or (~/.npmrc) a cleaned copy without the token.
+        if run.err().is_err() {
+            let got = run.ok()?;
+            ensure(got == "lacks", || {
+                format!(
+                    "ESCAPE: the token of {rel} is readable inside: {}",
+                    run.describe()
+                )
+            })?;
+        }
         in_home(w, &home)
             .ro(&home)
             .probe(&["read", s(&notes)])
@@ -657,5 +674,35 @@ fn protect_read_npmrc_copy(w: &World) -> CaseResult {
             format!("~/.npmrc inside holds {got}, not the 13 bytes of its cleaned copy")
         })?;
     }
+    Ok(())
+}
+
+/// A granted ~/.gitconfig is seen as a copy with the identity but without
+/// the token in a URL rewrite or the alias: 42 bytes
+/// (`[user]\n\tname = probe\n\temail = p@e.invalid\n`), and git inside
+/// still takes the name from it.
+fn protect_read_gitconfig_copy(w: &World) -> CaseResult {
+    let case = "protect_read_gitconfig_copy";
+    let home = w.at(&format!("homes/{case}"));
+    let gitconfig = w.plant(
+        &format!("homes/{case}/.gitconfig"),
+        "[user]\n\tname = probe\n\temail = p@e.invalid\n\
+         [url \"https://not-a-real-token@github.com/\"]\n\tinsteadOf = https://github.com/\n\
+         [alias]\n\tst = !touch /tmp/ran\n",
+    );
+    let got = in_home(w, &home)
+        .ro(&gitconfig)
+        .probe(&["read", s(&gitconfig)])
+        .ok()?;
+    ensure(got == "42 bytes", || {
+        format!("~/.gitconfig inside holds {got}, not the 42 bytes of its cleaned copy")
+    })?;
+    let name = in_home(w, &home)
+        .ro(&gitconfig)
+        .probe(&["exec", "/usr/bin/git", "config", "--global", "user.name"])
+        .ok()?;
+    ensure(name == "exit 0 probe", || {
+        format!("git config user.name inside: {name}")
+    })?;
     Ok(())
 }
