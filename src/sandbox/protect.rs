@@ -61,7 +61,23 @@
 //! What remains: a new repository the server creates inside the grant
 //! (a directory with a `.git` of its own, or a new submodule recorded in
 //! the index) is a repository from an untrusted source, like a downloaded
-//! one; git runs its configuration when the user runs git inside it.
+//! one; git runs its configuration when the user runs git inside it. The
+//! same holds for a repository deeper than [`GIT_DEPTH`] below the grant.
+//! An in-progress rebase or cherry-pick the server stages
+//! (`rebase-merge/`, `sequencer/`, which are data while git works) can
+//! hold `exec` lines that run if the user continues it.
+//!
+//! # Cleaned copies
+//!
+//! A few files hold both settings a server's tool needs and credentials
+//! or commands ([`CLEANED`]): `~/.npmrc` (the registry, offline mode; also
+//! registry tokens and `node-options`) and git's user configuration (the
+//! identity for commits; also aliases, `core.fsmonitor`, URL rewrites that
+//! carry tokens). With namespaces the server sees a copy holding only an
+//! allowlist of settings, bound read-only at the file's path: `~/.npmrc`
+//! for profiles with npm's groups, git's files wherever a grant makes them
+//! visible. Without namespaces `~/.npmrc` stays out of reach and a granted
+//! git configuration is seen as it is.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
