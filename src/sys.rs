@@ -100,6 +100,20 @@ pub fn write_file(path: &CStr, data: &[u8]) -> SysResult<()> {
     result
 }
 
+/// Creates `path` holding `data`, never following a symlink or replacing
+/// an existing file (which is left as it is: `EEXIST` counts as done).
+pub fn create_file(path: &CStr, data: &[u8]) -> SysResult<()> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: path is a valid NUL-terminated string.
+    let fd = match check_int(unsafe { libc::open(path.as_ptr(), flags, 0o644) }) {
+        Err(Errno::EEXIST) => return Ok(()),
+        other => other?,
+    };
+    let result = write_all(fd, data);
+    close(fd);
+    result
+}
+
 /// Marks every descriptor from `first` up close-on-exec, so that exec
 /// leaves only 0, 1 and 2 open.
 pub fn cloexec_from(first: u32) -> SysResult<()> {

@@ -558,3 +558,45 @@ fn context_from_env_has_absolute_paths_and_three_dirs() {
         ]
     );
 }
+
+/// No shipped profile or group grants a credential store (an entry cordon
+/// hides, see `sandbox::protect::PROTECTED`), a directory holding one, or
+/// a path inside one.
+#[test]
+fn no_shipped_grant_holds_a_credential_store() {
+    use cordon::sandbox::protect::{Base, Mask, PROTECTED};
+    let ctx = builtin_ctx();
+    let secrets: Vec<PathBuf> = PROTECTED
+        .iter()
+        .filter(|e| e.mask == Mask::Hide)
+        .map(|e| match e.base {
+            Base::Home => ctx.home.join(e.rel),
+            Base::Config => ctx.home.join(".config").join(e.rel),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = toml_files(&manifest_dir().join("profiles"));
+    for group in toml_files(&manifest_dir().join("profiles/groups")) {
+        let name = group.file_stem().unwrap().to_str().unwrap();
+        let path = dir.path().join(format!("uses-{name}.toml"));
+        let text = format!(
+            "schema = 1\ndescription = \"Uses {name}.\"\n[filesystem]\ngroups = [\"{name}\"]\n"
+        );
+        fs::write(&path, text).unwrap();
+        files.push(path);
+    }
+    for file in files {
+        let policy = profile::load(file.to_str().unwrap(), &ctx).unwrap_or_else(|e| panic!("{e}"));
+        for g in &policy.fs {
+            for secret in &secrets {
+                assert!(
+                    !g.path.starts_with(secret) && !secret.starts_with(&g.path),
+                    "{} grants {}, which overlaps the credential store {}",
+                    file.display(),
+                    g.path.display(),
+                    secret.display()
+                );
+            }
+        }
+    }
+}

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::Invocation;
 use super::quote::{escape_os, escape_text};
 use crate::policy::{HostPattern, NetworkMode, Policy};
+use crate::sandbox::protect::{Base, Mask, PROTECTED};
 
 const PRIVILEGE: &[&str] = &["sudo", "doas", "su", "pkexec", "run0"];
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"];
@@ -429,29 +430,30 @@ fn sensitive_places(home: &Path) -> Vec<Sensitive> {
             what: "your home directory",
             below_too: false,
         });
-        let in_home: [(&str, &str, bool); 12] = [
-            (".ssh", "SSH keys", true),
-            (".aws", "AWS credentials", true),
-            (".gnupg", "GnuPG keys", true),
-            (".config/gh", "the GitHub CLI's token", true),
-            (".kube", "Kubernetes credentials", true),
-            (".docker", "Docker registry credentials", true),
-            (".netrc", "saved login passwords", false),
-            (
-                ".config/Claude/claude_desktop_config.json",
-                "an MCP host's configuration",
-                false,
-            ),
-            (".claude.json", "an MCP host's configuration", false),
-            (".cursor/mcp.json", "an MCP host's configuration", false),
-            (".vscode/mcp.json", "an MCP host's configuration", false),
-            (".mcp.json", "an MCP host's configuration", false),
+        // Credential stores: the rows cordon hides (sandbox::protect).
+        for entry in PROTECTED.iter().filter(|e| e.mask == Mask::Hide) {
+            let base = match entry.base {
+                Base::Home => home.to_path_buf(),
+                Base::Config => home.join(".config"),
+            };
+            list.push(Sensitive {
+                path: base.join(entry.rel),
+                what: entry.why,
+                below_too: true,
+            });
+        }
+        let hosts = [
+            ".config/Claude/claude_desktop_config.json",
+            ".claude.json",
+            ".cursor/mcp.json",
+            ".vscode/mcp.json",
+            ".mcp.json",
         ];
-        for (rel, what, below_too) in in_home {
+        for rel in hosts {
             list.push(Sensitive {
                 path: home.join(rel),
-                what,
-                below_too,
+                what: "an MCP host's configuration",
+                below_too: false,
             });
         }
     }
@@ -797,12 +799,17 @@ mod tests {
         let w = one(&home.join(".ssh"), Access::READ);
         assert_eq!(
             w,
-            vec!["grants read access to ~/.ssh (SSH keys): the server can read it"]
+            vec![
+                "grants read access to ~/.ssh (SSH keys; authorized_keys and config (ProxyCommand) run code): the server can read it"
+            ]
         );
         assert!(one(&home.join(".ssh/id_ed25519"), Access::READ)[0].contains("SSH keys"));
         assert!(one(&home.join(".aws/credentials"), Access::READ)[0].contains("AWS"));
         assert!(one(&home.join(".config/gh"), Access::READ)[0].contains("GitHub"));
         assert!(one(&home.join(".netrc"), Access::READ)[0].contains("passwords"));
+        assert!(one(&home.join(".npmrc"), Access::READ)[0].contains("npm's registry tokens"));
+        let uv = home.join(".local/share/uv/credentials/credentials.toml");
+        assert!(one(&uv, Access::READ)[0].contains("uv auth"));
         assert!(
             one(
                 &home.join(".config/Claude/claude_desktop_config.json"),

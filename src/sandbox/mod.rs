@@ -122,6 +122,9 @@ pub struct Prepared {
     pub report: EnforcementReport,
     /// The private temporary directory on the host; removed when dropped.
     pub private_tmp: Option<tempfile::TempDir>,
+    /// Cleaned copies of configuration files (`~/.npmrc`, git's user
+    /// configuration) bound in place of the user's.
+    pub cleaned: Vec<tempfile::NamedTempFile>,
 }
 
 /// Whether this launch uses namespaces, after the profile, the command line
@@ -179,6 +182,16 @@ pub enum SandboxError {
         show_paths(paths)
     )]
     ProtectedCreatable { paths: Vec<PathBuf> },
+    #[error(
+        "the writable grant {grant} is the home directory or contains it: the server could plant files that run later outside the sandbox"
+    )]
+    WritableHome { grant: PathBuf, home: PathBuf },
+    #[error(
+        "the writable grant {grant} holds more than {} directories within {} levels: cordon cannot check it for git repositories",
+        protect::GIT_SEARCH_LIMIT,
+        protect::GIT_DEPTH
+    )]
+    GrantTooLarge { grant: PathBuf },
 }
 
 impl SandboxError {
@@ -191,6 +204,12 @@ impl SandboxError {
             SandboxError::ProtectedCreatable { .. } => Some(
                 "create them first (an empty file or directory) so cordon can mask them read-only, narrow the grant, or lift a protection by naming the path in the profile's filesystem.unprotect",
             ),
+            SandboxError::WritableHome { .. } => Some(
+                "grant the directories the server needs instead; a profile that really needs a writable home lifts this by naming the home directory in filesystem.unprotect (unprotect = [\"~\"]), and the files that run code stay read-only",
+            ),
+            SandboxError::GrantTooLarge { .. } => {
+                Some("grant the project directories the server needs instead")
+            }
             SandboxError::GrantInProtected { .. } => {
                 Some("lift the protection by naming the path in the profile's filesystem.unprotect")
             }
@@ -229,8 +248,12 @@ pub fn prepare(
 ) -> Result<Prepared, SandboxError> {
     let mut report = EnforcementReport::default();
     let namespaces = check_namespaces(policy, probe, &mut report)?;
-    let (egress, overrides) = prepare_egress(policy, probe, host, namespaces, &mut report)?;
-    let protections = check_protections(policy, host, namespaces, &mut report)?;
+    let (egress, mut overrides) = prepare_egress(policy, probe, host, namespaces, &mut report)?;
+    let (cleaned, cleaned_paths) =
+        prepare_cleaned(policy, host, namespaces, &mut overrides, &mut report)?;
+    let mut protections = check_protections(policy, host, namespaces, &mut report)?;
+    // A cleaned copy is bound over the user's file instead of a mask.
+    protections.retain(|p| !cleaned_paths.contains(&p.path));
     let private_tmp = if policy.private_tmp {
         Some(tmpdir::create().map_err(SandboxError::TempDir)?)
     } else {
@@ -311,7 +334,68 @@ pub fn prepare(
         exec,
         report,
         private_tmp,
+        cleaned,
     })
+}
+
+/// With namespaces, cleaned copies of configuration files that hold
+/// credentials or run code (see [`protect::CLEANED`]): `~/.npmrc` for a
+/// profile with npm's groups (`node`, `npx`), git's user configuration
+/// when a grant makes it visible. Each is bound read-only at the file's
+/// path; returns the copies (kept until the server ends) and the canonical
+/// paths they cover.
+fn prepare_cleaned(
+    policy: &Policy,
+    host: &HostPaths,
+    namespaces: bool,
+    overrides: &mut mounts::Overrides,
+    report: &mut EnforcementReport,
+) -> Result<(Vec<tempfile::NamedTempFile>, Vec<PathBuf>), SandboxError> {
+    use std::io::Write;
+    let mut files = Vec::new();
+    let mut covered = Vec::new();
+    if !namespaces {
+        return Ok((files, covered));
+    }
+    let npm = policy.fs.iter().any(
+        |g| matches!(&g.source, crate::policy::GrantSource::Group(n) if n == "node" || n == "npx"),
+    );
+    for (rel, kind) in protect::CLEANED {
+        let user = host.home.join(rel);
+        let Ok(real) = std::fs::canonicalize(&user) else {
+            continue;
+        };
+        let visible = policy
+            .fs
+            .iter()
+            .any(|g| g.exists && real.starts_with(&g.path));
+        let wanted = match kind {
+            protect::Cleaner::Npmrc => npm || visible,
+            protect::Cleaner::GitConfig => visible,
+        };
+        let Ok(text) = std::fs::read_to_string(&real) else {
+            continue;
+        };
+        if !wanted {
+            continue;
+        }
+        let mut file = tempfile::Builder::new()
+            .prefix("cordon-cleaned-")
+            .tempfile()
+            .map_err(SandboxError::TempDir)?;
+        file.write_all(kind.clean(&text).as_bytes())
+            .map_err(SandboxError::TempDir)?;
+        overrides
+            .files
+            .push((real.clone(), file.path().to_path_buf()));
+        report.enforced(format!(
+            "{}: replaced by a copy without credentials or commands",
+            user.display()
+        ));
+        covered.push(real);
+        files.push(file);
+    }
+    Ok((files, covered))
 }
 
 fn namespace_flags(policy: &Policy) -> libc::c_int {
@@ -433,7 +517,16 @@ fn check_protections(
     namespaces: bool,
     report: &mut EnforcementReport,
 ) -> Result<Vec<protect::Protection>, SandboxError> {
-    let found = protect::find(policy, host);
+    let mut found = protect::find(policy, host);
+    if let Some(grant) = found.writable_home.take() {
+        return Err(SandboxError::WritableHome {
+            grant,
+            home: host.home.clone(),
+        });
+    }
+    if let Some(grant) = found.too_large.take() {
+        return Err(SandboxError::GrantTooLarge { grant });
+    }
     if let Some((p, grant)) = protect::grant_inside_protection(&found.masked, policy) {
         return Err(SandboxError::GrantInProtected {
             grant,
@@ -445,9 +538,28 @@ fn check_protections(
             paths: found.creatable,
         });
     }
-    if !namespaces && !found.masked.is_empty() {
-        let paths = found.masked.iter().map(|p| p.path.clone()).collect();
+    let unmaskable = !found.masked.is_empty() || !found.harmless.is_empty();
+    if !namespaces && unmaskable {
+        let masked = found.masked.iter().map(|p| p.path.clone());
+        let paths = masked
+            .chain(found.harmless.iter().map(|h| h.path.clone()))
+            .collect();
         return Err(SandboxError::ProtectedInGrant { paths });
+    }
+    if !found.harmless.is_empty() {
+        let names: Vec<String> = found
+            .harmless
+            .iter()
+            .map(|h| h.path.display().to_string())
+            .collect();
+        report.enforced(format!(
+            "git: creates {} (the form git treats as harmless) and masks them read-only",
+            names.join(", ")
+        ));
+        found
+            .masked
+            .extend(protect::harmless_protections(&found.harmless, policy));
+        found.masked.sort_by(|a, b| a.path.cmp(&b.path));
     }
     if !found.masked.is_empty() {
         report.enforced(format!(

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 
 use super::cstring;
-use super::protect::{Mask, Protection};
+use super::protect::{Create, Mask, Protection};
 use crate::policy::{Access, Policy};
 use crate::sys::{self, SysResult};
 
@@ -63,6 +63,12 @@ pub enum MountOp {
     },
     Mkdir(CString),
     Touch(CString),
+    /// Create a file with fixed contents unless it exists (a harmless
+    /// git name, through a writable grant, before it is masked).
+    CreateFile {
+        path: CString,
+        contents: &'static str,
+    },
     Symlink {
         target: CString,
         path: CString,
@@ -102,6 +108,7 @@ impl MountOp {
             MountOp::Tmpfs { target, .. } => format!("mount tmpfs on {}", show(target)),
             MountOp::Mkdir(p) => format!("create directory {}", show(p)),
             MountOp::Touch(p) => format!("create mount point {}", show(p)),
+            MountOp::CreateFile { path, .. } => format!("create {}", show(path)),
             MountOp::Symlink { path, target } => {
                 format!("create symlink {} -> {}", show(path), show(target))
             }
@@ -131,6 +138,7 @@ impl MountOp {
             }
             MountOp::Mkdir(p) => sys::mkdir(p, 0o755),
             MountOp::Touch(p) => sys::touch(p),
+            MountOp::CreateFile { path, contents } => sys::create_file(path, contents.as_bytes()),
             MountOp::Symlink { target, path } => match sys::symlink(target, path) {
                 Err(Errno::EEXIST) => Ok(()),
                 other => other,
@@ -233,11 +241,7 @@ pub fn plan(
         .map(|g| (g.path.clone(), g.path.as_path(), bind_attrs(g.access)))
         .collect();
     if let Some(tmp) = private_tmp {
-        binds.push((
-            PathBuf::from("/tmp"),
-            tmp,
-            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-        ));
+        binds.push((PathBuf::from("/tmp"), tmp, PRIVATE_TMP_ATTRS));
     }
     // Parents before children, so a nested grant is mounted on top of its
     // parent's bind rather than hidden under it.
@@ -327,6 +331,14 @@ fn plan_protections(protections: &[Protection], ops: &mut Vec<MountOp>) -> Resul
             }
         }
         let target = cpath(NEW, &p.path)?;
+        match p.create {
+            Some(Create::Dir) => ops.push(MountOp::Mkdir(target.clone())),
+            Some(Create::File(contents)) => ops.push(MountOp::CreateFile {
+                path: target.clone(),
+                contents,
+            }),
+            None => {}
+        }
         ops.push(match (p.mask, p.path.is_dir()) {
             (Mask::ReadOnly, _) => MountOp::Bind {
                 source: target.clone(),
@@ -399,6 +411,14 @@ fn covered(policy: &Policy, grant: &crate::policy::FsGrant) -> bool {
     })
 }
 
+/// The private /tmp is writable, so it is `noexec`: a file the server
+/// writes there can be neither executed nor mapped executable (the
+/// dynamic loader run on it, `ld.so /tmp/x`, fails to map it), which
+/// Landlock's execute right alone does not cover.
+pub const PRIVATE_TMP_ATTRS: u64 = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+/// A writable grant is `noexec` unless it is also granted execute (npx's
+/// and uv's caches, which run what they install).
 fn bind_attrs(access: Access) -> u64 {
     let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
     if !access.write {

@@ -25,6 +25,9 @@ pub fn cases() -> Vec<Case> {
         Case::new("exec_in_rw_dir", Only::Both, exec_in_rw_dir),
         Case::new("write_host_tmp", Only::Both, write_host_tmp),
         Case::new("read_kernel_log_device", Only::Both, read_kernel_log_device),
+        Case::new("tmp_loader_exec", Only::Ns, tmp_loader_exec),
+        Case::new("tmp_mmap_exec", Only::Ns, tmp_mmap_exec),
+        Case::new("rw_grant_mmap_exec", Only::Ns, rw_grant_mmap_exec),
     ]
 }
 
@@ -256,5 +259,56 @@ fn read_kernel_log_device(w: &World) -> CaseResult {
     }
     w.sandbox().probe(&["read-head", "/dev/kmsg"]).err()?;
     w.sandbox().probe(&["read-head", "/dev/null"]).ok()?;
+    Ok(())
+}
+
+/// The private /tmp is `noexec`: a program copied there does not run
+/// through the dynamic loader (`ld.so /tmp/x` maps it executable, which
+/// Landlock's execute right does not cover), while the loader runs
+/// /usr/bin/true. Without namespaces there is no mount to mark.
+fn tmp_loader_exec(w: &World) -> CaseResult {
+    let ran = w
+        .sandbox()
+        .probe(&["copy-load", "/usr/bin/true", "$TMPDIR/true-copy"]);
+    let detail = ran
+        .ok()
+        .or_else(|_| ran.err().map(|e| format!("err {e}")))?;
+    ensure(!detail.starts_with("exit 0"), || {
+        format!("ESCAPE: the loader ran a program written to /tmp: {detail}")
+    })?;
+    let loader = crate::probe::LOADERS
+        .iter()
+        .find(|l| Path::new(l).exists())
+        .ok_or_else(|| "no dynamic loader at a known path".to_owned())?;
+    let control = w.sandbox().probe(&["exec", loader, "/usr/bin/true"]).ok()?;
+    ensure(control.starts_with("exit 0"), || {
+        format!("the loader did not run /usr/bin/true: {control}")
+    })?;
+    Ok(())
+}
+
+/// A file written to the private /tmp cannot be mapped executable
+/// (EPERM from the `noexec` mount); /usr/bin/true can.
+fn tmp_mmap_exec(w: &World) -> CaseResult {
+    w.sandbox()
+        .probe(&["copy-mmap-exec", "/usr/bin/true", "$TMPDIR/lib.so"])
+        .errno("EPERM")?;
+    w.sandbox().probe(&["mmap-exec", "/usr/bin/true"]).ok()?;
+    Ok(())
+}
+
+/// The same for a `--rw` grant, which has no execute right: its files
+/// cannot be mapped executable either; a file in an `--ro`-granted
+/// system directory can.
+fn rw_grant_mmap_exec(w: &World) -> CaseResult {
+    let target = w.rw.join("lib.so");
+    w.sandbox()
+        .rw(&w.rw)
+        .probe(&["copy-mmap-exec", "/usr/bin/true", s(&target)])
+        .errno("EPERM")?;
+    w.sandbox()
+        .rw(&w.rw)
+        .probe(&["mmap-exec", "/usr/bin/true"])
+        .ok()?;
     Ok(())
 }

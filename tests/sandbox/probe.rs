@@ -66,6 +66,10 @@ fn act(action: &str, args: &[String]) -> Outcome {
             .map(|()| "renamed".into())
             .map_err(io),
         "exec" => exec(arg(0), &args[1.min(args.len())..]),
+        "mmap-exec" => mmap_exec(arg(0)),
+        "contains" => contains(arg(0), arg(1)),
+        "copy-mmap-exec" => copy(arg(0), arg(1)).and_then(|_| mmap_exec(arg(1))),
+        "copy-load" => copy(arg(0), arg(1)).and_then(|_| load(arg(1))),
         "list-proc" => list_proc(),
         "tcp-connect" => tcp_connect(arg(0)),
         "loopback-selftest" => loopback_selftest(),
@@ -260,4 +264,66 @@ fn env_names() -> String {
         .collect();
     names.sort();
     names.join(",")
+}
+
+/// Copies `src` to `dst` (mode 0755).
+fn copy(src: &str, dst: &str) -> Outcome {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::copy(src, dst).map_err(io)?;
+    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+    Ok("copied".into())
+}
+
+/// Maps the first page of `path` executable, as the dynamic loader maps a
+/// library's code.
+fn mmap_exec(path: &str) -> Outcome {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).map_err(io)?;
+    // SAFETY: a fresh private mapping of an open file, unmapped before return.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    // SAFETY: addr is the mapping of 4096 bytes made above.
+    unsafe { libc::munmap(addr, 4096) };
+    Ok("mapped executable".into())
+}
+
+/// Runs the dynamic loader on `path` (`ld.so PATH`), which maps the
+/// program itself instead of asking execve to.
+fn load(path: &str) -> Outcome {
+    let loader = LOADERS
+        .iter()
+        .find(|l| std::path::Path::new(l).exists())
+        .ok_or(Errno::ENOENT)?;
+    exec(loader, &[path.to_owned()])
+}
+
+/// The dynamic loader's path on the architectures the suite runs on.
+pub const LOADERS: &[&str] = &[
+    "/lib64/ld-linux-x86-64.so.2",
+    "/lib/ld-linux-aarch64.so.1",
+    "/lib/ld-linux-riscv64-lp64d.so.1",
+];
+
+/// Reads `path` and says whether it holds `needle` (`ok holds` or
+/// `ok lacks`), never printing the contents.
+fn contains(path: &str, needle: &str) -> Outcome {
+    let data = std::fs::read(path).map_err(io)?;
+    let text = String::from_utf8_lossy(&data);
+    Ok(if text.contains(needle) {
+        "holds"
+    } else {
+        "lacks"
+    }
+    .into())
 }
