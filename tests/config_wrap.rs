@@ -223,7 +223,7 @@ fn round_trips_give_back_the_original() {
             true,
         ),
         (".claude.json", "claude_code.json", "claude-code", true),
-        (".cursor/mcp.json", "cursor_mcp.json", "cursor", false),
+        (".cursor/mcp.json", "cursor_mcp.json", "cursor", true),
     ];
     for (rel, name, host, exact) in cases {
         let (env, path) = home_with(rel, name);
@@ -288,7 +288,13 @@ fn claude_code_project_servers_are_wrapped_too() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let doc = json_of(&path);
-    assert_eq!(doc["mcpServers"]["time"]["command"], json!(cordon_path()));
+    // Profile `time` supports an installed server only: `uvx` is reported
+    // and the entry left as it was.
+    assert_eq!(doc["mcpServers"]["time"]["command"], "uvx");
+    assert!(
+        err.contains("mcpServers[\"time\"]: not wrapped: profile time does not support this launch form (uvx; it supports installed)"),
+        "{err}"
+    );
     let project = &doc["projects"]["/home/me/app"];
     assert_eq!(project["mcpServers"]["files"]["args"][2], "filesystem");
     assert_eq!(project["mcpServers"]["docs"]["type"], "http");
@@ -309,8 +315,8 @@ fn malformed_json_is_refused_and_the_file_untouched() {
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(
-        err.starts_with(&format!(
-            "cordon: error: {}:6:5: invalid JSON: trailing comma",
+        err.contains(&format!(
+            "cordon: error: {}:5:7: invalid JSON: expected ',' or '}}'",
             path.display()
         )),
         "{err}"

@@ -90,7 +90,7 @@ pub fn directory_grants(args: &[String], matched: Option<&str>, home: &Path) -> 
 
 /// `~` and `~/…` against the home directory, as `cordon run --rw` does;
 /// other paths as they are.
-fn expand_home(arg: &str, home: &Path) -> Option<PathBuf> {
+pub fn expand_home(arg: &str, home: &Path) -> Option<PathBuf> {
     if arg == "~" {
         Some(home.to_path_buf())
     } else if let Some(rest) = arg.strip_prefix("~/") {
@@ -102,7 +102,7 @@ fn expand_home(arg: &str, home: &Path) -> Option<PathBuf> {
     }
 }
 
-fn file_name(command: &str) -> &str {
+pub fn file_name(command: &str) -> &str {
     command.rsplit('/').next().unwrap_or(command)
 }
 
