@@ -359,3 +359,92 @@ fn commit(
     )?;
     Ok(true)
 }
+
+/// Whether a wrapped entry's `cordon run` arguments (everything after
+/// the command, `run` first) have a recorded approval: `Err` says why
+/// that cannot be told (or why it never starts).
+pub type ApprovalCheck<'a> = &'a dyn Fn(&[String]) -> Result<bool, String>;
+
+/// `cordon config check`: one line on `out` per local (stdio) server of
+/// each host configuration, saying whether it runs through cordon with a
+/// recorded approval. Returns how many do not.
+pub fn check(
+    host: Option<&str>,
+    approved: ApprovalCheck<'_>,
+    out: &mut dyn Write,
+) -> Result<usize, HostConfigError> {
+    let ctx = Context::from_env().map_err(HostConfigError::Profiles)?;
+    let dirs = HostDirs {
+        config: ctx.own_dirs().config_home,
+        home: ctx.home.clone(),
+    };
+    let mut problems = 0;
+    for target in formats::targets(host, &dirs)? {
+        let doc = write::read(&target.path)?;
+        let layout = formats::resolve_layout(target.layout, &doc.root, &target.path)?;
+        for map in formats::server_maps(&doc.root, layout, &target.path)? {
+            for (name, entry) in map.servers {
+                let Some(verdict) = check_entry(entry, approved) else {
+                    continue;
+                };
+                let (ok, text) = match verdict {
+                    Ok(text) => (true, text),
+                    Err(text) => (false, text),
+                };
+                problems += usize::from(!ok);
+                let mark = if ok { "ok" } else { "PROBLEM" };
+                writeln!(
+                    out,
+                    "{mark}: {}: {}[{name:?}]: {text}",
+                    target.path.display(),
+                    map.place
+                )
+                .map_err(HostConfigError::Output)?;
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The verdict on one entry: None for remote servers (and entries that
+/// are not objects), `Ok` when it runs through cordon and is approved,
+/// else `Err` with what is wrong.
+fn check_entry(
+    entry: &serde_json::Value,
+    approved: ApprovalCheck<'_>,
+) -> Option<Result<String, String>> {
+    let entry = entry.as_object()?;
+    let (command, args) = match wrap::stdio_command(entry) {
+        Ok(found) => found,
+        Err(why) if why.starts_with("not a stdio server") => return None,
+        Err(why) => return Some(Err(why.replace(": left alone", ""))),
+    };
+    if wrap::wrapped_start(&command, &args).is_none() {
+        return Some(Err(format!(
+            "does not run through cordon ({}); `cordon config wrap` puts it in front",
+            crate::consent::quote_argv(
+                &std::iter::once(&command)
+                    .chain(&args)
+                    .map(Into::into)
+                    .collect::<Vec<std::ffi::OsString>>()
+            )
+        )));
+    }
+    let approve = || {
+        let words: Vec<std::ffi::OsString> = ["cordon", "approve"]
+            .into_iter()
+            .map(String::from)
+            .chain(args.iter().skip(1).cloned())
+            .map(Into::into)
+            .collect();
+        crate::consent::quote_argv(&words)
+    };
+    Some(match approved(&args) {
+        Ok(true) => Ok("runs through cordon, approved".to_owned()),
+        Ok(false) => Err(format!(
+            "runs through cordon, but no approval matches it: run {}",
+            approve()
+        )),
+        Err(why) => Err(format!("runs through cordon, but {why}")),
+    })
+}
