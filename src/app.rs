@@ -195,7 +195,15 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         argv: args.launch.command.clone(),
     };
     let filter = crate::mcp::Filter::new(&launch.policy, &files)?;
-    let child = launch::spawn(&prepared)?;
+    let child = launch::spawn(&prepared).inspect_err(|e| {
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            reason.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        approval::report_start_failure(&reason);
+    })?;
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
