@@ -736,3 +736,62 @@ fn unwrap_without_a_record_rebuilds_the_entry_and_says_so() {
             .replace("\"args\": []", "\"args\": [\"hi\"]")
     );
 }
+
+/// An approved entry whose server cannot be started (here the kernel
+/// refuses to execute the file) answers the host's `initialize` with the
+/// reason, which the host shows instead of "Connection closed".
+#[test]
+fn a_server_that_cannot_start_after_approval_tells_the_host_why() {
+    let j = Journey::new();
+    let junk = j.env.home.join("junk-server");
+    executable(&junk, "not a program\n");
+    let junk = junk.to_str().unwrap();
+    let path = j.env.home.join("mcp.json");
+    fs::write(
+        &path,
+        json!({"mcpServers": {"junk": {"command": junk}}}).to_string(),
+    )
+    .unwrap();
+    let out = j.cordon(&["config", "wrap", "--host", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let entry = &json_of(&path)["mcpServers"]["junk"];
+    let args: Vec<&str> = entry["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let approve: Vec<&str> = ["approve", "--yes"]
+        .into_iter()
+        .chain(args[1..].iter().copied())
+        .collect();
+    let out = j.cordon(&approve);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut host = std::process::Command::new("setsid");
+    host.arg("--wait")
+        .arg(entry["command"].as_str().unwrap())
+        .args(&args);
+    host.env_clear()
+        .env("PATH", &j.path)
+        .env("HOME", &j.env.home)
+        .env("XDG_CONFIG_HOME", j.env.home.join(".config"))
+        .env("XDG_STATE_HOME", j.env.home.join(".local/state"))
+        .current_dir(&j.env.home);
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    let out = run(host, format!("{init}\n").as_bytes());
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {:?} / {}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        )
+    });
+    assert_eq!(reply["id"], 1);
+    assert_eq!(
+        reply["error"]["message"],
+        format!(
+            "cordon could not start this server: sandbox setup failed at exec: execve {junk}: Exec format error"
+        )
+    );
+    assert_ne!(out.status.code(), Some(0));
+}
