@@ -233,19 +233,28 @@ fn needed_grants(
             }
         }
     }
+    for option in &needs.rw_file_options {
+        let Some(value) = option_value(args, option) else {
+            return Err(format!(
+                "needs {option} FILE on the server's command line, and it has none"
+            ));
+        };
+        match existing_parent(&value, &ctx.home) {
+            Some(dir) => grants.push(("--rw", dir)),
+            None => {
+                return Err(format!(
+                    "needs {option} to name a file in an existing absolute directory, not {value:?}"
+                ));
+            }
+        }
+    }
     let env = entry.get("env").and_then(Value::as_object);
     for name in &needs.rw_file_env {
         let Some(value) = env.and_then(|e| e.get(name)) else {
             continue;
         };
-        let dir = value
-            .as_str()
-            .and_then(|v| choose::expand_home(v, &ctx.home))
-            .filter(|p| p.is_absolute())
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .filter(|d| d.is_dir());
-        match dir {
-            Some(dir) => grants.push(("--rw", dir.to_string_lossy().into_owned())),
+        match value.as_str().and_then(|v| existing_parent(v, &ctx.home)) {
+            Some(dir) => grants.push(("--rw", dir)),
             None => {
                 return Err(format!(
                     "needs env {name} to name a file in an existing absolute directory, not {value}"
@@ -259,6 +268,14 @@ fn needed_grants(
         }
     }
     Ok(grants)
+}
+
+/// The directory holding the file `path` names, when `path` is absolute
+/// (or `~/…`) and the directory exists.
+fn existing_parent(path: &str, home: &Path) -> Option<String> {
+    let file = choose::expand_home(path, home).filter(|p| p.is_absolute())?;
+    let dir = file.parent().filter(|d| d.is_dir())?;
+    Some(dir.to_string_lossy().into_owned())
 }
 
 /// The value of `--opt VALUE` or `--opt=VALUE` among the arguments.
@@ -474,6 +491,41 @@ mod tests {
         let mut entry = json!({"command": exe, "args": ["--repository", "/no/such"]});
         assert!(
             matches!(wrap_entry(&mut entry, &ctx), Outcome::Refused(why) if why.contains("not \"/no/such\""))
+        );
+    }
+
+    #[test]
+    fn a_file_option_gets_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = needing(
+            "sqlite",
+            ServerNeeds {
+                rw_file_options: vec!["--db-path".into()],
+                ..ServerNeeds::default()
+            },
+        );
+        let db = dir.path().join("app.db");
+        let db = db.to_str().unwrap();
+        let mut entry = json!({"command": "uvx", "args": ["mcp-server-sqlite", "--db-path", db]});
+        wrap_entry(&mut entry, &ctx);
+        assert_eq!(
+            entry["args"],
+            json!([
+                "run",
+                "--profile",
+                "sqlite",
+                "--rw",
+                dir.path().to_str().unwrap(),
+                "--",
+                "uvx",
+                "mcp-server-sqlite",
+                "--db-path",
+                db
+            ])
+        );
+        let mut entry = json!({"command": "uvx", "args": ["mcp-server-sqlite", "--db-path", "/no/such/app.db"]});
+        assert!(
+            matches!(wrap_entry(&mut entry, &ctx), Outcome::Refused(why) if why.contains("needs --db-path to name a file in an existing absolute directory"))
         );
     }
 

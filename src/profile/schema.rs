@@ -242,6 +242,13 @@ pub struct RawServer {
     /// missing or its value is not an existing absolute directory.
     #[serde(default)]
     pub rw_options: Vec<Spanned<String>>,
+    /// Options of the server's command line whose value is a file it
+    /// writes (`"--db-path"`): wrap grants the file's directory read-write
+    /// (the server may write next to it: a journal, a temporary file),
+    /// and refuses the entry when the option is missing or the directory
+    /// does not exist.
+    #[serde(default)]
+    pub rw_file_options: Vec<Spanned<String>>,
     /// Variables of the entry's `env` whose value is a file the server
     /// writes (`"MEMORY_FILE_PATH"`): wrap grants the file's directory
     /// read-write, and refuses the entry when that is not an existing
