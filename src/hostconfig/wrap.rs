@@ -154,7 +154,11 @@ pub fn wrap_entry(entry: &mut Value, ctx: &WrapContext) -> Outcome {
             }
         }
     }
-    if choose::takes_directories(&choice.profile) {
+    if ctx
+        .needs
+        .get(&choice.profile)
+        .is_some_and(|n| n.rw_arguments)
+    {
         for arg in choose::directory_grants(&args, choice.matched.as_deref(), &ctx.home) {
             match arg {
                 DirArg::Granted(dir) => {

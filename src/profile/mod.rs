@@ -109,6 +109,7 @@ pub struct ServerNeeds {
     /// `"npx"`, `"uvx"`, `"installed"`; empty: any.
     pub launchers: Vec<String>,
     pub rw_options: Vec<String>,
+    pub rw_arguments: bool,
     pub rw_file_options: Vec<String>,
     pub rw_file_env: Vec<String>,
     pub venv: bool,
@@ -128,6 +129,7 @@ impl ServerNeeds {
         ServerNeeds {
             launchers: raw.launchers.iter().map(launcher).collect(),
             rw_options: names(&raw.rw_options),
+            rw_arguments: raw.rw_arguments,
             rw_file_options: names(&raw.rw_file_options),
             rw_file_env: names(&raw.rw_file_env),
             venv: raw.venv,

@@ -242,6 +242,12 @@ pub struct RawServer {
     /// missing or its value is not an existing absolute directory.
     #[serde(default)]
     pub rw_options: Vec<Spanned<String>>,
+    /// Whether the server's own arguments (after its package name) are
+    /// the directories it serves, as the filesystem server's are: wrap
+    /// grants each one that is an existing absolute (or `~/`) directory
+    /// read-write, and reports the others. Default false.
+    #[serde(default)]
+    pub rw_arguments: bool,
     /// Options of the server's command line whose value is a file it
     /// writes (`"--db-path"`): wrap grants the file's directory read-write
     /// (the server may write next to it: a journal, a temporary file),
