@@ -136,6 +136,15 @@ mod tests {
     }
 
     #[test]
+    fn crlf_files_get_crlf_lines() {
+        let text = "{\r\n  \"e\": {\r\n    \"command\": \"/srv\"\r\n  }\r\n}\r\n";
+        assert_eq!(
+            edit(text, &["run"]),
+            "{\r\n  \"e\": {\r\n    \"command\": \"/usr/bin/cordon\",\r\n    \"args\": [\r\n      \"run\"\r\n    ]\r\n  }\r\n}\r\n"
+        );
+    }
+
+    #[test]
     fn a_missing_args_is_inserted_after_command() {
         let text = "{\n  \"e\": {\n    \"command\": \"/srv\",\n    \"cwd\": \"/\"\n  }\n}";
         assert_eq!(

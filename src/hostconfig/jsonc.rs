@@ -56,6 +56,11 @@ pub fn plain(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = bytes.to_vec();
     let mut i = 0;
+    // A byte order mark (some editors write one) is whitespace here.
+    if text.starts_with('\u{feff}') {
+        out[..3].fill(b' ');
+        i = 3;
+    }
     // The position of the last comma seen outside strings and comments,
     // cleared by any other significant byte.
     let mut comma: Option<usize> = None;
@@ -125,7 +130,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut p = Parser {
         bytes: text.as_bytes(),
         text,
-        pos: 0,
+        pos: if text.starts_with('\u{feff}') { 3 } else { 0 },
     };
     let node = p.value()?;
     p.skip();
@@ -357,6 +362,14 @@ mod tests {
         assert_eq!(&TEXT[c.value.start..c.value.end], "null");
         assert_eq!(line_indent(TEXT, b.key_start), Some("  "));
         assert_eq!(line_indent(TEXT, a.key_start), None);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = "\u{feff}{\"a\": 1}";
+        assert_eq!(parse(text).unwrap().member("a").unwrap().value.start, 9);
+        let value: serde_json::Value = serde_json::from_str(&plain(text)).unwrap();
+        assert_eq!(value["a"], 1);
     }
 
     #[test]
