@@ -368,6 +368,13 @@ fn without_host_every_config_found_is_wrapped() {
     assert_eq!(backups(&cursor).len(), 1);
 
     let empty = Env::new(User::Current);
+    let out = cordon(&empty, &["config", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ok: no MCP host configuration found ("),
+        "{:?}",
+        out
+    );
     let out = cordon(&empty, &["config", "wrap"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(

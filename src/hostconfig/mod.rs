@@ -378,8 +378,21 @@ pub fn check(
         config: ctx.own_dirs().config_home,
         home: ctx.home.clone(),
     };
+    let targets = match formats::targets(host, &dirs) {
+        // Nothing installed, nothing unguarded.
+        Err(HostConfigError::NoHostFound { looked }) => {
+            writeln!(
+                out,
+                "ok: no MCP host configuration found ({})",
+                list(&looked)
+            )
+            .map_err(HostConfigError::Output)?;
+            return Ok(0);
+        }
+        other => other?,
+    };
     let mut problems = 0;
-    for target in formats::targets(host, &dirs)? {
+    for target in targets {
         let doc = write::read(&target.path)?;
         let layout = formats::resolve_layout(target.layout, &doc.root, &target.path)?;
         for map in formats::server_maps(&doc.root, layout, &target.path)? {
