@@ -195,7 +195,15 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         argv: args.launch.command.clone(),
     };
     let filter = crate::mcp::Filter::new(&launch.policy, &files)?;
-    let child = launch::spawn(&prepared)?;
+    let child = launch::spawn(&prepared).inspect_err(|e| {
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            reason.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        approval::report_start_failure(&reason);
+    })?;
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
@@ -362,6 +370,14 @@ fn config_command(cmd: ConfigCommand) -> Result<ExitCode, Error> {
     let (action, args) = match cmd {
         ConfigCommand::Wrap(args) => (Action::Wrap, args),
         ConfigCommand::Unwrap(args) => (Action::Unwrap, args),
+        ConfigCommand::Check(args) => {
+            let problems = crate::hostconfig::check(
+                args.host.as_deref(),
+                &wrapped_entry_approved,
+                &mut std::io::stdout().lock(),
+            )?;
+            return Ok(ExitCode::from(u8::from(problems > 0)));
+        }
     };
     let request = Request {
         action,
@@ -374,6 +390,33 @@ fn config_command(cmd: ConfigCommand) -> Result<ExitCode, Error> {
         &mut std::io::stderr(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the `cordon run` arguments of a host's entry (`run` first)
+/// have an approval recorded for exactly what they would start: the same
+/// profile, grants and binding as `run` computes.
+fn wrapped_entry_approved(args: &[String]) -> Result<bool, String> {
+    let argv = std::iter::once("cordon").chain(args.iter().map(String::as_str));
+    let cli = <Cli as clap::Parser>::try_parse_from(argv).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default().to_owned();
+        format!("its arguments are not a cordon command line: {first}")
+    })?;
+    let Command::Run(run) = cli.command else {
+        return Err("its arguments are not `cordon run …`".into());
+    };
+    if run.yes {
+        return Err(
+            "it starts with --yes, without an approval: remove --yes and approve it".into(),
+        );
+    }
+    let ctx = Context::from_env().map_err(|e| e.to_string())?;
+    let launch = resolve_launch(&run.launch, &ctx).map_err(|e| format!("it cannot start: {e}"))?;
+    let bound = binding(&launch, &ctx).map_err(|e| format!("it cannot be checked: {e}"))?;
+    let approvals = consent::Store::new(&ctx.own_dirs().state)
+        .load()
+        .map_err(|e| format!("the approvals cannot be read: {e}"))?;
+    Ok(consent::find_approval(&approvals, &bound).is_some())
 }
 
 /// The user's home and cordon's own directories, which the sandbox

@@ -171,6 +171,17 @@ pub fn approve_command(args: &LaunchArgs, cwd: &std::path::Path) -> String {
     )
 }
 
+/// After approval, the server could not be started: answer the host's
+/// `initialize` with the reason, so that the host shows it rather than
+/// "Connection closed". Only when stdin is not a terminal (a host, not a
+/// person, is on the other end).
+pub fn report_start_failure(reason: &str) {
+    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        return;
+    }
+    answer_initialize(&format!("cordon could not start this server: {reason}"));
+}
+
 /// Reads the host's first messages (for a few seconds at most) and
 /// answers its `initialize` request with a JSON-RPC error carrying
 /// `message`; the host shows it instead of a silent failure.

@@ -123,6 +123,10 @@ Examples:
   Restore the original commands:
     cordon config unwrap --host claude-desktop
 
+  Exit non-zero when a local server does not run through cordon or has no
+  approval (for a login hook or a periodic job):
+    cordon config check
+
 Hosts: claude-desktop (~/.config/Claude/claude_desktop_config.json),
 vscode (~/.config/Code/User/mcp.json), cursor (~/.cursor/mcp.json),
 claude-code (~/.claude.json, top level and per project), or a file's path.";
@@ -132,14 +136,40 @@ pub enum ConfigCommand {
     /// Make each stdio server of a host's configuration run through cordon.
     ///
     /// Each entry's command becomes `cordon run --profile P [--rw DIR]...
-    /// [--env NAME]... --yes -- COMMAND ARGS...`, with the profile that
-    /// matches the server's package (else `default`); stderr says which
-    /// profile each server got. Remote servers (`url`, type http/sse) are
-    /// left alone. A backup of the file is kept next to it.
+    /// [--ro DIR]... [--env NAME]... -- COMMAND ARGS...`, with the profile
+    /// that matches the server's package (else `default`), and the grants
+    /// its `[server]` table asks of the command line; stderr says which
+    /// profile each server got, and which entries were not wrapped and
+    /// why. Only the `command` and `args` of wrapped entries change; every
+    /// other byte (comments, trailing commas, layout) stays. The command
+    /// written is the `cordon` on PATH (else /usr/bin/cordon). Remote
+    /// servers (`url`, type http/sse) are left alone. A backup of the file
+    /// is kept next to it. Each wrapped entry starts once approved: `cordon
+    /// approve` with the entry's arguments.
     Wrap(HostArgs),
     /// Restore the original command of each server that runs through
-    /// cordon.
+    /// cordon: the exact original text of the entries wrap wrote, else
+    /// rebuilt from the command after `--`.
     Unwrap(HostArgs),
+    /// Check that every local (stdio) server of a host's configuration
+    /// runs through cordon and has a recorded approval.
+    ///
+    /// One line per server on stdout. Exit status 0 when all do, 1 when
+    /// one does not run through cordon, has no approval matching its
+    /// exact command (its executable, profile or arguments changed since
+    /// `cordon approve`), or starts with `--yes`. For a login hook or a
+    /// periodic job: `cordon config check || notify-send "MCP: run cordon
+    /// config check"`.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The host whose configuration to check: claude-desktop, vscode,
+    /// cursor, claude-code, or a path to a configuration file. Without it,
+    /// every one of these hosts whose file exists.
+    #[arg(long, value_name = "HOST|PATH")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! `cordon config wrap|unwrap` on real host configuration files: each
+//! `cordon config wrap|unwrap|check` on real host configuration files: each
 //! host's format, idempotence, remote servers left alone, malformed JSON
 //! refused with the file untouched, exact round trips, backups, the
 //! dry-run diff, and a wrapped entry that really starts under cordon.
@@ -223,7 +223,7 @@ fn round_trips_give_back_the_original() {
             true,
         ),
         (".claude.json", "claude_code.json", "claude-code", true),
-        (".cursor/mcp.json", "cursor_mcp.json", "cursor", false),
+        (".cursor/mcp.json", "cursor_mcp.json", "cursor", true),
     ];
     for (rel, name, host, exact) in cases {
         let (env, path) = home_with(rel, name);
@@ -288,7 +288,13 @@ fn claude_code_project_servers_are_wrapped_too() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let doc = json_of(&path);
-    assert_eq!(doc["mcpServers"]["time"]["command"], json!(cordon_path()));
+    // Profile `time` supports an installed server only: `uvx` is reported
+    // and the entry left as it was.
+    assert_eq!(doc["mcpServers"]["time"]["command"], "uvx");
+    assert!(
+        err.contains("mcpServers[\"time\"]: not wrapped: profile time does not support this launch form (uvx; it supports installed)"),
+        "{err}"
+    );
     let project = &doc["projects"]["/home/me/app"];
     assert_eq!(project["mcpServers"]["files"]["args"][2], "filesystem");
     assert_eq!(project["mcpServers"]["docs"]["type"], "http");
@@ -309,8 +315,8 @@ fn malformed_json_is_refused_and_the_file_untouched() {
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(
-        err.starts_with(&format!(
-            "cordon: error: {}:6:5: invalid JSON: trailing comma",
+        err.contains(&format!(
+            "cordon: error: {}:5:7: invalid JSON: expected ',' or '}}'",
             path.display()
         )),
         "{err}"
@@ -362,6 +368,13 @@ fn without_host_every_config_found_is_wrapped() {
     assert_eq!(backups(&cursor).len(), 1);
 
     let empty = Env::new(User::Current);
+    let out = cordon(&empty, &["config", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ok: no MCP host configuration found ("),
+        "{:?}",
+        out
+    );
     let out = cordon(&empty, &["config", "wrap"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
@@ -418,4 +431,374 @@ fn a_wrapped_entry_starts_its_server_under_cordon() {
         stderr(&out)
     );
     assert_eq!(out.status.code(), Some(0));
+}
+
+const JOURNEY: &str = "journey";
+
+/// A scratch home with the four hosts' configurations (from
+/// fixtures/hostconfig/journey, `@HOME@` replaced), what their servers
+/// name (a git server in a virtual environment and its repository, the
+/// memory file's directory, a notes directory), and a `cordon` on its
+/// PATH that forwards to the binary under test, as an installed one
+/// would be.
+struct Journey {
+    env: Env,
+    /// PATH with the scratch `bin` first.
+    path: String,
+    /// (fixture name, where the host keeps it)
+    files: Vec<(&'static str, PathBuf)>,
+}
+
+impl Journey {
+    fn new() -> Journey {
+        let env = Env::new(User::Current);
+        let home = env.home.clone();
+        let venv = home.join("venvs/git");
+        fs::create_dir_all(venv.join("bin")).unwrap();
+        fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        executable(&venv.join("bin/mcp-server-git"), "#!/bin/sh\nexit 0\n");
+        for dir in ["src/project", ".local/share/mcp-memory", "notes", "bin"] {
+            fs::create_dir_all(home.join(dir)).unwrap();
+        }
+        executable(
+            &home.join("bin/cordon"),
+            &format!("#!/bin/sh\nexec {} \"$@\"\n", cordon_path()),
+        );
+        let files = vec![
+            (
+                "claude_desktop_config.json",
+                home.join(".config/Claude/claude_desktop_config.json"),
+            ),
+            ("mcp.jsonc", home.join(".config/Code/User/mcp.json")),
+            ("cursor_mcp.json", home.join(".cursor/mcp.json")),
+            ("claude.json", home.join(".claude.json")),
+        ];
+        let journey = Journey {
+            path: format!(
+                "{}:/usr/local/bin:/usr/bin:/bin",
+                home.join("bin").display()
+            ),
+            env,
+            files,
+        };
+        for (name, path) in &journey.files {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, journey.fixture(name)).unwrap();
+        }
+        journey
+    }
+
+    /// `fixtures/hostconfig/journey/NAME` for this home.
+    fn fixture(&self, name: &str) -> String {
+        fixture(&format!("{JOURNEY}/{name}"))
+            .replace("@HOME@", self.env.home.to_str().unwrap())
+            .replace("@CORDON@", self.cordon_on_path().to_str().unwrap())
+    }
+
+    fn cordon_on_path(&self) -> PathBuf {
+        self.env.home.join("bin/cordon")
+    }
+
+    fn home(&self, rel: &str) -> String {
+        self.env.home.join(rel).to_str().unwrap().to_owned()
+    }
+
+    /// cordon with the scratch PATH.
+    fn cordon(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = self.env.cordon(args);
+        cmd.env("PATH", &self.path);
+        run(cmd, b"")
+    }
+}
+
+fn executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The whole journey on the four hosts: wrap writes exactly the expected
+/// bytes (only the wrapped entries' `command` and `args` change; comments,
+/// trailing commas and every other entry stay), check reports the missing
+/// approvals, `cordon approve --yes` with each entry's own arguments makes
+/// it clean, and unwrap gives back every file byte for byte.
+#[test]
+fn four_hosts_wrap_check_approve_and_unwrap_exactly() {
+    let j = Journey::new();
+    let out = j.cordon(&["config", "wrap"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    for (name, path) in &j.files {
+        assert_eq!(
+            fs::read_to_string(path).unwrap(),
+            j.fixture(&format!("{name}.wrapped")),
+            "{name}: not the expected bytes"
+        );
+    }
+    for line in [
+        "claude-desktop: mcpServers[\"git\"]: wrapped, profile git (matches \"mcp-server-git\"); --rw ",
+        "vscode: servers[\"memory\"]: wrapped, profile memory (matches \"@modelcontextprotocol/server-memory\"); --rw ",
+        "vscode: servers[\"github\"]: not a stdio server (it has a url): left alone",
+    ] {
+        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+    }
+
+    // Every wrapped entry still needs its approval.
+    let out = j.cordon(&["config", "check"]);
+    let report = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report}{}", stderr(&out));
+    assert_eq!(report.matches("PROBLEM: ").count(), 5, "{report}");
+    assert_eq!(
+        report
+            .matches(
+                "runs through cordon, but no approval matches it: run cordon approve --profile "
+            )
+            .count(),
+        5,
+        "{report}"
+    );
+    assert!(
+        !report.contains("github"),
+        "remote servers are not checked: {report}"
+    );
+
+    // `cordon approve --yes` with the same arguments the entries have.
+    let memory_dir = j.home(".local/share/mcp-memory");
+    let venv = j.home("venvs/git");
+    let git = j.home("venvs/git/bin/mcp-server-git");
+    let project = j.home("src/project");
+    let notes = j.home("notes");
+    let entries: Vec<Vec<&str>> = vec![
+        vec![
+            "--profile",
+            "git",
+            "--rw",
+            &project,
+            "--ro",
+            &venv,
+            "--",
+            &git,
+            "--repository",
+            &project,
+        ],
+        vec![
+            "--profile",
+            "memory",
+            "--rw",
+            &memory_dir,
+            "--env",
+            "MEMORY_FILE_PATH",
+            "--",
+            "npx",
+            "-y",
+            "@modelcontextprotocol/server-memory",
+        ],
+        vec!["--profile", "default", "--", "/bin/echo"],
+        vec!["--profile", "default", "--", "/bin/cat"],
+        vec![
+            "--profile",
+            "filesystem",
+            "--rw",
+            &notes,
+            "--",
+            "npx",
+            "-y",
+            "@modelcontextprotocol/server-filesystem",
+            &notes,
+        ],
+    ];
+    for args in &entries {
+        let approve: Vec<&str> = ["approve", "--yes"].iter().chain(args).copied().collect();
+        let out = j.cordon(&approve);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+    let out = j.cordon(&["config", "check"]);
+    let report = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report}{}", stderr(&out));
+    assert_eq!(
+        report.matches("runs through cordon, approved\n").count(),
+        5,
+        "{report}"
+    );
+
+    let out = j.cordon(&["config", "unwrap"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for (name, path) in &j.files {
+        assert_eq!(
+            fs::read_to_string(path).unwrap(),
+            j.fixture(name),
+            "{name}: unwrap did not give back the original bytes"
+        );
+    }
+    let out = j.cordon(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("does not run through cordon")
+            .count(),
+        5
+    );
+}
+
+/// `uvx mcp-server-time` gets profile `time`, which supports an installed
+/// server only: the entry is reported and not written, and check counts
+/// it as a server that does not run through cordon.
+#[test]
+fn a_launch_form_the_profile_does_not_support_is_reported_not_written() {
+    let j = Journey::new();
+    let path = j.env.home.join("time.json");
+    let text = "{\n  \"mcpServers\": {\n    \"time\": { \"command\": \"uvx\", \"args\": [\"mcp-server-time\"] }\n  }\n}\n";
+    fs::write(&path, text).unwrap();
+    let host = path.to_str().unwrap();
+    let out = j.cordon(&["config", "wrap", "--host", host]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("mcpServers[\"time\"]: not wrapped: profile time does not support this launch form (uvx; it supports installed)"),
+        "{err}"
+    );
+    assert!(err.contains("nothing to change"), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), text);
+    assert!(backups(&path).is_empty());
+    let out = j.cordon(&["config", "check", "--host", host]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.starts_with(&format!(
+            "PROBLEM: {host}: mcpServers[\"time\"]: does not run through cordon (uvx mcp-server-time)"
+        )),
+        "{report}"
+    );
+}
+
+/// The git server without `--repository` would fail at start: refused
+/// with the reason, the file untouched.
+#[test]
+fn a_git_server_without_its_repository_is_refused() {
+    let j = Journey::new();
+    let path = j.env.home.join("git.json");
+    let git = j.home("venvs/git/bin/mcp-server-git");
+    let text = format!("{{\"mcpServers\": {{\"git\": {{\"command\": \"{git}\"}}}}}}");
+    fs::write(&path, &text).unwrap();
+    let out = j.cordon(&["config", "wrap", "--host", path.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("mcpServers[\"git\"]: not wrapped: profile git needs --repository PATH on the server's command line, and it has none"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), text);
+}
+
+/// With no `cordon` on PATH, the entries get the package's
+/// /usr/bin/cordon; without that either, the binary that ran wrap, with a
+/// warning that it is a build's binary.
+#[test]
+fn only_a_build_tree_cordon_is_written_with_a_warning() {
+    let (env, path) = home_with(".cursor/mcp.json", "cursor_mcp.json");
+    let out = cordon(&env, &["config", "wrap", "--host", "cursor"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let warning = format!(
+        "cordon: warning: no cordon on PATH and no /usr/bin/cordon: the entries run {}, this build's binary; install cordon and wrap again",
+        cordon_path()
+    );
+    let written = &json_of(&path)["mcpServers"]["fs"]["command"];
+    if Path::new("/usr/bin/cordon").exists() {
+        assert_eq!(written, &json!("/usr/bin/cordon"));
+        assert!(!err.contains("warning"), "{err}");
+    } else {
+        assert_eq!(written, &json!(cordon_path()));
+        assert!(err.contains(&warning), "{err}");
+    }
+}
+
+/// An entry edited after wrap has no exact original to go back to: unwrap
+/// rebuilds it from the command after `--` and says so; an empty `args`
+/// stays.
+#[test]
+fn unwrap_without_a_record_rebuilds_the_entry_and_says_so() {
+    let j = Journey::new();
+    let path = j.env.home.join(".cursor/mcp.json");
+    assert!(
+        j.cordon(&["config", "wrap", "--host", "cursor"])
+            .status
+            .success()
+    );
+    let wrapped = fs::read_to_string(&path).unwrap();
+    fs::write(
+        &path,
+        wrapped.replace("\"/bin/echo\"]", "\"/bin/echo\", \"hi\"]"),
+    )
+    .unwrap();
+    let out = j.cordon(&["config", "unwrap", "--host", "cursor"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("mcpServers[\"echo\"]: unwrapped; no record of its original text (or it was edited since): rebuilt from the command after \"--\""),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        j.fixture("cursor_mcp.json")
+            .replace("\"args\": []", "\"args\": [\"hi\"]")
+    );
+}
+
+/// An approved entry whose server cannot be started (here the kernel
+/// refuses to execute the file) answers the host's `initialize` with the
+/// reason, which the host shows instead of "Connection closed".
+#[test]
+fn a_server_that_cannot_start_after_approval_tells_the_host_why() {
+    let j = Journey::new();
+    let junk = j.env.home.join("junk-server");
+    executable(&junk, "not a program\n");
+    let junk = junk.to_str().unwrap();
+    let path = j.env.home.join("mcp.json");
+    fs::write(
+        &path,
+        json!({"mcpServers": {"junk": {"command": junk}}}).to_string(),
+    )
+    .unwrap();
+    let out = j.cordon(&["config", "wrap", "--host", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let entry = &json_of(&path)["mcpServers"]["junk"];
+    let args: Vec<&str> = entry["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let approve: Vec<&str> = ["approve", "--yes"]
+        .into_iter()
+        .chain(args[1..].iter().copied())
+        .collect();
+    let out = j.cordon(&approve);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut host = std::process::Command::new("setsid");
+    host.arg("--wait")
+        .arg(entry["command"].as_str().unwrap())
+        .args(&args);
+    host.env_clear()
+        .env("PATH", &j.path)
+        .env("HOME", &j.env.home)
+        .env("XDG_CONFIG_HOME", j.env.home.join(".config"))
+        .env("XDG_STATE_HOME", j.env.home.join(".local/state"))
+        .current_dir(&j.env.home);
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    let out = run(host, format!("{init}\n").as_bytes());
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {:?} / {}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        )
+    });
+    assert_eq!(reply["id"], 1);
+    assert_eq!(
+        reply["error"]["message"],
+        format!(
+            "cordon could not start this server: sandbox setup failed at exec: execve {junk}: Exec format error"
+        )
+    );
+    assert_ne!(out.status.code(), Some(0));
 }

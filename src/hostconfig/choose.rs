@@ -16,8 +16,8 @@
 //! The bare word is never a candidate by itself: option values such as
 //! `--mode default` would otherwise pick profiles by accident.
 //!
-//! Servers that take the directories they serve as arguments (the
-//! `filesystem` profile) get `--rw DIR` for each argument that is an
+//! Servers that take the directories they serve as arguments (a profile
+//! with `[server] rw_arguments = true`, such as `filesystem`) get `--rw DIR` for each argument that is an
 //! absolute path, or starts with `~/`, and names an existing directory.
 //! Anything else (relative paths, `${workspaceFolder}`, missing
 //! directories) is not granted, and the caller says so.
@@ -26,9 +26,6 @@ use std::path::{Path, PathBuf};
 
 /// The profile used when no profile matches the server.
 pub const FALLBACK_PROFILE: &str = crate::profile::DEFAULT_PROFILE;
-
-/// Profiles whose servers take the directories they serve as arguments.
-const DIRECTORY_PROFILES: &[&str] = &["filesystem"];
 
 /// The profile chosen for one server, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,11 +57,6 @@ pub fn profile_for(command: &str, args: &[String], profiles: &[String]) -> Choic
     }
 }
 
-/// Whether the profile's servers take directories as arguments.
-pub fn takes_directories(profile: &str) -> bool {
-    DIRECTORY_PROFILES.contains(&profile)
-}
-
 /// What happened to one argument of a directory-taking server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirArg {
@@ -90,7 +82,7 @@ pub fn directory_grants(args: &[String], matched: Option<&str>, home: &Path) -> 
 
 /// `~` and `~/…` against the home directory, as `cordon run --rw` does;
 /// other paths as they are.
-fn expand_home(arg: &str, home: &Path) -> Option<PathBuf> {
+pub fn expand_home(arg: &str, home: &Path) -> Option<PathBuf> {
     if arg == "~" {
         Some(home.to_path_buf())
     } else if let Some(rest) = arg.strip_prefix("~/") {
@@ -102,7 +94,7 @@ fn expand_home(arg: &str, home: &Path) -> Option<PathBuf> {
     }
 }
 
-fn file_name(command: &str) -> &str {
+pub fn file_name(command: &str) -> &str {
     command.rsplit('/').next().unwrap_or(command)
 }
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::HostConfigError;
+use super::jsonc::Node;
 
 /// The hosts cordon knows by name, as `--host` spells them.
 pub const HOST_NAMES: &[&str] = &["claude-desktop", "vscode", "cursor", "claude-code"];
@@ -122,17 +123,19 @@ pub fn resolve_layout(
 }
 
 /// One map of servers inside the document, with where it is, for
-/// messages (`mcpServers`, `projects["/home/me/app"].mcpServers`).
+/// messages (`mcpServers`, `projects["/home/me/app"].mcpServers`), and the
+/// keys leading to it from the top level.
 pub struct ServerMap<'a> {
     pub place: String,
-    pub servers: &'a mut Map<String, Value>,
+    pub keys: Vec<String>,
+    pub servers: &'a Map<String, Value>,
 }
 
 /// Every server map of the document, in file order. A key that is
 /// present but not an object is an error: cordon does not guess what the
 /// host meant.
 pub fn server_maps<'a>(
-    doc: &'a mut Map<String, Value>,
+    doc: &'a Map<String, Value>,
     layout: Layout,
     path: &Path,
 ) -> Result<Vec<ServerMap<'a>>, HostConfigError> {
@@ -141,20 +144,26 @@ pub fn server_maps<'a>(
         Layout::McpServers | Layout::Detect => "mcpServers",
     };
     let mut maps = Vec::new();
-    for (name, value) in doc.iter_mut() {
+    for (name, value) in doc {
         if name == key {
-            maps.push(as_server_map(key.to_owned(), value, path)?);
+            maps.push(as_server_map(
+                key.to_owned(),
+                vec![key.to_owned()],
+                value,
+                path,
+            )?);
         } else if name == "projects" && layout == Layout::McpServers {
             let Value::Object(projects) = value else {
                 continue;
             };
-            for (project, settings) in projects.iter_mut() {
+            for (project, settings) in projects {
                 let Value::Object(settings) = settings else {
                     continue;
                 };
-                if let Some(value) = settings.get_mut(key) {
+                if let Some(value) = settings.get(key) {
                     let place = format!("projects[{project:?}].{key}");
-                    maps.push(as_server_map(place, value, path)?);
+                    let keys = vec!["projects".to_owned(), project.clone(), key.to_owned()];
+                    maps.push(as_server_map(place, keys, value, path)?);
                 }
             }
         }
@@ -164,16 +173,27 @@ pub fn server_maps<'a>(
 
 fn as_server_map<'a>(
     place: String,
-    value: &'a mut Value,
+    keys: Vec<String>,
+    value: &'a Value,
     path: &Path,
 ) -> Result<ServerMap<'a>, HostConfigError> {
     match value {
-        Value::Object(servers) => Ok(ServerMap { place, servers }),
+        Value::Object(servers) => Ok(ServerMap {
+            place,
+            keys,
+            servers,
+        }),
         _ => Err(HostConfigError::NotAnObject {
             path: path.to_path_buf(),
             place,
         }),
     }
+}
+
+/// The node `keys` lead to from `root`.
+pub fn node_at<'a>(root: &'a Node, keys: &[String]) -> Option<&'a Node> {
+    keys.iter()
+        .try_fold(root, |node, key| node.member(key).map(|m| &m.value))
 }
 
 #[cfg(test)]
@@ -203,11 +223,11 @@ mod tests {
 
     #[test]
     fn claude_code_projects_are_found_in_file_order() {
-        let mut doc: Map<String, Value> = serde_json::from_str(
+        let doc: Map<String, Value> = serde_json::from_str(
             r#"{"projects":{"/a":{"mcpServers":{}},"/b":{"x":1}},"mcpServers":{}}"#,
         )
         .unwrap();
-        let maps = server_maps(&mut doc, Layout::McpServers, Path::new("f")).unwrap();
+        let maps = server_maps(&doc, Layout::McpServers, Path::new("f")).unwrap();
         let places: Vec<_> = maps.iter().map(|m| m.place.as_str()).collect();
         assert_eq!(places, ["projects[\"/a\"].mcpServers", "mcpServers"]);
     }

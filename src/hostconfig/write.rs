@@ -1,11 +1,11 @@
-//! Reading a host configuration, writing it back in its own style, the
-//! backup, and the atomic replacement.
+//! Reading a host configuration, the backup, and the atomic replacement.
 //!
-//! The document is parsed with serde_json's `preserve_order`, so keys keep
-//! their order; it is written back with the file's indentation (detected
-//! from its first indented line), its line ending, and a final newline when
-//! the file had one. Layout inside a line (arrays on one line, spacing
-//! around `:`) follows serde_json's pretty printer: JSON keeps no more.
+//! The file is JSONC (comments and trailing commas allowed, as VS Code
+//! writes `mcp.json`): [`super::jsonc`] records where each value is, and
+//! serde_json reads the values from the same text with comments blanked.
+//! Entries are rewritten in place ([`super::edit`]), so every other byte
+//! stays as it was; the file's indentation unit (from its first indented
+//! line) is used for what is inserted.
 //!
 //! The new file is a temporary file in the same directory, given the
 //! original's mode (and owner, when cordon may set it), synced, then
@@ -17,12 +17,12 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::HostConfigError;
+use super::jsonc::{self, Node};
 
-/// How the file was written, to write it back the same way.
+/// How the file was written, to write new parts the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Style {
     pub indent: String,
@@ -37,10 +37,12 @@ pub struct Document {
     pub path: PathBuf,
     pub text: String,
     pub root: Map<String, Value>,
+    /// Where each value of `root` is in `text`.
+    pub nodes: Node,
     pub style: Style,
 }
 
-/// Reads and parses the file. Invalid JSON is an error naming the file,
+/// Reads and parses the file. Invalid JSONC is an error naming the file,
 /// line and column.
 pub fn read(path: &Path) -> Result<Document, HostConfigError> {
     let io = |source| HostConfigError::Io {
@@ -50,7 +52,9 @@ pub fn read(path: &Path) -> Result<Document, HostConfigError> {
     };
     let real = fs::canonicalize(path).map_err(io)?;
     let text = fs::read_to_string(&real).map_err(io)?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| parse_error(path, &e))?;
+    let nodes = jsonc::parse(&text).map_err(|e| syntax_error(path, &text, &e))?;
+    let value: Value =
+        serde_json::from_str(&jsonc::plain(&text)).map_err(|e| parse_error(path, &e))?;
     let Value::Object(root) = value else {
         return Err(HostConfigError::NotAnObject {
             path: path.to_path_buf(),
@@ -62,8 +66,21 @@ pub fn read(path: &Path) -> Result<Document, HostConfigError> {
         path: real,
         text,
         root,
+        nodes,
         style,
     })
+}
+
+fn syntax_error(path: &Path, text: &str, err: &jsonc::SyntaxError) -> HostConfigError {
+    let before = &text[..err.at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    HostConfigError::Parse {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: err.message.clone(),
+    }
 }
 
 fn parse_error(path: &Path, err: &serde_json::Error) -> HostConfigError {
@@ -99,23 +116,6 @@ pub fn detect_style(text: &str) -> Style {
         crlf: text.contains("\r\n"),
         final_newline: text.ends_with('\n'),
     }
-}
-
-/// The document as text, in `style`.
-pub fn render(root: &Map<String, Value>, style: &Style) -> Result<String, HostConfigError> {
-    let mut bytes = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(style.indent.as_bytes());
-    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, formatter);
-    root.serialize(&mut ser).map_err(HostConfigError::Encode)?;
-    // serde_json writes valid UTF-8 only.
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    if style.final_newline {
-        text.push('\n');
-    }
-    if style.crlf {
-        text = text.replace('\n', "\r\n");
-    }
-    Ok(text)
 }
 
 /// Copies the original text to `<file>.cordon-backup-<UTC timestamp>`
@@ -233,12 +233,9 @@ mod tests {
                 final_newline: false
             }
         );
-        let root: Map<String, Value> = serde_json::from_str(text).unwrap();
-        assert_eq!(render(&root, &style).unwrap(), text);
         let crlf = "{\r\n\t\"b\": true\r\n}\r\n";
         let style = detect_style(crlf);
-        let root: Map<String, Value> = serde_json::from_str(crlf).unwrap();
-        assert_eq!(render(&root, &style).unwrap(), crlf);
+        assert!(style.crlf && style.final_newline && style.indent == "\t");
     }
 
     #[test]

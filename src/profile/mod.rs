@@ -99,6 +99,42 @@ pub struct Listing {
     pub description: String,
     /// Lower-priority copies hidden by this one, highest first.
     pub shadows: Vec<Origin>,
+    /// What its server needs from its command line (`[server]`).
+    pub server: ServerNeeds,
+}
+
+/// A profile's `[server]` table, for `cordon config wrap`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerNeeds {
+    /// `"npx"`, `"uvx"`, `"installed"`; empty: any.
+    pub launchers: Vec<String>,
+    pub rw_options: Vec<String>,
+    pub rw_arguments: bool,
+    pub rw_file_options: Vec<String>,
+    pub rw_file_env: Vec<String>,
+    pub venv: bool,
+}
+
+impl ServerNeeds {
+    fn from_raw(raw: &schema::RawServer) -> ServerNeeds {
+        let launcher = |l: &schema::RawLauncher| {
+            match l {
+                schema::RawLauncher::Npx => "npx",
+                schema::RawLauncher::Uvx => "uvx",
+                schema::RawLauncher::Installed => "installed",
+            }
+            .to_owned()
+        };
+        let names = |v: &[toml::Spanned<String>]| v.iter().map(|s| s.get_ref().clone()).collect();
+        ServerNeeds {
+            launchers: raw.launchers.iter().map(launcher).collect(),
+            rw_options: names(&raw.rw_options),
+            rw_arguments: raw.rw_arguments,
+            rw_file_options: names(&raw.rw_file_options),
+            rw_file_env: names(&raw.rw_file_env),
+            venv: raw.venv,
+        }
+    }
 }
 
 /// Every profile by name, sorted, with where it comes from. Each file is
@@ -115,6 +151,7 @@ pub fn list(ctx: &Context) -> Result<Vec<Listing>, ProfileError> {
                 let listing = Listing {
                     name: found.name.clone(),
                     origin: found.origin,
+                    server: ServerNeeds::from_raw(&raw.server),
                     description: raw.description.into_inner(),
                     shadows: Vec::new(),
                 };

@@ -39,6 +39,8 @@ pub struct RawProfile {
     pub shutdown: RawShutdown,
     #[serde(default)]
     pub mcp: RawMcp,
+    #[serde(default)]
+    pub server: RawServer,
 }
 
 /// `[filesystem]`: what the server may see. Nothing is visible unless
@@ -254,6 +256,61 @@ pub struct RawShutdown {
     /// How long after SIGTERM before SIGKILL. Default `"2s"`.
     #[serde(default)]
     pub term_grace: Option<Spanned<String>>,
+}
+
+/// `[server]`: what the server needs from its command line and its
+/// environment, for `cordon config wrap`. It grants nothing to `cordon
+/// run`: wrap turns it into `--rw`/`--ro` arguments of the entry it
+/// writes, which the approval then shows and binds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawServer {
+    /// How the server may be started: any of `"npx"` (`npx PACKAGE`),
+    /// `"uvx"` (`uvx PACKAGE`) and `"installed"` (anything else: an
+    /// executable, an interpreter and a script or module). Empty (the
+    /// default): any. Wrap reports an entry started another way and
+    /// leaves it as it is.
+    #[serde(default)]
+    pub launchers: Vec<RawLauncher>,
+    /// Options of the server's command line whose value is a directory
+    /// it works in (`"--repository"`; both `--opt PATH` and `--opt=PATH`):
+    /// wrap grants it read-write, and refuses the entry when the option is
+    /// missing or its value is not an existing absolute directory.
+    #[serde(default)]
+    pub rw_options: Vec<Spanned<String>>,
+    /// Whether the server's own arguments (after its package name) are
+    /// the directories it serves, as the filesystem server's are: wrap
+    /// grants each one that is an existing absolute (or `~/`) directory
+    /// read-write, and reports the others. Default false.
+    #[serde(default)]
+    pub rw_arguments: bool,
+    /// Options of the server's command line whose value is a file it
+    /// writes (`"--db-path"`): wrap grants the file's directory read-write
+    /// (the server may write next to it: a journal, a temporary file),
+    /// and refuses the entry when the option is missing or the directory
+    /// does not exist.
+    #[serde(default)]
+    pub rw_file_options: Vec<Spanned<String>>,
+    /// Variables of the entry's `env` whose value is a file the server
+    /// writes (`"MEMORY_FILE_PATH"`): wrap grants the file's directory
+    /// read-write, and refuses the entry when that is not an existing
+    /// absolute directory. An unset variable grants nothing.
+    #[serde(default)]
+    pub rw_file_env: Vec<Spanned<String>>,
+    /// Whether wrap grants read-only the virtual environment (the
+    /// directory with `pyvenv.cfg`) holding the server's executable.
+    /// Default false.
+    #[serde(default)]
+    pub venv: bool,
+}
+
+/// A launch form of `[server] launchers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawLauncher {
+    Npx,
+    Uvx,
+    Installed,
 }
 
 /// `[mcp]`: what the relay lets through between the host and the server.
