@@ -252,6 +252,11 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub no_namespaces: bool,
 
+    /// Keep this server's tool pins in FILE instead of with its approval
+    /// (an approval is bound to this option and its file's path).
+    #[arg(long, value_name = "FILE")]
+    pub pin: Option<PathBuf>,
+
     /// The server's command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -270,11 +275,6 @@ pub struct RunArgs {
     /// Print the command and its sandbox, run nothing.
     #[arg(long)]
     pub dry_run: bool,
-
-    /// Keep this server's tool pins in FILE (default:
-    /// $XDG_STATE_HOME/cordon/pins/<profile>-<hash of the command>.json).
-    #[arg(long, value_name = "FILE")]
-    pub pin: Option<PathBuf>,
 }
 
 /// `cordon audit …`: the MCP audit log.

@@ -8,6 +8,7 @@ mod child;
 mod init;
 pub use init::FORWARDED;
 pub mod resolve;
+pub mod script;
 pub mod status;
 
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -36,6 +36,69 @@ pub fn resolve(
     })
 }
 
+/// Opens the resolved executable once. This descriptor is what cordon
+/// hashes for the approval and what the sandbox executes, so a rename on
+/// the host between the check and the start cannot put another file in
+/// its place. A file that may be executed but not read is opened
+/// `O_PATH` (it runs, but cannot be hashed for an approval).
+pub fn open(path: &Path) -> Result<fs::File, LaunchError> {
+    use nix::fcntl::OFlag;
+    let shown = || path.display().to_string();
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .or_else(|e| match e {
+        nix::errno::Errno::EACCES => nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ),
+        other => Err(other),
+    })
+    .map_err(|e| LaunchError::NotExecutable {
+        path: shown(),
+        reason: e.desc().to_owned(),
+    })?;
+    let file = fs::File::from(fd);
+    let st = nix::sys::stat::fstat(&file).map_err(|e| LaunchError::NotExecutable {
+        path: shown(),
+        reason: e.desc().to_owned(),
+    })?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(LaunchError::NotExecutable {
+            path: shown(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(file)
+}
+
+/// The descriptor the sandbox executes: `file` itself, unless it is a
+/// `#!` script. The kernel hands a script executed from a close-on-exec
+/// descriptor to its interpreter as `/dev/fd/N`, which is closed by
+/// then; such a script is executed by its path (its content is still
+/// bound by the approval, and the interpreter opens it by path).
+pub fn exec_descriptor(
+    resolved: &Resolved,
+    file: &fs::File,
+) -> Result<Option<std::os::fd::OwnedFd>, LaunchError> {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; 2];
+    let script = match file.read_at(&mut head, 0) {
+        Ok(2) => head == *b"#!",
+        // Not readable (opened O_PATH): the kernel reads it at exec.
+        _ => !resolved.interpreters.is_empty(),
+    };
+    if script {
+        return Ok(None);
+    }
+    file.try_clone()
+        .map(|f| Some(f.into()))
+        .map_err(LaunchError::Spawn)
+}
+
 fn not_found(command: &OsStr) -> LaunchError {
     LaunchError::NotFound {
         command: command.to_string_lossy().into_owned(),
