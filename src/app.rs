@@ -99,8 +99,8 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         .first()
         .ok_or_else(|| Error::Usage("no command given after --".into()))?;
     let path_var = std::env::var_os("PATH");
-    let resolved = launch::resolve(command, path_var.as_deref(), &ctx.cwd)?;
-    let executable = launch::resolve::open(&resolved.executable)?;
+    let (resolved, executable) =
+        launch::resolve::resolve_opened(command, path_var.as_deref(), &ctx.cwd)?;
     let executable =
         consent::digest::Opened::from_file(&resolved.executable, executable).map_err(|source| {
             ConsentError::Bind {

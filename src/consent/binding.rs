@@ -158,9 +158,11 @@ pub fn bind(
         move |source| BindError { path, source }
     };
     let hash = |o: &Opened| -> Result<FileHash, BindError> {
+        let sha256 = digests.sha256(&o.file).map_err(err(&o.path))?;
+        let _ = o.digest.set(sha256.clone());
         Ok(FileHash {
             path: o.path.clone(),
-            sha256: digests.sha256(&o.file).map_err(err(&o.path))?,
+            sha256,
         })
     };
     let executable = hash(subject.executable)?;

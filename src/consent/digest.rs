@@ -88,6 +88,8 @@ pub struct Opened {
     pub path: PathBuf,
     pub file: File,
     pub key: Key,
+    /// The digest an approval was checked against, once computed.
+    pub digest: std::cell::OnceCell<String>,
 }
 
 impl Opened {
@@ -100,15 +102,24 @@ impl Opened {
             path: path.to_path_buf(),
             key: Key::of(&file)?,
             file,
+            digest: std::cell::OnceCell::new(),
         })
     }
 
-    /// Whether the descriptor's inode is unchanged since it was opened
-    /// (nothing wrote to it) and, when `by_path`, whether its path still
-    /// names it (nothing was renamed over it).
+    /// Whether the content checked for the approval is still what the
+    /// descriptor holds and, when `by_path`, whether its path still names
+    /// it (nothing was renamed over it). An unchanged key answers at
+    /// once; a new ctime (a write, but also a new link or a rename) means
+    /// hashing the descriptor again. Without an approval (`--yes`) there
+    /// is no digest to compare: only the path is checked.
     pub fn unchanged(&self, by_path: bool) -> bool {
-        if !Key::of(&self.file).is_ok_and(|k| k.same_as(&self.key)) {
-            return false;
+        let same_key = Key::of(&self.file).is_ok_and(|k| k.same_as(&self.key));
+        if !same_key {
+            if let Some(digest) = self.digest.get() {
+                if !hash_descriptor(&self.file).is_ok_and(|now| now == *digest) {
+                    return false;
+                }
+            }
         }
         !by_path
             || std::fs::metadata(&self.path)
