@@ -252,7 +252,12 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         argv: args.launch.command.clone(),
     };
     let filter = crate::mcp::Filter::new(&launch.policy, &files)?;
-    launch.check_unchanged()?;
+    if let Err(e) = launch.check_unchanged() {
+        return Err(match approved {
+            Some(_) => approval::refuse_start(e),
+            None => e.into(),
+        });
+    }
     let child = launch::spawn(&prepared)?;
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;

@@ -143,6 +143,13 @@ pub fn decide(req: &Request<'_>) -> Result<(Outcome, Option<Approval>), Error> {
     }
 }
 
+/// A start refused after the approval matched (what was checked changed
+/// before the start): the host's `initialize` gets the reason too.
+pub fn refuse_start(error: ConsentError) -> Error {
+    answer_initialize(&format!("cordon refused to start this server: {error}"));
+    error.into()
+}
+
 /// The pin file the relay uses for `approval`, holding the approval's pins
 /// when it has any (written afresh, so an edited file cannot widen them).
 pub fn pin_file(host: &HostPaths, approval: &Approval) -> Result<std::path::PathBuf, Error> {

@@ -125,7 +125,13 @@ fn walk(
         code.module = found.module;
     }
     for (role, name) in found.files {
-        let path = cwd.join(&name);
+        let path = match role {
+            Role::Preload if is_bare(&name) => match node_module(&name, cwd) {
+                Some(path) => path,
+                None => continue,
+            },
+            _ => cwd.join(&name),
+        };
         // A name that is not a file here (a node module name, a file that
         // does not exist yet) stays bound as argv; a file that appears
         // later changes the binding and needs a new approval.
@@ -135,6 +141,35 @@ fn walk(
             }
         }
     }
+}
+
+/// `dotenv/config`, not `./pre.js` or `/opt/pre.js`: node looks such a
+/// name up in `node_modules`.
+fn is_bare(name: &OsStr) -> bool {
+    let b = name.as_bytes();
+    !(b.starts_with(b"/")
+        || b.starts_with(b"./")
+        || b.starts_with(b"../")
+        || b == b"."
+        || b == b"..")
+}
+
+/// The file node loads for a bare module name, looked up in
+/// `node_modules` from `cwd` upwards: the name itself, with `.js`, or its
+/// `index.js` (a package's `main` field is not read: such a preload is
+/// bound as argv only).
+fn node_module(name: &OsStr, cwd: &Path) -> Option<PathBuf> {
+    for dir in cwd.ancestors() {
+        let base = dir.join("node_modules").join(name);
+        let mut with_js = base.clone().into_os_string();
+        with_js.push(".js");
+        for candidate in [base.clone(), PathBuf::from(with_js), base.join("index.js")] {
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
 }
 
 /// What one interpreter's arguments name.
@@ -627,6 +662,33 @@ mod tests {
         let found = node(&["-e", "require('x')", "server.js"].map(OsString::from));
         assert_eq!(found.inline.as_deref(), Some("-e"));
         assert!(found.files.is_empty());
+    }
+
+    #[test]
+    fn bare_preloads_are_found_in_node_modules() {
+        let (_t, d) = dir();
+        fs::create_dir_all(d.join("node_modules/dotenv")).unwrap();
+        fs::write(d.join("node_modules/dotenv/config.js"), "").unwrap();
+        fs::create_dir_all(d.join("sub")).unwrap();
+        let argv: Vec<OsString> = [
+            "node",
+            "-r",
+            "dotenv/config",
+            "-r",
+            "./pre.js",
+            "-r",
+            "absent",
+            "../server.js",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        let c = code_of(Path::new("/usr/bin/node"), &argv, &d.join("sub"), None);
+        let want: Vec<(Role, PathBuf)> = vec![
+            (Role::Preload, d.join("node_modules/dotenv/config.js")),
+            (Role::Script, d.join("server.js")),
+        ];
+        assert_eq!(c.files, want);
     }
 
     #[test]
