@@ -387,3 +387,78 @@ fn the_digest_cache_never_hides_a_changed_file() {
         assert_refused(&host_run(&env, &args), "binary content changed");
     }
 }
+
+/// The `cordon approve …` a refusal prints, run by a shell as printed
+/// (with `--yes`, there being no terminal), approves exactly the start
+/// that was refused: every option survives the round trip.
+#[test]
+fn the_printed_approve_command_approves_exactly_the_refused_start() {
+    for user in users() {
+        let env = Env::new(user);
+        let profile = env.write(
+            "home/my profile.toml",
+            "schema = 1\ndescription = \"p\"\n[filesystem]\ngroups = [\"runtime\"]\n",
+        );
+        let data = env.work.join("data dir");
+        fs::create_dir(&data).unwrap();
+        env.give(&data);
+        let (profile, data) = (profile.to_str().unwrap(), data.to_str().unwrap());
+        let args = [
+            "-p",
+            profile,
+            "--ro",
+            "/etc",
+            "--rw",
+            data,
+            "--env",
+            "LANG",
+            "--pin",
+            "pins.json",
+            "--",
+            "/bin/sh",
+            "-c",
+            "exec cat",
+            "it's",
+            "--x",
+        ];
+        let out = host_run(&env, &args);
+        assert_refused(&out, "no approval is recorded");
+        let err = stderr(&out);
+        let printed = err
+            .lines()
+            .find_map(|l| l.split("from a terminal: ").nth(1))
+            .unwrap()
+            .replacen("cordon approve ", "cordon approve --yes ", 1);
+        // `cordon` on PATH is the binary under test.
+        let wrapper_dir = env.path().join("wrapper");
+        fs::create_dir(&wrapper_dir).unwrap();
+        let bin = match user {
+            support::User::Current => support::cordon_bin(),
+            support::User::Nobody => env.path().join("cordon"),
+        };
+        let wrapper = wrapper_dir.join("cordon");
+        fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec '{}' \"$@\"\n", bin.display()),
+        )
+        .unwrap();
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut shell = support::as_user(user, "setsid");
+        shell
+            .args(["--wait", "sh", "-c", &printed])
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", wrapper_dir.display()))
+            .env("HOME", &env.home)
+            .env("XDG_CONFIG_HOME", env.home.join(".config"))
+            .env("XDG_STATE_HOME", env.home.join(".local/state"))
+            .current_dir("/");
+        let approved = run(shell, b"");
+        assert_eq!(
+            approved.status.code(),
+            Some(0),
+            "{printed}: {}",
+            stderr(&approved)
+        );
+        assert_started(&host_run(&env, &args), "approved by the printed command");
+    }
+}
