@@ -58,8 +58,6 @@ pub struct Launch {
     /// the files of code the command line names, opened once.
     pub programs: Vec<consent::digest::Opened>,
     pub code: Vec<(launch::script::Role, consent::digest::Opened)>,
-    /// A module run by name (`python3 -m NAME`) that is no file here.
-    pub module: Option<String>,
 }
 
 impl Launch {
@@ -164,7 +162,6 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         executable,
         programs,
         code: code_files,
-        module: code.module,
     })
 }
 
