@@ -193,10 +193,14 @@ Examples:
   Approve the filesystem server once, then put the same `cordon run …` in the host config:
     cordon approve -p filesystem --rw ~/notes -- npx -y @modelcontextprotocol/server-filesystem ~/notes
 
-An approval is bound to the exact command, the content of the executable (and
-of the script or package it runs), the effective policy after every grant,
-the names of passed variables and the working directory. Any change needs a
-new approval.";
+An approval is bound to the exact command, every option of cordon's (--pin
+included), the content of the executable (the file cordon hashes is the file
+it executes), of the interpreters and of the script, preloaded and start-up
+files the interpreter's own command line names (python, node, sh, env -S),
+or of the package it runs, the effective policy after every grant, the names
+of passed variables and the working directory. Any change needs a new
+approval; a refusal says what changed and prints the command that approves
+it again.";
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
