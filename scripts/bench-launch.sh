@@ -87,9 +87,14 @@ args = sys.argv[1:]
 targets = [(args[i], shlex.split(args[i + 1])) for i in range(0, len(args), 2)]
 devnull = os.open(os.devnull, os.O_RDWR)
 
+cpu_ms = 0.0
+
 def launch(argv):
     """One start, in a new session (no controlling terminal, as from a
-    host); returns its exit status."""
+    host); returns its exit status. Adds the CPU time (user + system) of
+    the start and every process it waited for to cpu_ms: unlike the wall
+    clock, it does not grow with the machine's load."""
+    global cpu_ms
     pid = os.fork()
     if pid == 0:
         try:
@@ -99,7 +104,8 @@ def launch(argv):
             os.execv(argv[0], argv)
         finally:
             os._exit(127)
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
+    cpu_ms += (usage.ru_utime + usage.ru_stime) * 1000
     return os.waitstatus_to_exitcode(status)
 
 def peak_rss(argv):
@@ -116,12 +122,15 @@ for name, argv in targets:
         sys.exit(f"bench-launch.sh: {name!r} exits with {code}: {shlex.join(argv)}")
 
 per_launch = {name: [] for name, _ in targets}
+cpu_per_launch = {name: [] for name, _ in targets}
 for _ in range(rounds):
     for name, argv in targets:
+        cpu_ms = 0.0
         start = time.perf_counter()
         for _ in range(launches):
             launch(argv)
         per_launch[name].append((time.perf_counter() - start) / launches * 1000)
+        cpu_per_launch[name].append(cpu_ms / launches)
 if os.access("/usr/bin/time", os.X_OK):
     rss = {name: max(peak_rss(argv) or 0 for _ in range(3)) for name, argv in targets}
 else:
@@ -131,14 +140,15 @@ else:
 def ratio(name, base):
     return statistics.median(a / b for a, b in zip(per_launch[name], per_launch[base]))
 
-print(f"{rounds} rounds of {launches} launches; per-launch median (ms), peak RSS of the launcher")
+print(f"{rounds} rounds of {launches} launches; per-launch median (ms) wall and CPU, peak RSS of the launcher")
 has_bwrap = "bwrap" in per_launch
 for name, _ in targets:
-    line = f"  {name:<30} {statistics.median(per_launch[name]):7.2f} ms  {rss[name] / 1024:6.1f} MiB"
+    line = f"  {name:<30} {statistics.median(per_launch[name]):7.2f} ms  cpu {statistics.median(cpu_per_launch[name]):6.2f} ms  {rss[name] / 1024:6.1f} MiB"
     if has_bwrap:
         line += f"  x{ratio(name, 'bwrap'):.2f} of bwrap"
     print(line)
 if "cordon run node (approved)" in per_launch:
     added = [a - b for a, b in zip(per_launch["cordon run node (approved)"], per_launch["cordon run -y node"])]
-    print(f"approved start over run -y (node -e 0): {statistics.median(added):+.2f} ms")
+    cpu_added = [a - b for a, b in zip(cpu_per_launch["cordon run node (approved)"], cpu_per_launch["cordon run -y node"])]
+    print(f"approved start over run -y (node -e 0): {statistics.median(added):+.2f} ms wall, {statistics.median(cpu_added):+.2f} ms CPU")
 PY

@@ -48,6 +48,39 @@ pub struct Launch {
     pub policy: Policy,
     pub resolved: Resolved,
     pub invocation: Invocation,
+    /// The command line's request, built once: what the approval binds
+    /// and what a refusal tells the user to approve.
+    pub request: approval::LaunchRequest,
+    /// The executable, opened once: hashed from this descriptor, and
+    /// executed through it.
+    pub executable: consent::digest::Opened,
+    /// The programs run in turn (`#!` interpreters, `env`'s program) and
+    /// the files of code the command line names, opened once.
+    pub programs: Vec<consent::digest::Opened>,
+    pub code: Vec<(launch::script::Role, consent::digest::Opened)>,
+}
+
+impl Launch {
+    /// Right before the start: nothing was written to what was checked,
+    /// and nothing was renamed over the files the interpreter opens by
+    /// path. (What remains: a rename between this check and the
+    /// interpreter's own open of its script.)
+    pub fn check_unchanged(&self) -> Result<(), ConsentError> {
+        let by_path = self.programs.iter().chain(self.code.iter().map(|(_, o)| o));
+        if !self.executable.unchanged(false) {
+            return Err(ConsentError::Changed {
+                path: self.executable.path.clone(),
+            });
+        }
+        for opened in by_path {
+            if !opened.unchanged(true) {
+                return Err(ConsentError::Changed {
+                    path: opened.path.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Loads the profile and applies the command line to it.
@@ -63,7 +96,23 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         .command
         .first()
         .ok_or_else(|| Error::Usage("no command given after --".into()))?;
-    let resolved = launch::resolve(command, std::env::var_os("PATH").as_deref(), &ctx.cwd)?;
+    let path_var = std::env::var_os("PATH");
+    let (resolved, executable) =
+        launch::resolve::resolve_opened(command, path_var.as_deref(), &ctx.cwd)?;
+    let executable =
+        consent::digest::Opened::from_file(&resolved.executable, executable).map_err(|source| {
+            ConsentError::Bind {
+                path: resolved.executable.clone(),
+                source,
+            }
+        })?;
+    let code = launch::script::code_of(
+        &resolved.executable,
+        &args.command,
+        &ctx.cwd,
+        path_var.as_deref(),
+    );
+    let (programs, code_files) = consent::binding::open_code(&resolved.interpreters, &code);
     for path in &args.ro {
         profile::add_grant(
             &mut policy,
@@ -109,6 +158,10 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         policy,
         resolved,
         invocation,
+        request: approval::LaunchRequest::new(args, &ctx.cwd),
+        executable,
+        programs,
+        code: code_files,
     })
 }
 
@@ -130,7 +183,7 @@ fn stage(args: &LaunchArgs) -> Result<Staged, Error> {
     let launch = resolve_launch(args, &ctx)?;
     let probe = Probe::run();
     let host = host_paths(&ctx);
-    let prepared = sandbox::prepare(
+    let mut prepared = sandbox::prepare(
         &launch.policy,
         &probe,
         &host,
@@ -138,6 +191,7 @@ fn stage(args: &LaunchArgs) -> Result<Staged, Error> {
         &args.command,
         &ctx.cwd,
     )?;
+    prepared.exec.fd = launch::resolve::exec_descriptor(&launch.resolved, &launch.executable.file)?;
     let private_tmp = prepared.private_tmp.as_ref().map(tempfile::TempDir::path);
     crate::mcp::audit::check_placement(&launch.policy, &host.state, private_tmp)
         .map_err(crate::mcp::McpError::from)?;
@@ -166,7 +220,7 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
     } = stage(&args.launch)?;
     let bind = || binding(&launch, &ctx);
     let request = approval::Request {
-        args: &args.launch,
+        request: &launch.request,
         dry_run: args.dry_run,
         yes: args.yes,
         text: &text,
@@ -184,7 +238,7 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
     })?;
     // Pins live with the approval: the relay enforces the approved pins,
     // or records them on this first approved run (trust on first use).
-    let pin_file = match (&args.pin, &approved) {
+    let pin_file = match (&launch.request.pin, &approved) {
         (Some(file), _) => Some(file.clone()),
         (None, Some(a)) => Some(approval::pin_file(&host, a)?),
         (None, None) => None,
@@ -195,6 +249,12 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         argv: args.launch.command.clone(),
     };
     let filter = crate::mcp::Filter::new(&launch.policy, &files)?;
+    if let Err(e) = launch.check_unchanged() {
+        return Err(match approved {
+            Some(_) => approval::refuse_start(e),
+            None => e.into(),
+        });
+    }
     let child = launch::spawn(&prepared).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
@@ -207,7 +267,7 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
-    if let (None, Some(a)) = (&args.pin, &approved) {
+    if let (None, Some(a)) = (&launch.request.pin, &approved) {
         approval::keep_first_pins(&host, a)?;
     }
     if let ServerExit::Signal(sig) = exit {
@@ -265,13 +325,27 @@ fn audit_verify(file: &Path) -> Result<ExitCode, Error> {
     Ok(ExitCode::from(code))
 }
 
-/// What an approval of `launch` is bound to.
+/// What an approval of `launch` is bound to; digests come from the cache
+/// in the state directory (see [`consent::digest`]).
 fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentError> {
-    consent::bind(&launch.policy, &launch.invocation, &ctx.home).map_err(|source| {
-        ConsentError::Bind {
-            path: launch.invocation.executable.clone(),
-            source,
-        }
+    let options = launch.request.options();
+    let subject = consent::Subject {
+        executable: &launch.executable,
+        programs: &launch.programs,
+        code: &launch.code,
+        options: &options,
+    };
+    let digests = consent::digest::Digests::open(&ctx.own_dirs().state);
+    consent::bind(
+        &launch.policy,
+        &launch.invocation,
+        &ctx.home,
+        &subject,
+        &digests,
+    )
+    .map_err(|e| ConsentError::Bind {
+        path: e.path,
+        source: e.source,
     })
 }
 
@@ -323,6 +397,7 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
             .map_err(io("cannot duplicate a descriptor"))?
             .into(),
     );
+    launch.check_unchanged()?;
     let mut child = launch::spawn(&prepared)?;
     let report = crate::vet::interview(&mut child, &mut log);
     child.kill_sandbox();

@@ -2,8 +2,11 @@
 //! place that decides, from the command line, the terminal and the
 //! recorded approvals, whether a server may start.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -12,9 +15,90 @@ use crate::consent::{self, Approval, ConsentError, Mode, Outcome, Store};
 use crate::error::Error;
 use crate::sandbox::HostPaths;
 
+/// A launch as the command line asks for it: built once from the
+/// arguments, and the one source of both the options an approval binds
+/// and the `cordon approve …` command a refusal prints, so the two
+/// cannot drift apart. Paths of `--pin` are made absolute (relative
+/// `--ro`/`--rw` grants are resolved into the bound policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchRequest {
+    pub profile: Option<String>,
+    pub ro: Vec<PathBuf>,
+    pub rw: Vec<PathBuf>,
+    pub env: Vec<String>,
+    pub no_namespaces: bool,
+    pub pin: Option<PathBuf>,
+    pub command: Vec<OsString>,
+}
+
+impl LaunchRequest {
+    pub fn new(args: &LaunchArgs, cwd: &Path) -> LaunchRequest {
+        let LaunchArgs {
+            profile,
+            ro,
+            rw,
+            env,
+            no_namespaces,
+            pin,
+            command,
+        } = args.clone();
+        LaunchRequest {
+            profile,
+            ro,
+            rw,
+            env,
+            no_namespaces,
+            pin: pin.map(|p| cwd.join(p)),
+            command,
+        }
+    }
+
+    /// cordon's options, each once, in one fixed order and spelling
+    /// (every field but the command).
+    pub fn options(&self) -> Vec<OsString> {
+        let LaunchRequest {
+            profile,
+            ro,
+            rw,
+            env,
+            no_namespaces,
+            pin,
+            command: _,
+        } = self;
+        let mut words: Vec<OsString> = Vec::new();
+        if let Some(p) = profile {
+            words.extend(["--profile".into(), p.into()]);
+        }
+        for (flag, paths) in [("--ro", ro), ("--rw", rw)] {
+            for p in paths {
+                words.extend([flag.into(), p.as_os_str().to_owned()]);
+            }
+        }
+        for name in env {
+            words.extend(["--env".into(), name.into()]);
+        }
+        if *no_namespaces {
+            words.push("--no-namespaces".into());
+        }
+        if let Some(p) = pin {
+            words.extend(["--pin".into(), p.as_os_str().to_owned()]);
+        }
+        words
+    }
+
+    /// `cordon SUBCOMMAND OPTIONS -- COMMAND…`.
+    pub fn words(&self, subcommand: &str) -> Vec<OsString> {
+        let mut words: Vec<OsString> = vec!["cordon".into(), subcommand.into()];
+        words.extend(self.options());
+        words.push("--".into());
+        words.extend(self.command.iter().cloned());
+        words
+    }
+}
+
 /// How `run` obtains consent.
 pub struct Request<'a> {
-    pub args: &'a LaunchArgs,
+    pub request: &'a LaunchRequest,
     pub dry_run: bool,
     pub yes: bool,
     /// The rendering shown at consent.
@@ -47,7 +131,8 @@ pub fn decide(req: &Request<'_>) -> Result<(Outcome, Option<Approval>), Error> {
     match consent::obtain(req.text, Mode::Ask) {
         Err(ConsentError::NoTerminal) => {
             let reasons = consent::explain_refusal(&approvals, &binding);
-            let approve = approve_command(req.args, &std::env::current_dir().unwrap_or_default());
+            let approve =
+                approve_command(req.request, &std::env::current_dir().unwrap_or_default());
             let message = format!(
                 "cordon refused to start this server: {}. To approve it, run in a terminal: {approve}",
                 reasons.join("; ")
@@ -57,6 +142,13 @@ pub fn decide(req: &Request<'_>) -> Result<(Outcome, Option<Approval>), Error> {
         }
         other => Ok((other?, None)),
     }
+}
+
+/// A start refused after the approval matched (what was checked changed
+/// before the start): the host's `initialize` gets the reason too.
+pub fn refuse_start(error: ConsentError) -> Error {
+    answer_initialize(&format!("cordon refused to start this server: {error}"));
+    error.into()
 }
 
 /// The pin file the relay uses for `approval`, holding the approval's pins
@@ -146,28 +238,11 @@ fn say(text: &str) {
 
 /// The exact `cordon approve …` that approves these arguments, runnable
 /// from a shell.
-pub fn approve_command(args: &LaunchArgs, cwd: &std::path::Path) -> String {
-    let mut words: Vec<std::ffi::OsString> = vec!["cordon".into(), "approve".into()];
-    if let Some(p) = &args.profile {
-        words.extend(["--profile".into(), p.into()]);
-    }
-    for (flag, paths) in [("--ro", &args.ro), ("--rw", &args.rw)] {
-        for p in paths {
-            words.extend([flag.into(), p.as_os_str().to_owned()]);
-        }
-    }
-    for name in &args.env {
-        words.extend(["--env".into(), name.into()]);
-    }
-    if args.no_namespaces {
-        words.push("--no-namespaces".into());
-    }
-    words.push("--".into());
-    words.extend(args.command.iter().cloned());
+pub fn approve_command(request: &LaunchRequest, cwd: &Path) -> String {
     format!(
         "cd {} && {}",
         consent::shell_quote(cwd.as_os_str()),
-        consent::quote_argv(&words)
+        consent::quote_argv(&request.words("approve"))
     )
 }
 
@@ -280,5 +355,100 @@ pub fn consent_command(cmd: ConsentCommand, host: &HostPaths) -> Result<ExitCode
             ));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(words: &[OsString]) -> LaunchArgs {
+        match crate::cli::Cli::try_parse_from(words).unwrap().command {
+            crate::cli::Command::Approve(a) => a.launch,
+            crate::cli::Command::Run(a) => a.launch,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The printed `cordon approve …`, parsed again, is the same request:
+    /// every option survives, `--pin` included.
+    #[test]
+    fn approve_command_reproduces_the_request() {
+        let cwd = Path::new("/srv/work");
+        let typed: Vec<OsString> = [
+            "cordon",
+            "run",
+            "-p",
+            "./my profile.toml",
+            "--rw",
+            "notes",
+            "--ro",
+            "/opt/x",
+            "--rw",
+            "/b",
+            "--env",
+            "TOKEN",
+            "--env",
+            "LANG",
+            "--no-namespaces",
+            "--pin",
+            "pins.json",
+            "--yes",
+            "--",
+            "node",
+            "-r",
+            "pre.js",
+            "server.js",
+            "--x",
+            "it's",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let request = LaunchRequest::new(&parse(&typed), cwd);
+        assert_eq!(
+            request.pin.as_deref(),
+            Some(Path::new("/srv/work/pins.json"))
+        );
+        let shown = approve_command(&request, cwd);
+        let words = shell_words(shown.strip_prefix("cd /srv/work && ").unwrap());
+        assert_eq!(words[1], "approve");
+        assert_eq!(LaunchRequest::new(&parse(&words), cwd), request);
+        // And every field of the request is in the options: a request
+        // that differs in any one option spells differently.
+        let mut other = request.clone();
+        other.pin = None;
+        assert_ne!(other.options(), request.options());
+        let mut other = request.clone();
+        other.no_namespaces = false;
+        assert_ne!(other.options(), request.options());
+    }
+
+    /// Splits what [`consent::quote_argv`] wrote (single quotes and
+    /// `'\''`), enough for this test.
+    fn shell_words(s: &str) -> Vec<OsString> {
+        let mut words = Vec::new();
+        let mut word: Option<String> = None;
+        let mut quoted = false;
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (false, ' ') => words.extend(word.take().map(OsString::from)),
+                (false, '\'') | (true, '\'') => {
+                    quoted = !quoted;
+                    word.get_or_insert_with(String::new);
+                }
+                (false, '\\') => {
+                    if let Some(n) = chars.next() {
+                        word.get_or_insert_with(String::new).push(n);
+                    }
+                }
+                _ => word.get_or_insert_with(String::new).push(c),
+            }
+        }
+        words.extend(word.map(OsString::from));
+        words
     }
 }

@@ -227,10 +227,14 @@ Examples:
   Approve the filesystem server once, then put the same `cordon run …` in the host config:
     cordon approve -p filesystem --rw ~/notes -- npx -y @modelcontextprotocol/server-filesystem ~/notes
 
-An approval is bound to the exact command, the content of the executable (and
-of the script or package it runs), the effective policy after every grant,
-the names of passed variables and the working directory. Any change needs a
-new approval.";
+An approval is bound to the exact command, every option of cordon's (--pin
+included), the content of the executable (the file cordon hashes is the file
+it executes), of the interpreters and of the script, preloaded and start-up
+files the interpreter's own command line names (python, node, sh, env -S),
+or of the package it runs, the effective policy after every grant, the names
+of passed variables and the working directory. Any change needs a new
+approval; a refusal says what changed and prints the command that approves
+it again.";
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
@@ -286,6 +290,11 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub no_namespaces: bool,
 
+    /// Keep this server's tool pins in FILE instead of with its approval
+    /// (an approval is bound to this option and its file's path).
+    #[arg(long, value_name = "FILE")]
+    pub pin: Option<PathBuf>,
+
     /// The server's command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -304,11 +313,6 @@ pub struct RunArgs {
     /// Print the command and its sandbox, run nothing.
     #[arg(long)]
     pub dry_run: bool,
-
-    /// Keep this server's tool pins in FILE (default:
-    /// $XDG_STATE_HOME/cordon/pins/<profile>-<hash of the command>.json).
-    #[arg(long, value_name = "FILE")]
-    pub pin: Option<PathBuf>,
 }
 
 /// `cordon audit …`: the MCP audit log.

@@ -33,6 +33,8 @@ pub const APPROVALS_LOCK: &str = "approvals.lock";
 pub const PINS: &str = "pins";
 pub const AUDIT: &str = "audit";
 pub const AUDIT_HEADS: &str = "audit-heads";
+/// Digests of executables and scripts, by inode and timestamps.
+pub const DIGESTS: &str = "digests";
 
 impl Dirs {
     /// The directories of the user whose home is `home`, from the

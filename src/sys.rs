@@ -391,6 +391,25 @@ pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Er
     Errno::last()
 }
 
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: executes the file `fd`
+/// was opened on, whatever its path names now. Returns only on failure.
+pub fn execveat_fd(fd: RawFd, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    // SAFETY: the empty path is a static C string; the caller built argv
+    // and envp as NULL-terminated arrays of pointers into CStrings it
+    // keeps alive across this call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::last()
+}
+
 /// Resets every signal disposition to the default and unblocks all
 /// signals, so the server does not inherit cordon's ignored SIGPIPE or
 /// its blocked set.

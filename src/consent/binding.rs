@@ -4,15 +4,16 @@
 //! and needs a new approval.
 
 use std::ffi::OsString;
-use std::fs;
-use std::io::Read;
+use std::fs::{self, File};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::digest::{Digests, Opened};
 use super::{Invocation, quote_argv};
+use crate::launch::script::{Code, Role};
 use crate::policy::Policy;
 
 /// A file and the SHA-256 of its content.
@@ -31,6 +32,15 @@ pub struct Package {
     pub manifest: Option<FileHash>,
 }
 
+/// A file of code an interpreter runs besides its script, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeFile {
+    /// "preloaded file", "start-up file", "script".
+    pub role: String,
+    #[serde(flatten)]
+    pub file: FileHash,
+}
+
 /// Everything an approval is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Binding {
@@ -39,9 +49,21 @@ pub struct Binding {
     /// SHA-256 of the raw argv bytes (NUL-separated): exact even for
     /// arguments that are not UTF-8.
     pub argv_sha256: String,
+    /// cordon's own options for this launch (`--pin`, `--ro`, …), in
+    /// their one canonical spelling, shell-quoted.
+    #[serde(default)]
+    pub options: String,
     pub executable: FileHash,
+    /// The programs that run in turn: the `#!` interpreter, the program
+    /// `env` starts.
+    #[serde(default)]
+    pub programs: Vec<FileHash>,
     /// The script an interpreter runs (`node server.js`, `python x.py`).
     pub script: Option<FileHash>,
+    /// Other files of code named on the command line (`node -r pre.js`,
+    /// `bash --rcfile rc`).
+    #[serde(default)]
+    pub code: Vec<CodeFile>,
     pub package: Option<Package>,
     pub profile: String,
     /// SHA-256 of the effective policy, after every command-line grant.
@@ -51,6 +73,26 @@ pub struct Binding {
     pub cwd: Option<PathBuf>,
 }
 
+/// What is bound besides the policy and the invocation: the executable as
+/// cordon opened it (the descriptor it executes), what the command line
+/// names as code, and cordon's own options.
+pub struct Subject<'a> {
+    pub executable: &'a Opened,
+    /// The programs run in turn (`#!` interpreters, the program `env`
+    /// starts), opened.
+    pub programs: &'a [Opened],
+    /// The files of code the command line names, opened.
+    pub code: &'a [(Role, Opened)],
+    pub options: &'a [OsString],
+}
+
+/// A file that could not be hashed.
+#[derive(Debug)]
+pub struct BindError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -58,25 +100,32 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Hashes a file's content (streamed; a missing file is an error).
 pub fn hash_file(path: &Path) -> std::io::Result<FileHash> {
-    let mut file = fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    hash_path(path, &Digests::none())
+}
+
+fn hash_path(path: &Path, digests: &Digests) -> std::io::Result<FileHash> {
+    let file = File::open(path)?;
     Ok(FileHash {
         path: path.to_path_buf(),
-        sha256,
+        sha256: digests.sha256(&file)?,
     })
+}
+
+/// Opens what `code` names, with the `#!` interpreters first; a file that
+/// cannot be opened is left out (its interpreter cannot read it either;
+/// once it can, the binding differs and needs a new approval).
+pub fn open_code(interpreters: &[PathBuf], code: &Code) -> (Vec<Opened>, Vec<(Role, Opened)>) {
+    let programs = interpreters
+        .iter()
+        .chain(&code.programs)
+        .filter_map(|p| Opened::open(p).ok())
+        .collect();
+    let files = code
+        .files
+        .iter()
+        .filter_map(|(role, p)| Some((*role, Opened::open(p).ok()?)))
+        .collect();
+    (programs, files)
 }
 
 /// The digest of the whole effective policy. Its debug form lists every
@@ -85,8 +134,16 @@ pub fn policy_digest(policy: &Policy) -> String {
     sha256_hex(format!("{policy:?}").as_bytes())
 }
 
-/// Computes the binding of what is about to run.
-pub fn bind(policy: &Policy, inv: &Invocation, home: &Path) -> std::io::Result<Binding> {
+/// Computes the binding of what is about to run. The executable is
+/// hashed from the descriptor cordon executes; every other file is
+/// opened once and hashed from that descriptor.
+pub fn bind(
+    policy: &Policy,
+    inv: &Invocation,
+    home: &Path,
+    subject: &Subject<'_>,
+    digests: &Digests,
+) -> Result<Binding, BindError> {
     let mut raw = Vec::new();
     for arg in &inv.argv {
         raw.extend_from_slice(arg.as_bytes());
@@ -96,48 +153,51 @@ pub fn bind(policy: &Policy, inv: &Invocation, home: &Path) -> std::io::Result<B
         .fs
         .iter()
         .any(|g| g.exists && inv.cwd.starts_with(&g.path));
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BindError { path, source }
+    };
+    let hash = |o: &Opened| -> Result<FileHash, BindError> {
+        let sha256 = digests.sha256(&o.file).map_err(err(&o.path))?;
+        let _ = o.digest.set(sha256.clone());
+        Ok(FileHash {
+            path: o.path.clone(),
+            sha256,
+        })
+    };
+    let executable = hash(subject.executable)?;
+    let programs = subject
+        .programs
+        .iter()
+        .map(hash)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut script = None;
+    let mut code = Vec::new();
+    for (role, opened) in subject.code {
+        let file = hash(opened)?;
+        if *role == Role::Script && script.is_none() {
+            script = Some(file);
+        } else {
+            code.push(CodeFile {
+                role: role.name().to_owned(),
+                file,
+            });
+        }
+    }
     Ok(Binding {
         command: quote_argv(&inv.argv),
         argv_sha256: sha256_hex(&raw),
-        executable: hash_file(&inv.executable)?,
-        script: script_of(inv),
+        options: quote_argv(subject.options),
+        executable,
+        programs,
+        script,
+        code,
         package: package_of(inv, home),
         profile: policy.name.clone(),
         policy_sha256: policy_digest(policy),
         env_names: policy.env.pass.clone(),
         cwd: cwd_granted.then(|| inv.cwd.clone()),
     })
-}
-
-const INTERPRETERS: &[&str] = &[
-    "node", "nodejs", "deno", "bun", "python", "python3", "bash", "sh", "dash", "zsh", "ruby",
-    "perl", "php",
-];
-
-fn is_interpreter(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
-    };
-    INTERPRETERS.contains(&name) || name.starts_with("python3.")
-}
-
-/// When the executable is an interpreter (`node server.js`,
-/// `python3 x.py`), the first argument after its options that names an
-/// existing file, hashed. (A script run directly is the executable itself.)
-fn script_of(inv: &Invocation) -> Option<FileHash> {
-    if !is_interpreter(&inv.executable) {
-        return None;
-    }
-    let arg = inv
-        .argv
-        .iter()
-        .skip(1)
-        .find(|a| !a.as_bytes().starts_with(b"-"))?;
-    let path = inv.cwd.join(arg);
-    if !path.is_file() {
-        return None;
-    }
-    hash_file(&fs::canonicalize(&path).ok()?).ok()
 }
 
 /// `npx [-y] SPEC …`, `uvx SPEC …`, `pipx run SPEC …`, `bunx SPEC …`.
@@ -211,12 +271,53 @@ pub fn differences(old: &Binding, new: &Binding) -> Vec<String> {
             new.executable.path.display()
         ));
     }
-    if old.script != new.script {
-        let shown = new
-            .script
-            .as_ref()
-            .map_or("none".into(), |s| s.path.display().to_string());
-        out.push(format!("script changed: {shown}"));
+    if old.options != new.options {
+        out.push(format!(
+            "cordon's options changed: {} (approved: {})",
+            shown_options(&new.options),
+            shown_options(&old.options)
+        ));
+    }
+    files_changed("program", &old.programs, &new.programs, &mut out);
+    match (&old.script, &new.script) {
+        (Some(o), Some(n)) if o.path == n.path && o.sha256 != n.sha256 => out.push(format!(
+            "script changed: the content of {} is not what was approved",
+            n.path.display()
+        )),
+        (o, n) if o != n => {
+            let shown = |s: &Option<FileHash>| {
+                s.as_ref()
+                    .map_or("none".into(), |s| s.path.display().to_string())
+            };
+            out.push(format!(
+                "script changed: {} (approved: {})",
+                shown(n),
+                shown(o)
+            ));
+        }
+        _ => {}
+    }
+    if old.code != new.code {
+        for n in &new.code {
+            match old.code.iter().find(|o| o.file.path == n.file.path) {
+                Some(o) if o == n => {}
+                Some(_) => out.push(format!(
+                    "{} content changed: {}",
+                    n.role,
+                    n.file.path.display()
+                )),
+                None => out.push(format!("new {}: {}", n.role, n.file.path.display())),
+            }
+        }
+        for o in &old.code {
+            if !new.code.iter().any(|n| n.file.path == o.file.path) {
+                out.push(format!(
+                    "no longer runs the {} {}",
+                    o.role,
+                    o.file.path.display()
+                ));
+            }
+        }
     }
     if old.package != new.package {
         out.push(match (&old.package, &new.package) {
@@ -254,4 +355,27 @@ pub fn differences(old: &Binding, new: &Binding) -> Vec<String> {
         out.push(format!("working directory changed: {shown}"));
     }
     out
+}
+
+fn shown_options(options: &str) -> &str {
+    if options.is_empty() { "none" } else { options }
+}
+
+/// One sentence per program added, removed or changed.
+fn files_changed(what: &str, old: &[FileHash], new: &[FileHash], out: &mut Vec<String>) {
+    for n in new {
+        match old.iter().find(|o| o.path == n.path) {
+            Some(o) if o.sha256 != n.sha256 => out.push(format!(
+                "{what} content changed: {} is not the file that was approved",
+                n.path.display()
+            )),
+            Some(_) => {}
+            None => out.push(format!("new {what}: {}", n.path.display())),
+        }
+    }
+    for o in old {
+        if !new.iter().any(|n| n.path == o.path) {
+            out.push(format!("no longer runs the {what} {}", o.path.display()));
+        }
+    }
 }

@@ -13,6 +13,7 @@
 //! Depends on [`crate::policy`] only.
 
 pub mod binding;
+pub mod digest;
 mod prompt;
 mod quote;
 mod render;
@@ -28,7 +29,7 @@ pub use quote::{escape_os, escape_text, quote_argv, shell_quote};
 pub use render::{render, render_policy};
 pub use warn::warnings;
 
-pub use binding::{Binding, bind};
+pub use binding::{BindError, Binding, Subject, bind};
 pub use store::{Approval, Store, StoreError};
 
 /// What is about to run.
@@ -100,6 +101,9 @@ pub enum ConsentError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A file that was checked changed before the server started.
+    #[error("{path} changed while cordon was starting it (written to, or replaced by a rename)")]
+    Changed { path: std::path::PathBuf },
     /// What is to run cannot be hashed (the executable vanished, …).
     #[error("cannot bind the approval to {path}")]
     Bind {
@@ -122,6 +126,9 @@ impl ConsentError {
                 Some(format!("review and approve it from a terminal: {approve}"))
             }
             ConsentError::Store(e) => e.hint().map(str::to_owned),
+            ConsentError::Changed { .. } => {
+                Some("start it again; if it keeps changing, find what rewrites it".into())
+            }
             ConsentError::Io { .. } | ConsentError::Bind { .. } => None,
         }
     }

@@ -39,6 +39,9 @@ pub fn warnings(policy: &Policy, inv: &Invocation, home: &Path) -> Vec<String> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let mut out = Vec::new();
     command_warnings(&words, &inv.executable, &mut out);
+    if shell_command(skip_prefixes(&words)).is_none() {
+        out.extend(inline_code_warning(inv));
+    }
     grant_warnings(policy, home, &mut out);
     for path in &policy.unprotect {
         out.push(format!(
@@ -97,6 +100,18 @@ fn command_warnings(words: &[&str], executable: &Path, out: &mut Vec<String>) {
     if let Some(w) = unpinned_package(cmd) {
         out.push(w);
     }
+}
+
+/// `python3 -c CODE`, `node -e CODE`, `env node --eval CODE`: the
+/// interpreter's grammar says the command line carries the code.
+fn inline_code_warning(inv: &Invocation) -> Option<String> {
+    let code = crate::launch::script::code_of(&inv.executable, &inv.argv, &inv.cwd, None);
+    code.inline.map(|option| {
+        format!(
+            "{} gives the interpreter code on the command line: the server is that code (bound to the approval as part of the command)",
+            escape_text(&option)
+        )
+    })
 }
 
 const RM_RF: &str =

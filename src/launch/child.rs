@@ -173,6 +173,11 @@ fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
             }
         }
     }
-    let errno = sys::execve(&p.exec.path, &p.exec.argv_ptrs, &p.exec.envp_ptrs);
+    // The descriptor cordon hashed, when it has one: the file that was
+    // checked is the file that runs, whatever its path names by now.
+    let errno = match &p.exec.fd {
+        Some(fd) => sys::execveat_fd(fd.as_raw_fd(), &p.exec.argv_ptrs, &p.exec.envp_ptrs),
+        None => sys::execve(&p.exec.path, &p.exec.argv_ptrs, &p.exec.envp_ptrs),
+    };
     fail(report, Step::Exec, 0, errno)
 }

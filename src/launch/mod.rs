@@ -9,6 +9,7 @@ mod fds;
 mod init;
 pub use init::FORWARDED;
 pub mod resolve;
+pub mod script;
 pub mod status;
 
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -4,7 +4,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -34,6 +33,89 @@ pub fn resolve(
         executable,
         interpreters,
     })
+}
+
+/// Resolves `command` and opens the file found, once: its `#!` line is
+/// read from that descriptor, so the interpreters named are those of the
+/// file that is hashed and executed.
+pub fn resolve_opened(
+    command: &OsStr,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+) -> Result<(Resolved, fs::File), LaunchError> {
+    let executable = find(command, path_var, cwd)?;
+    let file = open(&executable)?;
+    let interpreters = interpreters_of(read_shebang_from(&file), path_var, cwd);
+    Ok((
+        Resolved {
+            executable,
+            interpreters,
+        },
+        file,
+    ))
+}
+
+/// Opens the resolved executable once. This descriptor is what cordon
+/// hashes for the approval and what the sandbox executes, so a rename on
+/// the host between the check and the start cannot put another file in
+/// its place. A file that may be executed but not read is opened
+/// `O_PATH` (it runs, but cannot be hashed for an approval).
+pub fn open(path: &Path) -> Result<fs::File, LaunchError> {
+    use nix::fcntl::OFlag;
+    let shown = || path.display().to_string();
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .or_else(|e| match e {
+        nix::errno::Errno::EACCES => nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ),
+        other => Err(other),
+    })
+    .map_err(|e| LaunchError::NotExecutable {
+        path: shown(),
+        reason: e.desc().to_owned(),
+    })?;
+    let file = fs::File::from(fd);
+    let st = nix::sys::stat::fstat(&file).map_err(|e| LaunchError::NotExecutable {
+        path: shown(),
+        reason: e.desc().to_owned(),
+    })?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(LaunchError::NotExecutable {
+            path: shown(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(file)
+}
+
+/// The descriptor the sandbox executes: `file` itself, unless it is a
+/// `#!` script. The kernel hands a script executed from a close-on-exec
+/// descriptor to its interpreter as `/dev/fd/N`, which is closed by
+/// then; such a script is executed by its path (its content is still
+/// bound by the approval, and the interpreter opens it by path).
+pub fn exec_descriptor(
+    resolved: &Resolved,
+    file: &fs::File,
+) -> Result<Option<std::os::fd::OwnedFd>, LaunchError> {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; 2];
+    let script = match file.read_at(&mut head, 0) {
+        Ok(2) => head == *b"#!",
+        // Not readable (opened O_PATH): the kernel reads it at exec.
+        _ => !resolved.interpreters.is_empty(),
+    };
+    if script {
+        return Ok(None);
+    }
+    file.try_clone()
+        .map(|f| Some(f.into()))
+        .map_err(LaunchError::Spawn)
 }
 
 fn not_found(command: &OsStr) -> LaunchError {
@@ -108,7 +190,18 @@ fn check_executable(path: &Path) -> Result<PathBuf, LaunchError> {
 /// script, or whose interpreter cannot be found, has none (the kernel will
 /// then report the exec error itself).
 fn interpreters(executable: &Path, path_var: Option<&OsStr>, cwd: &Path) -> Vec<PathBuf> {
-    let Some((interp, arg)) = read_shebang(executable) else {
+    let shebang = fs::File::open(executable)
+        .ok()
+        .and_then(|f| read_shebang_from(&f));
+    interpreters_of(shebang, path_var, cwd)
+}
+
+fn interpreters_of(
+    shebang: Option<(PathBuf, Option<OsString>)>,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+) -> Vec<PathBuf> {
+    let Some((interp, arg)) = shebang else {
         return Vec::new();
     };
     let Ok(interp_path) = fs::canonicalize(&interp) else {
@@ -131,12 +224,12 @@ fn interpreters(executable: &Path, path_var: Option<&OsStr>, cwd: &Path) -> Vec<
     out
 }
 
-/// Parses `#!interpreter [arg]` from the first line of `path`.
-fn read_shebang(path: &Path) -> Option<(PathBuf, Option<OsString>)> {
+/// Parses `#!interpreter [arg]` from the first line of `file` (read at
+/// offset 0, the descriptor's offset is left alone).
+fn read_shebang_from(file: &fs::File) -> Option<(PathBuf, Option<OsString>)> {
+    use std::os::unix::fs::FileExt;
     let mut head = [0u8; 256];
-    let n = fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .ok()?;
+    let n = file.read_at(&mut head, 0).ok()?;
     let line = head[..n].strip_prefix(b"#!")?;
     let end = line.iter().position(|b| *b == b'\n').unwrap_or(line.len());
     let line = line[..end].trim_ascii();

@@ -59,6 +59,9 @@ pub struct PreparedExec {
     _envp: Vec<CString>,
     pub argv_ptrs: Vec<*const c_char>,
     pub envp_ptrs: Vec<*const c_char>,
+    /// The executable as cordon opened and hashed it: when set, the child
+    /// executes this descriptor (`execveat`) instead of `path`.
+    pub fd: Option<std::os::fd::OwnedFd>,
 }
 
 impl PreparedExec {
@@ -83,6 +86,7 @@ impl PreparedExec {
             _envp: envp,
             argv_ptrs,
             envp_ptrs,
+            fd: None,
         })
     }
 }
