@@ -10,7 +10,7 @@
 #![allow(unsafe_code)]
 #![deny(clippy::indexing_slicing, clippy::panic)]
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use nix::errno::Errno;
 
