@@ -166,7 +166,9 @@ impl MountOp {
             }
             MountOp::Detach(p) => sys::umount_detach(p),
             MountOp::SizedTmpfs { target, options } => {
-                let flags = libc::MS_NOSUID | libc::MS_NODEV;
+                // Writable, so never executable: not by exec, not by the
+                // loader or any mmap(PROT_EXEC) of a file written here.
+                let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
                 sys::mount(Some(c"tmpfs"), target, Some(c"tmpfs"), flags, Some(options))
             }
         }
