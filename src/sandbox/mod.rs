@@ -122,6 +122,12 @@ pub struct Prepared {
     pub report: EnforcementReport,
     /// The private temporary directory on the host; removed when dropped.
     pub private_tmp: Option<tempfile::TempDir>,
+    /// Set when the namespaces were found usable from cordon's cache, not
+    /// by a probe: a launch failing at a namespace step drops the entry.
+    pub probe_cache: Option<probe::ProbeCache>,
+    /// False when prepared without `allocate` (to be shown only): such a
+    /// plan lacks the private /tmp and the cgroup, and is never launched.
+    pub launchable: bool,
 }
 
 /// Whether this launch uses namespaces, after the profile, the command line
@@ -208,7 +214,10 @@ pub(crate) fn cstring(s: &OsStr) -> Result<CString, SandboxError> {
 }
 
 /// Prepares every layer for `policy`. `argv[0]` is passed as given; `exe`
-/// is the resolved file that is executed.
+/// is the resolved file that is executed. Without `allocate` (a dry run,
+/// which only shows the sandbox) nothing outside cordon is created: no
+/// private temporary directory and no pids cgroup; the report names them
+/// as they will be at a launch.
 pub fn prepare(
     policy: &Policy,
     probe: &Probe,
@@ -216,12 +225,13 @@ pub fn prepare(
     exe: &Path,
     argv: &[impl AsRef<OsStr>],
     cwd: &Path,
+    allocate: bool,
 ) -> Result<Prepared, SandboxError> {
     let mut report = EnforcementReport::default();
     let namespaces = check_namespaces(policy, probe, &mut report)?;
     let (egress, overrides) = prepare_egress(policy, probe, host, namespaces, &mut report)?;
     let protections = check_protections(policy, host, namespaces, &mut report)?;
-    let private_tmp = if policy.private_tmp {
+    let private_tmp = if policy.private_tmp && allocate {
         Some(tmpdir::create().map_err(SandboxError::TempDir)?)
     } else {
         None
@@ -257,7 +267,7 @@ pub fn prepare(
         report.degraded("network loopback: without a network namespace the host's loopback and network are reachable (only Landlock's TCP port rules apply)".into());
     }
     let seccomp = prepare_seccomp(policy, probe, namespaces, &mut report)?;
-    let cgroup = prepare_cgroup(policy, &mut report);
+    let cgroup = prepare_cgroup(policy, allocate, &mut report);
     let envp = env::build(policy, tmp_inside.as_deref(), &mut std::env::vars_os())?;
     // The server starts in the working directory only when a grant covers
     // it; otherwise in /, so nothing of the directory leaks by default.
@@ -294,6 +304,8 @@ pub fn prepare(
         exec,
         report,
         private_tmp,
+        probe_cache: probe.cache.clone().filter(|_| namespaces),
+        launchable: allocate,
     })
 }
 
@@ -461,9 +473,17 @@ fn check_protections(
 /// needs a pids cgroup, and is reported as not enforced without one.
 fn prepare_cgroup(
     policy: &Policy,
+    allocate: bool,
     report: &mut EnforcementReport,
 ) -> Option<cgroup::PreparedCgroup> {
     if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    if !allocate {
+        report.enforced(format!(
+            "process limit: {} processes (a pids cgroup, created at launch)",
+            policy.limits.nproc
+        ));
         return None;
     }
     match cgroup::prepare(policy.limits.nproc) {
