@@ -161,7 +161,7 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
     let lifted = |p: &Path| policy.unprotect.iter().any(|u| u == p);
     let mut found = Found::default();
     for (path, mask, scope) in candidates {
-        let Ok(real) = std::fs::canonicalize(&path) else {
+        let Ok(real) = crate::profile::canonical(&path) else {
             if writable_grant_containing(policy, &path).is_some() && !lifted(&path) {
                 match scope {
                     Scope::Home | Scope::Repository => found.creatable.push(path),
