@@ -236,3 +236,25 @@ fn describe(prepared: &Prepared, step: Step, index: u32) -> String {
         other => other.name().to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_probe_cache_is_blamed_only_for_namespace_steps() {
+        let setup = |step| LaunchError::Setup {
+            step,
+            detail: String::new(),
+            errno: Errno::EPERM,
+        };
+        assert!(LaunchError::Clone(Errno::EPERM).is_namespace_step());
+        for step in [Step::IdMaps, Step::Mount, Step::Hostname, Step::Loopback] {
+            assert!(setup(step).is_namespace_step(), "{step:?}");
+        }
+        for step in [Step::Exec, Step::Landlock, Step::Seccomp, Step::Rlimit] {
+            assert!(!setup(step).is_namespace_step(), "{step:?}");
+        }
+        assert!(!LaunchError::Vanished.is_namespace_step());
+    }
+}

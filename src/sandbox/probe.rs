@@ -236,3 +236,62 @@ fn probe_child(maps: &super::mounts::IdMaps) -> i32 {
 pub fn pinned_abi() -> u32 {
     PINNED_ABI as u32
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_key_names_boot_user_namespaces_and_sysctls() {
+        let key = cache_key().unwrap();
+        let boot = read_sysctl("/proc/sys/kernel/random/boot_id").unwrap();
+        assert!(key.contains(&format!("boot {boot}\n")), "{key}");
+        assert!(
+            key.contains(&format!("uid {} ", nix::unistd::geteuid())),
+            "{key}"
+        );
+        for ns in ["user:[", "mnt:[", "pid:["] {
+            assert!(key.contains(ns), "{key}");
+        }
+        for path in SYSCTLS {
+            assert!(key.contains(path), "{key}");
+        }
+        assert_eq!(cache_key().unwrap(), key, "the key is stable within a run");
+    }
+
+    #[test]
+    fn only_a_success_is_cached_and_a_foreign_entry_is_probed_over() {
+        let state = tempfile::tempdir().unwrap();
+        let entry = state.path().join(CACHE);
+        let first = Probe::for_launch(state.path(), true);
+        assert!(first.cache.is_none(), "the first launch probes");
+        if first.user_namespaces.is_err() {
+            assert!(!entry.exists(), "a failure is never cached");
+            return;
+        }
+        let second = Probe::for_launch(state.path(), true);
+        assert!(second.user_namespaces.is_ok());
+        let cache = second.cache.expect("the second launch reads the cache");
+        cache.forget();
+        assert!(!entry.exists(), "forget drops the entry");
+        // An entry written under other conditions (another boot, user or
+        // namespace) is not taken: the launch probes and rewrites it.
+        std::fs::write(&entry, "cordon 0.0.0\nboot elsewhere\n").unwrap();
+        let foreign = Probe::for_launch(state.path(), true);
+        assert!(foreign.cache.is_none());
+        assert_eq!(
+            std::fs::read_to_string(&entry).unwrap(),
+            cache_key().unwrap()
+        );
+    }
+
+    #[test]
+    fn with_namespaces_off_nothing_is_probed_or_cached() {
+        let state = tempfile::tempdir().unwrap();
+        let probe = Probe::for_launch(state.path(), false);
+        assert!(probe.user_namespaces.is_err());
+        assert!(probe.cache.is_none());
+        assert!(!state.path().join(CACHE).exists());
+    }
+}
