@@ -203,7 +203,7 @@ fn canonicalize(
 /// The absolute location of `path` when it is itself a symlink: its
 /// directory resolved, plus its name.
 fn link_location(path: &Path) -> Option<PathBuf> {
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let is_link = super::symlink_target(path).is_some();
     let parent = super::canonical(path.parent()?).ok()?;
     is_link.then(|| parent.join(path.file_name().unwrap_or_default()))
 }

@@ -120,6 +120,23 @@ pub(crate) fn exists_nofollow(path: &Path) -> bool {
     !matches!(look(path), Node::Error(_))
 }
 
+/// Whether `path`, a canonical path, is a directory: answered from what
+/// resolving it saw, else looked at once. A stale answer is harmless where
+/// it is used (the mount plan's mount points): a bind onto the wrong kind
+/// of mount point fails, and the launch with it.
+pub(crate) fn is_directory(path: &Path) -> bool {
+    matches!(look(path), Node::Directory)
+}
+
+/// The target of the symlink at `path` (not followed), None when it is
+/// not one; from what resolving it saw, else looked at once.
+pub(crate) fn symlink_target(path: &Path) -> Option<PathBuf> {
+    match look(path) {
+        Node::Link(target) => Some(target),
+        _ => None,
+    }
+}
+
 /// Pushes `path`'s components so that the first is popped first; `.` and
 /// the root are left out, `..` is kept (it is resolved against what is
 /// walked before it).
