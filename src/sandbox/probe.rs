@@ -17,7 +17,9 @@
 //!   is dropped ([`ProbeCache::forget`]) and the error says so;
 //! - the state directory is hidden or read-only in every sandbox, and a
 //!   grant that would expose it writable is refused, so no server can
-//!   plant an entry (and an entry says nothing but "this worked").
+//!   plant an entry; and one that could (a profile that lifts the
+//!   protection) gains nothing: an entry says only "this worked", and
+//!   where it did not, the launch stops as above.
 
 use std::fs;
 use std::path::{Path, PathBuf};
