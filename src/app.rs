@@ -177,12 +177,14 @@ struct Staged {
 
 /// Profile → grants → probe → prepare → rendering, shared by `run`,
 /// `approve` and `vet` so all three show and bind the same thing.
-fn stage(args: &LaunchArgs) -> Result<Staged, Error> {
+/// Without `allocate` (a dry run) nothing is created for the sandbox.
+fn stage(args: &LaunchArgs, allocate: bool) -> Result<Staged, Error> {
     ensure_standard_descriptors();
     let ctx = Context::from_env()?;
     let launch = resolve_launch(args, &ctx)?;
-    let probe = Probe::run();
     let host = host_paths(&ctx);
+    let namespaces = launch.policy.mechanisms.namespaces != Requirement::Off;
+    let probe = Probe::for_launch(&host.state, namespaces);
     let mut prepared = sandbox::prepare(
         &launch.policy,
         &probe,
@@ -190,6 +192,7 @@ fn stage(args: &LaunchArgs) -> Result<Staged, Error> {
         &launch.resolved.executable,
         &args.command,
         &ctx.cwd,
+        allocate,
     )?;
     prepared.exec.fd = launch::resolve::exec_descriptor(&launch.resolved, &launch.executable.file)?;
     let private_tmp = prepared.private_tmp.as_ref().map(tempfile::TempDir::path);
@@ -217,7 +220,7 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         host,
         prepared,
         text,
-    } = stage(&args.launch)?;
+    } = stage(&args.launch, !args.dry_run)?;
     let bind = || binding(&launch, &ctx);
     let request = approval::Request {
         request: &launch.request,
@@ -353,7 +356,7 @@ fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentEr
 /// `yes`), ignoring recorded approvals: `approve` and `vet` are how a
 /// person gives one.
 fn stage_with_consent(args: &LaunchArgs, yes: bool) -> Result<Staged, Error> {
-    let staged = stage(args)?;
+    let staged = stage(args, true)?;
     let mode = if yes { Mode::Yes } else { Mode::Ask };
     if consent::obtain(&staged.text, mode)? != Outcome::Approved {
         return Err(Error::Refused);

@@ -590,3 +590,57 @@ fn private_tmp_dirs_left_by_killed_cordons_are_removed_at_the_next_start() {
         "this run's own directory was not removed: {left:?}"
     );
 }
+
+/// The namespace probe's cached success is only a shortcut: when the
+/// launch then cannot make its namespaces (here: nobody may start no more
+/// processes, so the clone is refused), the launch fails closed, says
+/// that the cached answer was used, and drops it; the next start probes
+/// again. Needs root (RLIMIT_NPROC does not bind root itself).
+#[test]
+fn a_cached_namespace_probe_that_proves_wrong_fails_closed_and_is_dropped() {
+    if !nix::unistd::getuid().is_root() {
+        eprintln!("SKIP: needs root to run cordon as nobody under RLIMIT_NPROC");
+        return;
+    }
+    let env = Env::new(User::Nobody);
+    let entry = env.home.join(".local/state/cordon/namespace-probe");
+    let (out, marker) = run_marking(&env, &["--yes"]);
+    if !entry.exists() {
+        eprintln!(
+            "SKIP: the kernel lacks unprivileged user namespaces, nothing is cached: {}",
+            stderr(&out)
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::remove_file(&marker).unwrap();
+    // The same start, with no process to spare for the sandbox.
+    let cmd = format!("echo ran > {}", marker.display());
+    let mut limited = support::as_user(User::Nobody, "prlimit");
+    limited
+        .arg("--nproc=1")
+        .arg("--")
+        .arg(env.path().join("cordon"))
+        .args(["run", "--yes", "--rw", env.work.to_str().unwrap()])
+        .args(["--", "sh", "-c", &cmd])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &env.home)
+        .env("XDG_CONFIG_HOME", env.home.join(".config"))
+        .env("XDG_STATE_HOME", env.home.join(".local/state"))
+        .current_dir(&env.home);
+    let out = run(limited, b"");
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("from the cache of an earlier probe; the entry is dropped"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!marker.exists(), "the server ran");
+    assert!(!entry.exists(), "the entry was not dropped");
+    // Control: without the limit the next start probes, runs and caches.
+    let (out, marker) = run_marking(&env, &["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(marker.exists());
+    assert!(entry.exists());
+}

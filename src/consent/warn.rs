@@ -546,7 +546,9 @@ fn grant_sentence(
 }
 
 fn exists(path: &Path) -> bool {
-    path.symlink_metadata().is_ok()
+    // Grants are canonical: what resolving them saw answers most of these
+    // (nothing is looked for inside a file or a missing directory).
+    crate::profile::exists_nofollow(path)
 }
 
 /// A path for a sentence: below `home` as `~/…`, escaped.

@@ -81,6 +81,8 @@ pub enum LaunchError {
     NotExecutable { path: String, reason: String },
     #[error("cannot start the sandbox: {0}")]
     Spawn(#[source] std::io::Error),
+    #[error("cannot start the sandbox: clone into its namespaces: {}", .0.desc())]
+    Clone(Errno),
     #[error("cordon must be single-threaded before it forks (found {0} threads)")]
     Threads(usize),
     #[error("sandbox setup failed at {step}: {detail}: {errno}", step = step.name(), errno = errno.desc())]
@@ -91,11 +93,50 @@ pub enum LaunchError {
     },
     #[error("the sandbox's init process ended before reporting")]
     Vanished,
+    #[error(
+        "{0} (cordon took the kernel's support for namespaces from the cache of an earlier probe; the entry is dropped and the next start probes again)"
+    )]
+    ProbeCache(Box<LaunchError>),
+}
+
+/// Starts the server under `prepared`; when the namespaces were taken
+/// from the probe cache and a step that depends on them fails, the entry
+/// is dropped and the error says so. The launch itself fails closed
+/// either way: the server is never started.
+pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
+    let result = spawn_sandbox(prepared);
+    match (&result, &prepared.probe_cache) {
+        (Err(e), Some(cache)) if e.is_namespace_step() => {
+            cache.forget();
+            result.map_err(|e| LaunchError::ProbeCache(Box::new(e)))
+        }
+        _ => result,
+    }
+}
+
+impl LaunchError {
+    /// A failure where the kernel refused something the namespace probe
+    /// tries: the clone into new namespaces, the id maps, the mounts.
+    fn is_namespace_step(&self) -> bool {
+        match self {
+            LaunchError::Clone(_) => true,
+            LaunchError::Setup { step, .. } => matches!(
+                step,
+                Step::IdMaps | Step::Mount | Step::Hostname | Step::Loopback
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Starts the server under `prepared` and waits until it has been
 /// executed (or setup failed).
-pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
+fn spawn_sandbox(prepared: &Prepared) -> Result<Child, LaunchError> {
+    if !prepared.launchable {
+        return Err(LaunchError::Spawn(std::io::Error::other(
+            "the sandbox was prepared to be shown only (a dry run), without its private /tmp and cgroup",
+        )));
+    }
     match sys::thread_count() {
         Some(1) | None => {}
         Some(n) => return Err(LaunchError::Threads(n)),
@@ -114,7 +155,7 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
     let pid = match sys::clone_fork(prepared.clone_flags) {
         Ok(0) => child::run_init(prepared, descriptors.child()),
         Ok(pid) => Pid::from_raw(pid),
-        Err(e) => return Err(LaunchError::Spawn(e.into())),
+        Err(e) => return Err(LaunchError::Clone(e)),
     };
     let ends = descriptors.into_cordon();
     for fd in [&ends.stdin, &ends.stdout] {
@@ -194,5 +235,27 @@ fn describe(prepared: &Prepared, step: Step, index: u32) -> String {
             .as_ref()
             .map_or_else(|| "network filter".into(), |e| e.describe(index)),
         other => other.name().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_probe_cache_is_blamed_only_for_namespace_steps() {
+        let setup = |step| LaunchError::Setup {
+            step,
+            detail: String::new(),
+            errno: Errno::EPERM,
+        };
+        assert!(LaunchError::Clone(Errno::EPERM).is_namespace_step());
+        for step in [Step::IdMaps, Step::Mount, Step::Hostname, Step::Loopback] {
+            assert!(setup(step).is_namespace_step(), "{step:?}");
+        }
+        for step in [Step::Exec, Step::Landlock, Step::Seccomp, Step::Rlimit] {
+            assert!(!setup(step).is_namespace_step(), "{step:?}");
+        }
+        assert!(!LaunchError::Vanished.is_namespace_step());
     }
 }

@@ -51,7 +51,7 @@ impl TmpGuard {
     pub(crate) fn for_outside(private: bool, ctx: &Context) -> TmpGuard {
         let mut dirs = Vec::new();
         for dir in [ctx.tmp.as_path(), Path::new("/tmp")] {
-            dirs.extend(std::fs::canonicalize(dir).ok());
+            dirs.extend(super::canonical(dir).ok());
             dirs.push(dir.to_path_buf());
         }
         TmpGuard {

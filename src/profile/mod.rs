@@ -15,6 +15,7 @@ mod grants;
 pub mod init;
 mod locate;
 mod paths;
+mod realpath;
 mod schema;
 mod validate;
 mod values;
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::ProfileError;
+pub(crate) use realpath::{canonical, exists_nofollow, is_directory, symlink_target};
 pub(crate) use values::check_env_name;
 
 use crate::policy::{Access, FsGrant, GrantSource, Origin, Policy};

@@ -184,7 +184,7 @@ fn canonicalize(
     declared: &str,
     optional: bool,
 ) -> Result<Resolved, Option<io::Error>> {
-    let (resolved, exists) = match std::fs::canonicalize(given) {
+    let (resolved, exists) = match super::canonical(given) {
         Ok(real) => (real, true),
         Err(err) if is_missing(&err) && optional => (given.to_path_buf(), false),
         Err(err) if is_missing(&err) => return Err(None),
@@ -203,8 +203,8 @@ fn canonicalize(
 /// The absolute location of `path` when it is itself a symlink: its
 /// directory resolved, plus its name.
 fn link_location(path: &Path) -> Option<PathBuf> {
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    let parent = std::fs::canonicalize(path.parent()?).ok()?;
+    let is_link = super::symlink_target(path).is_some();
+    let parent = super::canonical(path.parent()?).ok()?;
     is_link.then(|| parent.join(path.file_name().unwrap_or_default()))
 }
 

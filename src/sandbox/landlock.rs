@@ -219,8 +219,11 @@ fn add_rules(
             source: std::io::Error::other(e.to_string()),
         })?;
         // Rights that make sense only on directories are dropped for files
-        // by the crate (it would refuse them otherwise).
-        let access = if path.is_dir() {
+        // by the crate (it would refuse them otherwise). Asked of the
+        // descriptor: the inode the rule names, with no second lookup.
+        let is_dir = nix::sys::stat::fstat(std::os::fd::AsFd::as_fd(&fd))
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+        let access = if is_dir {
             access
         } else {
             access & AccessFs::from_file(PINNED_ABI)

@@ -129,6 +129,12 @@ pub struct Prepared {
     /// Cleaned copies of configuration files (`~/.npmrc`, git's user
     /// configuration) bound in place of the user's.
     pub cleaned: Vec<tempfile::NamedTempFile>,
+    /// Set when the namespaces were found usable from cordon's cache, not
+    /// by a probe: a launch failing at a namespace step drops the entry.
+    pub probe_cache: Option<probe::ProbeCache>,
+    /// False when prepared without `allocate` (to be shown only): such a
+    /// plan lacks the private /tmp and the cgroup, and is never launched.
+    pub launchable: bool,
 }
 
 /// Whether this launch uses namespaces, after the profile, the command line
@@ -241,7 +247,10 @@ pub(crate) fn cstring(s: &OsStr) -> Result<CString, SandboxError> {
 }
 
 /// Prepares every layer for `policy`. `argv[0]` is passed as given; `exe`
-/// is the resolved file that is executed.
+/// is the resolved file that is executed. Without `allocate` (a dry run,
+/// which only shows the sandbox) nothing outside cordon is created: no
+/// private temporary directory and no pids cgroup; the report names them
+/// as they will be at a launch.
 pub fn prepare(
     policy: &Policy,
     probe: &Probe,
@@ -249,6 +258,7 @@ pub fn prepare(
     exe: &Path,
     argv: &[impl AsRef<OsStr>],
     cwd: &Path,
+    allocate: bool,
 ) -> Result<Prepared, SandboxError> {
     let mut report = EnforcementReport::default();
     let namespaces = check_namespaces(policy, probe, &mut report)?;
@@ -258,7 +268,7 @@ pub fn prepare(
     let mut protections = check_protections(policy, host, namespaces, &mut report)?;
     // A cleaned copy is bound over the user's file instead of a mask.
     protections.retain(|p| !cleaned_paths.contains(&p.path));
-    let private_tmp = if policy.private_tmp {
+    let private_tmp = if policy.private_tmp && allocate {
         Some(tmpdir::create().map_err(SandboxError::TempDir)?)
     } else {
         None
@@ -301,7 +311,7 @@ pub fn prepare(
         &mut report,
     )?;
     let seccomp = prepare_seccomp(policy, probe, namespaces, &mut report)?;
-    let (cgroup, data_rlimit) = prepare_cgroup(policy, &mut report)?;
+    let (cgroup, data_rlimit) = prepare_cgroup(policy, allocate, &mut report)?;
     let envp = env::build(policy, tmp_inside.as_deref(), &mut std::env::vars_os())?;
     // The server starts in the working directory only when a grant covers
     // it; otherwise in /, so nothing of the directory leaks by default.
@@ -339,6 +349,8 @@ pub fn prepare(
         report,
         private_tmp,
         cleaned,
+        probe_cache: probe.cache.clone().filter(|_| namespaces),
+        launchable: allocate,
     })
 }
 
@@ -596,10 +608,27 @@ fn check_protections(
 /// else for each process by RLIMIT_DATA (returned, for the rlimit table).
 fn prepare_cgroup(
     policy: &Policy,
+    allocate: bool,
     report: &mut EnforcementReport,
 ) -> Result<(Option<cgroup::PreparedCgroup>, Option<u64>), SandboxError> {
     let limits = &policy.limits;
     let root = nix::unistd::geteuid().is_root();
+    if !allocate {
+        // Shown only (a dry run): no cgroup is made; the launch decides.
+        if root {
+            report.enforced(format!(
+                "process limit: {} processes (a pids cgroup, created at launch)",
+                limits.nproc
+            ));
+        }
+        if let Some(bytes) = limits.memory {
+            report.enforced(format!(
+                "memory: {} (a memory cgroup for the whole sandbox where one can be made at launch, else per process by RLIMIT_DATA)",
+                rlimits::show_bytes(bytes)
+            ));
+        }
+        return Ok((None, None));
+    }
     let outcome = cgroup::prepare(cgroup::Request {
         pids: root.then_some(limits.nproc),
         memory: limits.memory,

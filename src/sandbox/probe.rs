@@ -1,8 +1,28 @@
 //! Kernel feature detection, by trying: a throwaway child attempts the
 //! operation, and the outcome is reported verbatim. Shared by `prepare`
 //! and `cordon doctor`. Never compares kernel version strings.
+//!
+//! The namespace probe costs a process with six new namespaces, about as
+//! much as the sandbox itself. A launch ([`Probe::for_launch`]) skips it
+//! when namespaces are off, and otherwise takes a success from
+//! [`CACHE`] in cordon's state directory when the entry was written in
+//! this boot, for this user, in the same user, mount and pid namespaces,
+//! under the same namespace sysctls, by this cordon version. Why that is
+//! safe:
+//! - only a success is kept: a failure is probed anew each time, so a
+//!   stale entry can never make cordon give up namespaces it could have;
+//! - a wrong success fails closed: the launch does exactly what the probe
+//!   tries (the clone, the id maps, the private mount tree, a fresh
+//!   /proc), so it stops at that step, the server never runs, the entry
+//!   is dropped ([`ProbeCache::forget`]) and the error says so;
+//! - the state directory is hidden or read-only in every sandbox, and a
+//!   grant that would expose it writable is refused, so no server can
+//!   plant an entry; and one that could (a profile that lifts the
+//!   protection) gains nothing: an entry says only "this worked", and
+//!   where it did not, the launch stops as above.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -24,20 +44,114 @@ pub struct Probe {
     /// Ubuntu's AppArmor restriction on unprivileged user namespaces, when
     /// the sysctl exists: Some(true) when it restricts.
     pub apparmor_userns_restricted: Option<bool>,
+    /// Set when `user_namespaces` was taken from the cache rather than
+    /// probed: a launch that then fails at a namespace step drops it.
+    pub cache: Option<ProbeCache>,
+}
+
+/// The name of the namespace probe's cache in cordon's state directory.
+pub const CACHE: &str = "namespace-probe";
+
+/// Namespace sysctls whose change may change the probe's outcome: each is
+/// part of the cache key (a missing one as such).
+const SYSCTLS: [&str; 7] = [
+    "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+    "/proc/sys/kernel/unprivileged_userns_clone",
+    "/proc/sys/user/max_user_namespaces",
+    "/proc/sys/user/max_mnt_namespaces",
+    "/proc/sys/user/max_pid_namespaces",
+    "/proc/sys/user/max_net_namespaces",
+    "/proc/sys/user/max_ipc_namespaces",
+];
+
+/// Where a cached probe result came from, to drop it when it proves wrong.
+#[derive(Debug, Clone)]
+pub struct ProbeCache {
+    state: PathBuf,
+}
+
+impl ProbeCache {
+    /// Removes the entry: the next launch probes again. Best effort (a
+    /// read-only state directory keeps it, and every launch then fails at
+    /// the same step with the same message).
+    pub fn forget(&self) {
+        if let Ok(dir) = crate::files::Dir::own(&self.state, &[]) {
+            let _ = dir.remove(std::ffi::OsStr::new(CACHE));
+        }
+    }
 }
 
 impl Probe {
+    /// Probes everything, the namespaces by a throwaway child (`cordon
+    /// doctor`).
     pub fn run() -> Probe {
+        Probe::with_namespaces(probe_user_namespaces(), None)
+    }
+
+    /// What a launch needs: the namespace probe only when the launch may
+    /// use namespaces, and then from the cache in `state` when it holds a
+    /// success for this boot, user and namespaces (see the module docs).
+    pub fn for_launch(state: &Path, namespaces: bool) -> Probe {
+        if !namespaces {
+            let off = Err("not probed: namespaces are off for this launch".to_owned());
+            return Probe::with_namespaces(off, None);
+        }
+        let Some(key) = cache_key() else {
+            return Probe::run();
+        };
+        let dir = crate::files::Dir::own(state, &[]).ok();
+        let name = std::ffi::OsStr::new(CACHE);
+        let cached = dir
+            .as_ref()
+            .and_then(|d| d.read(name).ok().flatten())
+            .is_some_and(|bytes| bytes == key.as_bytes());
+        if cached {
+            let cache = ProbeCache {
+                state: state.to_path_buf(),
+            };
+            return Probe::with_namespaces(Ok(()), Some(cache));
+        }
+        let user_namespaces = probe_user_namespaces();
+        if let (Ok(()), Some(dir)) = (&user_namespaces, &dir) {
+            // Best effort: without the entry the next launch probes again.
+            let _ = dir.replace(name, key.as_bytes(), crate::files::PRIVATE);
+        }
+        Probe::with_namespaces(user_namespaces, None)
+    }
+
+    fn with_namespaces(user_namespaces: Result<(), String>, cache: Option<ProbeCache>) -> Probe {
         Probe {
             landlock: probe_landlock(),
             seccomp: probe_seccomp(),
-            user_namespaces: probe_user_namespaces(),
+            user_namespaces,
             apparmor_userns_restricted: read_sysctl(
                 "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
             )
             .map(|v| v != "0"),
+            cache,
         }
     }
+}
+
+/// What the namespace probe's outcome depends on, as text: None when part
+/// of it cannot be read (then nothing is cached).
+fn cache_key() -> Option<String> {
+    let boot = read_sysctl("/proc/sys/kernel/random/boot_id")?;
+    let mut key = format!(
+        "cordon {}\nboot {boot}\nuid {} gid {}\n",
+        env!("CARGO_PKG_VERSION"),
+        nix::unistd::geteuid(),
+        nix::unistd::getegid()
+    );
+    for ns in ["user", "mnt", "pid"] {
+        let link = fs::read_link(format!("/proc/self/ns/{ns}")).ok()?;
+        key.push_str(&format!("{}\n", link.display()));
+    }
+    for path in SYSCTLS {
+        let value = read_sysctl(path);
+        key.push_str(&format!("{path} {}\n", value.as_deref().unwrap_or("-")));
+    }
+    Some(key)
 }
 
 fn read_sysctl(path: &str) -> Option<String> {
@@ -123,4 +237,63 @@ fn probe_child(maps: &super::mounts::IdMaps) -> i32 {
 /// The pinned ABI, for reports.
 pub fn pinned_abi() -> u32 {
     PINNED_ABI as u32
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_key_names_boot_user_namespaces_and_sysctls() {
+        let key = cache_key().unwrap();
+        let boot = read_sysctl("/proc/sys/kernel/random/boot_id").unwrap();
+        assert!(key.contains(&format!("boot {boot}\n")), "{key}");
+        assert!(
+            key.contains(&format!("uid {} ", nix::unistd::geteuid())),
+            "{key}"
+        );
+        for ns in ["user:[", "mnt:[", "pid:["] {
+            assert!(key.contains(ns), "{key}");
+        }
+        for path in SYSCTLS {
+            assert!(key.contains(path), "{key}");
+        }
+        assert_eq!(cache_key().unwrap(), key, "the key is stable within a run");
+    }
+
+    #[test]
+    fn only_a_success_is_cached_and_a_foreign_entry_is_probed_over() {
+        let state = tempfile::tempdir().unwrap();
+        let entry = state.path().join(CACHE);
+        let first = Probe::for_launch(state.path(), true);
+        assert!(first.cache.is_none(), "the first launch probes");
+        if first.user_namespaces.is_err() {
+            assert!(!entry.exists(), "a failure is never cached");
+            return;
+        }
+        let second = Probe::for_launch(state.path(), true);
+        assert!(second.user_namespaces.is_ok());
+        let cache = second.cache.expect("the second launch reads the cache");
+        cache.forget();
+        assert!(!entry.exists(), "forget drops the entry");
+        // An entry written under other conditions (another boot, user or
+        // namespace) is not taken: the launch probes and rewrites it.
+        std::fs::write(&entry, "cordon 0.0.0\nboot elsewhere\n").unwrap();
+        let foreign = Probe::for_launch(state.path(), true);
+        assert!(foreign.cache.is_none());
+        assert_eq!(
+            std::fs::read_to_string(&entry).unwrap(),
+            cache_key().unwrap()
+        );
+    }
+
+    #[test]
+    fn with_namespaces_off_nothing_is_probed_or_cached() {
+        let state = tempfile::tempdir().unwrap();
+        let probe = Probe::for_launch(state.path(), false);
+        assert!(probe.user_namespaces.is_err());
+        assert!(probe.cache.is_none());
+        assert!(!state.path().join(CACHE).exists());
+    }
 }

@@ -768,7 +768,7 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
         missing,
     } in candidates
     {
-        let Ok(real) = std::fs::canonicalize(&path) else {
+        let Ok(real) = crate::profile::canonical(&path) else {
             if writable_grant_containing(policy, &path).is_some() && !lifted(&path) {
                 match missing {
                     Missing::Absent(Refuse) => found.creatable.push(path),

@@ -1,0 +1,204 @@
+//! Canonical paths, resolving each directory once per run.
+//!
+//! A launch resolves some fifty paths (the profile's grants, where their
+//! symlinks are, the protected paths, the temporary directories), most of
+//! them below the same few directories. `realpath(3)` walks every path
+//! from `/` with one `readlink` per component, so `/etc` alone was looked
+//! at thirty times. [`canonical`] walks the same way, but remembers what
+//! each path it has looked at is (a directory, a symlink and its target,
+//! something else, or the error), so every prefix costs one `lstat` per
+//! run.
+//!
+//! The answer is the one `realpath` gives, with the same errors (a
+//! missing component, a file where a directory should be, a symlink
+//! loop). It is as old as the run: like `realpath`'s, it is a snapshot,
+//! and the sandbox opens what it binds and grants again when it is built.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// What one path is, as `lstat` (and `readlink`) saw it.
+#[derive(Debug, Clone)]
+enum Node {
+    Directory,
+    Link(PathBuf),
+    Other,
+    Error(i32),
+}
+
+/// The kernel's limit on symlinks followed in one lookup.
+const MAX_LINKS: usize = 40;
+
+thread_local! {
+    static SEEN: RefCell<HashMap<PathBuf, Node>> = RefCell::new(HashMap::new());
+}
+
+fn look(path: &Path) -> Node {
+    if let Some(node) = SEEN.with(|seen| seen.borrow().get(path).cloned()) {
+        return node;
+    }
+    let node = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => match std::fs::read_link(path) {
+            Ok(target) => Node::Link(target),
+            Err(e) => Node::Error(e.raw_os_error().unwrap_or(libc::EIO)),
+        },
+        Ok(meta) if meta.is_dir() => Node::Directory,
+        Ok(_) => Node::Other,
+        Err(e) => Node::Error(e.raw_os_error().unwrap_or(libc::EIO)),
+    };
+    SEEN.with(|seen| seen.borrow_mut().insert(path.to_path_buf(), node.clone()));
+    node
+}
+
+/// `path` absolute and without symlinks, `.` or `..`, as
+/// `std::fs::canonicalize` gives it; a relative path is taken against
+/// the working directory.
+pub(crate) fn canonical(path: &Path) -> io::Result<PathBuf> {
+    if path.as_os_str().is_empty() {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    // Components still to walk, the next one last.
+    let mut pending: Vec<OsString> = Vec::new();
+    push_components(&mut pending, &absolute);
+    let mut out = PathBuf::from("/");
+    // Whether `out` is a directory: only then may a component follow.
+    let mut directory = true;
+    let mut links = 0;
+    while let Some(name) = pending.pop() {
+        if !directory {
+            return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+        }
+        if name == ".." {
+            out.pop();
+            continue;
+        }
+        let next = out.join(&name);
+        match look(&next) {
+            Node::Directory => out = next,
+            Node::Other => {
+                out = next;
+                directory = false;
+            }
+            Node::Link(target) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                if target.is_absolute() {
+                    out = PathBuf::from("/");
+                }
+                push_components(&mut pending, &target);
+            }
+            Node::Error(errno) => return Err(io::Error::from_raw_os_error(errno)),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether something (a symlink included, not followed) is at `path`, an
+/// absolute path whose directory is canonical. A parent already seen to be
+/// missing or not a directory answers without a system call.
+pub(crate) fn exists_nofollow(path: &Path) -> bool {
+    if let Some(parent) = path.parent().filter(|p| p.parent().is_some()) {
+        if !exists_nofollow(parent) {
+            return false;
+        }
+        if let Some(Node::Other | Node::Error(_)) =
+            SEEN.with(|seen| seen.borrow().get(parent).cloned())
+        {
+            return false;
+        }
+    }
+    !matches!(look(path), Node::Error(_))
+}
+
+/// Whether `path`, a canonical path, is a directory: answered from what
+/// resolving it saw, else looked at once. A stale answer is harmless where
+/// it is used (the mount plan's mount points): a bind onto the wrong kind
+/// of mount point fails, and the launch with it.
+pub(crate) fn is_directory(path: &Path) -> bool {
+    matches!(look(path), Node::Directory)
+}
+
+/// The target of the symlink at `path` (not followed), None when it is
+/// not one; from what resolving it saw, else looked at once.
+pub(crate) fn symlink_target(path: &Path) -> Option<PathBuf> {
+    match look(path) {
+        Node::Link(target) => Some(target),
+        _ => None,
+    }
+}
+
+/// Pushes `path`'s components so that the first is popped first; `.` and
+/// the root are left out, `..` is kept (it is resolved against what is
+/// walked before it).
+fn push_components(pending: &mut Vec<OsString>, path: &Path) {
+    let at = pending.len();
+    for component in path.components() {
+        match component {
+            Component::Normal(name) => pending.push(name.to_owned()),
+            Component::ParentDir => pending.push("..".into()),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    pending[at..].reverse();
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn agrees_with_realpath() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        std::fs::write(root.join("a/file"), "x").unwrap();
+        symlink("a/b", root.join("rel")).unwrap();
+        symlink(root.join("a/b/c"), root.join("abs")).unwrap();
+        symlink("../file", root.join("a/b/up")).unwrap();
+        symlink("rel/../../a", root.join("chain")).unwrap();
+        symlink("missing", root.join("dangling")).unwrap();
+        symlink("loop2", root.join("loop1")).unwrap();
+        symlink("loop1", root.join("loop2")).unwrap();
+        for rel in [
+            "a",
+            "a/b/c",
+            "a/file",
+            "rel",
+            "rel/c",
+            "abs",
+            "abs/..",
+            "a/b/up",
+            "chain",
+            "chain/b",
+            "dangling",
+            "loop1",
+            "a/file/x",
+            "a/file/..",
+            "nothing",
+            "a/./b/../b",
+            "rel/../file",
+            "",
+        ] {
+            let path = root.join(rel);
+            let expected = std::fs::canonicalize(&path).map_err(|e| e.raw_os_error());
+            // Twice: the second answer comes from what the first saw.
+            for _ in 0..2 {
+                let got = canonical(&path).map_err(|e| e.raw_os_error());
+                assert_eq!(got, expected, "{rel}");
+            }
+        }
+        assert_eq!(canonical(Path::new("/")).unwrap(), Path::new("/"));
+    }
+}
