@@ -9,15 +9,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, IoSlice, Read, Write};
+use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::conversation::Conversation;
 use support::{Env, User, run, spawn, stderr, users};
 
 /// The fake server. Its configuration is spliced in as JSON; raw lines
@@ -120,82 +119,6 @@ impl World {
     }
 }
 
-/// A running cordon: lines in, lines out, stderr collected.
-struct Conversation {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Vec<u8>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Conversation {
-    fn start(mut child: Child) -> Conversation {
-        let (tx, lines) = channel();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            loop {
-                let mut line = Vec::new();
-                if out.read_until(b'\n', &mut line).unwrap_or(0) == 0 || tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&stderr);
-        let mut err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = err.read(&mut buf) {
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Conversation {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            stderr,
-        }
-    }
-
-    fn send_raw(&mut self, bytes: &[u8]) {
-        self.stdin.as_mut().unwrap().write_all(bytes).unwrap();
-    }
-
-    fn recv(&mut self) -> Value {
-        let line = match self.lines.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => line,
-            Err(_) => panic!("no line from cordon; stderr:\n{}", self.stderr()),
-        };
-        serde_json::from_slice(&line)
-            .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&line)))
-    }
-
-    /// Sends a request and returns the response with its id, checking
-    /// that nothing else arrived in between: a barrier after lines that
-    /// get no answer.
-    fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
-        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        self.send_raw(format!("{request}\n").as_bytes());
-        let reply = self.recv();
-        assert_eq!(reply["id"], json!(id), "{reply}");
-        reply
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    /// Closes stdin and waits: what else came out, and stderr.
-    fn finish(mut self) -> (Vec<Vec<u8>>, String) {
-        drop(self.stdin.take());
-        let status = self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        let rest = self.lines.try_iter().collect();
-        assert!(status.success(), "cordon failed: {}", self.stderr());
-        (rest, self.stderr())
-    }
-}
-
 fn tool_names(list: &Value) -> Vec<String> {
     list["result"]["tools"]
         .as_array()
@@ -228,7 +151,7 @@ fn a_tool_with_a_key_twice_is_withheld_not_forwarded_as_it_is() {
         assert_eq!(refused["error"]["code"], -32602, "{user:?}: {refused}");
         let ok = c.call(3, "tools/call", json!({"name": "ls", "arguments": {}}));
         assert!(ok["result"].is_object(), "{ok}");
-        let (_, err) = c.finish();
+        let (_, err) = c.finish_ok();
         assert!(!w.received().contains("\"rm\""), "{}", w.received());
         assert!(
             err.contains(
@@ -253,7 +176,7 @@ fn a_key_twice_deep_inside_a_tool_or_spelled_with_escapes_withholds_it_too() {
         let mut c = w.start("");
         let list = c.call(1, "tools/list", json!({}));
         assert_eq!(tool_names(&list), ["ls"], "{user:?}: {list}");
-        let (_, err) = c.finish();
+        let (_, err) = c.finish_ok();
         for expected in [
             "tool \"deep\" cannot be inspected: the key \"type\" appears twice",
             "tool \"esc\" cannot be inspected: the key \"destructiveHint\" appears twice",
@@ -272,7 +195,7 @@ fn a_list_result_with_a_key_twice_outside_its_tools_becomes_an_error() {
         let mut c = w.start("");
         let reply = c.call(1, "tools/list", json!({}));
         assert_eq!(reply["error"]["code"], -32603, "{user:?}: {reply}");
-        c.finish();
+        c.finish_ok();
     }
 }
 
@@ -286,7 +209,7 @@ fn a_tools_call_without_id_never_reaches_the_server() {
         c.send_raw(b"{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"rm_rf\",\"arguments\":{}}}\n");
         // The barrier: what was sent before it has been decided on.
         assert_eq!(c.call(1, "ping", json!({}))["result"], json!({}));
-        let (rest, err) = c.finish();
+        let (rest, err) = c.finish_ok();
         assert!(rest.is_empty(), "{user:?}: {rest:?}");
         assert!(
             err.contains("host stdin (not forwarded): a tools/call request without an id"),
@@ -322,7 +245,7 @@ fn requests_without_a_usable_id_are_dropped_whatever_their_framing() {
         }
         c.send_raw(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
         assert_eq!(c.call(1, "ping", json!({}))["result"], json!({}));
-        c.finish();
+        c.finish_ok();
         let received = w.received();
         for name in ["rm_a", "rm_b", "rm_c", "ok_d", "rm_e", "rm_f"] {
             assert!(!received.contains(name), "{user:?}: {name} in {received}");
@@ -358,7 +281,7 @@ fn server_requests_without_an_id_never_reach_the_host() {
         let first = c.recv();
         assert_eq!(first["params"]["data"], "control", "{user:?}: {first}");
         assert_eq!(c.recv()["id"], 1);
-        let (rest, err) = c.finish();
+        let (rest, err) = c.finish_ok();
         assert!(rest.is_empty(), "{user:?}: {rest:?}");
         for method in [
             "sampling/createMessage",
@@ -413,7 +336,7 @@ fn resource_uris_are_matched_in_their_normal_form() {
             let reply = c.call(id, "resources/read", json!({"uri": uri}));
             assert!(reply["result"].is_object(), "{user:?} {uri}: {reply}");
         }
-        let (_, err) = c.finish();
+        let (_, err) = c.finish_ok();
         assert!(
             err.contains("its path has an escaped slash or backslash"),
             "{err}"
@@ -453,7 +376,7 @@ fn a_query_or_fragment_does_not_hide_a_denied_file() {
             json!({"uri": "file:///home/me/public.txt?raw"}),
         );
         assert!(ok["result"].is_object(), "{ok}");
-        c.finish();
+        c.finish_ok();
         assert!(!w.received().contains("secret"), "{}", w.received());
     }
 }
@@ -519,7 +442,7 @@ fn a_message_the_host_rewrites_after_inspection_reaches_the_server_as_inspected(
             "{user:?}: {reply}"
         );
         drop(host_w);
-        let (_, err) = c.finish();
+        let (_, err) = c.finish_ok();
         let received = w.received();
         assert!(
             !received.contains("drop_file"),
@@ -556,7 +479,7 @@ fn a_message_rewritten_before_cordon_reads_it_is_inspected_as_rewritten() {
         let reply = c.recv();
         assert_eq!(reply["error"]["code"], -32602, "{user:?}: {reply}");
         drop(host_w);
-        let (_, err) = c.finish();
+        let (_, err) = c.finish_ok();
         assert!(
             err.contains("refused tools/call: tool \"drop_file\""),
             "{err}"

@@ -2,6 +2,8 @@
 //! test, and running as an unprivileged user when the suite runs as root.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod conversation;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
