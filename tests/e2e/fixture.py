@@ -14,8 +14,8 @@ and every request is appended to the config's "log" file as one JSON line
 arrived from one that was answered. "ready" is printed once every port
 listens.
 
-Runs only inside the test's own network namespace, on addresses of its
-loopback interface.
+Runs only inside the test's own network namespaces: the suite's, and the
+test host that holds the public-looking stand-in address.
 """
 
 import datetime

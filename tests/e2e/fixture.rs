@@ -9,11 +9,11 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::setup::Setup;
+use crate::setup::{Setup, WEB, web_netns};
 
 /// A running fixture.py; killed when dropped.
 pub struct Fixture {
-    child: Child,
+    children: Vec<Child>,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -28,28 +28,50 @@ impl Fixture {
             .tempdir()
             .map_err(|e| e.to_string())?;
         let log = dir.path().join("log.jsonl");
-        let config = dir.path().join("config.json");
-        let body = json!({ "log": log, "servers": servers });
-        fs::write(&config, body.to_string()).map_err(|e| e.to_string())?;
-        let mut child = Command::new(&setup.python)
-            .arg(setup.script("fixture.py"))
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let mut line = String::new();
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        if line.trim() != "ready" {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("fixture.py did not start: {line:?}"));
+        // Servers on WEB run on the test host (its own network namespace),
+        // the others here; both log to the same file.
+        let (remote, local): (Vec<Value>, Vec<Value>) = servers
+            .as_array()
+            .ok_or("servers must be a list")?
+            .iter()
+            .cloned()
+            .partition(|s| s["host"] == WEB);
+        let mut children = Vec::new();
+        for (name, list, netns) in [("local", local, None), ("web", remote, Some(web_netns()))] {
+            if list.is_empty() {
+                continue;
+            }
+            let config = dir.path().join(format!("{name}.json"));
+            let body = json!({ "log": log, "servers": list });
+            fs::write(&config, body.to_string()).map_err(|e| e.to_string())?;
+            let mut command = match &netns {
+                Some(ns) => {
+                    let mut c = Command::new("ip");
+                    c.args(["netns", "exec", ns]).arg(&setup.python);
+                    c
+                }
+                None => Command::new(&setup.python),
+            };
+            let mut child = command
+                .arg(setup.script("fixture.py"))
+                .arg("serve")
+                .arg(&config)
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            let mut line = String::new();
+            let stdout = child.stdout.take().ok_or("no stdout")?;
+            BufReader::new(stdout)
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            children.push(child);
+            if line.trim() != "ready" {
+                stop(&mut children);
+                return Err(format!("fixture.py ({name}) did not start: {line:?}"));
+            }
         }
         Ok(Fixture {
-            child,
+            children,
             log,
             _dir: dir,
         })
@@ -99,7 +121,14 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.children);
+    }
+}
+
+/// Ends the fixture processes this test started, by their own handles.
+fn stop(children: &mut [Child]) {
+    for child in children {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

@@ -90,16 +90,25 @@ fn parse_servers(text: &str) -> BTreeMap<String, Pinned> {
 
 /// The address the suite's web stand-ins listen on besides 127.0.0.1: one
 /// from TEST-NET-3 (RFC 5737), which is not in any range cordon's network
-/// filter refuses, put on the loopback interface of the suite's own
-/// network namespace. Nothing sent to it leaves the machine.
+/// filter refuses. It lives in a second network namespace of the suite's
+/// (a test host, [`web_netns`]), joined to the suite's own by a veth pair:
+/// cordon refuses its own host's addresses like loopback, so a stand-in
+/// for a remote host must not be one of them. Nothing sent to it leaves
+/// the machine.
 pub const WEB: &str = "203.0.113.10";
 
-/// The suite's own network: a network namespace with only a loopback
-/// interface, holding 127.0.0.1 and [`WEB`] (nothing reaches a registry
-/// or the internet), and a mount namespace in which /etc/hosts also names
-/// api.github.com as [`WEB`], for the GitHub stand-in. Root only;
-/// everything the suite starts afterwards, cordon and its network filter
-/// included, lives in it.
+/// The test host holding [`WEB`]: a network namespace named after this
+/// process, so two runs cannot collide.
+pub fn web_netns() -> String {
+    format!("cordon-e2e-web-{}", std::process::id())
+}
+
+/// The suite's own network: a network namespace with a loopback interface
+/// and a veth pair to the test host [`web_netns`], which holds [`WEB`]
+/// (nothing reaches a registry or the internet), and a mount namespace in
+/// which /etc/hosts also names api.github.com as [`WEB`], for the GitHub
+/// stand-in. Root only; everything the suite starts afterwards, cordon
+/// and its network filter included, lives in it.
 pub struct Isolation {
     /// Holds the hosts file and the stand-in's certificate; world-readable.
     pub dir: tempfile::TempDir,
@@ -119,9 +128,21 @@ impl Isolation {
         )
         .map_err(|e| err("making / private", &e))?;
         let web = format!("{WEB}/32");
+        let ns = web_netns();
         for args in [
             &["link", "set", "lo", "up"][..],
-            &["addr", "add", &web, "dev", "lo"][..],
+            &["netns", "add", &ns][..],
+            &[
+                "link", "add", "e2e-host", "type", "veth", "peer", "name", "e2e-web", "netns", &ns,
+            ][..],
+            &["addr", "add", "192.0.2.1/24", "dev", "e2e-host"][..],
+            &["link", "set", "e2e-host", "up"][..],
+            &["route", "add", &web, "via", "192.0.2.2"][..],
+            &["-n", &ns, "link", "set", "lo", "up"][..],
+            &["-n", &ns, "addr", "add", "192.0.2.2/24", "dev", "e2e-web"][..],
+            &["-n", &ns, "link", "set", "e2e-web", "up"][..],
+            &["-n", &ns, "addr", "add", &web, "dev", "lo"][..],
+            &["-n", &ns, "route", "add", "default", "via", "192.0.2.1"][..],
         ] {
             let done = Command::new("ip")
                 .args(args)
@@ -177,5 +198,13 @@ impl Isolation {
             self.dir.path().join("cert.pem"),
             self.dir.path().join("key.pem"),
         )
+    }
+}
+
+impl Drop for Isolation {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &web_netns()])
+            .status();
     }
 }
