@@ -803,3 +803,60 @@ fn doctor_json_is_the_structured_status() {
     assert_eq!(layers[1]["state"], "enforced", "{text}");
     assert_eq!(v["ok"].as_bool().unwrap(), out.status.success(), "{text}");
 }
+
+/// `cordon run --dry-run -- /bin/true` with stderr on a terminal (`script`
+/// gives it a pty), `NO_COLOR` set to `no_color` when given.
+fn screen_on_terminal(env: &Env, no_color: Option<&str>) -> String {
+    let command = format!(
+        "{} run --dry-run -- /bin/true",
+        support::cordon_bin().display()
+    );
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &env.home)
+        .env("XDG_CONFIG_HOME", env.home.join(".config"))
+        .env("XDG_STATE_HOME", env.home.join(".local/state"))
+        .current_dir(&env.home);
+    if let Some(value) = no_color {
+        cmd.env("NO_COLOR", value);
+    }
+    let out = run(cmd, b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_screen_is_coloured_only_on_a_terminal_without_no_color() {
+    let env = Env::new(User::Current);
+    let tty = screen_on_terminal(&env, None);
+    assert!(tty.contains("\x1b[1m  command:"), "{tty:?}");
+    let tty = screen_on_terminal(&env, Some("1"));
+    assert!(
+        tty.contains("  command:") && !tty.contains('\x1b'),
+        "{tty:?}"
+    );
+    let piped = run(env.cordon(&["run", "--dry-run", "--", "/bin/true"]), b"");
+    let piped = stderr(&piped);
+    assert!(
+        piped.contains("  command:") && !piped.contains('\x1b'),
+        "{piped}"
+    );
+}
+
+#[test]
+fn after_consent_cordon_says_the_server_is_starting() {
+    let env = Env::new(User::Current);
+    let out = run(env.cordon(&["run", "--yes", "--", "/bin/true"]), b"");
+    let err = stderr(&out);
+    let screen_end = err.find("read-only system paths").unwrap_or(0);
+    let starting = err.find("cordon: starting the server in its sandbox");
+    assert!(starting.is_some_and(|at| at > screen_end), "{err}");
+    let dry = run(env.cordon(&["run", "--dry-run", "--", "/bin/true"]), b"");
+    assert!(
+        !stderr(&dry).contains("starting the server"),
+        "{}",
+        stderr(&dry)
+    );
+}
