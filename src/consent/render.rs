@@ -57,7 +57,7 @@ pub fn render(
     out.push_str(HEADLINE);
     out.push('\n');
     push_invocation(&mut out, inv);
-    push_policy(&mut out, policy, true);
+    push_policy(&mut out, policy);
     for entry in enforcement {
         let (label, text) = status_line(entry);
         field(&mut out, label, &text);
@@ -81,7 +81,7 @@ pub(super) fn status_line(entry: &LayerStatus) -> (&'static str, String) {
 /// The effective policy alone, as in [`render`] (for `cordon profile show`).
 pub fn render_policy(policy: &Policy) -> String {
     let mut out = String::new();
-    push_policy(&mut out, policy, true);
+    push_policy(&mut out, policy);
     out
 }
 
@@ -126,14 +126,14 @@ fn push_invocation(out: &mut String, inv: &Invocation) {
     field(out, "directory:", &show(&inv.cwd));
 }
 
-fn push_policy(out: &mut String, policy: &Policy, missing: bool) {
+fn push_policy(out: &mut String, policy: &Policy) {
     let mut profile = format!("{} ({})", escape_text(&policy.name), origin(policy));
     if !policy.description.is_empty() {
         let _ = write!(profile, ": {}", escape_text(&policy.description));
     }
     field(out, "profile:", &profile);
     push_env(out, policy);
-    push_grants(out, &policy.fs, missing);
+    push_grants(out, &policy.fs);
     for path in &policy.unprotect {
         let line = format!(
             "{}  (a mandatory protection, lifted by the profile)",
@@ -195,11 +195,10 @@ fn push_env(out: &mut String, policy: &Policy) {
 }
 
 /// Grants grouped by access, the most powerful first; within a group in
-/// policy order. Grants of paths that do not exist only with `missing`.
-fn push_grants(out: &mut String, grants: &[FsGrant], missing: bool) {
-    let grants: Vec<&FsGrant> = grants.iter().filter(|g| missing || g.exists).collect();
+/// policy order.
+fn push_grants(out: &mut String, grants: &[FsGrant]) {
     let mut accesses: Vec<Access> = Vec::new();
-    for g in &grants {
+    for g in grants {
         if !accesses.contains(&g.access) {
             accesses.push(g.access);
         }
@@ -211,7 +210,6 @@ fn push_grants(out: &mut String, grants: &[FsGrant], missing: bool) {
     for access in accesses {
         let label = format!("{}:", access_label(access));
         for (i, g) in grants.iter().filter(|g| g.access == access).enumerate() {
-            let g: &FsGrant = g;
             field(out, if i == 0 { &label } else { "" }, &grant_line(g));
         }
     }

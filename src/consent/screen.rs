@@ -278,3 +278,110 @@ pub fn screen(
     s.wrapped("also:", &line, Tone::Plain, 2);
     s.finish(colour)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::consent::test_support::{grant, invocation, policy};
+    use crate::policy::Access;
+    use crate::sandbox::Layer;
+
+    fn degraded(layer: Layer, reason: &str) -> LayerStatus {
+        LayerStatus {
+            layer,
+            state: State::Degraded {
+                reason: reason.into(),
+            },
+        }
+    }
+
+    fn enforced(layer: Layer) -> LayerStatus {
+        LayerStatus {
+            layer,
+            state: State::Enforced {
+                detail: "on".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn only_risk_is_listed_and_system_paths_are_counted() {
+        let mut p = policy();
+        p.fs.push(grant(
+            "/home/u/bin",
+            Access::READ_EXEC,
+            GrantSource::Profile,
+        ));
+        p.fs.push(grant("/home/u/notes", Access::READ, GrantSource::Profile));
+        p.fs.push(grant("/etc/ssl/certs", Access::READ, GrantSource::Profile));
+        let mut absent = grant("/home/u/.nvm", Access::READ_EXEC, GrantSource::Profile);
+        absent.exists = false;
+        p.fs.push(absent);
+        let report = [
+            enforced(Layer::Landlock),
+            enforced(Layer::Landlock),
+            degraded(Layer::Limits, "tmp = 1 GiB (the default): no namespaces"),
+        ];
+        let t = screen(&p, &invocation(&["server"]), &report, Path::new(""), false);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[1].starts_with("  command:     server"), "{t}");
+        assert!(lines[2].starts_with("  executable:"), "{t}");
+        assert!(
+            t.contains("  writes:      /srv/notes  [command line]\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("  runs code:   /home/u/bin  [profile, exec]\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("  reads:       /home/u/notes  [profile]\n"),
+            "{t}"
+        );
+        assert!(!t.contains(".nvm"), "{t}");
+        assert!(!t.contains("/etc/ssl/certs"), "{t}");
+        assert!(t.contains("  enforced:    landlock\n"), "{t}");
+        assert!(
+            t.contains("  degraded:    limits: tmp = 1 GiB (the default)"),
+            "{t}"
+        );
+        // /usr [group runtime] and /etc/ssl/certs; not the executable.
+        assert!(t.contains("  also:        2 read-only system paths"), "{t}");
+        assert!(!t.contains('\x1b'), "{t}");
+    }
+
+    #[test]
+    fn lines_are_cut_and_wrapped_to_80_columns() {
+        let mut p = policy();
+        let long = format!("/srv/{}", "x".repeat(200));
+        p.fs.push(grant(&long, Access::READ_WRITE, GrantSource::Profile));
+        let report = [degraded(Layer::Protections, &"word ".repeat(60))];
+        let t = screen(
+            &p,
+            &invocation(&["server", &"a".repeat(300)]),
+            &report,
+            Path::new(""),
+            false,
+        );
+        for line in t.lines() {
+            assert!(line.chars().count() <= SCREEN_WIDTH, "{line}");
+        }
+        assert!(t.contains("xxx...\n"), "{t}");
+        assert_eq!(t.lines().filter(|l| l.contains("word")).count(), 2, "{t}");
+    }
+
+    #[test]
+    fn colour_wraps_whole_lines_from_cordon_only() {
+        let mut inv = invocation(&["server\x1b[31m"]);
+        inv.cwd = "/".into();
+        let t = screen(&policy(), &inv, &[], Path::new(""), true);
+        assert!(t.starts_with("\x1b[1mcordon: about to run"), "{t:?}");
+        assert!(
+            t.contains("\x1b[1m  command:     $'server\\x1b[31m'\x1b[0m\n"),
+            "{t:?}"
+        );
+        let plain = screen(&policy(), &inv, &[], Path::new(""), false);
+        assert!(!plain.contains('\x1b'), "{plain:?}");
+    }
+}
