@@ -23,7 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Run(args) => run_server(args),
         Command::Profile(cmd) => profile_command(cmd),
-        Command::Doctor => doctor(),
+        Command::Doctor { json } => doctor(json),
         Command::Approve(args) => approve(args),
         Command::Vet(args) => vet(args),
         Command::Config(cmd) => config_command(cmd),
@@ -198,11 +198,16 @@ fn stage(args: &LaunchArgs, allocate: bool) -> Result<Staged, Error> {
     let private_tmp = prepared.private_tmp.as_ref().map(tempfile::TempDir::path);
     crate::mcp::audit::check_placement(&launch.policy, &host.state, private_tmp)
         .map_err(crate::mcp::McpError::from)?;
+    let style = consent::Style {
+        details: args.details,
+        colour: colour_stderr(),
+    };
     let text = consent::render(
         &launch.policy,
         &launch.invocation,
-        &prepared.report.lines,
+        &prepared.report.entries,
         &ctx.home,
+        style,
     );
     Ok(Staged {
         ctx,
@@ -211,6 +216,13 @@ fn stage(args: &LaunchArgs, allocate: bool) -> Result<Staged, Error> {
         prepared,
         text,
     })
+}
+
+/// Colour on stderr: only on a terminal, and not when `NO_COLOR` is set
+/// to anything non-empty (no-color.org).
+fn colour_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
@@ -235,6 +247,10 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         (Outcome::DryRun, _) => return Ok(ExitCode::SUCCESS),
         (Outcome::Refused, _) => return Err(Error::Refused),
     };
+    let _ = writeln!(
+        std::io::stderr(),
+        "cordon: starting the server in its sandbox"
+    );
     let signals = session::signal_fd().map_err(|e| Error::Io {
         what: "cannot set up signal handling".into(),
         source: e.into(),
@@ -657,11 +673,11 @@ fn check_file(file: &Path, ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
-fn doctor() -> Result<ExitCode, Error> {
+fn doctor(json: bool) -> Result<ExitCode, Error> {
     let ctx = Context::from_env()?;
     let policy = profile::load(profile::DEFAULT_PROFILE, &ctx)?;
     let probe = Probe::run();
-    let ok = crate::doctor::report(&probe, &policy).map_err(|e| Error::Io {
+    let ok = crate::doctor::report(&probe, &policy, json).map_err(|e| Error::Io {
         what: "cannot write to stdout".into(),
         source: e,
     })?;

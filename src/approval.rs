@@ -40,6 +40,8 @@ impl LaunchRequest {
             no_namespaces,
             pin,
             command,
+            // How much of the screen is shown is not part of what is approved.
+            details: _,
         } = args.clone();
         LaunchRequest {
             profile,

@@ -64,7 +64,11 @@ pub enum Command {
     Profile(ProfileCommand),
 
     /// Report what this kernel lets cordon enforce, one line per mechanism.
-    Doctor,
+    Doctor {
+        /// Print the status as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 
     /// Show the exact command and its sandbox, ask, and record the approval
     /// so that a host may start exactly this later without a terminal.
@@ -294,6 +298,12 @@ pub struct LaunchArgs {
     /// (an approval is bound to this option and its file's path).
     #[arg(long, value_name = "FILE")]
     pub pin: Option<PathBuf>,
+
+    /// Show the whole sandbox before asking: every path granted (missing
+    /// optional ones too) and each enforcement detail. By default only
+    /// what carries risk is shown, to fit one terminal screen.
+    #[arg(long)]
+    pub details: bool,
 
     /// The server's command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]

@@ -1,69 +1,102 @@
 //! `cordon doctor`: what this kernel lets cordon enforce, one line per
-//! mechanism, from the same probe `run` uses.
+//! mechanism (or `--json`), from the same probe `run` uses.
 
 use std::io::Write;
 
 use crate::policy::{Policy, Requirement};
-use crate::sandbox::Probe;
 use crate::sandbox::landlock::PINNED_ABI;
+use crate::sandbox::{Layer, LayerStatus, Probe, State};
 
-/// One mechanism's line and whether `policy` can run with it.
-struct Line {
-    text: String,
-    fatal: bool,
+/// One mechanism's status, and whether `policy` needs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mechanism {
+    #[serde(flatten)]
+    pub status: LayerStatus,
+    /// Missing, and required by the profile: the profile cannot run here.
+    pub fatal: bool,
 }
 
-fn lines(probe: &Probe, policy: &Policy) -> Vec<Line> {
-    let required = |r: Requirement| r == Requirement::Required;
+/// What this kernel lets cordon enforce, per layer, and the facts beside
+/// them (AppArmor's restriction of user namespaces, memfd sealing).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub ok: bool,
+    pub layers: Vec<Mechanism>,
+    pub notes: Vec<String>,
+}
+
+pub fn status(probe: &Probe, policy: &Policy) -> Status {
     let pinned = PINNED_ABI as u32;
-    let landlock = match &probe.landlock {
-        Ok(v) => Line {
-            text: format!(
-                "landlock: ok, kernel ABI {v}; cordon enforces ABI {} ({})",
-                (*v).min(pinned),
-                landlock_rights((*v).min(pinned))
-            ),
-            fatal: false,
-        },
-        Err(e) => Line {
-            text: format!("landlock: MISSING: {e}"),
-            fatal: required(policy.mechanisms.landlock),
-        },
+    let mechanism = |layer: Layer, found: Result<String, String>, req: Requirement| {
+        let (state, fatal) = match found {
+            Ok(detail) => (State::Enforced { detail }, false),
+            Err(reason) if req == Requirement::Off => (State::Off { reason }, false),
+            Err(reason) => (State::Degraded { reason }, req == Requirement::Required),
+        };
+        Mechanism {
+            status: LayerStatus { layer, state },
+            fatal,
+        }
     };
-    let seccomp = match &probe.seccomp {
-        Ok(()) => Line {
-            text: "seccomp: ok, filters available".into(),
-            fatal: false,
-        },
-        Err(e) => Line {
-            text: format!("seccomp: MISSING: {e}"),
-            fatal: required(policy.mechanisms.seccomp),
-        },
+    let m = &policy.mechanisms;
+    let landlock = probe.landlock.as_ref().map(|v| {
+        format!(
+            "kernel ABI {v}; cordon enforces ABI {} ({})",
+            (*v).min(pinned),
+            landlock_rights((*v).min(pinned))
+        )
+    });
+    let seccomp = probe
+        .seccomp
+        .as_ref()
+        .map(|()| "filters available".to_owned());
+    let userns = probe.user_namespaces.as_ref().map(|()| {
+        "unprivileged user namespace with mount, pid, net, ipc, uts, cgroup and a fresh /proc"
+            .to_owned()
+    });
+    let layers = vec![
+        mechanism(
+            Layer::Landlock,
+            landlock.map_err(|e| e.to_string()),
+            m.landlock,
+        ),
+        mechanism(
+            Layer::Seccomp,
+            seccomp.map_err(|e| e.to_string()),
+            m.seccomp,
+        ),
+        mechanism(
+            Layer::Namespaces,
+            userns.map_err(|e| e.to_string()),
+            m.namespaces,
+        ),
+    ];
+    let apparmor = match probe.apparmor_userns_restricted {
+        None => "apparmor userns restriction: not present on this kernel".into(),
+        Some(false) => "apparmor userns restriction: present, off (kernel.apparmor_restrict_unprivileged_userns = 0)".into(),
+        Some(true) => "apparmor userns restriction: ON (kernel.apparmor_restrict_unprivileged_userns = 1): cordon needs its AppArmor profile to create namespaces".into(),
     };
-    let userns = match &probe.user_namespaces {
-        Ok(()) => Line {
-            text: "namespaces: ok, unprivileged user namespace with mount, pid, net, ipc, uts, cgroup and a fresh /proc".into(),
-            fatal: false,
-        },
-        Err(e) => Line { text: format!("namespaces: MISSING: {e}"), fatal: required(policy.mechanisms.namespaces) },
+    let memfd = if crate::sandbox::seccomp::memfd_noexec_seal_supported() {
+        "memfd: ok, memfds can be sealed against execution (MFD_NOEXEC_SEAL); cordon refuses the others unless a profile lists memfd_create in seccomp.allow".into()
+    } else {
+        "memfd: the kernel lacks MFD_NOEXEC_SEAL (Linux 6.3): memfd_create fails inside cordon unless a profile lists it in seccomp.allow".into()
     };
-    let apparmor = Line {
-        text: match probe.apparmor_userns_restricted {
-            None => "apparmor userns restriction: not present on this kernel".into(),
-            Some(false) => "apparmor userns restriction: present, off (kernel.apparmor_restrict_unprivileged_userns = 0)".into(),
-            Some(true) => "apparmor userns restriction: ON (kernel.apparmor_restrict_unprivileged_userns = 1): cordon needs its AppArmor profile to create namespaces".into(),
-        },
-        fatal: false,
-    };
-    let memfd = Line {
-        text: if crate::sandbox::seccomp::memfd_noexec_seal_supported() {
-            "memfd: ok, memfds can be sealed against execution (MFD_NOEXEC_SEAL); cordon refuses the others unless a profile lists memfd_create in seccomp.allow".into()
-        } else {
-            "memfd: the kernel lacks MFD_NOEXEC_SEAL (Linux 6.3): memfd_create fails inside cordon unless a profile lists it in seccomp.allow".into()
-        },
-        fatal: false,
-    };
-    vec![landlock, seccomp, userns, apparmor, memfd]
+    Status {
+        ok: !layers.iter().any(|l| l.fatal),
+        layers,
+        notes: vec![apparmor, memfd],
+    }
+}
+
+/// One line per layer: `landlock: ok, …` or `landlock: MISSING: …`.
+fn line(m: &Mechanism) -> String {
+    let layer = m.status.layer;
+    match &m.status.state {
+        State::Enforced { detail } => format!("{layer}: ok, {detail}"),
+        State::Degraded { reason } | State::Off { reason } => {
+            format!("{layer}: MISSING: {reason}")
+        }
+    }
 }
 
 fn landlock_rights(abi: u32) -> String {
@@ -86,20 +119,27 @@ fn landlock_rights(abi: u32) -> String {
     parts.join(", ")
 }
 
-/// Prints the report on stdout; returns whether everything `policy` (the
-/// default profile) requires is present.
-pub fn report(probe: &Probe, policy: &Policy) -> std::io::Result<bool> {
+/// Prints the status on stdout, as lines or as JSON; returns whether
+/// everything `policy` (the default profile) requires is present.
+pub fn report(probe: &Probe, policy: &Policy, json: bool) -> std::io::Result<bool> {
+    let status = status(probe, policy);
     let mut out = std::io::stdout().lock();
-    let mut ok = true;
-    for line in lines(probe, policy) {
-        writeln!(out, "{}", line.text)?;
-        ok &= !line.fatal;
+    if json {
+        serde_json::to_writer_pretty(&mut out, &status)?;
+        writeln!(out)?;
+        return Ok(status.ok);
     }
-    if !ok {
+    for m in &status.layers {
+        writeln!(out, "{}", line(m))?;
+    }
+    for note in &status.notes {
+        writeln!(out, "{note}")?;
+    }
+    if !status.ok {
         writeln!(
             out,
             "the default profile cannot run here: a mechanism it requires is missing"
         )?;
     }
-    Ok(ok)
+    Ok(status.ok)
 }

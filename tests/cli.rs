@@ -644,3 +644,219 @@ fn a_cached_namespace_probe_that_proves_wrong_fails_closed_and_is_dropped() {
     assert!(marker.exists());
     assert!(entry.exists());
 }
+
+/// A representative command for each shipped profile; a profile added
+/// without one fails the screen test.
+fn representative(profile: &str, work: &str) -> Option<Vec<String>> {
+    let npx = |pkg: &str| vec!["npx".into(), "-y".into(), pkg.to_owned()];
+    let uvx = |pkg: &str| vec!["uvx".into(), pkg.to_owned()];
+    let mut argv = match profile {
+        "default" => vec!["my-server".to_owned()],
+        "everything" => npx("@modelcontextprotocol/server-everything"),
+        "filesystem" => npx("@modelcontextprotocol/server-filesystem"),
+        "github" => npx("@modelcontextprotocol/server-github"),
+        "memory" => npx("@modelcontextprotocol/server-memory"),
+        "sequential-thinking" => npx("@modelcontextprotocol/server-sequential-thinking"),
+        "fetch" => uvx("mcp-server-fetch"),
+        "git" => uvx("mcp-server-git"),
+        "sqlite" => uvx("mcp-server-sqlite"),
+        "time" => uvx("mcp-server-time"),
+        _ => return None,
+    };
+    match profile {
+        "filesystem" => argv.push(work.to_owned()),
+        "git" => argv.extend(["--repository".to_owned(), work.to_owned()]),
+        "sqlite" => argv.extend(["--db-path".to_owned(), format!("{work}/test.db")]),
+        _ => {}
+    }
+    Some(argv)
+}
+
+/// `cordon run --dry-run` of `argv` with `bin` first on PATH, NO_COLOR set.
+fn dry_run_screen(env: &Env, bin: &Path, profile: &str, argv: &[String], extra: &[&str]) -> String {
+    let mut args = vec!["run", "--dry-run", "-p", profile];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend(argv.iter().map(String::as_str));
+    let mut cmd = env.cordon(&args);
+    cmd.env(
+        "PATH",
+        format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+    )
+    .env("NO_COLOR", "1");
+    let out = run(cmd, b"");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{profile}: {err}");
+    err
+}
+
+/// Stand-ins for the launchers the shipped profiles run (npx, uvx, the
+/// default profile's server), so the screen does not depend on what is
+/// installed.
+fn launchers(env: &Env) -> PathBuf {
+    let bin = env.home.join("bin");
+    for name in ["npx", "uvx", "my-server"] {
+        env.write(&format!("home/bin/{name}"), "#!/bin/sh\nexit 0\n");
+        let path = bin.join(name);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        env.give(&path);
+    }
+    env.give(&bin);
+    bin
+}
+
+#[test]
+fn the_default_screen_of_every_shipped_profile_fits_80_by_24() {
+    let env = Env::new(User::Current);
+    let bin = launchers(&env);
+    let work = env.work.to_str().unwrap().to_owned();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let argv = representative(&name, &work)
+            .unwrap_or_else(|| panic!("no representative command for profile {name}"));
+        let screen = dry_run_screen(&env, &bin, &name, &argv, &[]);
+        let lines: Vec<&str> = screen.lines().collect();
+        // One line is left for the question "Run this command? [y/N]".
+        assert!(lines.len() < 24, "{name}: {} lines\n{screen}", lines.len());
+        for line in &lines {
+            assert!(
+                line.chars().count() <= 80,
+                "{name}: too wide: {line}\n{screen}"
+            );
+        }
+        assert!(
+            !screen.contains('\x1b'),
+            "{name}: colour with NO_COLOR\n{screen}"
+        );
+        assert!(lines[1].starts_with("  command:"), "{name}\n{screen}");
+        assert!(lines[1].contains(&argv[0]), "{name}\n{screen}");
+        assert!(lines[2].starts_with("  executable:"), "{name}\n{screen}");
+        assert!(
+            screen.contains("read-only system paths"),
+            "{name}\n{screen}"
+        );
+        assert!(screen.contains("--details"), "{name}\n{screen}");
+        seen += 1;
+    }
+    assert!(
+        seen >= 10,
+        "only {seen} profiles found in {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn missing_optional_paths_are_shown_only_with_details() {
+    let env = Env::new(User::Current);
+    let bin = launchers(&env);
+    let profile = env.write(
+        "optional.toml",
+        "schema = 1\ndescription = \"an optional path\"\n\
+         [filesystem]\ngroups = [\"runtime\"]\nread = [\"~/absent-on-purpose?\"]\n",
+    );
+    let profile = profile.to_str().unwrap();
+    let argv = vec!["my-server".to_owned()];
+    let screen = dry_run_screen(&env, &bin, profile, &argv, &[]);
+    assert!(!screen.contains("absent-on-purpose"), "{screen}");
+    assert!(!screen.contains("does not exist"), "{screen}");
+    let details = dry_run_screen(&env, &bin, profile, &argv, &["--details"]);
+    assert!(
+        details
+            .lines()
+            .any(|l| l.contains("absent-on-purpose") && l.contains("does not exist; optional")),
+        "{details}"
+    );
+    assert!(details.contains("  enforced:        "), "{details}");
+}
+
+#[test]
+fn doctor_json_is_the_structured_status() {
+    let env = Env::new(User::Current);
+    let out = run(env.cordon(&["doctor", "--json"]), b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let layers = v["layers"].as_array().unwrap();
+    let names: Vec<&str> = layers
+        .iter()
+        .map(|l| l["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["landlock", "seccomp", "namespaces"], "{text}");
+    for layer in layers {
+        let state = layer["state"].as_str().unwrap();
+        match state {
+            "enforced" => assert!(layer["detail"].is_string(), "{text}"),
+            "degraded" | "off" => assert!(layer["reason"].is_string(), "{text}"),
+            other => panic!("state {other}: {text}"),
+        }
+        assert!(layer["fatal"].is_boolean(), "{text}");
+    }
+    let abi = landlock_abi();
+    assert_eq!(layers[0]["state"] == "enforced", abi > 0, "{text}");
+    assert_eq!(layers[1]["state"], "enforced", "{text}");
+    assert_eq!(v["ok"].as_bool().unwrap(), out.status.success(), "{text}");
+}
+
+/// `cordon run --dry-run -- /bin/true` with stderr on a terminal (`script`
+/// gives it a pty), `NO_COLOR` set to `no_color` when given.
+fn screen_on_terminal(env: &Env, no_color: Option<&str>) -> String {
+    let command = format!(
+        "{} run --dry-run -- /bin/true",
+        support::cordon_bin().display()
+    );
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &env.home)
+        .env("XDG_CONFIG_HOME", env.home.join(".config"))
+        .env("XDG_STATE_HOME", env.home.join(".local/state"))
+        .current_dir(&env.home);
+    if let Some(value) = no_color {
+        cmd.env("NO_COLOR", value);
+    }
+    let out = run(cmd, b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_screen_is_coloured_only_on_a_terminal_without_no_color() {
+    let env = Env::new(User::Current);
+    let tty = screen_on_terminal(&env, None);
+    assert!(tty.contains("\x1b[1m  command:"), "{tty:?}");
+    let tty = screen_on_terminal(&env, Some("1"));
+    assert!(
+        tty.contains("  command:") && !tty.contains('\x1b'),
+        "{tty:?}"
+    );
+    let piped = run(env.cordon(&["run", "--dry-run", "--", "/bin/true"]), b"");
+    let piped = stderr(&piped);
+    assert!(
+        piped.contains("  command:") && !piped.contains('\x1b'),
+        "{piped}"
+    );
+}
+
+#[test]
+fn after_consent_cordon_says_the_server_is_starting() {
+    let env = Env::new(User::Current);
+    let out = run(env.cordon(&["run", "--yes", "--", "/bin/true"]), b"");
+    let err = stderr(&out);
+    let screen_end = err.find("read-only system paths").unwrap_or(0);
+    let starting = err.find("cordon: starting the server in its sandbox");
+    assert!(starting.is_some_and(|at| at > screen_end), "{err}");
+    let dry = run(env.cordon(&["run", "--dry-run", "--", "/bin/true"]), b"");
+    assert!(
+        !stderr(&dry).contains("starting the server"),
+        "{}",
+        stderr(&dry)
+    );
+}

@@ -17,6 +17,7 @@ pub mod digest;
 mod prompt;
 mod quote;
 mod render;
+mod screen;
 pub mod store;
 mod warn;
 
@@ -26,7 +27,8 @@ use std::path::PathBuf;
 
 pub use prompt::{QUESTION, ask, ask_on, obtain};
 pub use quote::{escape_os, escape_text, quote_argv, shell_quote};
-pub use render::{render, render_policy};
+pub use render::{Style, render, render_policy};
+pub use screen::{SCREEN_LINES, SCREEN_WIDTH};
 pub use warn::warnings;
 
 pub use binding::{BindError, Binding, Subject, bind};

@@ -19,6 +19,7 @@ use crate::policy::{
     Access, FsGrant, GrantSource, Limits, Network, NetworkMode, Policy, Ports, SyscallAction,
     SyscallPolicy,
 };
+use crate::sandbox::{LayerStatus, State};
 
 const HEADLINE: &str = "cordon: about to run a local MCP server \
                         (this is code execution with your rights, inside the sandbox below)";
@@ -26,25 +27,55 @@ const HEADLINE: &str = "cordon: about to run a local MCP server \
 /// Width of the label column, wide enough for `read+write+exec:`.
 const LABEL_WIDTH: usize = 17;
 
-/// The full consent text: the command, what exactly is executed, the
-/// effective policy, what the kernel will enforce (`enforcement`, lines
-/// prepared by the sandbox code) and the [`warnings`].
+/// How to render: the full text (`--details`) or the screen that fits
+/// 80x24, and whether to colour it (a terminal without `NO_COLOR`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub details: bool,
+    pub colour: bool,
+}
+
+/// The consent text: the command, what exactly is executed, the effective
+/// policy, what the kernel will enforce (`enforcement`, prepared by the
+/// sandbox code) and the [`warnings`]. By default only what carries risk,
+/// in at most [`SCREEN_LINES`] lines of at most [`SCREEN_WIDTH`] columns;
+/// everything with `style.details`.
 ///
 /// `home` is the user's home directory (`$HOME`), used by the warnings to
 /// recognise sensitive grants; pass an empty path when it is unknown.
-pub fn render(policy: &Policy, inv: &Invocation, enforcement: &[String], home: &Path) -> String {
+pub fn render(
+    policy: &Policy,
+    inv: &Invocation,
+    enforcement: &[LayerStatus],
+    home: &Path,
+    style: Style,
+) -> String {
+    if !style.details {
+        return super::screen::screen(policy, inv, enforcement, home, style.colour);
+    }
     let mut out = String::new();
     out.push_str(HEADLINE);
     out.push('\n');
     push_invocation(&mut out, inv);
     push_policy(&mut out, policy);
-    for line in enforcement {
-        field(&mut out, "enforced:", &escape_text(line));
+    for entry in enforcement {
+        let (label, text) = status_line(entry);
+        field(&mut out, label, &text);
     }
     for warning in warnings(policy, inv, home) {
         field(&mut out, "warning:", &warning);
     }
     out
+}
+
+/// The label and escaped text of one enforcement entry.
+pub(super) fn status_line(entry: &LayerStatus) -> (&'static str, String) {
+    let (label, text) = match &entry.state {
+        State::Enforced { detail } => ("enforced:", detail),
+        State::Degraded { reason } => ("degraded:", reason),
+        State::Off { reason } => ("off:", reason),
+    };
+    (label, format!("{}: {}", entry.layer, escape_text(text)))
 }
 
 /// The effective policy alone, as in [`render`] (for `cordon profile show`).
@@ -55,11 +86,11 @@ pub fn render_policy(policy: &Policy) -> String {
 }
 
 /// One `  label:   value` line.
-fn field(out: &mut String, label: &str, value: &str) {
+pub(super) fn field(out: &mut String, label: &str, value: &str) {
     let _ = writeln!(out, "  {label:<LABEL_WIDTH$}{value}");
 }
 
-fn show(path: &Path) -> String {
+pub(super) fn show(path: &Path) -> String {
     escape_os(path.as_os_str())
 }
 
@@ -295,7 +326,7 @@ fn limits(l: &Limits) -> String {
 }
 
 /// Exact byte counts in the largest binary unit that divides them.
-fn bytes(n: u64) -> String {
+pub(super) fn bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 4] = [
         ("TiB", 1 << 40),
         ("GiB", 1 << 30),
@@ -346,9 +377,24 @@ mod tests {
         render(
             policy,
             &invocation(argv),
-            &["landlock: ABI 7, enforced".to_owned()],
+            &landlock(),
             Path::new(""),
+            DETAILS,
         )
+    }
+
+    const DETAILS: Style = Style {
+        details: true,
+        colour: false,
+    };
+
+    fn landlock() -> Vec<LayerStatus> {
+        vec![LayerStatus {
+            layer: crate::sandbox::Layer::Landlock,
+            state: State::Enforced {
+                detail: "ABI 7".into(),
+            },
+        }]
     }
 
     #[test]
@@ -372,7 +418,7 @@ mod tests {
         assert!(t.contains("  read+exec:       /usr  [group runtime]\n"));
         assert!(t.contains("  network:         none"));
         assert!(t.contains("address space 4 GiB"));
-        assert!(t.contains("  enforced:        landlock: ABI 7, enforced\n"));
+        assert!(t.contains("  enforced:        landlock: ABI 7\n"));
         assert!(t.contains("5s to exit"));
         assert!(t.ends_with('\n'));
         assert_eq!(
@@ -397,7 +443,7 @@ mod tests {
         p.env.set.insert("X".into(), OsString::from("v\x1b[2J"));
         let mut inv = invocation(&["server", "arg\x1b[31m", "rtl\u{202e}gpj.exe"]);
         inv.cwd = PathBuf::from("/tmp/\x1bc");
-        let t = render(&p, &inv, &[], Path::new(""));
+        let t = render(&p, &inv, &[], Path::new(""), DETAILS);
         assert!(
             !t.contains('\x1b') && !t.contains('\u{202e}') && !t.contains('\x07'),
             "{t}"

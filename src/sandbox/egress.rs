@@ -24,7 +24,7 @@ use nix::errno::Errno;
 
 use super::mounts::Overrides;
 use super::netfiles;
-use super::{EnforcementReport, HostPaths, SandboxError};
+use super::{EnforcementReport, HostPaths, Layer, SandboxError};
 use crate::egress::{Config, Role};
 use crate::policy::{NetworkMode, Policy, PortRange, Ports};
 use crate::sockets::{self, MAX_FDS, SockAddr};
@@ -254,20 +254,26 @@ fn report_filtered(
     overrides: &Overrides,
     report: &mut EnforcementReport,
 ) {
-    report.enforced(format!(
-        "network filtered: {} destinations, reached only through cordon's forwarder (HTTP proxy 127.0.0.1:{proxy}, names at {DNS_ADDR})",
+    report.enforced(Layer::Network, format!(
+        "filtered: {} destinations, reached only through cordon's forwarder (HTTP proxy 127.0.0.1:{proxy}, names at {DNS_ADDR})",
         policy.network.allow.len()
     ));
     if let Some(resolver) = resolver {
-        report.enforced(format!(
-            "network filtered: names resolved by {resolver} ({RESOLVER_ENV}), not the system resolver"
-        ));
+        report.enforced(
+            Layer::Network,
+            format!(
+                "filtered: names resolved by {resolver} ({RESOLVER_ENV}), not the system resolver"
+            ),
+        );
     }
     for dir in &overrides.hide {
-        report.enforced(format!(
-            "network filtered: {} hidden (its sockets resolve names outside the filter)",
-            dir.display()
-        ));
+        report.enforced(
+            Layer::Network,
+            format!(
+                "filtered: {} hidden (its sockets resolve names outside the filter)",
+                dir.display()
+            ),
+        );
     }
 }
 

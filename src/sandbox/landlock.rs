@@ -13,7 +13,7 @@ use landlock::{
     Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
 };
 
-use super::{EnforcementReport, Probe, SandboxError};
+use super::{EnforcementReport, Layer, Probe, SandboxError};
 use crate::policy::{self, NetworkMode, Policy, Ports, Requirement};
 use crate::sys::{self, SysResult};
 
@@ -84,9 +84,10 @@ pub fn prepare(
     let kernel_abi = match (&probe.landlock, policy.mechanisms.landlock) {
         (Ok(v), _) => *v,
         (Err(reason), Requirement::BestEffort) => {
-            report.degraded(format!(
-                "landlock: unavailable ({reason}); filesystem and TCP port rules"
-            ));
+            report.degraded(
+                Layer::Landlock,
+                format!("unavailable ({reason}); filesystem and TCP port rules"),
+            );
             return Ok(None);
         }
         (Err(reason), _) => {
@@ -134,21 +135,30 @@ impl PreparedLandlock {
 }
 
 fn report_landlock(policy: &Policy, effective: u32, kernel: u32, report: &mut EnforcementReport) {
-    report.enforced(format!(
-        "landlock: enforced, ABI {effective} (kernel {kernel}, cordon pinned {})",
-        PINNED_ABI as u32
-    ));
+    report.enforced(
+        Layer::Landlock,
+        format!(
+            "ABI {effective} (kernel {kernel}, cordon pinned {})",
+            PINNED_ABI as u32
+        ),
+    );
     if effective < 3 {
-        report.degraded("landlock: truncation outside write grants (needs ABI 3)".into());
+        report.degraded(
+            Layer::Landlock,
+            "truncation outside write grants (needs ABI 3)".into(),
+        );
     }
     if effective < 4 && policy.network.mode != NetworkMode::None {
-        report.degraded("landlock: TCP port rules (needs ABI 4)".into());
+        report.degraded(Layer::Landlock, "TCP port rules (needs ABI 4)".into());
     }
     if effective < 5 {
-        report.degraded("landlock: ioctl on devices (needs ABI 5)".into());
+        report.degraded(Layer::Landlock, "ioctl on devices (needs ABI 5)".into());
     }
     if effective < 6 {
-        report.degraded("landlock: abstract unix socket and signal scoping (needs ABI 6)".into());
+        report.degraded(
+            Layer::Landlock,
+            "abstract unix socket and signal scoping (needs ABI 6)".into(),
+        );
     }
 }
 

@@ -29,23 +29,99 @@ use crate::policy::{LimitEnforcement, NetworkMode, Policy, Requirement};
 pub use probe::Probe;
 pub use protect::HostPaths;
 
-/// Which layers will be enforced for this launch, and which are degraded.
+/// A part of the sandbox whose status a launch reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    Namespaces,
+    Landlock,
+    Seccomp,
+    Network,
+    /// Masks of protected paths and cleaned configuration files.
+    Protections,
+    Tmp,
+    /// Resource limits: rlimits and cgroups.
+    Limits,
+    /// Process hygiene: session, no_new_privs, capabilities, descriptors.
+    Process,
+}
+
+impl Layer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Namespaces => "namespaces",
+            Layer::Landlock => "landlock",
+            Layer::Seccomp => "seccomp",
+            Layer::Network => "network",
+            Layer::Protections => "protections",
+            Layer::Tmp => "/tmp",
+            Layer::Limits => "limits",
+            Layer::Process => "process",
+        }
+    }
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a launch does with one part of a layer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum State {
+    Enforced {
+        detail: String,
+    },
+    /// Applied in part, or not at all although the profile asked for it
+    /// (best-effort): the protection is missing.
+    Degraded {
+        reason: String,
+    },
+    /// Turned off by the profile or the command line.
+    Off {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LayerStatus {
+    pub layer: Layer,
+    #[serde(flatten)]
+    pub state: State,
+}
+
+/// What the kernel will enforce for this launch, one entry per fact, in
+/// the order prepare found them. Rendered by the consent screen; asserted
+/// on as data.
 #[derive(Debug, Clone, Default)]
 pub struct EnforcementReport {
-    /// One line per layer, e.g. "landlock: enforced (ABI 7)".
-    pub lines: Vec<String>,
-    /// One line per protection that is NOT enforced (best-effort profiles).
-    pub degraded: Vec<String>,
+    pub entries: Vec<LayerStatus>,
 }
 
 impl EnforcementReport {
-    fn enforced(&mut self, line: String) {
-        self.lines.push(line);
+    fn enforced(&mut self, layer: Layer, detail: String) {
+        let state = State::Enforced { detail };
+        self.entries.push(LayerStatus { layer, state });
     }
 
-    fn degraded(&mut self, line: String) {
-        self.lines.push(format!("{line} (NOT ENFORCED)"));
-        self.degraded.push(line);
+    fn degraded(&mut self, layer: Layer, reason: String) {
+        let state = State::Degraded { reason };
+        self.entries.push(LayerStatus { layer, state });
+    }
+
+    fn off(&mut self, layer: Layer, reason: String) {
+        let state = State::Off { reason };
+        self.entries.push(LayerStatus { layer, state });
+    }
+
+    /// The entries for `layer`.
+    pub fn layer(&self, layer: Layer) -> impl Iterator<Item = &State> {
+        self.entries
+            .iter()
+            .filter(move |e| e.layer == layer)
+            .map(|e| &e.state)
     }
 }
 
@@ -301,7 +377,7 @@ pub fn prepare(
         &mut report,
     )?;
     if !namespaces && policy.network.mode == NetworkMode::Loopback {
-        report.degraded("network loopback: without a network namespace the host's loopback and network are reachable (only Landlock's TCP port rules apply)".into());
+        report.degraded(Layer::Network, "loopback: without a network namespace the host's loopback and network are reachable (only Landlock's TCP port rules apply)".into());
     }
     bound_tmp(
         policy,
@@ -321,8 +397,8 @@ pub fn prepare(
         .any(|g| g.exists && cwd.starts_with(&g.path));
     let cwd_inside = if cwd_granted { cwd } else { Path::new("/") };
     let exec = PreparedExec::new(exe, argv, envp, cwd_inside)?;
-    report.enforced(format!(
-        "process: new session, no_new_privs, all capabilities dropped, stdin, stdout and stderr pipes cordon relays, descriptors above 2 closed, rlimits (core {}, nofile {}, nproc {})",
+    report.enforced(Layer::Process, format!(
+        "new session, no_new_privs, all capabilities dropped, stdin, stdout and stderr pipes cordon relays, descriptors above 2 closed, rlimits (core {}, nofile {}, nproc {})",
         policy.limits.core, policy.limits.nofile, policy.limits.nproc
     ));
     Ok(Prepared {
@@ -404,10 +480,13 @@ fn prepare_cleaned(
         overrides
             .files
             .push((real.clone(), file.path().to_path_buf()));
-        report.enforced(format!(
-            "{}: replaced by a copy without credentials or commands",
-            user.display()
-        ));
+        report.enforced(
+            Layer::Protections,
+            format!(
+                "{}: replaced by a copy without credentials or commands",
+                user.display()
+            ),
+        );
         covered.push(real);
         files.push(file);
     }
@@ -463,7 +542,7 @@ fn check_namespaces(
 ) -> Result<bool, SandboxError> {
     match (policy.mechanisms.namespaces, &probe.user_namespaces) {
         (Requirement::Off, _) => {
-            report.degraded("namespaces: off (no private mount, pid, network, ipc or uts namespace; Landlock and seccomp carry the isolation)".into());
+            report.off(Layer::Namespaces, "no private mount, pid, network, ipc or uts namespace; Landlock and seccomp carry the isolation".into());
             Ok(false)
         }
         (_, Ok(())) => {
@@ -472,13 +551,14 @@ fn check_namespaces(
             } else {
                 "own network"
             };
-            report.enforced(format!(
-                "namespaces: user, mount (minimal root), pid, ipc, uts, cgroup, {net}"
-            ));
+            report.enforced(
+                Layer::Namespaces,
+                format!("user, mount (minimal root), pid, ipc, uts, cgroup, {net}"),
+            );
             Ok(true)
         }
         (Requirement::BestEffort, Err(reason)) => {
-            report.degraded(format!("namespaces: unavailable ({reason}); running with Landlock, seccomp and process hygiene only"));
+            report.degraded(Layer::Namespaces, format!("unavailable ({reason}); running with Landlock, seccomp and process hygiene only"));
             Ok(false)
         }
         (Requirement::Required, Err(reason)) => Err(SandboxError::Missing {
@@ -499,18 +579,18 @@ fn prepare_seccomp(
     match (&probe.seccomp, policy.mechanisms.seccomp) {
         (Ok(()), _) => {
             let prepared = seccomp::prepare(&policy.seccomp, policy.network.mode, namespaces)?;
-            report.enforced(format!(
-                "seccomp: enforced (denied system calls: {})",
-                policy.seccomp.action
-            ));
+            report.enforced(
+                Layer::Seccomp,
+                format!("denied system calls: {})", policy.seccomp.action),
+            );
             if !namespaces {
                 // The filter cannot tell a granted file from the host's.
-                report.enforced("seccomp: without namespaces, changing any file's mode, owner, times or extended attributes is refused (granted files too), and so are System V IPC and POSIX message queues".into());
+                report.enforced(Layer::Seccomp, "without namespaces, changing any file's mode, owner, times or extended attributes is refused (granted files too), and so are System V IPC and POSIX message queues".into());
             }
             Ok(Some(prepared))
         }
         (Err(reason), Requirement::BestEffort) => {
-            report.degraded(format!("seccomp: unavailable ({reason})"));
+            report.degraded(Layer::Seccomp, format!("unavailable ({reason})"));
             Ok(None)
         }
         (Err(reason), _) => Err(SandboxError::Missing {
@@ -568,20 +648,26 @@ fn check_protections(
             .iter()
             .map(|h| h.path.display().to_string())
             .collect();
-        report.enforced(format!(
-            "git: creates {} (the form git treats as harmless) and masks them read-only",
-            names.join(", ")
-        ));
+        report.enforced(
+            Layer::Protections,
+            format!(
+                "git: creates {} (the form git treats as harmless) and masks them read-only",
+                names.join(", ")
+            ),
+        );
         found
             .masked
             .extend(protect::harmless_protections(&found.harmless, policy));
         found.masked.sort_by(|a, b| a.path.cmp(&b.path));
     }
     if !found.masked.is_empty() {
-        report.enforced(format!(
-            "protections: {} protected paths inside grants masked (read-only or hidden)",
-            found.masked.len()
-        ));
+        report.enforced(
+            Layer::Protections,
+            format!(
+                "{} protected paths inside grants masked (read-only or hidden)",
+                found.masked.len()
+            ),
+        );
     }
     if !found.unmasked.is_empty() {
         let shown: Vec<String> = found
@@ -594,8 +680,8 @@ fn check_protections(
             n if n > 3 => format!(" and {} more", n - 3),
             _ => String::new(),
         };
-        report.degraded(format!(
-            "protections: {}{more} do not exist inside writable grants and cannot be masked: the server could create them",
+        report.degraded(Layer::Protections, format!(
+            "{}{more} do not exist inside writable grants and cannot be masked: the server could create them",
             shown.join(", ")
         ));
     }
@@ -616,13 +702,16 @@ fn prepare_cgroup(
     if !allocate {
         // Shown only (a dry run): no cgroup is made; the launch decides.
         if root {
-            report.enforced(format!(
-                "process limit: {} processes (a pids cgroup, created at launch)",
-                limits.nproc
-            ));
+            report.enforced(
+                Layer::Limits,
+                format!(
+                    "processes: {} processes (a pids cgroup, created at launch)",
+                    limits.nproc
+                ),
+            );
         }
         if let Some(bytes) = limits.memory {
-            report.enforced(format!(
+            report.enforced(Layer::Limits, format!(
                 "memory: {} (a memory cgroup for the whole sandbox where one can be made at launch, else per process by RLIMIT_DATA)",
                 rlimits::show_bytes(bytes)
             ));
@@ -634,11 +723,14 @@ fn prepare_cgroup(
         memory: limits.memory,
     });
     match outcome.pids {
-        Some(Ok(dir)) => report.enforced(format!(
-            "process limit: {} processes (pids cgroup {})",
-            limits.nproc,
-            dir.display()
-        )),
+        Some(Ok(dir)) => report.enforced(
+            Layer::Limits,
+            format!(
+                "processes: {} processes (pids cgroup {})",
+                limits.nproc,
+                dir.display()
+            ),
+        ),
         Some(Err(reason)) => unavailable(
             policy,
             "nproc",
@@ -651,7 +743,7 @@ fn prepare_cgroup(
     }
     let mut data = None;
     match (outcome.memory, limits.memory) {
-        (Some(Ok(dir)), Some(bytes)) => report.enforced(format!(
+        (Some(Ok(dir)), Some(bytes)) => report.enforced(Layer::Limits, format!(
             "memory: {} for the whole sandbox (memory cgroup {}; past it the kernel kills a process of the sandbox)",
             rlimits::show_bytes(bytes),
             dir.display()
@@ -663,7 +755,7 @@ fn prepare_cgroup(
                 .map_or(u64::MAX, |(_, hard)| hard);
             let bytes = bytes.min(hard);
             data = Some(bytes);
-            report.enforced(format!(
+            report.enforced(Layer::Limits, format!(
                 "memory: {} per process (RLIMIT_DATA; no memory cgroup: {reason})",
                 rlimits::show_bytes(bytes)
             ));
@@ -697,7 +789,7 @@ fn unavailable(
     } else {
         "the default"
     };
-    report.degraded(format!("limits.{key} = {value} ({why}): {reason}"));
+    report.degraded(Layer::Limits, format!("{key} = {value} ({why}): {reason}"));
     Ok(())
 }
 
@@ -731,9 +823,101 @@ fn bound_tmp(
     if let Some(landlock) = landlock {
         landlock.grant_fresh_tmp();
     }
-    report.enforced(format!(
-        "/tmp: a private tmpfs of {}",
-        rlimits::show_bytes(size)
-    ));
+    report.enforced(
+        Layer::Tmp,
+        format!("a private tmpfs of {}", rlimits::show_bytes(size)),
+    );
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::consent::test_support::policy;
+
+    fn probe(userns: Result<(), String>, seccomp: Result<(), String>) -> Probe {
+        Probe {
+            landlock: Ok(6),
+            seccomp,
+            user_namespaces: userns,
+            apparmor_userns_restricted: None,
+            cache: None,
+        }
+    }
+
+    fn only(report: &EnforcementReport, layer: Layer) -> State {
+        let states: Vec<&State> = report.layer(layer).collect();
+        assert_eq!(states.len(), 1, "{:?}", report.entries);
+        states[0].clone()
+    }
+
+    #[test]
+    fn namespaces_turned_off_are_reported_off_with_a_reason() {
+        let mut p = policy();
+        p.mechanisms.namespaces = Requirement::Off;
+        let mut report = EnforcementReport::default();
+        let used = check_namespaces(&p, &probe(Ok(()), Ok(())), &mut report).unwrap();
+        assert!(!used);
+        match only(&report, Layer::Namespaces) {
+            State::Off { reason } => assert!(reason.contains("no private mount"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn namespaces_unavailable_are_degraded_or_refused() {
+        let mut p = policy();
+        let missing = || probe(Err("EPERM from clone".into()), Ok(()));
+        p.mechanisms.namespaces = Requirement::BestEffort;
+        let mut report = EnforcementReport::default();
+        assert!(!check_namespaces(&p, &missing(), &mut report).unwrap());
+        match only(&report, Layer::Namespaces) {
+            State::Degraded { reason } => assert!(reason.contains("EPERM from clone"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        p.mechanisms.namespaces = Requirement::Required;
+        let mut report = EnforcementReport::default();
+        assert!(check_namespaces(&p, &missing(), &mut report).is_err());
+        assert!(report.entries.is_empty());
+        let mut report = EnforcementReport::default();
+        assert!(check_namespaces(&p, &probe(Ok(()), Ok(())), &mut report).unwrap());
+        assert!(matches!(
+            only(&report, Layer::Namespaces),
+            State::Enforced { .. }
+        ));
+    }
+
+    #[test]
+    fn seccomp_unavailable_best_effort_is_degraded() {
+        let mut p = policy();
+        p.mechanisms.seccomp = Requirement::BestEffort;
+        let mut report = EnforcementReport::default();
+        let none = probe(Ok(()), Err("no CONFIG_SECCOMP_FILTER".into()));
+        assert!(
+            prepare_seccomp(&p, &none, true, &mut report)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            only(&report, Layer::Seccomp),
+            State::Degraded {
+                reason: "unavailable (no CONFIG_SECCOMP_FILTER)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn statuses_serialise_with_layer_and_state() {
+        let status = LayerStatus {
+            layer: Layer::Namespaces,
+            state: State::Off {
+                reason: "--no-namespaces".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&status).unwrap(),
+            r#"{"layer":"namespaces","state":"off","reason":"--no-namespaces"}"#
+        );
+    }
 }

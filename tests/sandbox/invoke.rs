@@ -161,7 +161,8 @@ impl<'w> Invocation<'w> {
 
     /// The full `cordon …` command, wrapped as the world's user.
     pub fn build(&self, argv: &[&str]) -> Command {
-        let mut args = vec!["run", "--yes"];
+        // The whole sandbox: cases read enforcement details from stderr.
+        let mut args = vec!["run", "--yes", "--details"];
         if !self.world.ns {
             args.push("--no-namespaces");
         }

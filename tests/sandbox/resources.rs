@@ -98,7 +98,7 @@ fn tmp_size_bounded(w: &World) -> CaseResult {
             .probe(&["fill", "$TMPDIR/small", &mib(4)]);
         started.ok()?;
         ensure(
-            started.stderr.contains("limits.tmp") && started.stderr.contains("NOT ENFORCED"),
+            started.stderr.contains("limits: tmp") && started.stderr.contains("degraded:"),
             || {
                 format!(
                     "best-effort /tmp bound not reported: {}",
@@ -122,7 +122,7 @@ fn tmp_size_bounds_the_sum(w: &World) -> CaseResult {
         let run = w.sandbox().probe(&["fill-files", "$TMPDIR", "4", &mib(1)]);
         run.ok()?;
         ensure(
-            run.stderr.contains("limits.tmp") && run.stderr.contains("NOT ENFORCED"),
+            run.stderr.contains("limits: tmp") && run.stderr.contains("degraded:"),
             || {
                 format!(
                     "the default /tmp bound's absence is not reported: {}",
@@ -539,7 +539,7 @@ fn without_pids_hierarchy(w: &World, profile: Option<&Path>, mount: &Path) -> Pr
 /// from RLIMIT_NPROC). Where no pids hierarchy is mounted, `nproc = 64`
 /// set by the profile is refused (exit 125, naming limits.nproc); with
 /// `enforce = "best-effort"`, and with nproc left at its default, cordon
-/// starts and prints the limit as NOT ENFORCED. As nobody RLIMIT_NPROC
+/// starts and prints the limit as degraded. As nobody RLIMIT_NPROC
 /// holds it: the fork bomb is bounded.
 fn nproc_without_pids_controller_fails_closed(w: &World) -> CaseResult {
     let profile = w.profile("nproc64-no-pids", "[limits]\nnproc = 64\n");
@@ -559,7 +559,7 @@ fn nproc_without_pids_controller_fails_closed(w: &World) -> CaseResult {
         let run = without_pids_hierarchy(w, profile, &mount);
         run.ok()?;
         ensure(
-            run.stderr.contains("limits.nproc") && run.stderr.contains("NOT ENFORCED"),
+            run.stderr.contains("limits: nproc") && run.stderr.contains("degraded:"),
             || {
                 format!(
                     "the missing process limit is not reported: {}",
