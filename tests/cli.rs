@@ -782,3 +782,26 @@ fn profile_show_json_parses_with_the_policy_keys() {
     );
     assert!(policy["network"]["mode"].is_string());
 }
+
+#[test]
+fn help_texts_say_what_the_commands_do_now() {
+    let env = Env::new(User::Current);
+    let help =
+        |args: &[&str]| String::from_utf8_lossy(&run(env.cordon(args), b"").stdout).into_owned();
+    // A wrapped entry carries no --yes: it starts once approved.
+    let wrap = help(&["config", "wrap", "--help"]);
+    assert!(!wrap.contains("--yes"), "{wrap}");
+    assert!(
+        wrap.contains("cordon\napprove") || wrap.contains("cordon approve"),
+        "{wrap}"
+    );
+    assert!(wrap.contains("--json"), "{wrap}");
+    let run_help = help(&["run", "--help"]);
+    assert!(
+        run_help.contains("the profile whose package the command names"),
+        "{run_help}"
+    );
+    assert!(run_help.contains("--quiet"), "{run_help}");
+    assert!(help(&["consent", "list", "--help"]).contains("--json"));
+    assert!(help(&["profile", "show", "--help"]).contains("--json"));
+}

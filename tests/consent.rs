@@ -148,8 +148,18 @@ fn an_approved_start_shows_the_screen_with_v_and_nothing_with_quiet() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("cordon: about to run"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("cordon: starting "))
+        .unwrap_or_default();
     assert!(
-        err.contains(&format!("cordon: starting /bin/cat (approval {id}, ")),
+        line.starts_with(&format!(
+            "cordon: starting /bin/cat (approval {id}, approved on "
+        )),
+        "{err}"
+    );
+    assert!(
+        line.ends_with(") in the sandbox of profile default"),
         "{err}"
     );
 

@@ -253,3 +253,16 @@ fn search_list(dirs: &[PathBuf]) -> Vec<String> {
     list.push("built-in".to_owned());
     list
 }
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("filesytem", "filesystem"), 1);
+        assert_eq!(edit_distance("fetch", "fetch"), 0);
+        assert_eq!(edit_distance("git", "gti"), 2);
+        assert_eq!(edit_distance("", "time"), 4);
+    }
+}
