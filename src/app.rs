@@ -21,7 +21,7 @@ use crate::session::{self, ServerExit};
 
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Command::Run(args) => run_server(args),
+        Command::Run(args) => run_server(args, Verbosity::of(cli.verbose, cli.quiet)),
         Command::Profile(cmd) => profile_command(cmd),
         Command::Doctor { json } => doctor(json),
         Command::Approve(args) => approve(args),
@@ -45,6 +45,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 /// A policy with every command-line grant applied, and the resolved
 /// command: what consent is given for.
 pub struct Launch {
+    /// The profile chosen from the command, when no `--profile` was given.
+    pub picked: Option<crate::hostconfig::choose::Choice>,
     pub policy: Policy,
     pub resolved: Resolved,
     pub invocation: Invocation,
@@ -85,10 +87,14 @@ impl Launch {
 
 /// Loads the profile and applies the command line to it.
 pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error> {
-    let mut policy = profile::load(
-        args.profile.as_deref().unwrap_or(profile::DEFAULT_PROFILE),
-        ctx,
-    )?;
+    let (name, picked) = match &args.profile {
+        Some(name) => (name.clone(), None),
+        None => {
+            let choice = pick_profile(&args.command, ctx)?;
+            (choice.profile.clone(), Some(choice))
+        }
+    };
+    let mut policy = profile::load(&name, ctx)?;
     if args.no_namespaces {
         policy.mechanisms.namespaces = Requirement::Off;
     }
@@ -155,6 +161,7 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         cwd: ctx.cwd.clone(),
     };
     Ok(Launch {
+        picked,
         policy,
         resolved,
         invocation,
@@ -163,6 +170,55 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         programs,
         code: code_files,
     })
+}
+
+/// Without `--profile`: the profile whose package the command names, by
+/// the same rule as `cordon config wrap`, else `default`.
+fn pick_profile(
+    command: &[OsString],
+    ctx: &Context,
+) -> Result<crate::hostconfig::choose::Choice, Error> {
+    let names: Vec<String> = profile::list(ctx)?.into_iter().map(|l| l.name).collect();
+    let words: Vec<String> = command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let Some((first, rest)) = words.split_first() else {
+        return Err(Error::Usage("no command given after --".into()));
+    };
+    Ok(crate::hostconfig::choose::profile_for(first, rest, &names))
+}
+
+/// The line that makes an automatic pick visible, shown before the
+/// consent screen.
+pub fn picked_line(choice: &crate::hostconfig::choose::Choice) -> String {
+    match &choice.matched {
+        Some(word) => format!(
+            "cordon: no --profile given; using profile {} because the command names package {}\n",
+            consent::escape_text(&choice.profile),
+            consent::escape_text(word)
+        ),
+        None => format!(
+            "cordon: no --profile given; using profile {} because the command names no package of a known profile\n",
+            consent::escape_text(&choice.profile)
+        ),
+    }
+}
+
+/// The profile as the one-line log of an approved start names it, with
+/// how it was chosen when no `--profile` was given.
+fn profile_label(launch: &Launch) -> String {
+    let name = consent::escape_text(&launch.policy.name);
+    match launch.picked.as_ref().map(|c| &c.matched) {
+        None => name,
+        Some(Some(word)) => format!(
+            "{name} (no --profile given; the command names package {})",
+            consent::escape_text(word)
+        ),
+        Some(None) => {
+            format!("{name} (no --profile given; the command names no package of a known profile)")
+        }
+    }
 }
 
 /// Everything shown at consent: the launch with its grants, its prepared
@@ -202,13 +258,17 @@ fn stage(args: &LaunchArgs, allocate: bool) -> Result<Staged, Error> {
         details: args.details,
         colour: colour_stderr(),
     };
-    let text = consent::render(
+    let screen = consent::render(
         &launch.policy,
         &launch.invocation,
         &prepared.report.entries,
         &ctx.home,
         style,
     );
+    let text = match &launch.picked {
+        Some(choice) => picked_line(choice) + &screen,
+        None => screen,
+    };
     Ok(Staged {
         ctx,
         launch,
@@ -225,7 +285,28 @@ fn colour_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
+/// How much an approved start from a host says on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// `--quiet`: errors only.
+    Quiet,
+    /// One line: which server, which approval, which sandbox.
+    Line,
+    /// `-v`: the whole consent screen, then the line.
+    Screen,
+}
+
+impl Verbosity {
+    fn of(verbose: u8, quiet: bool) -> Verbosity {
+        match (quiet, verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Line,
+            _ => Verbosity::Screen,
+        }
+    }
+}
+
+fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
     let Staged {
         ctx,
         launch,
@@ -241,16 +322,22 @@ fn run_server(args: RunArgs) -> Result<ExitCode, Error> {
         text: &text,
         binding: &bind,
         host: &host,
+        verbosity,
+        profile: &profile_label(&launch),
     };
     let approved = match approval::decide(&request)? {
         (Outcome::Approved, approved) => approved,
         (Outcome::DryRun, _) => return Ok(ExitCode::SUCCESS),
         (Outcome::Refused, _) => return Err(Error::Refused),
     };
-    let _ = writeln!(
-        std::io::stderr(),
-        "cordon: starting the server in its sandbox"
-    );
+    // A recorded approval already said which server starts, in its one
+    // line (or said nothing under --quiet).
+    if approved.is_none() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "cordon: starting the server in its sandbox"
+        );
+    }
     let signals = session::signal_fd().map_err(|e| Error::Io {
         what: "cannot set up signal handling".into(),
         source: e.into(),
@@ -371,10 +458,10 @@ fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentEr
 /// Stages the server and asks for consent on the terminal (or takes
 /// `yes`), ignoring recorded approvals: `approve` and `vet` are how a
 /// person gives one.
-fn stage_with_consent(args: &LaunchArgs, yes: bool) -> Result<Staged, Error> {
+fn stage_with_consent(args: &LaunchArgs, yes: bool, question: &str) -> Result<Staged, Error> {
     let staged = stage(args, true)?;
     let mode = if yes { Mode::Yes } else { Mode::Ask };
-    if consent::obtain(&staged.text, mode)? != Outcome::Approved {
+    if consent::obtain_with(&staged.text, mode, question)? != Outcome::Approved {
         return Err(Error::Refused);
     }
     Ok(staged)
@@ -385,7 +472,7 @@ fn stage_with_consent(args: &LaunchArgs, yes: bool) -> Result<Staged, Error> {
 fn approve(args: ApproveArgs) -> Result<ExitCode, Error> {
     let Staged {
         ctx, launch, host, ..
-    } = stage_with_consent(&args.launch, args.yes)?;
+    } = stage_with_consent(&args.launch, args.yes, consent::APPROVE_QUESTION)?;
     let recorded = approval::record(&host, binding(&launch, &ctx)?, None)?;
     let _ = writeln!(
         std::io::stderr(),
@@ -404,7 +491,7 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
         host,
         mut prepared,
         ..
-    } = stage_with_consent(&args.launch, args.yes)?;
+    } = stage_with_consent(&args.launch, args.yes, consent::QUESTION)?;
     let io = |what: &str| {
         let what = what.to_owned();
         move |source| Error::Io { what, source }
@@ -477,6 +564,7 @@ fn config_command(cmd: ConfigCommand) -> Result<ExitCode, Error> {
         action,
         host: args.host,
         dry_run: args.dry_run,
+        json: args.json,
     };
     crate::hostconfig::run(
         &request,
@@ -566,21 +654,30 @@ fn profile_command(cmd: ProfileCommand) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ProfileCommand::Show { profile: name } => {
+        ProfileCommand::Show {
+            profile: name,
+            json,
+        } => {
             let policy = profile::load(&name, &ctx)?;
-            out.write_all(consent::render_policy(&policy).as_bytes())
-                .map_err(io)?;
+            if json {
+                let text = serde_json::to_string_pretty(&policy_json(&policy)).unwrap_or_default();
+                writeln!(out, "{text}").map_err(io)?;
+            } else {
+                out.write_all(consent::render_policy(&policy).as_bytes())
+                    .map_err(io)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         ProfileCommand::Check { files } => {
             let mut ok = true;
             for file in files {
-                match check_file(&file, &ctx) {
-                    Ok(()) => writeln!(out, "{}: ok", file.display()).map_err(io)?,
-                    Err(e) => {
-                        ok = false;
-                        crate::error::report(&e);
-                    }
+                let errors = check_file(&file, &ctx);
+                if errors.is_empty() {
+                    writeln!(out, "{}: ok", file.display()).map_err(io)?;
+                }
+                for e in errors {
+                    ok = false;
+                    crate::error::report(&e.into());
                 }
             }
             Ok(if ok {
@@ -596,6 +693,54 @@ fn profile_command(cmd: ProfileCommand) -> Result<ExitCode, Error> {
             command,
         } => init_profile(&name, &command, stdout, force, &ctx),
     }
+}
+
+/// The effective policy as `profile show --json` prints it: the fields
+/// a script checks, in the words of the text form.
+fn policy_json(policy: &Policy) -> serde_json::Value {
+    let grants: Vec<serde_json::Value> = policy
+        .fs
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "path": g.path.to_string_lossy(),
+                "declared": g.declared,
+                "access": g.access.to_string(),
+                "source": g.source.to_string(),
+                "exists": g.exists,
+            })
+        })
+        .collect();
+    let set: Vec<&String> = policy.env.set.keys().collect();
+    let limits = &policy.limits;
+    serde_json::json!({
+        "name": policy.name,
+        "origin": policy.origin.to_string(),
+        "description": policy.description,
+        "fs": grants,
+        "unprotect": policy.unprotect.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+        "private_tmp": policy.private_tmp,
+        "network": {
+            "mode": format!("{:?}", policy.network.mode).to_lowercase(),
+            "allow": policy.network.allow.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+        "env": { "pass": policy.env.pass, "set": set },
+        "limits": {
+            "core": limits.core,
+            "nofile": limits.nofile,
+            "nproc": limits.nproc,
+            "address_space": limits.address_space,
+            "fsize": limits.fsize,
+            "cpu": limits.cpu,
+            "memory": limits.memory,
+            "tmp": limits.tmp,
+        },
+        "mechanisms": {
+            "namespaces": policy.mechanisms.namespaces.to_string(),
+            "landlock": policy.mechanisms.landlock.to_string(),
+            "seccomp": policy.mechanisms.seccomp.to_string(),
+        },
+    })
 }
 
 /// `cordon profile init`: drafts the profile and writes it where `-p NAME`
@@ -662,15 +807,15 @@ review it, then:
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_file(file: &Path, ctx: &Context) -> Result<(), Error> {
+/// Every error of one profile file; empty when it is valid.
+fn check_file(file: &Path, ctx: &Context) -> Vec<profile::ProfileError> {
     // A bare file name is still a path here: `check` takes files.
     let reference = if file.components().count() == 1 {
         Path::new(".").join(file)
     } else {
         file.to_path_buf()
     };
-    profile::load(&reference.to_string_lossy(), ctx)?;
-    Ok(())
+    profile::check(&reference.to_string_lossy(), ctx)
 }
 
 fn doctor(json: bool) -> Result<ExitCode, Error> {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::app::Verbosity;
 use crate::cli::{ConsentCommand, LaunchArgs};
 use crate::consent::{self, Approval, ConsentError, Mode, Outcome, Store};
 use crate::error::Error;
@@ -106,6 +107,11 @@ pub struct Request<'a> {
     pub text: &'a str,
     pub binding: &'a dyn Fn() -> Result<consent::Binding, ConsentError>,
     pub host: &'a HostPaths,
+    /// What an approved start says on stderr.
+    pub verbosity: crate::app::Verbosity,
+    /// The effective profile's name (and how it was picked), for the
+    /// one-line log; escaped.
+    pub profile: &'a str,
 }
 
 /// Decides whether the server may start. Without a terminal only an
@@ -123,10 +129,12 @@ pub fn decide(req: &Request<'_>) -> Result<(Outcome, Option<Approval>), Error> {
     let store = Store::new(&req.host.state);
     let approvals = store.load().map_err(ConsentError::from)?;
     if let Some(approval) = consent::find_approval(&approvals, &binding) {
-        say(&format!(
-            "{}cordon: approved on {} (approval {})\n",
-            req.text, approval.approved_at, approval.id
-        ));
+        let line = started_line(approval, req.profile);
+        match req.verbosity {
+            Verbosity::Quiet => {}
+            Verbosity::Line => say(&line),
+            Verbosity::Screen => say(&format!("{}{line}", req.text)),
+        }
         return Ok((Outcome::Approved, Some(approval.clone())));
     }
     match consent::obtain(req.text, Mode::Ask) {
@@ -143,6 +151,15 @@ pub fn decide(req: &Request<'_>) -> Result<(Outcome, Option<Approval>), Error> {
         }
         other => Ok((other?, None)),
     }
+}
+
+/// The one line an approved start logs: which server, which approval,
+/// which sandbox (`-v` shows the whole screen before it).
+pub fn started_line(approval: &Approval, profile: &str) -> String {
+    format!(
+        "cordon: starting {} (approval {}, approved on {}) in the sandbox of profile {profile}\n",
+        approval.binding.command, approval.id, approval.approved_at,
+    )
 }
 
 /// A start refused after the approval matched (what was checked changed
@@ -316,6 +333,44 @@ pub fn record(
     Ok(approval)
 }
 
+/// What one approval grants beyond its profile, in words.
+fn grants_of(b: &consent::Binding) -> String {
+    let mut parts = Vec::new();
+    if !b.options.is_empty() {
+        parts.push(format!("command line {}", b.options));
+    }
+    if !b.env_names.is_empty() {
+        parts.push(format!("environment {}", b.env_names.join(" ")));
+    }
+    if let Some(cwd) = &b.cwd {
+        parts.push(format!(
+            "working directory {}",
+            consent::escape_os(cwd.as_os_str())
+        ));
+    }
+    if parts.is_empty() {
+        return format!("only those of profile {}", b.profile);
+    }
+    format!("profile {}; {}", b.profile, parts.join("; "))
+}
+
+/// One approval as `consent list --json` shows it.
+fn listed(a: &Approval) -> serde_json::Value {
+    let b = &a.binding;
+    serde_json::json!({
+        "id": a.id,
+        "approved_at": a.approved_at,
+        "profile": b.profile,
+        "command": b.command,
+        "grants": {
+            "options": b.options,
+            "env": b.env_names,
+            "cwd": b.cwd,
+        },
+        "pinned_tools": a.pins.as_ref().map(std::collections::BTreeMap::len),
+    })
+}
+
 /// `cordon consent list|revoke`.
 pub fn consent_command(cmd: ConsentCommand, host: &HostPaths) -> Result<ExitCode, Error> {
     let store = Store::new(&host.state);
@@ -324,15 +379,29 @@ pub fn consent_command(cmd: ConsentCommand, host: &HostPaths) -> Result<ExitCode
         source: e,
     };
     match cmd {
-        ConsentCommand::List => {
+        ConsentCommand::List { json } => {
+            let approvals = store.load().map_err(ConsentError::from)?;
             let mut out = std::io::stdout().lock();
-            for a in store.load().map_err(ConsentError::from)? {
-                writeln!(
-                    out,
-                    "{}  {}  {:<16} {}",
-                    a.id, a.approved_at, a.binding.profile, a.binding.command
-                )
-                .map_err(io)?;
+            if json {
+                let list: Vec<serde_json::Value> = approvals.iter().map(listed).collect();
+                let text = serde_json::to_string_pretty(&list).unwrap_or_default();
+                writeln!(out, "{text}").map_err(io)?;
+            } else {
+                for a in &approvals {
+                    writeln!(
+                        out,
+                        "{}  {}  {:<16} {}",
+                        a.id, a.approved_at, a.binding.profile, a.binding.command
+                    )
+                    .map_err(io)?;
+                    writeln!(out, "    grants: {}", grants_of(&a.binding)).map_err(io)?;
+                }
+            }
+            if approvals.is_empty() {
+                say(&format!(
+                    "cordon: no approvals recorded (in {})\n",
+                    store.path().display()
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -48,6 +48,11 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Print nothing but errors on stderr (an approved start from a host
+    /// is otherwise logged in one line).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -187,6 +192,11 @@ pub struct HostArgs {
     /// Print the changes as a diff on stdout; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// With --dry-run: print the changes as JSON instead (per file: file,
+    /// changed, diff, and entries with their original and new text).
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
 }
 
 /// What `cordon __generate` writes.
@@ -253,8 +263,16 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConsentCommand {
-    /// List recorded approvals: id, time, profile, command.
-    List,
+    /// List recorded approvals: id, time, profile, command, and on an
+    /// indented line the grants given on its command line (`--ro`, `--rw`,
+    /// `--env`, `--pin`), the environment names passed and the working
+    /// directory when the profile grants it. Says so on stderr when there
+    /// are none.
+    List {
+        /// Print the approvals as a JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke one approval by id, or all of them.
     Revoke {
         /// The approval's id (see `cordon consent list`).
@@ -271,7 +289,9 @@ pub enum ConsentCommand {
 #[derive(Debug, Args, Clone)]
 pub struct LaunchArgs {
     /// Profile to apply: a name (see `cordon profile list`) or a path to a
-    /// TOML file. Without it, the built-in `default` profile is used.
+    /// TOML file. Without it, the profile whose package the command names
+    /// (the rule of `cordon config wrap`), else `default`; stderr says
+    /// which, before the consent text.
     #[arg(short, long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
 
@@ -347,6 +367,10 @@ pub enum ProfileCommand {
         /// A profile name or a path to a TOML file.
         #[arg(value_name = "NAME|PATH")]
         profile: String,
+        /// Print the policy as JSON (name, origin, fs, network, env,
+        /// limits, mechanisms).
+        #[arg(long)]
+        json: bool,
     },
     /// Validate profile files; exit 0 when all are valid, 1 otherwise.
     Check {

@@ -860,3 +860,167 @@ fn after_consent_cordon_says_the_server_is_starting() {
         stderr(&dry)
     );
 }
+#[test]
+fn run_without_profile_picks_the_profile_the_package_names_and_says_so() {
+    let env = Env::new(User::Current);
+    // A stand-in `npx`: the pick reads the command line, not the program.
+    let npx = env.home.join("bin/npx");
+    std::fs::create_dir_all(npx.parent().unwrap()).unwrap();
+    std::fs::copy("/bin/true", &npx).unwrap();
+    env.give(npx.parent().unwrap());
+    env.give(&npx);
+    let npx = npx.to_str().unwrap();
+    let out = run(
+        env.cordon(&[
+            "run",
+            "--dry-run",
+            "--",
+            npx,
+            "-y",
+            "@modelcontextprotocol/server-filesystem@1.0.0",
+        ]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        "cordon: no --profile given; using profile filesystem because the command names package @modelcontextprotocol/server-filesystem@1.0.0"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.trim_start().starts_with("profile:") && l.contains(" filesystem")),
+        "{err}"
+    );
+
+    let out = run(
+        env.cordon(&["run", "--dry-run", "--", npx, "-y", "left-pad"]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().next().unwrap_or_default(),
+        "cordon: no --profile given; using profile default because the command names no package of a known profile"
+    );
+
+    // An explicit --profile is taken as given, without the line.
+    let out = run(
+        env.cordon(&[
+            "run",
+            "--dry-run",
+            "-p",
+            "default",
+            "--",
+            npx,
+            "@modelcontextprotocol/server-filesystem",
+        ]),
+        b"",
+    );
+    assert!(
+        !stderr(&out).contains("no --profile given"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn profile_check_reports_every_error_of_a_file() {
+    let env = Env::new(User::Current);
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check/three_errors.toml");
+    let out = run(
+        env.cordon(&["profile", "check", file.to_str().unwrap()]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    let at = |line: usize| format!("cordon: error: {}:{line}:", file.display());
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[0].starts_with(&(at(7) + "9: network.allow:")),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(&(at(10) + "9: environment.pass[0]:")),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with(&(at(13) + "15: shutdown.close_grace:")),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_profile_name_suggests_the_nearest() {
+    let env = Env::new(User::Current);
+    let out = run(
+        env.cordon(&["run", "-p", "filesytem", "--", "/bin/true"]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(125));
+    let err = stderr(&out);
+    assert!(err.contains("profile \"filesytem\" not found"), "{err}");
+    assert!(err.contains("did you mean \"filesystem\"?"), "{err}");
+    // Nothing close: no suggestion.
+    let out = run(env.cordon(&["profile", "show", "zzzzzzzz"]), b"");
+    assert!(!stderr(&out).contains("did you mean"), "{}", stderr(&out));
+}
+
+#[test]
+fn profile_show_json_parses_with_the_policy_keys() {
+    let env = Env::new(User::Current);
+    let out = run(
+        env.cordon(&["profile", "show", "--json", "filesystem"]),
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(policy["name"], "filesystem");
+    assert_eq!(policy["origin"], "built-in");
+    for key in [
+        "description",
+        "fs",
+        "network",
+        "env",
+        "limits",
+        "mechanisms",
+        "private_tmp",
+        "unprotect",
+    ] {
+        assert!(policy.get(key).is_some(), "{key} missing: {policy}");
+    }
+    assert!(
+        policy["fs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["path"] == "/usr" && g["access"].is_string())
+    );
+    assert!(policy["network"]["mode"].is_string());
+}
+
+#[test]
+fn help_texts_say_what_the_commands_do_now() {
+    let env = Env::new(User::Current);
+    let help =
+        |args: &[&str]| String::from_utf8_lossy(&run(env.cordon(args), b"").stdout).into_owned();
+    // A wrapped entry carries no --yes: it starts once approved.
+    let wrap = help(&["config", "wrap", "--help"]);
+    assert!(!wrap.contains("--yes"), "{wrap}");
+    assert!(
+        wrap.contains("cordon\napprove") || wrap.contains("cordon approve"),
+        "{wrap}"
+    );
+    assert!(wrap.contains("--json"), "{wrap}");
+    let run_help = help(&["run", "--help"]);
+    assert!(
+        run_help.contains("the profile whose package the command names"),
+        "{run_help}"
+    );
+    assert!(run_help.contains("--quiet"), "{run_help}");
+    assert!(help(&["consent", "list", "--help"]).contains("--json"));
+    assert!(help(&["profile", "show", "--help"]).contains("--json"));
+}

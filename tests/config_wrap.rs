@@ -354,6 +354,36 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
 }
 
 #[test]
+fn dry_run_json_lists_each_file_and_entry_and_writes_nothing() {
+    let (env, path) = home_with(".cursor/mcp.json", "cursor_mcp.json");
+    let out = cordon(
+        &env,
+        &["config", "wrap", "--host", "cursor", "--dry-run", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let files: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = &files[0];
+    assert_eq!(file["file"], path.display().to_string());
+    assert_eq!(file["changed"], true);
+    assert!(file["diff"].as_str().unwrap().starts_with("--- "), "{file}");
+    let entry = &file["entries"][0];
+    for key in ["name", "place", "original", "wrapped"] {
+        assert!(entry.get(key).is_some(), "{key} missing: {entry}");
+    }
+    assert!(
+        entry["wrapped"].as_str().unwrap().contains(&cordon_path()),
+        "{entry}"
+    );
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        fixture("cursor_mcp.json")
+    );
+    // --json only with --dry-run.
+    let out = cordon(&env, &["config", "wrap", "--host", "cursor", "--json"]);
+    assert_eq!(out.status.code(), Some(125));
+}
+
+#[test]
 fn without_host_every_config_found_is_wrapped() {
     let (env, desktop) = home_with(
         ".config/Claude/claude_desktop_config.json",

@@ -105,8 +105,134 @@ fn an_approved_command_starts_without_a_terminal() {
         let out = host_run(&env, &["--", srv.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{user:?}: {}", stderr(&out));
         assert_eq!(out.stdout, INITIALIZE, "{user:?}: the server relays");
-        assert!(stderr(&out).contains("approved on "), "{}", stderr(&out));
+        let err = stderr(&out);
+        let id = approval_id(&env, srv.to_str().unwrap());
+        // One line for the host's log: which server, which approval,
+        // which sandbox; not the consent screen.
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{user:?}: {err}");
+        let line = lines[0];
+        let prefix = format!(
+            "cordon: starting {} (approval {id}, approved on ",
+            srv.display()
+        );
+        assert!(line.starts_with(&prefix), "{user:?}: {line}");
+        assert!(
+            line.ends_with(") in the sandbox of profile default (no --profile given; the command names no package of a known profile)"),
+            "{user:?}: {line}"
+        );
+        assert!(!err.contains("about to run"), "{err}");
     }
+}
+
+/// The id `consent list` shows for the approval of `command`.
+fn approval_id(env: &Env, command: &str) -> String {
+    let list = String::from_utf8_lossy(&cordon(env, &["consent", "list"], b"").stdout).into_owned();
+    list.lines()
+        .find(|l| l.ends_with(command))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn an_approved_start_shows_the_screen_with_v_and_nothing_with_quiet() {
+    let env = Env::new(User::Current);
+    let args = ["-p", "default", "--", "/bin/cat"];
+    approve(&env, &args);
+    let id = approval_id(&env, "/bin/cat");
+
+    let mut verbose = vec!["-v"];
+    verbose.extend_from_slice(&args);
+    let out = host_run(&env, &verbose);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cordon: about to run"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("cordon: starting "))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with(&format!(
+            "cordon: starting /bin/cat (approval {id}, approved on "
+        )),
+        "{err}"
+    );
+    assert!(
+        line.ends_with(") in the sandbox of profile default"),
+        "{err}"
+    );
+
+    let mut quiet = vec!["--quiet"];
+    quiet.extend_from_slice(&args);
+    let out = host_run(&env, &quiet);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, INITIALIZE);
+    assert_eq!(stderr(&out), "", "--quiet prints nothing on success");
+
+    // Errors still show under --quiet.
+    let mut refused = vec!["--quiet", "--"];
+    refused.push("/bin/echo");
+    assert_refused(&host_run(&env, &refused), "no approval is recorded");
+}
+
+#[test]
+fn consent_list_says_when_there_is_nothing_and_lists_grants_as_json() {
+    let env = Env::new(User::Current);
+    let out = cordon(&env, &["consent", "list"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).starts_with("cordon: no approvals recorded"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cordon(&env, &["consent", "list", "--json"], b"");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list, serde_json::json!([]));
+
+    let dir = env.home.join("data");
+    fs::create_dir_all(&dir).unwrap();
+    env.give(&dir);
+    approve(
+        &env,
+        &[
+            "-p",
+            "default",
+            "--rw",
+            dir.to_str().unwrap(),
+            "--env",
+            "LANG",
+            "--",
+            "/bin/cat",
+        ],
+    );
+    let out = cordon(&env, &["consent", "list"], b"");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let grants = text.lines().nth(1).unwrap();
+    assert!(
+        grants.starts_with("    grants: profile default; "),
+        "{text}"
+    );
+    assert!(
+        grants.contains(&format!("--rw {}", dir.display())),
+        "{text}"
+    );
+    assert!(grants.contains("environment LANG"), "{text}");
+
+    let out = cordon(&env, &["consent", "list", "--json"], b"");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a = &list[0];
+    for key in ["id", "approved_at", "profile", "command", "grants"] {
+        assert!(a.get(key).is_some(), "{key} missing: {a}");
+    }
+    assert_eq!(a["profile"], "default");
+    assert_eq!(a["command"], "/bin/cat");
+    assert!(
+        a["grants"]["options"].as_str().unwrap().contains("--rw"),
+        "{a}"
+    );
+    assert_eq!(a["grants"]["env"], serde_json::json!(["LANG"]));
 }
 
 #[test]
@@ -199,7 +325,8 @@ fn twenty_concurrent_approvals_are_all_recorded() {
             "server-{i} missing from:\n{list}"
         );
     }
-    assert_eq!(list.lines().count(), 20, "{list}");
+    let approvals = list.lines().filter(|l| !l.starts_with(' ')).count();
+    assert_eq!(approvals, 20, "{list}");
     let store = env.home.join(".local/state/cordon/approvals.json");
     assert_eq!(
         fs::metadata(&store).unwrap().permissions().mode() & 0o777,
@@ -275,7 +402,10 @@ fn revoke_removes_an_approval() {
 fn approve_asks_on_the_terminal_and_records_only_a_yes() {
     for (answer, recorded) in [("y\n", true), ("n\n", false), ("\x03", false)] {
         let env = Env::new(User::Current);
-        let out = support::answer_on_terminal(&env, &["approve", "--", "/bin/cat"], answer);
+        let (out, seen) =
+            support::answer_on_terminal_seen(&env, &["approve", "--", "/bin/cat"], answer);
+        assert!(seen.contains("Approve this command? [y/N]"), "{seen}");
+        assert!(!seen.contains("Run this command?"), "{seen}");
         assert_eq!(
             out.status.code(),
             Some(if recorded { 0 } else { 124 }),

@@ -25,7 +25,7 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 
-pub use prompt::{QUESTION, ask, ask_on, obtain};
+pub use prompt::{APPROVE_QUESTION, QUESTION, ask, ask_on, obtain, obtain_with};
 pub use quote::{escape_os, escape_text, quote_argv, shell_quote};
 pub use render::{Style, render, render_policy};
 pub use screen::{SCREEN_LINES, SCREEN_WIDTH};

@@ -29,6 +29,10 @@ use super::{ConsentError, Mode, Outcome};
 /// The question asked after the consent text.
 pub const QUESTION: &str = "Run this command? [y/N] ";
 
+/// The question `cordon approve` (and `vet`) ask: the answer records an
+/// approval rather than starting anything now.
+pub const APPROVE_QUESTION: &str = "Approve this command? [y/N] ";
+
 /// Longest answer read; anything longer is not "yes" anyway.
 const MAX_ANSWER: usize = 256;
 
@@ -45,11 +49,16 @@ pub fn ask(text: &str, question: &str) -> Result<Outcome, ConsentError> {
 ///   controlling terminal, write the text to stderr and return
 ///   [`ConsentError::NoTerminal`].
 pub fn obtain(text: &str, mode: Mode) -> Result<Outcome, ConsentError> {
+    obtain_with(text, mode, QUESTION)
+}
+
+/// [`obtain`], asking `question` in [`Mode::Ask`].
+pub fn obtain_with(text: &str, mode: Mode, question: &str) -> Result<Outcome, ConsentError> {
     match mode {
         Mode::Yes => write_stderr(text).map(|()| Outcome::Approved),
         Mode::DryRun => write_stderr(text).map(|()| Outcome::DryRun),
         Mode::Ask => match open_tty() {
-            Ok(mut tty) => ask_on(&mut tty, text, QUESTION),
+            Ok(mut tty) => ask_on(&mut tty, text, question),
             // Nobody can be asked; still show what was refused, so the
             // host's log says exactly what to review before `--yes`.
             Err(ConsentError::NoTerminal) => {

@@ -12,7 +12,7 @@
 //! Notes about each server go to stderr; the dry-run diff and the check's
 //! findings are reports the user asked for and go to stdout.
 
-mod choose;
+pub mod choose;
 mod diff;
 mod edit;
 mod formats;
@@ -47,6 +47,8 @@ pub struct Request {
     /// host whose file exists.
     pub host: Option<String>,
     pub dry_run: bool,
+    /// With `dry_run`: the changes as JSON on stdout instead of a diff.
+    pub json: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +148,39 @@ pub fn run(
     if !req.dry_run && plans.iter().any(|p| p.changed) {
         record::save(&own.state, &records)?;
     }
+    if req.dry_run && req.json {
+        let files: Vec<serde_json::Value> = plans.iter().map(|p| plan_json(p, req)).collect();
+        let text = serde_json::to_string_pretty(&files).unwrap_or_default();
+        writeln!(out, "{text}").map_err(HostConfigError::Output)?;
+    }
     Ok(())
+}
+
+/// One file's planned change, for `--dry-run --json`: the file, whether
+/// it changes, its diff, and each entry with its original and new text.
+fn plan_json(plan: &Plan, req: &Request) -> serde_json::Value {
+    let path = plan.target.path.display().to_string();
+    let diff = plan.changed.then(|| {
+        diff::unified(
+            &plan.doc.text,
+            &plan.new_text,
+            &path,
+            &format!("{path} ({})", after_word(req.action)),
+        )
+    });
+    serde_json::json!({
+        "file": path,
+        "changed": plan.changed,
+        "diff": diff,
+        "entries": plan.records,
+    })
+}
+
+fn after_word(action: Action) -> &'static str {
+    match action {
+        Action::Wrap => "wrapped",
+        Action::Unwrap => "unwrapped",
+    }
 }
 
 /// The `command` a wrapped entry gets: the `cordon` found on `$PATH`,
@@ -333,18 +367,16 @@ fn commit(
         return Ok(false);
     }
     if req.dry_run {
-        let after = match req.action {
-            Action::Wrap => "wrapped",
-            Action::Unwrap => "unwrapped",
-        };
-        let diff = diff::unified(
-            &plan.doc.text,
-            &plan.new_text,
-            &path.display().to_string(),
-            &format!("{} ({after})", path.display()),
-        );
-        out.write_all(diff.as_bytes())
-            .map_err(HostConfigError::Output)?;
+        if !req.json {
+            let diff = diff::unified(
+                &plan.doc.text,
+                &plan.new_text,
+                &path.display().to_string(),
+                &format!("{} ({})", path.display(), after_word(req.action)),
+            );
+            out.write_all(diff.as_bytes())
+                .map_err(HostConfigError::Output)?;
+        }
         note(
             notes,
             format!("{}: dry run, nothing written", path.display()),

@@ -40,10 +40,13 @@ pub enum ProfileError {
         source: io::Error,
     },
     /// No profile of that name in any directory nor built in.
-    #[error("profile \"{name}\" not found (looked in: {})", looked_in.join(", "))]
+    #[error("profile \"{name}\" not found (looked in: {}){}", looked_in.join(", "),
+        nearest.as_ref().map_or_else(String::new, |n| format!("; did you mean \"{n}\"?")))]
     NotFound {
         name: String,
         looked_in: Vec<String>,
+        /// The known profile name closest to `name`, when one is close.
+        nearest: Option<String>,
     },
     /// A profile reference that is neither a valid name nor a path.
     #[error("invalid profile name \"{name}\": {reason}")]

@@ -73,8 +73,51 @@ pub(crate) fn find_profile(reference: &str, ctx: &Context) -> Result<Found, Prof
         None => Err(ProfileError::NotFound {
             name: reference.to_owned(),
             looked_in: search_list(&ctx.dirs),
+            nearest: nearest_name(reference, ctx),
         }),
     }
+}
+
+/// The known profile name closest to a mistyped `reference`: at most a
+/// third of its letters edited (at least one). A directory that cannot be
+/// read only leaves its names out: the suggestion is a courtesy.
+fn nearest_name(reference: &str, ctx: &Context) -> Option<String> {
+    let mut names: Vec<String> = builtin::PROFILES
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    for dir in &ctx.dirs {
+        let files = profile_files(dir).unwrap_or_default();
+        let stems = files
+            .iter()
+            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned));
+        names.extend(stems);
+    }
+    let limit = (reference.chars().count() / 3).max(1);
+    names
+        .into_iter()
+        .map(|n| (edit_distance(reference, &n), n))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// Finds a group by (already checked) name: each directory's `groups/`,
@@ -209,4 +252,17 @@ fn search_list(dirs: &[PathBuf]) -> Vec<String> {
     let mut list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     list.push("built-in".to_owned());
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("filesytem", "filesystem"), 1);
+        assert_eq!(edit_distance("fetch", "fetch"), 0);
+        assert_eq!(edit_distance("git", "gti"), 2);
+        assert_eq!(edit_distance("", "time"), 4);
+    }
 }

@@ -93,6 +93,21 @@ pub fn load(reference: &str, ctx: &Context) -> Result<Policy, ProfileError> {
     validate::build_policy(raw, &doc, found.name.clone(), found.origin.clone(), ctx)
 }
 
+/// Checks a profile and returns every error found (see
+/// [`validate::all_errors`]); a file that does not parse as a profile
+/// gives its one parse error. Empty: valid.
+pub fn check(reference: &str, ctx: &Context) -> Vec<ProfileError> {
+    let found = match locate::find_profile(reference, ctx) {
+        Ok(found) => found,
+        Err(e) => return vec![e],
+    };
+    let doc = Doc::new(&found.file, &found.text);
+    match validate::parse_profile(&doc) {
+        Ok(raw) => validate::all_errors(&raw, &doc, ctx),
+        Err(e) => vec![e],
+    }
+}
+
 /// One effective profile, as `cordon profile list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {

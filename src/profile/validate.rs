@@ -82,6 +82,25 @@ pub(crate) fn build_policy(
     })
 }
 
+/// Every error of a parsed profile, one per table at most (the first of
+/// each): the tables are validated independently, so a file with errors in
+/// three tables reports three. [`build_policy`] stops at the first.
+pub(crate) fn all_errors(raw: &RawProfile, doc: &Doc<'_>, ctx: &Context) -> Vec<ProfileError> {
+    let guard = grants::TmpGuard::new(&raw.filesystem, doc, ctx);
+    let results = [
+        grants::filesystem(&raw.filesystem, doc, ctx, &guard).err(),
+        grants::unprotect(&raw.filesystem, doc, ctx).err(),
+        network(&raw.network, doc).err(),
+        environment(&raw.environment, doc, ctx).err(),
+        limits(&raw.limits, doc).err(),
+        syscalls(&raw.seccomp, doc).err(),
+        mechanisms(&raw.sandbox, doc).err(),
+        shutdown(&raw.shutdown, doc).err(),
+        mcp(&raw.mcp, doc, ctx).err(),
+    ];
+    results.into_iter().flatten().collect()
+}
+
 fn network(raw: &RawNetwork, doc: &Doc<'_>) -> Result<Network, ProfileError> {
     let mode = match raw.mode.as_ref().map(|m| *m.get_ref()) {
         None | Some(RawNetworkMode::None) => NetworkMode::None,

@@ -53,6 +53,7 @@ fn answer(text: &str) {
 fn act(action: &str, args: &[String]) -> Outcome {
     let arg = |i: usize| args.get(i).map_or("", String::as_str);
     match action {
+        "caps" => Ok(capability_sets()),
         "read" => read(arg(0)),
         "read-head" => read_head(arg(0)),
         "write" => write(arg(0)),
@@ -326,4 +327,19 @@ fn contains(path: &str, needle: &str) -> Outcome {
         "lacks"
     }
     .into())
+}
+
+/// The sizes of this process's capability sets, read with the `caps`
+/// crate: `effective=N permitted=N inheritable=N ambient=N bounding=N`.
+fn capability_sets() -> String {
+    use caps::CapSet;
+    let count = |set| caps::read(None, set).map_or(usize::MAX, |s| s.len());
+    format!(
+        "effective={} permitted={} inheritable={} ambient={} bounding={}",
+        count(CapSet::Effective),
+        count(CapSet::Permitted),
+        count(CapSet::Inheritable),
+        count(CapSet::Ambient),
+        count(CapSet::Bounding)
+    )
 }

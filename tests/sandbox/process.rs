@@ -29,6 +29,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("kill_host_process", Only::Both, kill_host_process),
         Case::new("proc_hides_host_pids", Only::Both, proc_hides_host_pids),
         Case::new("setuid_binary", Only::Both, setuid_binary),
+        Case::new(
+            "capability_sets_are_empty",
+            Only::Both,
+            capability_sets_are_empty,
+        ),
         Case::new("inherited_fd_closed", Only::Both, inherited_fd_closed),
         Case::new("environment_rebuilt", Only::Both, environment_rebuilt),
         Case::new("env_ld_refused", Only::Both, env_ld_refused),
@@ -767,5 +772,41 @@ fn sandbox_holds_no_cordon_terminal(w: &World) -> CaseResult {
     ensure(held.is_empty(), || {
         format!("ESCAPE: the sandbox ({sandbox:?}) holds cordon's terminal: {held:?}")
     })?;
+    Ok(())
+}
+
+/// One field of the `caps` probe's answer.
+fn cap_count(answer: &str, set: &str) -> Result<usize, String> {
+    answer
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix(&format!("{set}=")))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no {set} in {answer:?}"))
+}
+
+/// The server holds no capability: its effective, permitted, inheritable
+/// and ambient sets are empty (as root too, and as the root of a user
+/// namespace), and its bounding set is empty wherever cordon may drop it
+/// (root, or inside a user namespace). Control: the same probe on the
+/// host reports a bounding set that is not empty.
+fn capability_sets_are_empty(w: &World) -> CaseResult {
+    let host = w.host(&["caps"]).ok()?;
+    ensure(cap_count(&host, "bounding")? > 0, || {
+        format!("control: the host's bounding set is already empty ({host})")
+    })?;
+    let inside = w.sandbox().probe(&["caps"]).ok()?;
+    for set in ["effective", "permitted", "inheritable", "ambient"] {
+        let n = cap_count(&inside, set)?;
+        ensure(n == 0, || {
+            format!("ESCAPE: {set} set of {n} inside: {inside}")
+        })?;
+    }
+    let droppable = w.ns || nix::unistd::getuid().is_root() && w.user() == User::Current;
+    if droppable {
+        let n = cap_count(&inside, "bounding")?;
+        ensure(n == 0, || {
+            format!("ESCAPE: bounding set of {n} inside: {inside}")
+        })?;
+    }
     Ok(())
 }

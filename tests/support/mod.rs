@@ -237,6 +237,13 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// and stdout stay pipes, as under a host), waits for the consent
 /// question, types `answer`, and returns the output.
 pub fn answer_on_terminal(env: &Env, args: &[&str], answer: &str) -> Output {
+    answer_on_terminal_seen(env, args, answer).0
+}
+
+/// [`answer_on_terminal`], also returning what the terminal showed up to
+/// the question.
+#[allow(dead_code)]
+pub fn answer_on_terminal_seen(env: &Env, args: &[&str], answer: &str) -> (Output, String) {
     let pty = nix::pty::openpty(None, None).unwrap();
     let mut cmd = Command::new(cordon_bin());
     cmd.args(args)
@@ -262,9 +269,9 @@ pub fn answer_on_terminal(env: &Env, args: &[&str], answer: &str) -> Output {
     let child = spawn(cmd);
     drop(pty.slave);
     let mut master = fs::File::from(pty.master);
-    read_until(&mut master, "[y/N]");
+    let seen = read_until(&mut master, "[y/N]");
     master.write_all(answer.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    (child.wait_with_output().unwrap(), seen)
 }
 
 /// cordon's pid below the `setpriv`/`setsid --wait` wrappers that fork it
