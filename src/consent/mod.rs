@@ -18,6 +18,7 @@ mod prompt;
 mod quote;
 mod render;
 pub mod store;
+pub mod tree;
 mod warn;
 
 use std::ffi::OsString;
