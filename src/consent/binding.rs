@@ -91,6 +91,10 @@ pub struct Subject<'a> {
     /// The files of code the command line names, opened.
     pub code: &'a [(Role, Opened)],
     pub options: &'a [OsString],
+    /// cordon's own state and configuration directories: hidden or
+    /// read-only inside every sandbox and rewritten by cordon itself, so
+    /// they are left out of bound trees.
+    pub skip: &'a [PathBuf],
 }
 
 /// A file that could not be hashed.
@@ -193,7 +197,7 @@ pub fn bind(
     }
     let trees = tree::bound_grants(policy)
         .into_iter()
-        .map(|g| tree::tree_of(&g.path, digests).map_err(err(&g.path)))
+        .map(|g| tree::tree_of(&g.path, subject.skip, digests).map_err(err(&g.path)))
         .collect::<Result<Vec<_>, _>>()?;
     tracing::debug!(
         trees = trees.len(),

@@ -14,7 +14,9 @@
 //!   digests already; writable grants are not bound (the server may
 //!   change them itself, so no digest could stay approved).
 //!
-//! A tree is walked without following symlinks. Each entry is its path
+//! A tree is walked without following symlinks, leaving out cordon's own
+//! state and configuration directories (hidden or read-only in every
+//! sandbox, and rewritten by cordon on every start). Each entry is its path
 //! relative to the grant, its mode (type and permission bits) and a
 //! payload: the SHA-256 of a regular file's content (through the digest
 //! cache, so a second start hashes nothing that did not change), the
@@ -86,9 +88,14 @@ fn root_protected(path: &Path) -> bool {
         .all(|p| fs::symlink_metadata(p).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0))
 }
 
-/// Walks `root` and computes its tree; more than [`MAX_ENTRIES`] entries
+/// Walks `root` and computes its tree, leaving out `skip` (cordon's own
+/// directories, which no server sees); more than [`MAX_ENTRIES`] entries
 /// is an error.
-pub fn tree_of(root: &Path, digests: &Digests) -> io::Result<Tree> {
+pub fn tree_of(root: &Path, skip: &[PathBuf], digests: &Digests) -> io::Result<Tree> {
+    walk(root, skip, digests, MAX_ENTRIES)
+}
+
+fn walk(root: &Path, skip: &[PathBuf], digests: &Digests, limit: usize) -> io::Result<Tree> {
     let mut raw: Vec<(Vec<u8>, u32, Vec<u8>)> = Vec::new();
     let mut pending: Vec<PathBuf> = vec![PathBuf::new()];
     while let Some(rel) = pending.pop() {
@@ -97,6 +104,9 @@ pub fn tree_of(root: &Path, digests: &Digests) -> io::Result<Tree> {
         } else {
             root.join(&rel)
         };
+        if skip.contains(&full) {
+            continue;
+        }
         let meta = fs::symlink_metadata(&full)?;
         let mode = meta.mode();
         let payload: Vec<u8> = if meta.file_type().is_symlink() {
@@ -124,9 +134,9 @@ pub fn tree_of(root: &Path, digests: &Digests) -> io::Result<Tree> {
             Vec::new()
         };
         raw.push((rel.as_os_str().as_bytes().to_vec(), mode, payload));
-        if raw.len() > MAX_ENTRIES {
+        if raw.len() > limit {
             return Err(io::Error::other(format!(
-                "more than {MAX_ENTRIES} files to bind: grant a narrower directory (the package or venv the server runs) instead"
+                "more than {limit} files to bind: grant a narrower directory (the package or venv the server runs) instead"
             )));
         }
     }
@@ -263,12 +273,12 @@ mod tests {
         fs::write(root.join("pkg/mod.py"), "x = 1\n").unwrap();
         std::os::unix::fs::symlink("pkg/mod.py", root.join("link")).unwrap();
         let none = Digests::none();
-        let first = tree_of(root, &none).unwrap();
-        assert_eq!(first, tree_of(root, &none).unwrap());
+        let first = tree_of(root, &[], &none).unwrap();
+        assert_eq!(first, tree_of(root, &[], &none).unwrap());
         assert_eq!(first.entries.len(), 4);
 
         fs::write(root.join("pkg/mod.py"), "x = 2\n").unwrap();
-        let second = tree_of(root, &none).unwrap();
+        let second = tree_of(root, &[], &none).unwrap();
         let said = changes(&first, &second).unwrap();
         assert!(
             said.contains("changed") && said.contains("pkg/mod.py"),
@@ -276,7 +286,7 @@ mod tests {
         );
 
         fs::write(root.join("pkg/new.py"), "").unwrap();
-        let third = tree_of(root, &none).unwrap();
+        let third = tree_of(root, &[], &none).unwrap();
         let said = changes(&second, &third).unwrap();
         assert!(
             said.contains("added") && said.contains("pkg/new.py"),
@@ -290,8 +300,34 @@ mod tests {
 
         fs::remove_file(root.join("link")).unwrap();
         std::os::unix::fs::symlink("pkg/new.py", root.join("link")).unwrap();
-        let fourth = tree_of(root, &none).unwrap();
+        let fourth = tree_of(root, &[], &none).unwrap();
         let said = changes(&third, &fourth).unwrap();
         assert!(said.contains("changed") && said.contains("link"), "{said}");
+    }
+
+    /// A tree past the bound is an error naming the remedy, never a tree
+    /// left unbound; cordon's own directories are left out.
+    #[test]
+    fn a_tree_past_the_bound_is_refused_and_skipped_dirs_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for name in ["a", "b", "c"] {
+            fs::write(root.join(name), name).unwrap();
+        }
+        let err = walk(root, &[], &Digests::none(), 3).unwrap_err();
+        assert!(err.to_string().contains("narrower"), "{err}");
+        let skipped = walk(root, &[root.join("c")], &Digests::none(), 3).unwrap();
+        let names: Vec<&str> = skipped.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(names, ["", "a", "b"]);
+    }
+
+    /// A shipped group's grant is system runtime only when root alone
+    /// can change it: /usr is; a directory under the world-writable /tmp
+    /// is not.
+    #[test]
+    fn only_root_protected_group_grants_are_runtime() {
+        assert!(root_protected(Path::new("/usr")));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!root_protected(dir.path()));
     }
 }
