@@ -435,13 +435,18 @@ fn audit_verify(file: &Path) -> Result<ExitCode, Error> {
 /// in the state directory (see [`consent::digest`]).
 fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentError> {
     let options = launch.request.options();
+    let own = ctx.own_dirs().host_paths();
+    // Grants are resolved paths: compare with the resolved directories.
+    let skip =
+        [&own.state, &own.config].map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
     let subject = consent::Subject {
         executable: &launch.executable,
         programs: &launch.programs,
         code: &launch.code,
         options: &options,
+        skip: &skip,
     };
-    let digests = consent::digest::Digests::open(&ctx.own_dirs().state);
+    let digests = consent::digest::Digests::open(&own.state);
     consent::bind(
         &launch.policy,
         &launch.invocation,

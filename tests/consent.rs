@@ -528,11 +528,16 @@ fn the_first_approved_run_pins_the_tools_and_a_changed_tool_is_withheld_later() 
         ])
         .to_string()
     };
-    let tools_file = env.write("home/srv/tools.json", &tools("Adds two numbers."));
+    // The tool list is data the server may rewrite (a writable grant,
+    // not bound); its code directory is bound and stays as approved.
+    let tools_file = env.write("home/data/tools.json", &tools("Adds two numbers."));
     let dir = env.home.join("srv");
+    let data = env.home.join("data");
     let args = [
         "--ro",
         dir.to_str().unwrap(),
+        "--rw",
+        data.to_str().unwrap(),
         "--",
         "node",
         server.to_str().unwrap(),

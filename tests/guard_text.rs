@@ -97,7 +97,9 @@ impl Server {
         let env = Env::new(user);
         let script = env.write("srv/server.py", SERVER);
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-        let conf_path = env.write("srv/conf.json", &conf.to_string());
+        // Data the server may be given anew (a writable grant, not bound
+        // as code), next to its bound code directory.
+        let conf_path = env.write("data/conf.json", &conf.to_string());
         Server {
             env,
             script,
@@ -109,12 +111,15 @@ impl Server {
         fs::write(&self.conf, conf.to_string()).unwrap();
     }
 
-    /// `--ro <srv> -- server.py conf.json`.
+    /// `--ro <srv> --rw <data> -- server.py conf.json`.
     fn command(&self) -> Vec<String> {
-        let dir = self.conf.parent().unwrap().to_str().unwrap().to_owned();
+        let dir = self.script.parent().unwrap().to_str().unwrap().to_owned();
+        let data = self.conf.parent().unwrap().to_str().unwrap().to_owned();
         vec![
             "--ro".into(),
             dir,
+            "--rw".into(),
+            data,
             "--".into(),
             self.script.to_str().unwrap().into(),
             self.conf.to_str().unwrap().into(),

@@ -185,12 +185,13 @@ fn scripts_after_interpreter_options_are_bound() {
             fs::write(&script, format!("{old}{comment} changed\n")).unwrap();
             let out = run(cmd_env(&full), INITIALIZE);
             assert_refused(&out, &script.file_name().unwrap().to_string_lossy());
-            // Decoys are not bound: changing one changes nothing.
+            // Back as approved, it starts again. (The decoys lie in the
+            // granted directory, whose every file is bound as a tree; the
+            // refusal above names the script, not a decoy.)
             fs::write(&script, &old).unwrap();
-            fs::write(dir.join("utf8"), "other\n").unwrap();
             assert_started(
                 &run(cmd_env(&full), INITIALIZE),
-                &format!("{user:?} {argv:?} decoy"),
+                &format!("{user:?} {argv:?} restored"),
             );
         }
     }
@@ -460,5 +461,117 @@ fn the_printed_approve_command_approves_exactly_the_refused_start() {
             stderr(&approved)
         );
         assert_started(&host_run(&env, &args), "approved by the printed command");
+    }
+}
+
+const VENV_SERVER: &str = "import os, sys\nsys.dont_write_bytecode = True\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nfrom pkg import echo\necho.run()\n";
+const VENV_MODULE: &str =
+    "import sys\ndef run():\n    for line in sys.stdin:\n        sys.stdout.write(line)\n";
+
+/// A venv-like directory granted with `--ro`, holding the module its
+/// script imports, is bound file by file: a changed module, an added
+/// file and a retargeted symlink are each refused by name; a file
+/// outside the grant changes nothing; and the runtime under /usr is not
+/// hashed (the digest cache holds the directory's files and the
+/// interpreter, not thousands of /usr files).
+#[test]
+fn code_directories_are_bound_file_by_file() {
+    if !have("/usr/bin/python3") {
+        eprintln!("skipped: no /usr/bin/python3");
+        return;
+    }
+    for user in users() {
+        let env = Env::new(user);
+        let venv = env.home.join("venv");
+        env.write("home/venv/srv.py", VENV_SERVER);
+        env.write("home/venv/pkg/__init__.py", "");
+        let module = env.write("home/venv/pkg/echo.py", VENV_MODULE);
+        env.write("home/venv/pkg/other.py", "x = 1\n");
+        let link = venv.join("current");
+        std::os::unix::fs::symlink("pkg/echo.py", &link).unwrap();
+        let outside = env.write("home/notes.txt", "unrelated\n");
+        // Old enough for digests to be kept, so the count below shows
+        // what was hashed.
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        let script = venv.join("srv.py");
+        let args = [
+            "--ro",
+            venv.to_str().unwrap(),
+            "--",
+            "python3",
+            script.to_str().unwrap(),
+        ];
+        approve(&env, &args);
+        assert_started(&host_run(&env, &args), &format!("{user:?} approved"));
+        let digests = env.home.join(".local/state/cordon/digests");
+        let kept = fs::read_dir(&digests).unwrap().count();
+        assert!(
+            (4..=10).contains(&kept),
+            "{user:?}: the venv's 4 files and the interpreter are hashed, /usr is not: {kept} digests"
+        );
+
+        // A file outside the grant: still runs.
+        fs::write(&outside, "changed\n").unwrap();
+        assert_started(&host_run(&env, &args), &format!("{user:?} outside"));
+
+        // A changed module the server imports.
+        fs::write(&module, format!("{VENV_MODULE}# changed\n")).unwrap();
+        assert_refused(&host_run(&env, &args), "changed");
+        assert_refused(&host_run(&env, &args), "pkg/echo.py");
+        fs::write(&module, VENV_MODULE).unwrap();
+        assert_started(&host_run(&env, &args), &format!("{user:?} restored"));
+
+        // An added file.
+        let added = env.write("home/venv/pkg/sitecustomize.py", "");
+        assert_refused(&host_run(&env, &args), "added");
+        assert_refused(&host_run(&env, &args), "pkg/sitecustomize.py");
+        fs::remove_file(&added).unwrap();
+        assert_started(&host_run(&env, &args), &format!("{user:?} removed again"));
+
+        // A retargeted symlink.
+        fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("pkg/other.py", &link).unwrap();
+        assert_refused(&host_run(&env, &args), "current");
+    }
+}
+
+/// An approval recorded before code directories were bound (no trees)
+/// does not cover a launch that has one: it is refused with "approve
+/// again".
+#[test]
+fn an_approval_without_trees_is_asked_again() {
+    for user in users() {
+        let env = Env::new(user);
+        let dir = env.home.join("code");
+        env.write("home/code/lib.sh", "true\n");
+        let args = ["--ro", dir.to_str().unwrap(), "--", "/bin/cat"];
+        approve(&env, &args);
+        let store = env.home.join(".local/state/cordon/approvals.json");
+        let text = fs::read_to_string(&store).unwrap();
+        let mut all: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut stripped = 0;
+        strip_trees(&mut all, &mut stripped);
+        assert_eq!(stripped, 1, "{text}");
+        fs::write(&store, serde_json::to_vec(&all).unwrap()).unwrap();
+        assert_refused(&host_run(&env, &args), "approve again");
+    }
+}
+
+fn strip_trees(v: &mut serde_json::Value, count: &mut usize) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if map.remove("trees").is_some() {
+                *count += 1;
+            }
+            for child in map.values_mut() {
+                strip_trees(child, count);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for child in items {
+                strip_trees(child, count);
+            }
+        }
+        _ => {}
     }
 }

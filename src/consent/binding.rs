@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::digest::{Digests, Opened};
+use super::tree::{self, Tree};
 use super::{Invocation, quote_argv};
 use crate::launch::script::{Code, Role};
 use crate::policy::Policy;
@@ -71,6 +72,12 @@ pub struct Binding {
     pub env_names: Vec<String>,
     /// The working directory, when the policy grants it to the server.
     pub cwd: Option<PathBuf>,
+    /// The code directories the server may run from (read+exec grants
+    /// that are not system runtime), as tree digests: see
+    /// [`super::tree`]. Empty in approvals recorded before they were
+    /// bound, which then no longer match.
+    #[serde(default)]
+    pub trees: Vec<Tree>,
 }
 
 /// What is bound besides the policy and the invocation: the executable as
@@ -84,6 +91,10 @@ pub struct Subject<'a> {
     /// The files of code the command line names, opened.
     pub code: &'a [(Role, Opened)],
     pub options: &'a [OsString],
+    /// cordon's own state and configuration directories: hidden or
+    /// read-only inside every sandbox and rewritten by cordon itself, so
+    /// they are left out of bound trees.
+    pub skip: &'a [PathBuf],
 }
 
 /// A file that could not be hashed.
@@ -184,6 +195,15 @@ pub fn bind(
             });
         }
     }
+    let trees = tree::bound_grants(policy)
+        .into_iter()
+        .map(|g| tree::tree_of(&g.path, subject.skip, digests).map_err(err(&g.path)))
+        .collect::<Result<Vec<_>, _>>()?;
+    tracing::debug!(
+        trees = trees.len(),
+        entries = trees.iter().map(|t| t.entries.len()).sum::<usize>(),
+        "bound code directories"
+    );
     Ok(Binding {
         command: quote_argv(&inv.argv),
         argv_sha256: sha256_hex(&raw),
@@ -197,6 +217,7 @@ pub fn bind(
         policy_sha256: policy_digest(policy),
         env_names: policy.env.pass.clone(),
         cwd: cwd_granted.then(|| inv.cwd.clone()),
+        trees,
     })
 }
 
@@ -354,7 +375,39 @@ pub fn differences(old: &Binding, new: &Binding) -> Vec<String> {
             .map_or("none".into(), |p| p.display().to_string());
         out.push(format!("working directory changed: {shown}"));
     }
+    trees_changed(&old.trees, &new.trees, &mut out);
     out
+}
+
+/// One sentence per code directory whose tree changed, appeared or is no
+/// longer granted; an approval recorded before trees were bound is asked
+/// to be given again.
+fn trees_changed(old: &[Tree], new: &[Tree], out: &mut Vec<String>) {
+    if old == new {
+        return;
+    }
+    if old.is_empty() {
+        let roots: Vec<String> = new.iter().map(|t| t.root.display().to_string()).collect();
+        out.push(format!(
+            "the approval predates binding code directories ({}): approve again",
+            roots.join(", ")
+        ));
+        return;
+    }
+    for n in new {
+        match old.iter().find(|o| o.root == n.root) {
+            Some(o) => out.extend(tree::changes(o, n)),
+            None => out.push(format!("new code directory: {}", n.root.display())),
+        }
+    }
+    for o in old {
+        if !new.iter().any(|n| n.root == o.root) {
+            out.push(format!(
+                "no longer grants the code directory {}",
+                o.root.display()
+            ));
+        }
+    }
 }
 
 fn shown_options(options: &str) -> &str {

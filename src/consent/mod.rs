@@ -19,6 +19,7 @@ mod quote;
 mod render;
 mod screen;
 pub mod store;
+pub mod tree;
 mod warn;
 
 use std::ffi::OsString;
