@@ -100,18 +100,24 @@ check "the default profile comes from /usr/share/cordon/profiles" \
 
 home=$(mktemp -d)
 chmod 0755 "$home"
+mkdir "$home/root"
 # The installed binary as a host starts it: clean environment, no
 # terminal; PREFIX (setpriv …) runs it as another user. The server is
 # /bin/echo printing one JSON-RPC notification: cordon's MCP relay forwards
 # only JSON-RPC, byte for byte.
 hi='{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hi"}}'
-run_echo() {
-    env -i PATH=/usr/bin:/bin HOME="$home" "$@" setsid --wait \
+# Each user gets a home of its own: cordon refuses state directories that
+# belong to another user.
+run_echo() { # run_echo HOME [PREFIX...]
+    local user_home=$1
+    shift
+    env -i PATH=/usr/bin:/bin HOME="$user_home" "$@" setsid --wait \
         /usr/bin/cordon run --yes -p default -- /bin/echo "$hi" </dev/null 2>"$home/stderr"
 }
-echo_as_root() { [ "$(run_echo)" = "$hi" ] || { cat "$home/stderr" >&2; false; }; }
+echo_as_root() { [ "$(run_echo "$home/root")" = "$hi" ] || { cat "$home/stderr" >&2; false; }; }
 echo_as_nobody() {
-    [ "$(run_echo setpriv --reuid=65534 --regid=65534 --clear-groups)" = "$hi" ] \
+    mkdir -p "$home/nobody" && chown 65534:65534 "$home/nobody"
+    [ "$(run_echo "$home/nobody" setpriv --reuid=65534 --regid=65534 --clear-groups)" = "$hi" ] \
         || { cat "$home/stderr" >&2; false; }
 }
 check "cordon run -p default -- /bin/echo relays its output, as root" echo_as_root
