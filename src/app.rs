@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::approval;
+use crate::approval::{self, Verbosity};
 use crate::cli::{
     ApproveArgs, Cli, Command, ConfigCommand, LaunchArgs, ProfileCommand, RunArgs, VetArgs,
 };
@@ -283,27 +283,6 @@ fn stage(args: &LaunchArgs, allocate: bool) -> Result<Staged, Error> {
 fn colour_stderr() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// How much an approved start from a host says on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    /// `--quiet`: errors only.
-    Quiet,
-    /// One line: which server, which approval, which sandbox.
-    Line,
-    /// `-v`: the whole consent screen, then the line.
-    Screen,
-}
-
-impl Verbosity {
-    fn of(verbose: u8, quiet: bool) -> Verbosity {
-        match (quiet, verbose) {
-            (true, _) => Verbosity::Quiet,
-            (false, 0) => Verbosity::Line,
-            _ => Verbosity::Screen,
-        }
-    }
 }
 
 fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::app::Verbosity;
 use crate::cli::{ConsentCommand, LaunchArgs};
 use crate::consent::{self, Approval, ConsentError, Mode, Outcome, Store};
 use crate::error::Error;
@@ -108,7 +107,7 @@ pub struct Request<'a> {
     pub binding: &'a dyn Fn() -> Result<consent::Binding, ConsentError>,
     pub host: &'a HostPaths,
     /// What an approved start says on stderr.
-    pub verbosity: crate::app::Verbosity,
+    pub verbosity: Verbosity,
     /// The effective profile's name (and how it was picked), for the
     /// one-line log; escaped.
     pub profile: &'a str,
@@ -424,6 +423,27 @@ pub fn consent_command(cmd: ConsentCommand, host: &HostPaths) -> Result<ExitCode
                 if removed == 1 { "" } else { "s" }
             ));
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// How much an approved start from a host says on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// `--quiet`: errors only.
+    Quiet,
+    /// One line: which server, which approval, which sandbox.
+    Line,
+    /// `-v`: the whole consent screen, then the line.
+    Screen,
+}
+
+impl Verbosity {
+    pub fn of(verbose: u8, quiet: bool) -> Verbosity {
+        match (quiet, verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Line,
+            _ => Verbosity::Screen,
         }
     }
 }

@@ -11,8 +11,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::sandbox::HostPaths;
-
 /// The user's home, the XDG bases cordon uses, and cordon's directories
 /// in them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,4 +98,14 @@ pub fn absolute_var(name: &str) -> Option<PathBuf> {
     std::env::var_os(name)
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
+}
+/// Where cordon's own files and the user's home are, as the sandbox
+/// protects them.
+#[derive(Debug, Clone)]
+pub struct HostPaths {
+    pub home: PathBuf,
+    /// cordon's configuration (profiles): `$XDG_CONFIG_HOME/cordon`.
+    pub config: PathBuf,
+    /// cordon's state (approvals, pins, audit logs): `$XDG_STATE_HOME/cordon`.
+    pub state: PathBuf,
 }

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod mcp;
 pub mod policy;
 pub mod profile;
+pub mod realpath;
 pub mod relay;
 pub mod sandbox;
 pub mod session;

@@ -513,6 +513,82 @@ pub struct AuditPolicy {
     pub arguments: bool,
 }
 
+/// A small but complete policy for unit tests anywhere in the crate.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+
+    pub fn grant(path: &str, access: Access, source: GrantSource) -> FsGrant {
+        FsGrant {
+            path: PathBuf::from(path),
+            declared: None,
+            link: None,
+            access,
+            exists: true,
+            source,
+        }
+    }
+
+    pub fn policy() -> Policy {
+        Policy {
+            name: "filesystem".into(),
+            origin: Origin::BuiltIn,
+            description: "read and write one directory".into(),
+            fs: vec![
+                grant(
+                    "/usr",
+                    Access::READ_EXEC,
+                    GrantSource::Group("runtime".into()),
+                ),
+                grant("/srv/notes", Access::READ_WRITE, GrantSource::CommandLine),
+            ],
+            unprotect: Vec::new(),
+            private_tmp: true,
+            network: Network {
+                mode: NetworkMode::None,
+                connect: Ports::Only(Vec::new()),
+                bind: Ports::Only(Vec::new()),
+                allow: Vec::new(),
+            },
+            env: EnvPolicy {
+                pass: vec!["HOME".into(), "PATH".into()],
+                set: BTreeMap::new(),
+            },
+            limits: Limits {
+                core: 0,
+                nofile: 1024,
+                nproc: 512,
+                address_space: Some(4 << 30),
+                fsize: None,
+                cpu: None,
+                memory: Some(Limits::DEFAULT_MEMORY),
+                tmp: Some(Limits::DEFAULT_TMP),
+                enforce: Default::default(),
+                asked: Default::default(),
+            },
+            seccomp: SyscallPolicy {
+                action: SyscallAction::Errno,
+                allow: vec![],
+                deny: vec![],
+            },
+            mechanisms: Mechanisms {
+                namespaces: Requirement::Required,
+                landlock: Requirement::Required,
+                seccomp: Requirement::BestEffort,
+            },
+            shutdown: Shutdown {
+                close_grace: Duration::from_secs(5),
+                term_grace: Duration::from_secs(2),
+            },
+            mcp: McpPolicy::default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@
 pub mod binding;
 pub mod digest;
 mod prompt;
-mod quote;
 mod render;
 mod screen;
 pub mod store;
@@ -26,8 +25,8 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 
+pub use crate::mcp::quote::{escape_os, escape_text, quote_argv, shell_quote};
 pub use prompt::{APPROVE_QUESTION, QUESTION, ask, ask_on, obtain, obtain_with};
-pub use quote::{escape_os, escape_text, quote_argv, shell_quote};
 pub use render::{Style, render, render_policy};
 pub use screen::{SCREEN_LINES, SCREEN_WIDTH};
 pub use warn::warnings;
@@ -168,81 +167,14 @@ pub fn explain_refusal(approvals: &[Approval], binding: &Binding) -> Vec<String>
     }
 }
 
-/// A small but complete policy and invocation for the unit tests here.
+/// A small but complete invocation for the unit tests here (the policy
+/// comes from [`crate::policy::test_support`]).
 #[cfg(test)]
 pub(crate) mod test_support {
-    use std::collections::BTreeMap;
     use std::path::PathBuf;
-    use std::time::Duration;
 
     use super::Invocation;
-    use crate::policy::*;
-
-    pub fn grant(path: &str, access: Access, source: GrantSource) -> FsGrant {
-        FsGrant {
-            path: PathBuf::from(path),
-            declared: None,
-            link: None,
-            access,
-            exists: true,
-            source,
-        }
-    }
-
-    pub fn policy() -> Policy {
-        Policy {
-            name: "filesystem".into(),
-            origin: Origin::BuiltIn,
-            description: "read and write one directory".into(),
-            fs: vec![
-                grant(
-                    "/usr",
-                    Access::READ_EXEC,
-                    GrantSource::Group("runtime".into()),
-                ),
-                grant("/srv/notes", Access::READ_WRITE, GrantSource::CommandLine),
-            ],
-            unprotect: Vec::new(),
-            private_tmp: true,
-            network: Network {
-                mode: NetworkMode::None,
-                connect: Ports::Only(Vec::new()),
-                bind: Ports::Only(Vec::new()),
-                allow: Vec::new(),
-            },
-            env: EnvPolicy {
-                pass: vec!["HOME".into(), "PATH".into()],
-                set: BTreeMap::new(),
-            },
-            limits: Limits {
-                core: 0,
-                nofile: 1024,
-                nproc: 512,
-                address_space: Some(4 << 30),
-                fsize: None,
-                cpu: None,
-                memory: Some(Limits::DEFAULT_MEMORY),
-                tmp: Some(Limits::DEFAULT_TMP),
-                enforce: Default::default(),
-                asked: Default::default(),
-            },
-            seccomp: SyscallPolicy {
-                action: SyscallAction::Errno,
-                allow: vec![],
-                deny: vec![],
-            },
-            mechanisms: Mechanisms {
-                namespaces: Requirement::Required,
-                landlock: Requirement::Required,
-                seccomp: Requirement::BestEffort,
-            },
-            shutdown: Shutdown {
-                close_grace: Duration::from_secs(5),
-                term_grace: Duration::from_secs(2),
-            },
-            mcp: McpPolicy::default(),
-        }
-    }
+    pub use crate::policy::test_support::{grant, policy};
 
     pub fn invocation(argv: &[&str]) -> Invocation {
         Invocation {

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Invocation;
-use super::quote::{escape_os, escape_text, quote_argv};
 use super::warn::warnings;
+use crate::mcp::quote::{escape_os, escape_text, quote_argv};
 use crate::policy::{
     Access, FsGrant, GrantSource, Limits, Network, NetworkMode, Policy, Ports, SyscallAction,
     SyscallPolicy,

@@ -10,9 +10,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::Invocation;
-use super::quote::{escape_os, escape_text, quote_argv};
 use super::render::{bytes, show, status_line};
 use super::warn::warnings;
+use crate::mcp::quote::{escape_os, escape_text, quote_argv};
 use crate::policy::{FsGrant, GrantSource, NetworkMode, Policy};
 use crate::sandbox::{LayerStatus, State};
 

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Invocation;
-use super::quote::{escape_os, escape_text};
+use crate::mcp::quote::{escape_os, escape_text};
 use crate::policy::{HostPattern, NetworkMode, Policy};
 use crate::sandbox::protect::{Base, Mask, PROTECTED};
 

@@ -978,7 +978,7 @@ mod tests {
         let tmp = root.join("cordon-tmp-1-x");
         std::fs::create_dir(&tmp).unwrap();
         let state = root.join("state/cordon");
-        let mut policy = crate::consent::test_support::policy();
+        let mut policy = crate::policy::test_support::policy();
         let at = |policy: &mut Policy, path: &Path| {
             policy.mcp.audit = Some(AuditPolicy {
                 path: Some(path.to_path_buf()),
@@ -1008,7 +1008,7 @@ mod tests {
             check_placement(&policy, &state, Some(&tmp)).unwrap();
         }
         // cordon's state directory is protected even inside a grant.
-        policy.fs.push(crate::consent::test_support::grant(
+        policy.fs.push(crate::policy::test_support::grant(
             root.to_str().unwrap(),
             crate::policy::Access::READ_WRITE,
             crate::policy::GrantSource::CommandLine,

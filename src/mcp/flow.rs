@@ -15,7 +15,7 @@ use super::tools::{self, ListKind};
 use super::uri;
 use super::wire::{code, error_response, is_request_method};
 use super::{Call, Decision, Filter, Side, Waiting};
-use crate::consent::escape_text;
+use crate::mcp::quote::escape_text;
 
 /// Arguments and results larger than this are not copied into the audit
 /// log (their size still is): the log and cordon's memory stay bounded.

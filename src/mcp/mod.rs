@@ -33,6 +33,7 @@ pub mod hygiene;
 pub mod json;
 pub mod pending;
 pub mod pins;
+pub mod quote;
 pub mod raw;
 pub mod sniff;
 pub mod tools;
@@ -47,7 +48,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::consent::escape_os;
+use crate::mcp::quote::escape_os;
 use crate::policy::{PinMode, Policy};
 use audit::AuditLog;
 use pending::Pending;
@@ -373,7 +374,7 @@ mod tests {
     use crate::policy::NameRules;
 
     fn filter(edit: impl FnOnce(&mut crate::policy::McpPolicy)) -> Filter {
-        let mut policy = crate::consent::test_support::policy();
+        let mut policy = crate::policy::test_support::policy();
         policy.mcp.pin = PinMode::Off;
         edit(&mut policy.mcp);
         let files = RunFiles {

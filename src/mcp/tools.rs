@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use super::hygiene::{self, Finding, Severity};
 use super::pins::{self, PinSet, Pins};
 use super::raw::RawObject;
-use crate::consent::escape_text;
+use crate::mcp::quote::escape_text;
 use crate::policy::{McpPolicy, PinMode};
 
 /// The results cordon inspects: the four lists, and the two results that
@@ -636,7 +636,7 @@ mod tests {
         refuse: bool,
     ) -> (Catalog, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let mut policy = crate::consent::test_support::policy().mcp;
+        let mut policy = crate::policy::test_support::policy().mcp;
         policy.refuse_hidden_text = refuse;
         let pinning = Pinning::new(mode, dir.path().join("pins.json"), existing);
         (Catalog::new(policy, "p".into(), Some(pinning)), dir)

@@ -15,7 +15,6 @@ mod grants;
 pub mod init;
 mod locate;
 mod paths;
-mod realpath;
 mod schema;
 mod validate;
 mod values;
@@ -23,8 +22,8 @@ mod values;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub(crate) use crate::realpath::{canonical, exists_nofollow, symlink_target};
 pub use error::ProfileError;
-pub(crate) use realpath::{canonical, exists_nofollow, is_directory, symlink_target};
 pub(crate) use values::check_env_name;
 
 use crate::policy::{Access, FsGrant, GrantSource, Origin, Policy};

@@ -7,7 +7,7 @@
 //! cordon's stderr is locked, so a line the server wrote at once is not
 //! cut by one of cordon's notes. On a terminal every control character but
 //! newline and tab is shown escaped (`\x1b`, `\r`, `\u{9b}`: see
-//! [`crate::consent::escape_os`]), so a server cannot move the
+//! [`crate::mcp::quote::escape_os`]), so a server cannot move the
 //! cursor, recolour or retitle the terminal, or hide earlier lines; to a
 //! file or pipe the bytes pass verbatim. Nothing is lost: the relay ends
 //! at EOF, or, asked to finish once the sandbox is gone, after draining
@@ -25,7 +25,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
-use crate::consent::escape_os;
+use crate::mcp::quote::escape_os;
 use crate::sys;
 
 /// How much one read takes from the pipe.

@@ -834,7 +834,7 @@ fn bound_tmp(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::consent::test_support::policy;
+    use crate::policy::test_support::policy;
 
     fn probe(userns: Result<(), String>, seccomp: Result<(), String>) -> Probe {
         Probe {

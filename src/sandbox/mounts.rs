@@ -252,7 +252,7 @@ pub fn plan(
     for (inside, host, attrs) in binds {
         make_parents(&mut ops, &mut made, &inside)?;
         let target = cpath(NEW, &inside)?;
-        ops.push(if crate::profile::is_directory(host) {
+        ops.push(if crate::realpath::is_directory(host) {
             MountOp::Mkdir(target.clone())
         } else {
             MountOp::Touch(target.clone())
@@ -466,7 +466,7 @@ fn recreate_symlinks(
         let Some(link) = grant.link.as_deref() else {
             continue;
         };
-        let Some(target) = crate::profile::symlink_target(link) else {
+        let Some(target) = crate::realpath::symlink_target(link) else {
             continue;
         };
         if policy

@@ -55,7 +55,7 @@ pub fn prepare(policy: &Policy) -> Result<(tempfile::TempDir, Overrides), Sandbo
         .map_err(SandboxError::TempDir)?;
     let mut overrides = Overrides::default();
     for dir_path in RESOLVER_DIRS {
-        let Ok(real) = crate::profile::canonical(Path::new(dir_path)) else {
+        let Ok(real) = crate::realpath::canonical(Path::new(dir_path)) else {
             continue;
         };
         let visible = policy
@@ -90,7 +90,7 @@ fn mount_point(policy: &Policy, path: &Path, hidden: &[PathBuf]) -> Option<PathB
     let linked = policy.fs.iter().any(|g| g.link.as_deref() == Some(path));
     let point = match (
         path.is_symlink() && (granted(path) || linked),
-        crate::profile::canonical(path),
+        crate::realpath::canonical(path),
     ) {
         (true, Ok(real)) => real,
         _ => path.to_path_buf(),

@@ -84,15 +84,7 @@ use std::path::{Path, PathBuf};
 
 use crate::policy::Policy;
 
-/// Where cordon's own files and the user's home are.
-#[derive(Debug, Clone)]
-pub struct HostPaths {
-    pub home: PathBuf,
-    /// cordon's configuration (profiles): `$XDG_CONFIG_HOME/cordon`.
-    pub config: PathBuf,
-    /// cordon's state (approvals, pins, audit logs): `$XDG_STATE_HOME/cordon`.
-    pub state: PathBuf,
-}
+pub use crate::dirs::HostPaths;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mask {
@@ -768,7 +760,7 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
         missing,
     } in candidates
     {
-        let Ok(real) = crate::profile::canonical(&path) else {
+        let Ok(real) = crate::realpath::canonical(&path) else {
             if writable_grant_containing(policy, &path).is_some() && !lifted(&path) {
                 match missing {
                     Missing::Absent(Refuse) => found.creatable.push(path),
