@@ -954,6 +954,58 @@ fn profile_check_reports_every_error_of_a_file() {
 }
 
 #[test]
+fn profile_check_reports_type_errors_and_validation_errors_of_every_table() {
+    let env = Env::new(User::Current);
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check/type_errors.toml");
+    let out = run(
+        env.cordon(&["profile", "check", file.to_str().unwrap()]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    let at = |place: &str| format!("cordon: error: {}:{place}", file.display());
+    let expected = [
+        // A type error in a list, and an unknown key in the same table.
+        "7:17: filesystem.read[1]: invalid type: integer `7`, expected a string",
+        "8:1: filesystem: unknown field `writable`",
+        // A type error in another table does not hide the rest.
+        "12:8: network.mode:",
+        // Every bad entry of a list, not only the first.
+        "15:17: environment.pass[1]:",
+        "15:29: environment.pass[2]:",
+        // Every bad key of a table.
+        "18:10: limits.nofile:",
+        "19:7: limits.tmp:",
+        "22:9: seccomp.deny[0]:",
+    ];
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{err}");
+    for (line, want) in lines.iter().zip(expected) {
+        assert!(line.starts_with(&at(want)), "expected {want:?} in:\n{err}");
+    }
+    // A table that lost an entry to a type error is not validated further
+    // (its bad placeholder in filesystem.exec is not reported).
+    assert!(!err.contains("filesystem.exec"), "{err}");
+}
+
+#[test]
+fn profile_check_reports_every_syntax_error() {
+    let env = Env::new(User::Current);
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check/syntax_errors.toml");
+    let out = run(
+        env.cordon(&["profile", "check", file.to_str().unwrap()]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let at = |place: &str| format!("cordon: error: {}:{place}", file.display());
+    assert!(err.contains(&at("6:17: ")), "{err}");
+    assert!(err.contains(&at("9:15: ")), "{err}");
+}
+
+#[test]
 fn an_unknown_profile_name_suggests_the_nearest() {
     let env = Env::new(User::Current);
     let out = run(

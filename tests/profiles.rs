@@ -114,6 +114,26 @@ fn invalid_fixtures_fail_with_exact_text() {
     );
 }
 
+/// `check` finds what `load` refuses, among everything else it finds.
+#[test]
+fn check_reports_the_error_load_stops_at() {
+    for file in toml_files(&root().join("invalid")) {
+        let path = file.to_str().unwrap();
+        let Err(first) = profile::load(path, &fixture_ctx()) else {
+            continue;
+        };
+        let all: Vec<String> = profile::check(path, &fixture_ctx())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            all.contains(&first.to_string()),
+            "{}: check gave {all:?}, load gave {first}",
+            file.display()
+        );
+    }
+}
+
 #[test]
 fn minimal_profile_gets_every_default() {
     let policy = load_fixture("valid", "minimal").unwrap();

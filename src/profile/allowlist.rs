@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use toml::Spanned;
 
-use super::ProfileError;
 use super::error::Doc;
 use super::schema::RawNetwork;
+use super::validate::Found;
 use crate::destination::IpNet;
 use crate::policy::{Destination, HostPattern, NetworkMode};
 
@@ -24,25 +24,28 @@ pub(super) fn allowlist(
     raw: &RawNetwork,
     mode: NetworkMode,
     doc: &Doc<'_>,
-) -> Result<Vec<Destination>, ProfileError> {
+    found: &mut Found,
+) -> Vec<Destination> {
     let key = "network.allow";
-    match (mode, &raw.allow) {
-        (NetworkMode::Filtered, Some(list)) if !list.get_ref().is_empty() => {}
-        (NetworkMode::Filtered, Some(list)) => {
-            return Err(doc.at_value(list, key, needs_entries()));
-        }
+    let refused = match (mode, &raw.allow) {
+        (NetworkMode::Filtered, Some(list)) if !list.get_ref().is_empty() => None,
+        (NetworkMode::Filtered, Some(list)) => Some(doc.at_value(list, key, needs_entries())),
         (NetworkMode::Filtered, None) => {
             // The mode is only "filtered" when written so: it has a span.
             let span = raw.mode.as_ref().map_or(0..0, Spanned::span);
-            return Err(doc.at(span, "network.mode", needs_entries()));
+            Some(doc.at(span, "network.mode", needs_entries()))
         }
-        (_, None) => return Ok(Vec::new()),
+        (_, None) => return Vec::new(),
         (other, Some(list)) => {
             let message = format!(
                 "an allowlist is only used with mode = \"filtered\" (the mode is \"{other}\"); set the mode or remove the list"
             );
-            return Err(doc.at_value(list, key, message));
+            Some(doc.at_value(list, key, message))
         }
+    };
+    if let Some(e) = refused {
+        found.push(e);
+        return Vec::new();
     }
     let list = raw
         .allow
@@ -55,23 +58,34 @@ pub(super) fn allowlist(
     for (i, entry) in list.enumerate() {
         let at = |message: String| doc.at_value(entry, format!("{key}[{i}]"), message);
         if i == MAX_ENTRIES {
-            return Err(at(format!("more than {MAX_ENTRIES} entries")));
+            found.push(at(format!("more than {MAX_ENTRIES} entries")));
+            break;
         }
-        let dest: Destination = entry.get_ref().parse().map_err(at)?;
+        let dest: Destination = match entry.get_ref().parse() {
+            Ok(dest) => dest,
+            Err(m) => {
+                found.push(at(m));
+                continue;
+            }
+        };
         if let HostPattern::Net(net) = &dest.host {
-            check_not_synthetic(net).map_err(at)?;
+            if let Err(m) = check_not_synthetic(net) {
+                found.push(at(m));
+                continue;
+            }
         }
         ports.insert(dest.port);
         if ports.len() > MAX_PORTS {
-            return Err(at(format!(
+            found.push(at(format!(
                 "more than {MAX_PORTS} different ports (each is a listener inside the sandbox)"
             )));
+            break;
         }
         if !out.contains(&dest) {
             out.push(dest);
         }
     }
-    Ok(out)
+    out
 }
 
 fn needs_entries() -> String {

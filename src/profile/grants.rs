@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::error::Doc;
 use super::schema::{RawFilesystem, RawGroup};
-use super::validate::check_header;
+use super::validate::{Found, check_header, first_or};
 use super::{Context, ProfileError, locate, paths};
 use crate::policy::{Access, FsGrant, GrantSource};
 
@@ -99,7 +99,8 @@ pub(crate) fn filesystem(
     doc: &Doc<'_>,
     ctx: &Context,
     guard: &TmpGuard,
-) -> Result<Vec<FsGrant>, ProfileError> {
+    found: &mut Found,
+) -> Vec<FsGrant> {
     let mut grants = Vec::new();
     let own = GrantLists {
         prefix: "filesystem.",
@@ -107,43 +108,54 @@ pub(crate) fn filesystem(
         write: &fs.write,
         read: &fs.read,
     };
-    add_lists(&mut grants, &own, &GrantSource::Profile, doc, ctx, guard)?;
+    add_lists(
+        &mut grants,
+        &own,
+        &GrantSource::Profile,
+        doc,
+        ctx,
+        guard,
+        found,
+    );
     for (i, name) in fs.groups.iter().enumerate() {
         let key = format!("filesystem.groups[{i}]");
         let text = name.get_ref();
-        locate::check_name(text).map_err(|reason| {
-            doc.at_value(
-                name,
-                &key,
-                format!("invalid group name \"{}\": {reason}", text.escape_debug()),
-            )
-        })?;
-        let Some(found) = locate::find_group(text, ctx)? else {
-            let looked_in = locate::group_search_list(ctx).join(", ");
-            return Err(doc.at_value(
-                name,
-                &key,
-                format!("unknown group \"{text}\" (looked in: {looked_in})"),
-            ));
+        if let Err(reason) = locate::check_name(text) {
+            let message = format!("invalid group name \"{}\": {reason}", text.escape_debug());
+            found.push(doc.at_value(name, &key, message));
+            continue;
+        }
+        let group_file = match locate::find_group(text, ctx) {
+            Ok(Some(group_file)) => group_file,
+            Ok(None) => {
+                let looked_in = locate::group_search_list(ctx).join(", ");
+                let message = format!("unknown group \"{text}\" (looked in: {looked_in})");
+                found.push(doc.at_value(name, &key, message));
+                continue;
+            }
+            Err(e) => {
+                found.push(e);
+                continue;
+            }
         };
-        let group_doc = Doc::new(&found.file, &found.text);
-        let group = parse_group(&group_doc)?;
+        let group_doc = Doc::new(&group_file.file, &group_file.text);
+        let group = match parse_group(&group_doc) {
+            Ok(group) => group,
+            Err(e) => {
+                found.push(e);
+                continue;
+            }
+        };
         let lists = GrantLists {
             prefix: "",
             exec: &group.exec,
             write: &group.write,
             read: &group.read,
         };
-        add_lists(
-            &mut grants,
-            &lists,
-            &GrantSource::Group(found.name.clone()),
-            &group_doc,
-            ctx,
-            guard,
-        )?;
+        let source = GrantSource::Group(group_file.name.clone());
+        add_lists(&mut grants, &lists, &source, &group_doc, ctx, guard, found);
     }
-    Ok(grants)
+    grants
 }
 
 fn add_lists(
@@ -153,7 +165,8 @@ fn add_lists(
     doc: &Doc<'_>,
     ctx: &Context,
     guard: &TmpGuard,
-) -> Result<(), ProfileError> {
+    found: &mut Found,
+) {
     let kinds = [
         ("exec", lists.exec, Access::READ_EXEC),
         ("write", lists.write, Access::READ_WRITE),
@@ -162,9 +175,15 @@ fn add_lists(
     for (list, entries, access) in kinds {
         for (i, entry) in entries.iter().enumerate() {
             let key = format!("{}{list}[{i}]", lists.prefix);
-            let resolved = paths::resolve_profile_path(entry.get_ref(), ctx)
+            let resolved = match paths::resolve_profile_path(entry.get_ref(), ctx)
                 .and_then(|r| guard.check(&r.path, Some(doc)).map(|()| r))
-                .map_err(|message| doc.at_value(entry, &key, message))?;
+            {
+                Ok(resolved) => resolved,
+                Err(message) => {
+                    found.push(doc.at_value(entry, &key, message));
+                    continue;
+                }
+            };
             let grant = FsGrant {
                 path: resolved.path,
                 declared: resolved.declared,
@@ -176,7 +195,6 @@ fn add_lists(
             merge_grant(grants, grant);
         }
     }
-    Ok(())
 }
 
 /// The protections lifted by name, resolved like grants.
@@ -184,22 +202,25 @@ pub(crate) fn unprotect(
     fs: &RawFilesystem,
     doc: &Doc<'_>,
     ctx: &Context,
-) -> Result<Vec<PathBuf>, ProfileError> {
+    found: &mut Found,
+) -> Vec<PathBuf> {
     let mut lifted = Vec::new();
     for (i, entry) in fs.unprotect.iter().enumerate() {
-        let resolved = paths::resolve_profile_path(entry.get_ref(), ctx).map_err(|message| {
-            doc.at_value(entry, format!("filesystem.unprotect[{i}]"), message)
-        })?;
-        if !lifted.contains(&resolved.path) {
-            lifted.push(resolved.path);
+        match paths::resolve_profile_path(entry.get_ref(), ctx) {
+            Ok(resolved) if !lifted.contains(&resolved.path) => lifted.push(resolved.path),
+            Ok(_) => {}
+            Err(message) => {
+                found.push(doc.at_value(entry, format!("filesystem.unprotect[{i}]"), message));
+            }
         }
     }
-    Ok(lifted)
+    lifted
 }
 
 /// Parses a group file and checks its header.
 fn parse_group(doc: &Doc<'_>) -> Result<RawGroup, ProfileError> {
     let raw: RawGroup = toml::from_str(doc.text).map_err(|err| doc.toml_error(&err))?;
-    check_header(doc, &raw.schema, &raw.description)?;
-    Ok(raw)
+    let mut found = Found::new();
+    check_header(doc, &raw.schema, &raw.description, &mut found);
+    first_or(found, raw)
 }

@@ -15,6 +15,7 @@ mod grants;
 pub mod init;
 mod locate;
 mod paths;
+mod recover;
 mod schema;
 mod validate;
 mod values;
@@ -92,19 +93,39 @@ pub fn load(reference: &str, ctx: &Context) -> Result<Policy, ProfileError> {
     validate::build_policy(raw, &doc, found.name.clone(), found.origin.clone(), ctx)
 }
 
-/// Checks a profile and returns every error found (see
-/// [`validate::all_errors`]); a file that does not parse as a profile
-/// gives its one parse error. Empty: valid.
+/// Checks a profile and returns every error found, in the order of the
+/// file: syntax errors, else type errors and unknown keys (see
+/// [`recover`]) and every validation error of the tables those left
+/// whole. Empty: valid.
 pub fn check(reference: &str, ctx: &Context) -> Vec<ProfileError> {
     let found = match locate::find_profile(reference, ctx) {
         Ok(found) => found,
         Err(e) => return vec![e],
     };
     let doc = Doc::new(&found.file, &found.text);
-    match validate::parse_profile(&doc) {
-        Ok(raw) => validate::all_errors(&raw, &doc, ctx),
-        Err(e) => vec![e],
+    let read = recover::read_profile(&doc);
+    let mut errors = read.errors;
+    if let Some(raw) = read.raw {
+        let mut more = validate::Found::new();
+        validate::check_header(&doc, &raw.schema, &raw.description, &mut more);
+        more.extend(validate::all_errors(&raw, &doc, ctx));
+        let whole = |e: &ProfileError| match e {
+            ProfileError::Invalid { file, key, .. } if *file == doc.file => {
+                let top = key.split(['.', '[']).next().unwrap_or_default();
+                !read.pruned.iter().any(|p| p == top)
+            }
+            _ => true,
+        };
+        errors.extend(more.into_iter().filter(whole));
     }
+    // This file's errors by position; a group file's after them.
+    errors.sort_by_key(|e| match e {
+        ProfileError::Invalid {
+            file, line, column, ..
+        } if *file == doc.file => (0, *line, *column),
+        _ => (1, 0, 0),
+    });
+    errors
 }
 
 /// One effective profile, as `cordon profile list` shows it.

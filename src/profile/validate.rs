@@ -26,37 +26,58 @@ use crate::policy::{
 const SCHEMA: i64 = 1;
 const DEFAULT_GRACE: Duration = Duration::from_secs(2);
 
+/// Errors found so far. Validation goes on past each one, so that
+/// `profile check` reports them all; loading reports the first.
+pub(crate) type Found = Vec<ProfileError>;
+
+/// The first error found, or the value.
+pub(crate) fn first_or<T>(found: Found, value: T) -> Result<T, ProfileError> {
+    match found.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(value),
+    }
+}
+
+/// The value, or `fallback` with the error noted.
+fn or_note<T>(found: &mut Found, result: Result<T, ProfileError>, fallback: T) -> T {
+    result.unwrap_or_else(|e| {
+        found.push(e);
+        fallback
+    })
+}
+
 /// Parses a profile and checks its header; nothing is resolved yet, so
 /// this is also what `list` uses to tell a broken file.
 pub(crate) fn parse_profile(doc: &Doc<'_>) -> Result<RawProfile, ProfileError> {
     let raw: RawProfile = toml::from_str(doc.text).map_err(|err| doc.toml_error(&err))?;
-    check_header(doc, &raw.schema, &raw.description)?;
-    Ok(raw)
+    let mut found = Found::new();
+    check_header(doc, &raw.schema, &raw.description, &mut found);
+    first_or(found, raw)
 }
 
 pub(crate) fn check_header(
     doc: &Doc<'_>,
     schema: &Spanned<i64>,
     description: &Spanned<String>,
-) -> Result<(), ProfileError> {
+    found: &mut Found,
+) {
     if *schema.get_ref() != SCHEMA {
         let message = format!(
             "unsupported schema version {} (this cordon reads schema {SCHEMA})",
             schema.get_ref()
         );
-        return Err(doc.at_value(schema, "schema", message));
+        found.push(doc.at_value(schema, "schema", message));
     }
     let text = description.get_ref();
     if text.trim().is_empty() {
-        return Err(doc.at_value(description, "description", "must not be empty"));
+        found.push(doc.at_value(description, "description", "must not be empty"));
+    } else if text.contains(['\n', '\r']) {
+        found.push(doc.at_value(description, "description", "must be one line"));
     }
-    if text.contains(['\n', '\r']) {
-        return Err(doc.at_value(description, "description", "must be one line"));
-    }
-    Ok(())
 }
 
-/// Resolves a parsed profile into a [`Policy`].
+/// Resolves a parsed profile into a [`Policy`]; the first error found is
+/// the error.
 pub(crate) fn build_policy(
     raw: RawProfile,
     doc: &Doc<'_>,
@@ -64,44 +85,48 @@ pub(crate) fn build_policy(
     origin: Origin,
     ctx: &Context,
 ) -> Result<Policy, ProfileError> {
+    let mut found = Found::new();
+    let policy = resolve(&raw, doc, name, origin, ctx, &mut found);
+    first_or(found, policy)
+}
+
+/// Every error of a parsed profile, in the order of the tables and of the
+/// entries in each: nothing stops at an error.
+pub(crate) fn all_errors(raw: &RawProfile, doc: &Doc<'_>, ctx: &Context) -> Found {
+    let mut found = Found::new();
+    resolve(raw, doc, String::new(), Origin::BuiltIn, ctx, &mut found);
+    found
+}
+
+/// The policy, with every problem noted in `found` and a default in
+/// place of each refused value (a policy with notes is never used).
+fn resolve(
+    raw: &RawProfile,
+    doc: &Doc<'_>,
+    name: String,
+    origin: Origin,
+    ctx: &Context,
+    found: &mut Found,
+) -> Policy {
     let guard = grants::TmpGuard::new(&raw.filesystem, doc, ctx);
-    Ok(Policy {
+    Policy {
         name,
         origin,
-        description: raw.description.into_inner(),
-        fs: grants::filesystem(&raw.filesystem, doc, ctx, &guard)?,
-        unprotect: grants::unprotect(&raw.filesystem, doc, ctx)?,
+        description: raw.description.get_ref().clone(),
+        fs: grants::filesystem(&raw.filesystem, doc, ctx, &guard, found),
+        unprotect: grants::unprotect(&raw.filesystem, doc, ctx, found),
         private_tmp: guard.is_private(),
-        network: network(&raw.network, doc)?,
-        env: environment(&raw.environment, doc, ctx)?,
-        limits: limits(&raw.limits, doc)?,
-        seccomp: syscalls(&raw.seccomp, doc)?,
-        mechanisms: mechanisms(&raw.sandbox, doc)?,
-        shutdown: shutdown(&raw.shutdown, doc)?,
-        mcp: mcp(&raw.mcp, doc, ctx)?,
-    })
+        network: network(&raw.network, doc, found),
+        env: environment(&raw.environment, doc, ctx, found),
+        limits: limits(&raw.limits, doc, found),
+        seccomp: syscalls(&raw.seccomp, doc, found),
+        mechanisms: mechanisms(&raw.sandbox, doc, found),
+        shutdown: shutdown(&raw.shutdown, doc, found),
+        mcp: mcp(&raw.mcp, doc, ctx, found),
+    }
 }
 
-/// Every error of a parsed profile, one per table at most (the first of
-/// each): the tables are validated independently, so a file with errors in
-/// three tables reports three. [`build_policy`] stops at the first.
-pub(crate) fn all_errors(raw: &RawProfile, doc: &Doc<'_>, ctx: &Context) -> Vec<ProfileError> {
-    let guard = grants::TmpGuard::new(&raw.filesystem, doc, ctx);
-    let results = [
-        grants::filesystem(&raw.filesystem, doc, ctx, &guard).err(),
-        grants::unprotect(&raw.filesystem, doc, ctx).err(),
-        network(&raw.network, doc).err(),
-        environment(&raw.environment, doc, ctx).err(),
-        limits(&raw.limits, doc).err(),
-        syscalls(&raw.seccomp, doc).err(),
-        mechanisms(&raw.sandbox, doc).err(),
-        shutdown(&raw.shutdown, doc).err(),
-        mcp(&raw.mcp, doc, ctx).err(),
-    ];
-    results.into_iter().flatten().collect()
-}
-
-fn network(raw: &RawNetwork, doc: &Doc<'_>) -> Result<Network, ProfileError> {
+fn network(raw: &RawNetwork, doc: &Doc<'_>, found: &mut Found) -> Network {
     let mode = match raw.mode.as_ref().map(|m| *m.get_ref()) {
         None | Some(RawNetworkMode::None) => NetworkMode::None,
         Some(RawNetworkMode::Loopback) => NetworkMode::Loopback,
@@ -120,15 +145,15 @@ fn network(raw: &RawNetwork, doc: &Doc<'_>) -> Result<Network, ProfileError> {
             let message = format!(
                 "ports are listed but network.mode is \"none\" {place}; set mode = \"loopback\" or \"host\", or remove the list"
             );
-            return Err(doc.at_value(list, key, message));
+            found.push(doc.at_value(list, key, message));
         }
     }
-    Ok(Network {
+    Network {
         mode,
-        connect: ports(raw.connect.as_ref(), "network.connect", doc)?,
-        bind: ports(raw.bind.as_ref(), "network.bind", doc)?,
-        allow: allowlist::allowlist(raw, mode, doc)?,
-    })
+        connect: ports(raw.connect.as_ref(), "network.connect", doc, found),
+        bind: ports(raw.bind.as_ref(), "network.bind", doc, found),
+        allow: allowlist::allowlist(raw, mode, doc, found),
+    }
 }
 
 /// Absent: any port; a list: exactly those, sorted and merged.
@@ -136,72 +161,110 @@ fn ports(
     list: Option<&Spanned<Vec<Spanned<RawPort>>>>,
     key: &str,
     doc: &Doc<'_>,
-) -> Result<Ports, ProfileError> {
+    found: &mut Found,
+) -> Ports {
     let Some(list) = list else {
-        return Ok(Ports::Any);
+        return Ports::Any;
     };
     let mut ranges = Vec::new();
     for (i, port) in list.get_ref().iter().enumerate() {
-        ranges.push(
-            values::port_range(port.get_ref())
-                .map_err(|m| doc.at_value(port, format!("{key}[{i}]"), m))?,
-        );
+        match values::port_range(port.get_ref()) {
+            Ok(range) => ranges.push(range),
+            Err(m) => found.push(doc.at_value(port, format!("{key}[{i}]"), m)),
+        }
     }
-    Ok(Ports::Only(values::merge_ranges(ranges)))
+    Ports::Only(values::merge_ranges(ranges))
 }
 
-fn environment(
-    raw: &RawEnvironment,
-    doc: &Doc<'_>,
-    ctx: &Context,
-) -> Result<EnvPolicy, ProfileError> {
+fn environment(raw: &RawEnvironment, doc: &Doc<'_>, ctx: &Context, found: &mut Found) -> EnvPolicy {
     let mut pass = Vec::new();
     for (i, name) in raw.pass.iter().enumerate() {
-        values::check_env_name(name.get_ref())
-            .map_err(|m| doc.at_value(name, format!("environment.pass[{i}]"), m))?;
-        pass.push(name.get_ref().clone());
+        match values::check_env_name(name.get_ref()) {
+            Ok(()) => pass.push(name.get_ref().clone()),
+            Err(m) => found.push(doc.at_value(name, format!("environment.pass[{i}]"), m)),
+        }
     }
     pass.sort();
     pass.dedup();
     let mut set = BTreeMap::new();
     for (name, value) in &raw.set {
         let key = join_key("environment.set", name.get_ref());
-        values::check_env_name(name.get_ref()).map_err(|m| doc.at_value(name, &key, m))?;
+        if let Err(m) = values::check_env_name(name.get_ref()) {
+            found.push(doc.at_value(name, &key, m));
+            continue;
+        }
         if let Some(passed) = raw.pass.iter().find(|p| p.get_ref() == name.get_ref()) {
             let message = format!(
                 "{} is also in environment.pass (line {}); a variable is either passed through or set, not both",
                 name.get_ref(),
                 doc.line_of(&passed.span())
             );
-            return Err(doc.at_value(name, &key, message));
+            found.push(doc.at_value(name, &key, message));
+            continue;
         }
-        let expanded =
-            paths::expand_value(value.get_ref(), ctx).map_err(|m| doc.at_value(value, &key, m))?;
-        set.insert(name.get_ref().clone(), expanded);
+        match paths::expand_value(value.get_ref(), ctx) {
+            Ok(expanded) => {
+                set.insert(name.get_ref().clone(), expanded);
+            }
+            Err(m) => found.push(doc.at_value(value, &key, m)),
+        }
     }
-    Ok(EnvPolicy { pass, set })
+    EnvPolicy { pass, set }
 }
 
-fn limits(raw: &RawLimits, doc: &Doc<'_>) -> Result<Limits, ProfileError> {
-    Ok(Limits {
-        core: bounded(raw.core.as_ref(), "limits.core", Unit::Bytes, 0, doc)?,
-        nofile: bounded(raw.nofile.as_ref(), "limits.nofile", Unit::Count, 4096, doc)?,
-        nproc: bounded(raw.nproc.as_ref(), "limits.nproc", Unit::Count, 4096, doc)?,
-        address_space: limit(
-            raw.address_space.as_ref(),
-            "limits.address_space",
-            Unit::Bytes,
-            doc,
-        )?,
-        fsize: limit(raw.fsize.as_ref(), "limits.fsize", Unit::Bytes, doc)?,
-        cpu: limit(raw.cpu.as_ref(), "limits.cpu", Unit::Seconds, doc)?,
-        memory: sized(
-            raw.memory.as_ref(),
-            "limits.memory",
-            Limits::DEFAULT_MEMORY,
-            doc,
-        )?,
-        tmp: sized(raw.tmp.as_ref(), "limits.tmp", Limits::DEFAULT_TMP, doc)?,
+fn limits(raw: &RawLimits, doc: &Doc<'_>, found: &mut Found) -> Limits {
+    let bytes =
+        |value: Option<&Spanned<RawLimit>>, key: &str, unit: Unit| limit(value, key, unit, doc);
+    Limits {
+        core: or_note(
+            found,
+            bounded(raw.core.as_ref(), "limits.core", Unit::Bytes, 0, doc),
+            0,
+        ),
+        nofile: or_note(
+            found,
+            bounded(raw.nofile.as_ref(), "limits.nofile", Unit::Count, 4096, doc),
+            4096,
+        ),
+        nproc: or_note(
+            found,
+            bounded(raw.nproc.as_ref(), "limits.nproc", Unit::Count, 4096, doc),
+            4096,
+        ),
+        address_space: or_note(
+            found,
+            bytes(
+                raw.address_space.as_ref(),
+                "limits.address_space",
+                Unit::Bytes,
+            ),
+            None,
+        ),
+        fsize: or_note(
+            found,
+            bytes(raw.fsize.as_ref(), "limits.fsize", Unit::Bytes),
+            None,
+        ),
+        cpu: or_note(
+            found,
+            bytes(raw.cpu.as_ref(), "limits.cpu", Unit::Seconds),
+            None,
+        ),
+        memory: or_note(
+            found,
+            sized(
+                raw.memory.as_ref(),
+                "limits.memory",
+                Limits::DEFAULT_MEMORY,
+                doc,
+            ),
+            Some(Limits::DEFAULT_MEMORY),
+        ),
+        tmp: or_note(
+            found,
+            sized(raw.tmp.as_ref(), "limits.tmp", Limits::DEFAULT_TMP, doc),
+            Some(Limits::DEFAULT_TMP),
+        ),
         enforce: match raw.enforce.as_ref() {
             None => LimitEnforcement::Required,
             Some(v) => match v.get_ref() {
@@ -209,7 +272,8 @@ fn limits(raw: &RawLimits, doc: &Doc<'_>) -> Result<Limits, ProfileError> {
                 RawRequirement::BestEffort => LimitEnforcement::BestEffort,
                 RawRequirement::Off => {
                     let message = "limits cannot be \"off\"; use \"best-effort\" to start where a limit cannot be applied, or set the limit to \"unlimited\"";
-                    return Err(doc.at_value(v, "limits.enforce", message));
+                    found.push(doc.at_value(v, "limits.enforce", message));
+                    LimitEnforcement::Required
                 }
             },
         },
@@ -218,7 +282,7 @@ fn limits(raw: &RawLimits, doc: &Doc<'_>) -> Result<Limits, ProfileError> {
             memory: raw.memory.as_ref().is_some_and(|v| !is_unlimited(v)),
             tmp: raw.tmp.as_ref().is_some_and(|v| !is_unlimited(v)),
         },
-    })
+    }
 }
 
 fn is_unlimited(value: &Spanned<RawLimit>) -> bool {
@@ -280,9 +344,9 @@ fn bounded(
     }
 }
 
-fn syscalls(raw: &RawSeccomp, doc: &Doc<'_>) -> Result<SyscallPolicy, ProfileError> {
-    let allow = syscall_names(&raw.allow, "seccomp.allow", doc)?;
-    let deny = syscall_names(&raw.deny, "seccomp.deny", doc)?;
+fn syscalls(raw: &RawSeccomp, doc: &Doc<'_>, found: &mut Found) -> SyscallPolicy {
+    let allow = syscall_names(&raw.allow, "seccomp.allow", doc, found);
+    let deny = syscall_names(&raw.deny, "seccomp.deny", doc, found);
     for (i, name) in raw.deny.iter().enumerate() {
         if let Some(allowed) = raw.allow.iter().find(|a| a.get_ref() == name.get_ref()) {
             let message = format!(
@@ -290,7 +354,7 @@ fn syscalls(raw: &RawSeccomp, doc: &Doc<'_>) -> Result<SyscallPolicy, ProfileErr
                 name.get_ref(),
                 doc.line_of(&allowed.span())
             );
-            return Err(doc.at_value(name, format!("seccomp.deny[{i}]"), message));
+            found.push(doc.at_value(name, format!("seccomp.deny[{i}]"), message));
         }
     }
     let action = match raw.action {
@@ -298,11 +362,11 @@ fn syscalls(raw: &RawSeccomp, doc: &Doc<'_>) -> Result<SyscallPolicy, ProfileErr
         Some(RawSyscallAction::Kill) => SyscallAction::Kill,
         Some(RawSyscallAction::Log) => SyscallAction::Log,
     };
-    Ok(SyscallPolicy {
+    SyscallPolicy {
         action,
         allow,
         deny,
-    })
+    }
 }
 
 /// Checked, sorted, unique.
@@ -310,19 +374,21 @@ fn syscall_names(
     list: &[Spanned<String>],
     key: &str,
     doc: &Doc<'_>,
-) -> Result<Vec<String>, ProfileError> {
+    found: &mut Found,
+) -> Vec<String> {
     let mut names = Vec::new();
     for (i, name) in list.iter().enumerate() {
-        values::check_syscall_name(name.get_ref())
-            .map_err(|m| doc.at_value(name, format!("{key}[{i}]"), m))?;
-        names.push(name.get_ref().clone());
+        match values::check_syscall_name(name.get_ref()) {
+            Ok(()) => names.push(name.get_ref().clone()),
+            Err(m) => found.push(doc.at_value(name, format!("{key}[{i}]"), m)),
+        }
     }
     names.sort();
     names.dedup();
-    Ok(names)
+    names
 }
 
-fn mechanisms(raw: &RawSandbox, doc: &Doc<'_>) -> Result<Mechanisms, ProfileError> {
+fn mechanisms(raw: &RawSandbox, doc: &Doc<'_>, found: &mut Found) -> Mechanisms {
     let landlock_seccomp = |value: Option<&Spanned<RawRequirement>>, key: &str, layer: &str| {
         match value {
         Some(v) if *v.get_ref() == RawRequirement::Off => Err(doc.at_value(
@@ -333,55 +399,57 @@ fn mechanisms(raw: &RawSandbox, doc: &Doc<'_>) -> Result<Mechanisms, ProfileErro
         other => Ok(other.map_or(Requirement::Required, |v| requirement(*v.get_ref()))),
     }
     };
-    Ok(Mechanisms {
+    let landlock = landlock_seccomp(raw.landlock.as_ref(), "sandbox.landlock", "Landlock");
+    let seccomp = landlock_seccomp(raw.seccomp.as_ref(), "sandbox.seccomp", "seccomp");
+    Mechanisms {
         namespaces: raw.namespaces.map_or(Requirement::Required, requirement),
-        landlock: landlock_seccomp(raw.landlock.as_ref(), "sandbox.landlock", "Landlock")?,
-        seccomp: landlock_seccomp(raw.seccomp.as_ref(), "sandbox.seccomp", "seccomp")?,
-    })
+        landlock: or_note(found, landlock, Requirement::Required),
+        seccomp: or_note(found, seccomp, Requirement::Required),
+    }
 }
 
 /// The relay's policy. Sizes are bounded so a profile cannot ask cordon to
 /// hold gigabytes per message; a pattern may not be both allowed and denied.
-fn mcp(raw: &RawMcp, doc: &Doc<'_>, ctx: &Context) -> Result<McpPolicy, ProfileError> {
+fn mcp(raw: &RawMcp, doc: &Doc<'_>, ctx: &Context, found: &mut Found) -> McpPolicy {
     let defaults = McpPolicy::default();
     let size_key = "mcp.max_message_size";
     let max_message_size = match &raw.max_message_size {
         None => defaults.max_message_size,
-        Some(v) => match values::limit(v.get_ref(), Unit::Bytes) {
-            Ok(Some(n)) if (1 << 10..=1 << 30).contains(&n) => n as usize,
-            Ok(Some(n)) => {
-                let message = format!("{n} bytes is out of range (1K to 1G)");
-                return Err(doc.at_value(v, size_key, message));
-            }
-            Ok(None) => {
-                let message = "\"unlimited\" is not accepted here; give a size like \"16M\"";
-                return Err(doc.at_value(v, size_key, message));
-            }
-            Err(m) => return Err(doc.at_value(v, size_key, m)),
-        },
+        Some(v) => {
+            let size = match values::limit(v.get_ref(), Unit::Bytes) {
+                Ok(Some(n)) if (1 << 10..=1 << 30).contains(&n) => Ok(n as usize),
+                Ok(Some(n)) => Err(format!("{n} bytes is out of range (1K to 1G)")),
+                Ok(None) => {
+                    Err("\"unlimited\" is not accepted here; give a size like \"16M\"".to_owned())
+                }
+                Err(m) => Err(m),
+            };
+            let size = size.map_err(|m| doc.at_value(v, size_key, m));
+            or_note(found, size, defaults.max_message_size)
+        }
     };
     let pin = match raw.pin {
         None | Some(RawPinMode::Enforce) => PinMode::Enforce,
         Some(RawPinMode::Warn) => PinMode::Warn,
         Some(RawPinMode::Off) => PinMode::Off,
     };
-    Ok(McpPolicy {
+    McpPolicy {
         max_message_size,
-        tools: name_rules(&raw.tools, "mcp.tools", doc)?,
-        prompts: name_rules(&raw.prompts, "mcp.prompts", doc)?,
-        resources: name_rules(&raw.resources, "mcp.resources", doc)?,
+        tools: name_rules(&raw.tools, "mcp.tools", doc, found),
+        prompts: name_rules(&raw.prompts, "mcp.prompts", doc, found),
+        resources: name_rules(&raw.resources, "mcp.resources", doc, found),
         sampling: raw.sampling.unwrap_or(defaults.sampling),
         elicitation: raw.elicitation.unwrap_or(defaults.elicitation),
         roots: raw.roots.unwrap_or(defaults.roots),
         pin,
         trust_annotations: raw.trust_annotations.unwrap_or(false),
         refuse_hidden_text: raw.refuse_hidden_text.unwrap_or(false),
-        audit: audit(raw, doc, ctx)?,
-    })
+        audit: audit(raw, doc, ctx, found),
+    }
 }
 
-fn name_rules(raw: &RawNameRules, key: &str, doc: &Doc<'_>) -> Result<NameRules, ProfileError> {
-    let check = |list: &[Spanned<String>], which: &str| -> Result<Vec<String>, ProfileError> {
+fn name_rules(raw: &RawNameRules, key: &str, doc: &Doc<'_>, found: &mut Found) -> NameRules {
+    let mut check = |list: &[Spanned<String>], which: &str| -> Vec<String> {
         let mut out = Vec::new();
         for (i, pattern) in list.iter().enumerate() {
             let text = pattern.get_ref();
@@ -392,18 +460,20 @@ fn name_rules(raw: &RawNameRules, key: &str, doc: &Doc<'_>) -> Result<NameRules,
             } else {
                 None
             };
-            if let Some(problem) = problem {
-                return Err(doc.at_value(pattern, format!("{key}.{which}[{i}]"), problem));
+            match problem {
+                Some(problem) => {
+                    found.push(doc.at_value(pattern, format!("{key}.{which}[{i}]"), problem));
+                }
+                None => out.push(text.clone()),
             }
-            out.push(text.clone());
         }
-        Ok(out)
+        out
     };
     let allow = match &raw.allow {
-        Some(list) => check(list, "allow")?,
+        Some(list) => check(list, "allow"),
         None => NameRules::default().allow,
     };
-    let deny = check(&raw.deny, "deny")?;
+    let deny = check(&raw.deny, "deny");
     let allowed = raw.allow.as_deref().unwrap_or_default();
     for (i, pattern) in raw.deny.iter().enumerate() {
         if let Some(a) = allowed.iter().find(|a| a.get_ref() == pattern.get_ref()) {
@@ -412,54 +482,68 @@ fn name_rules(raw: &RawNameRules, key: &str, doc: &Doc<'_>) -> Result<NameRules,
                 pattern.get_ref(),
                 doc.line_of(&a.span())
             );
-            return Err(doc.at_value(pattern, format!("{key}.deny[{i}]"), message));
+            found.push(doc.at_value(pattern, format!("{key}.deny[{i}]"), message));
         }
     }
-    Ok(NameRules { allow, deny })
+    NameRules { allow, deny }
 }
 
 /// `audit_path` and `audit_arguments` only mean something with `audit`.
-fn audit(raw: &RawMcp, doc: &Doc<'_>, ctx: &Context) -> Result<Option<AuditPolicy>, ProfileError> {
+fn audit(raw: &RawMcp, doc: &Doc<'_>, ctx: &Context, found: &mut Found) -> Option<AuditPolicy> {
     let on = raw.audit.as_ref().is_some_and(|a| *a.get_ref());
     let needs_audit = |span, key: &str| {
         let message = "has no effect unless mcp.audit = true; set it or remove this key";
-        Err(doc.at(span, key, message))
+        doc.at(span, key, message)
     };
     if let (false, Some(path)) = (on, &raw.audit_path) {
-        return needs_audit(path.span(), "mcp.audit_path");
+        found.push(needs_audit(path.span(), "mcp.audit_path"));
     }
     if let (false, Some(args)) = (on, &raw.audit_arguments) {
         if *args.get_ref() {
-            return needs_audit(args.span(), "mcp.audit_arguments");
+            found.push(needs_audit(args.span(), "mcp.audit_arguments"));
         }
     }
     if !on {
-        return Ok(None);
+        return None;
     }
     let path = match &raw.audit_path {
         None => None,
-        Some(text) => {
-            let key = "mcp.audit_path";
-            let expanded =
-                paths::expand_value(text.get_ref(), ctx).map_err(|m| doc.at_value(text, key, m))?;
-            let path = std::path::PathBuf::from(expanded);
-            let dotdot = path
-                .components()
-                .any(|c| c == std::path::Component::ParentDir);
-            if !path.is_absolute() || dotdot || text.get_ref().ends_with('/') {
-                let message = format!(
-                    "\"{}\" must be an absolute file path (or start with ~ or a {{placeholder}}) without `..`",
-                    text.get_ref()
-                );
-                return Err(doc.at_value(text, key, message));
-            }
-            Some(path)
-        }
+        Some(text) => audit_path(text, doc, ctx, found),
     };
-    Ok(Some(AuditPolicy {
+    Some(AuditPolicy {
         path,
         arguments: raw.audit_arguments.as_ref().is_some_and(|a| *a.get_ref()),
-    }))
+    })
+}
+
+/// An absolute file path without `..`.
+fn audit_path(
+    text: &Spanned<String>,
+    doc: &Doc<'_>,
+    ctx: &Context,
+    found: &mut Found,
+) -> Option<std::path::PathBuf> {
+    let key = "mcp.audit_path";
+    let expanded = match paths::expand_value(text.get_ref(), ctx) {
+        Ok(expanded) => expanded,
+        Err(m) => {
+            found.push(doc.at_value(text, key, m));
+            return None;
+        }
+    };
+    let path = std::path::PathBuf::from(expanded);
+    let dotdot = path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir);
+    if !path.is_absolute() || dotdot || text.get_ref().ends_with('/') {
+        let message = format!(
+            "\"{}\" must be an absolute file path (or start with ~ or a {{placeholder}}) without `..`",
+            text.get_ref()
+        );
+        found.push(doc.at_value(text, key, message));
+        return None;
+    }
+    Some(path)
 }
 
 fn requirement(raw: RawRequirement) -> Requirement {
@@ -470,13 +554,15 @@ fn requirement(raw: RawRequirement) -> Requirement {
     }
 }
 
-fn shutdown(raw: &RawShutdown, doc: &Doc<'_>) -> Result<Shutdown, ProfileError> {
+fn shutdown(raw: &RawShutdown, doc: &Doc<'_>, found: &mut Found) -> Shutdown {
     let grace = |value: Option<&Spanned<String>>, key: &str| match value {
         Some(v) => values::duration(v.get_ref()).map_err(|m| doc.at_value(v, key, m)),
         None => Ok(DEFAULT_GRACE),
     };
-    Ok(Shutdown {
-        close_grace: grace(raw.close_grace.as_ref(), "shutdown.close_grace")?,
-        term_grace: grace(raw.term_grace.as_ref(), "shutdown.term_grace")?,
-    })
+    let close_grace = grace(raw.close_grace.as_ref(), "shutdown.close_grace");
+    let term_grace = grace(raw.term_grace.as_ref(), "shutdown.term_grace");
+    Shutdown {
+        close_grace: or_note(found, close_grace, DEFAULT_GRACE),
+        term_grace: or_note(found, term_grace, DEFAULT_GRACE),
+    }
 }
