@@ -4,10 +4,9 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cli::{ConsentCommand, LaunchArgs};
 use crate::consent::{self, Approval, ConsentError, Mode, Outcome, Store};
@@ -268,42 +267,15 @@ pub fn approve_command(request: &LaunchRequest, cwd: &Path) -> String {
 /// "Connection closed". Only when stdin is not a terminal (a host, not a
 /// person, is on the other end).
 pub fn report_start_failure(reason: &str) {
-    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-        return;
-    }
     answer_initialize(&format!("cordon could not start this server: {reason}"));
 }
 
-/// Reads the host's first messages (for a few seconds at most) and
-/// answers its `initialize` request with a JSON-RPC error carrying
+/// Answers the host's `initialize` with a JSON-RPC error carrying
 /// `message`; the host shows it instead of a silent failure.
 fn answer_initialize(message: &str) {
-    use crate::mcp::wire::{LineReader, Message};
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut reader = LineReader::new(1 << 20);
-    while let Ok(read) = reader.read(std::io::stdin().as_fd(), deadline) {
-        if let Message::Line(line) = read {
-            if let Some(reply) = initialize_error(&line, message) {
-                let _ = std::io::stdout().write_all(&reply);
-                let _ = std::io::stdout().flush();
-                return;
-            }
-        }
-    }
-}
-
-/// The error response to `line` when it is an `initialize` request.
-fn initialize_error(line: &[u8], message: &str) -> Option<Vec<u8>> {
-    use crate::mcp::{envelope, wire};
-    let env = envelope::parse(line).ok()?;
-    if env.kind != envelope::Kind::Request || env.method.as_deref() != Some("initialize") {
-        return None;
-    }
-    Some(wire::error_response(
-        env.id?,
-        wire::code::NOT_APPROVED,
-        message,
-    ))
+    use crate::mcp::wire;
+    // cordon has nothing else to do: the host has time to send it.
+    wire::answer_first_request(wire::code::NOT_APPROVED, message, Duration::from_secs(5));
 }
 
 /// Records an approval for `binding` after the person said yes; an older

@@ -6,6 +6,7 @@
 //! the sandbox ([`crate::relay::stderr`]); the session drains it once the
 //! sandbox is gone, before cordon says anything more.
 
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -85,6 +86,8 @@ struct Session {
     phase: Phase,
     deadline: Option<Instant>,
     exit: Option<ServerExit>,
+    /// The server ended by itself, not in a shutdown the host started.
+    ended_by_itself: bool,
     status_open: bool,
     shutdown: Shutdown,
 }
@@ -106,6 +109,7 @@ pub fn run(
         phase: Phase::Running,
         deadline: None,
         exit: None,
+        ended_by_itself: false,
         status_open: true,
         shutdown,
     };
@@ -119,8 +123,70 @@ pub fn run(
     let _ = nix::sys::wait::waitpid(s.child.pid, None);
     // The sandbox is gone: whatever the server wrote to its stderr is in
     // the pipe, and goes out before cordon says anything more.
-    s.child.finish_stderr();
-    Ok(s.exit.unwrap_or(ServerExit::Signal(libc::SIGKILL)))
+    let tail = s.child.finish_stderr();
+    let exit = s.exit.unwrap_or(ServerExit::Signal(libc::SIGKILL));
+    if s.ended_by_itself && exit != ServerExit::Code(0) {
+        answer_unanswered(&s.shared, exit, &tail);
+    }
+    Ok(exit)
+}
+
+/// How long cordon waits for the host's first request after the server
+/// failed without having seen one. Short: a host sends `initialize` as it
+/// starts cordon, so it has nearly always arrived; and a caller that holds
+/// stdin open without speaking should not wait for cordon's exit.
+const FIRST_REQUEST_WAIT: Duration = Duration::from_millis(500);
+
+/// A server that failed before answering the host's first request (at
+/// start, most often) leaves the host with a closed connection and
+/// nothing to show: cordon answers that request with how the server
+/// ended and the last lines of its stderr; when the host has not sent it
+/// yet, cordon waits a little for it.
+fn answer_unanswered(shared: &Shared, exit: ServerExit, stderr_tail: &[u8]) {
+    use crate::mcp::wire;
+    let message = early_exit_message(exit, stderr_tail);
+    let mut filter = shared.filter();
+    if let Some(reply) = filter.answer_first_request(wire::code::SERVER_EXITED, &message) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&reply);
+        let _ = out.flush();
+        return;
+    }
+    let waited_for = !filter.host_sent_request();
+    drop(filter);
+    if waited_for {
+        wire::answer_first_request(wire::code::SERVER_EXITED, &message, FIRST_REQUEST_WAIT);
+    }
+}
+
+/// Lines of the server's stderr an early exit's message quotes.
+const TAIL_LINES: usize = 10;
+
+/// `the server exited with status 1 before answering; its last words on
+/// stderr: …`, escaped: hosts show it as text.
+pub fn early_exit_message(exit: ServerExit, stderr_tail: &[u8]) -> String {
+    let how = match exit {
+        ServerExit::Code(code) => format!("exited with status {code}"),
+        ServerExit::Signal(sig) => {
+            let name = Signal::try_from(sig)
+                .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
+            format!("was killed by {name}")
+        }
+    };
+    let text = String::from_utf8_lossy(stderr_tail);
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(crate::mcp::quote::escape_text)
+        .collect();
+    let last = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+    if last.is_empty() {
+        return format!("cordon: the server {how} before answering (it wrote nothing to stderr)");
+    }
+    format!(
+        "cordon: the server {how} before answering; the last lines of its stderr:\n{}",
+        last.join("\n")
+    )
 }
 
 const HOST_IN: RawFd = 0;
@@ -239,7 +305,13 @@ impl Session {
     fn read_status(&mut self) {
         match read_record(&self.child.status) {
             Some(Record::Exited { status }) => {
-                self.exit = Some(ServerExit::from_wait_status(status))
+                self.exit = Some(ServerExit::from_wait_status(status));
+                // The host had closed its input or stopped reading: the
+                // server ended because of it, or at least not alone.
+                let host_ended = self.shared.source_ended(Direction::ToServer)
+                    || self.shared.destination_closed(Direction::ToHost);
+                self.ended_by_itself =
+                    !host_ended && matches!(self.phase, Phase::Running | Phase::Closing);
             }
             _ => self.status_open = false,
         }
@@ -289,5 +361,33 @@ impl Session {
 
     fn expired(&self, now: Instant) -> bool {
         self.deadline.is_some_and(|d| now >= d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_early_exit_names_how_and_quotes_the_last_lines_escaped() {
+        let mut stderr = String::new();
+        for i in 0..15 {
+            stderr.push_str(&format!("line {i}\n\n"));
+        }
+        stderr.push_str("the end \x1b[31mred\n");
+        let message = early_exit_message(ServerExit::Code(2), stderr.as_bytes());
+        assert!(
+            message.starts_with("cordon: the server exited with status 2 before answering"),
+            "{message}"
+        );
+        let quoted: Vec<&str> = message.lines().skip(1).collect();
+        assert_eq!(quoted.len(), TAIL_LINES, "{message}");
+        assert_eq!(quoted[0], "line 6");
+        assert_eq!(quoted[TAIL_LINES - 1], "the end \\x1b[31mred");
+        let killed = early_exit_message(ServerExit::Signal(libc::SIGSEGV), b"");
+        assert_eq!(
+            killed,
+            "cordon: the server was killed by SIGSEGV before answering (it wrote nothing to stderr)"
+        );
     }
 }

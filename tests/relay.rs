@@ -697,3 +697,55 @@ fn the_audit_log_records_calls_and_refusals_and_verify_catches_an_edit() {
         );
     }
 }
+
+/// A server that fails at start: the host's `initialize` gets an error
+/// naming how the server ended and the last lines of its stderr, not
+/// just a closed connection.
+#[test]
+fn a_server_that_exits_before_answering_initialize_is_explained_to_the_host() {
+    // One server reads the request first, one ends before the host may
+    // have sent it: either way the request is answered.
+    let servers = [
+        (
+            "import sys\nsys.stdin.buffer.readline()\n\
+             sys.stderr.write('loading\\nerror: not a git repository: /srv/repo\\n')\n\
+             sys.exit(3)\n",
+            "the server exited with status 3 before answering",
+            Some(3),
+        ),
+        (
+            "import os, sys\nsys.stderr.write('error: not a git repository: /srv/repo\\n')\n\
+             sys.stderr.flush()\nos.kill(os.getpid(), 9)\n",
+            "the server was killed by SIGKILL before answering",
+            Some(128 + 9),
+        ),
+    ];
+    for user in users() {
+        for (script, how, code) in servers {
+            let w = World::new(user, &json!({}));
+            let path = w
+                .env
+                .write("server.py", &format!("#!/usr/bin/python3\n{script}"));
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let mut c = w.start(&[]);
+            let params = json!({"protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"}});
+            c.send(
+                &json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": params}),
+            );
+            let reply = c.recv();
+            assert_eq!(reply["id"], "init", "{user:?}: {reply}");
+            assert_eq!(reply["error"]["code"], -32002, "{reply}");
+            let message = reply["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with(&format!("cordon: {how}")), "{message}");
+            assert!(
+                message.ends_with("\nerror: not a git repository: /srv/repo"),
+                "the stderr's last line: {message}"
+            );
+            let (rest, _, status) = c.finish();
+            assert!(rest.is_empty(), "answered once: {rest:?}");
+            assert_eq!(status.code(), code, "{user:?}");
+        }
+    }
+}

@@ -63,12 +63,15 @@ impl Child {
         }
     }
 
-    /// Relays what is left of the server's stderr and ends the relay.
-    /// Called once the sandbox is gone: everything the server wrote is in
-    /// the pipe then, and nothing is lost.
-    pub fn finish_stderr(&mut self) {
-        if let Some(relay) = self.stderr.take() {
-            relay.finish();
+    /// Relays what is left of the server's stderr and ends the relay;
+    /// returns the last bytes the server wrote there (empty when its
+    /// stderr was already finished). Called once the sandbox is gone:
+    /// everything the server wrote is in the pipe then, and nothing is
+    /// lost.
+    pub fn finish_stderr(&mut self) -> Vec<u8> {
+        match self.stderr.take() {
+            Some(relay) => relay.finish(),
+            None => Vec::new(),
         }
     }
 }

@@ -203,6 +203,9 @@ impl Filter {
 
     fn host_request(&mut self, env: &Envelope<'_>, method: &str, size: usize) -> Decision {
         let id = env.id.unwrap_or("null");
+        if self.first_request.is_none() {
+            self.first_request = Some(id.to_owned());
+        }
         let waiting = match self.check_host_request(env, method, size) {
             Ok(waiting) => waiting,
             Err(decision) => return decision,

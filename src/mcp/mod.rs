@@ -181,6 +181,9 @@ pub struct Filter {
     /// Tools withheld because cordon could not read them in one way
     /// only: their calls are refused for the rest of the session.
     unreadable_tools: std::collections::HashSet<String>,
+    /// The id of the host's first request (`initialize`), answered by
+    /// cordon if the server ends before it does.
+    first_request: Option<String>,
     /// Lines for stderr, drained by the relay.
     pub notes: Vec<String>,
 }
@@ -224,8 +227,23 @@ impl Filter {
             audit,
             audit_failed: false,
             unreadable_tools: std::collections::HashSet::new(),
+            first_request: None,
             notes: Vec::new(),
         })
+    }
+
+    /// Whether the host has sent a request yet.
+    pub fn host_sent_request(&self) -> bool {
+        self.first_request.is_some()
+    }
+
+    /// The server ended: the error response for the host's first request
+    /// when it still waits for its answer (a server that failed at start
+    /// never answers `initialize`), once.
+    pub fn answer_first_request(&mut self, code: i64, message: &str) -> Option<Vec<u8>> {
+        let id = self.first_request.as_deref()?;
+        self.host_requests.remove(id)?;
+        Some(error_response(id, code, message))
     }
 
     /// The largest message the relay passes, in bytes without newline.

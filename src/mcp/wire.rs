@@ -10,8 +10,9 @@
 //! memory, keeping only what the [`Sniffer`] reads of it (its id, so that
 //! a request can still be answered).
 
-use std::os::fd::{AsRawFd, BorrowedFd};
-use std::time::Instant;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
@@ -34,6 +35,33 @@ pub mod code {
     /// The server was not started: nobody approved it (the answer to the
     /// host's `initialize`). In JSON-RPC's range for server errors.
     pub const NOT_APPROVED: i64 = -32001;
+    /// The server ended (or could not start) before it answered.
+    pub const SERVER_EXITED: i64 = -32002;
+}
+
+/// Reads the host's messages on stdin (`wait` at most) and answers its
+/// first request (`initialize`: a host sends it first) with an error
+/// carrying `message`, so the host shows why instead of a closed
+/// connection. A terminal on stdin is not read: nobody there speaks
+/// JSON-RPC.
+pub fn answer_first_request(code: i64, message: &str, wait: Duration) {
+    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        return;
+    }
+    let deadline = Instant::now() + wait;
+    let mut reader = LineReader::new(1 << 20);
+    while let Ok(read) = reader.read(std::io::stdin().as_fd(), deadline) {
+        let Message::Line(line) = read else { continue };
+        let Ok(env) = super::envelope::parse(&line) else {
+            continue;
+        };
+        if let (super::envelope::Kind::Request, Some(id)) = (env.kind, env.id) {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&error_response(id, code, message));
+            let _ = out.flush();
+            return;
+        }
+    }
 }
 
 /// A complete error response line (with its newline) for the request

@@ -88,6 +88,11 @@ impl Lane {
         self.drained() || !self.dst_open
     }
 
+    /// The source has not hit EOF or failed yet.
+    pub fn source_open(&self) -> bool {
+        self.src_open
+    }
+
     pub fn destination_open(&self) -> bool {
         self.dst_open
     }

@@ -86,6 +86,8 @@ struct Published {
     /// The destination was closed (the reader went away, or the session
     /// closed it).
     destination_closed: AtomicBool,
+    /// The source ended (EOF or a read error).
+    source_ended: AtomicBool,
 }
 
 /// What both directions and the session share.
@@ -133,6 +135,11 @@ impl Shared {
         let _ = self.changed.read();
     }
 
+    /// The session's filter, for what happens after the relay ended.
+    pub fn filter(&self) -> MutexGuard<'_, Filter> {
+        lock(&self.filter)
+    }
+
     /// The direction's thread has ended.
     pub fn finished(&self, d: Direction) -> bool {
         self.state[d as usize].finished.load(Ordering::Acquire)
@@ -143,6 +150,12 @@ impl Shared {
         self.state[d as usize]
             .destination_closed
             .load(Ordering::Acquire)
+    }
+
+    /// The direction's source ended: for [`Direction::ToServer`], the
+    /// host closed its end.
+    pub fn source_ended(&self, d: Direction) -> bool {
+        self.state[d as usize].source_ended.load(Ordering::Acquire)
     }
 
     /// Asks the direction's thread to close its destination and end.
@@ -335,7 +348,9 @@ impl Worker {
     fn publish(&self) {
         let state = &self.shared.state[self.dir as usize];
         let closed = !self.lane.destination_open();
-        if state.destination_closed.swap(closed, Ordering::AcqRel) != closed {
+        let ended = !self.lane.source_open();
+        let was_ended = state.source_ended.swap(ended, Ordering::AcqRel);
+        if state.destination_closed.swap(closed, Ordering::AcqRel) != closed || was_ended != ended {
             let _ = self.shared.changed.write(1);
         }
     }

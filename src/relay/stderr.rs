@@ -31,6 +31,10 @@ use crate::sys;
 /// How much one read takes from the pipe.
 const CHUNK: usize = 64 * 1024;
 
+/// The last bytes of the server's stderr are kept, for the error a host
+/// gets when the server ends before answering.
+pub const TAIL: usize = 4096;
+
 /// Where the server's stderr goes.
 #[derive(Debug)]
 pub enum Sink {
@@ -136,7 +140,8 @@ fn lock(m: &Mutex<Progress>) -> MutexGuard<'_, Progress> {
 #[derive(Debug)]
 pub struct StderrRelay {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    /// Returns the last [`TAIL`] bytes relayed.
+    thread: Option<JoinHandle<Vec<u8>>>,
 }
 
 impl StderrRelay {
@@ -155,6 +160,7 @@ impl StderrRelay {
             sink,
             shared: Arc::clone(&shared),
             carry: Vec::new(),
+            tail: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("relay stderr".into())
@@ -181,16 +187,18 @@ impl StderrRelay {
         }
     }
 
-    /// Drains what the pipe holds, then ends the relay and waits for it.
-    pub fn finish(mut self) {
-        self.stop_and_join();
+    /// Drains what the pipe holds, then ends the relay and waits for it;
+    /// returns the last [`TAIL`] bytes of everything relayed.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.stop_and_join()
     }
 
-    fn stop_and_join(&mut self) {
+    fn stop_and_join(&mut self) -> Vec<u8> {
         self.shared.stop.store(true, Ordering::Release);
         let _ = self.shared.wake.write(1);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        match self.thread.take() {
+            Some(thread) => thread.join().unwrap_or_default(),
+            None => Vec::new(),
         }
     }
 }
@@ -207,6 +215,8 @@ struct Worker {
     shared: Arc<Shared>,
     /// Terminal only: the start of a UTF-8 character cut by a read.
     carry: Vec<u8>,
+    /// The last bytes read, at most [`TAIL`].
+    tail: Vec<u8>,
 }
 
 /// What a drain is for.
@@ -220,7 +230,7 @@ enum Drain {
 }
 
 impl Worker {
-    fn run(mut self) {
+    fn run(mut self) -> Vec<u8> {
         let mut buf = vec![0u8; CHUNK];
         let mut drain: Option<Drain> = None;
         loop {
@@ -252,6 +262,8 @@ impl Worker {
         let mut p = lock(&self.shared.progress);
         p.done = true;
         self.shared.changed.notify_all();
+        drop(p);
+        self.tail
     }
 
     /// Waits until the pipe has data (or EOF) or a request came.
@@ -304,6 +316,7 @@ impl Worker {
     /// Writes a chunk; a sink that fails (cordon's stderr closed) drops
     /// it, and the relay goes on reading so the server never blocks.
     fn write(&mut self, bytes: &[u8]) {
+        keep_tail(&mut self.tail, bytes);
         if !matches!(self.sink, Sink::Terminal) {
             let _ = self.sink.write(bytes);
             return;
@@ -324,10 +337,30 @@ impl Worker {
     }
 }
 
+/// Appends `bytes` to `tail`, keeping the last [`TAIL`] bytes.
+fn keep_tail(tail: &mut Vec<u8>, bytes: &[u8]) {
+    let bytes = &bytes[bytes.len().saturating_sub(TAIL)..];
+    let over = (tail.len() + bytes.len()).saturating_sub(TAIL);
+    tail.drain(..over.min(tail.len()));
+    tail.extend_from_slice(bytes);
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_last_bytes() {
+        let mut tail = Vec::new();
+        keep_tail(&mut tail, b"first\n");
+        assert_eq!(tail, b"first\n");
+        keep_tail(&mut tail, &vec![b'x'; TAIL - 2]);
+        assert_eq!(tail.len(), TAIL);
+        assert!(tail.starts_with(b"t\n"));
+        keep_tail(&mut tail, &vec![b'y'; 2 * TAIL]);
+        assert_eq!(tail, vec![b'y'; TAIL]);
+    }
 
     #[test]
     fn terminal_escaping_keeps_newlines_and_tabs() {
