@@ -86,8 +86,21 @@ check "dpkg installs the package" dpkg --path-include='/usr/share/man/*' \
     --path-include='/usr/share/doc/cordon/*' -i "$deb"
 
 echo "== the installed package"
-check "man -w finds cordon(1) and a subcommand page" \
-    bash -c 'man -w cordon | grep -qx /usr/share/man/man1/cordon.1.gz && man -w cordon-config-wrap >/dev/null'
+check "man -w finds cordon(1), a subcommand page and cordon-profile(5)" \
+    bash -c 'man -w cordon | grep -qx /usr/share/man/man1/cordon.1.gz && man -w cordon-config-wrap >/dev/null \
+        && man -w 5 cordon-profile | grep -qx /usr/share/man/man5/cordon-profile.5.gz'
+manual_sections() { # manual_sections SECTION PAGE HEADING...: renders without warnings, has each heading
+    local text warnings
+    warnings=$(MANWIDTH=80 man --warnings "$1" "$2" 2>&1 >/dev/null)
+    [ -z "$warnings" ] || { echo "$warnings" >&2; return 1; }
+    text=$(MANWIDTH=80 man "$1" "$2") || return 1
+    shift 2
+    for heading in "$@"; do grep -qxF -- "$heading" <<<"$text" || { echo "no $heading" >&2; return 1; }; done
+}
+check "man renders cordon(1) with EXIT STATUS, ENVIRONMENT, FILES and SEE ALSO" \
+    manual_sections 1 cordon "EXIT STATUS" ENVIRONMENT FILES "SEE ALSO"
+check "man renders cordon-profile(5) with every table" \
+    manual_sections 5 cordon-profile KEYS "   [filesystem]" "   [network]" "   [mcp]" "SEE ALSO"
 check "the bash completion loads and completes subcommands" bash -c '
     source /usr/share/bash-completion/completions/cordon
     complete -p cordon | grep -q -- "-F _cordon"
@@ -142,7 +155,7 @@ done
 check "nothing the package installed is left (${left[*]:-})" test "${#left[@]}" = 0
 check "no cordon binary, data, documentation, AppArmor profile or manual page remains" bash -c '
     ! ls -d /usr/bin/cordon /usr/share/cordon /usr/share/doc/cordon /etc/apparmor.d/cordon \
-        /usr/share/man/man1/cordon*.1.gz 2>/dev/null | grep -q .'
+        /usr/share/man/man1/cordon*.1.gz /usr/share/man/man5/cordon*.5.gz 2>/dev/null | grep -q .'
 check "man -w no longer finds cordon" bash -c '! man -w cordon >/dev/null 2>&1'
 
 echo "package-test: $passed passed, $failed failed"

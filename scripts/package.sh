@@ -18,7 +18,7 @@
 #
 # Manual pages and completions come from the clap definitions, through the
 # built binary's hidden `cordon __generate` command, so they always match
-# `--help`.
+# `--help`; cordon-profile(5) comes from profiles/README.md the same way.
 #
 # Needs: cargo, dpkg-deb, dpkg-shlibdeps (dpkg-dev), strip (binutils),
 # gzip, and rpmbuild (rpm) for --rpm. The maintainer named in the packages
@@ -61,16 +61,17 @@ rm -rf "$work" && mkdir -p "$work" "$out"
 stage_tree() {
     local dest=$1 zsh_dir=$2
     install -d "$dest/usr/bin" "$dest/usr/share/cordon/profiles/groups" \
-        "$dest/usr/share/man/man1" "$dest/usr/share/bash-completion/completions" \
+        "$dest/usr/share/man/man1" "$dest/usr/share/man/man5" "$dest/usr/share/bash-completion/completions" \
         "$dest/$zsh_dir" "$dest/usr/share/fish/vendor_completions.d" "$dest/etc/apparmor.d"
     install -m 0755 "$bin" "$dest/usr/bin/cordon"
     # As dh_strip does: no symbols, no .comment/.note sections.
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$dest/usr/bin/cordon"
     install -m 0644 "$root"/profiles/*.toml "$dest/usr/share/cordon/profiles/"
     install -m 0644 "$root"/profiles/groups/*.toml "$dest/usr/share/cordon/profiles/groups/"
-    for page in "$work"/man/*.1; do
-        gzip -9n <"$page" >"$dest/usr/share/man/man1/$(basename "$page").gz"
-        chmod 0644 "$dest/usr/share/man/man1/$(basename "$page").gz"
+    for page in "$work"/man/*.[15]; do
+        local section=man${page##*.}
+        gzip -9n <"$page" >"$dest/usr/share/man/$section/$(basename "$page").gz"
+        chmod 0644 "$dest/usr/share/man/$section/$(basename "$page").gz"
     done
     install -m 0644 "$work/completions/cordon.bash" "$dest/usr/share/bash-completion/completions/cordon"
     install -m 0644 "$work/completions/_cordon" "$dest/$zsh_dir/_cordon"

@@ -14,6 +14,8 @@ command -v script >/dev/null || need+=(bsdutils)
 # tests/relay.rs runs a scripted fake MCP server with /usr/bin/python3
 # (inside the sandbox, where the runtime group grants /usr).
 [ -x /usr/bin/python3 ] || need+=(python3)
+# tests/manual.rs renders the manual pages with groff.
+command -v groff >/dev/null || need+=(groff-base)
 install_packages scripts/test.sh "${need[@]}"
 
 # The egress suite (tests/egress) builds its test network with ip

@@ -17,13 +17,14 @@ const SHELLS: &[Shell] = &[Shell::Bash, Shell::Zsh, Shell::Fish];
 /// Writes the requested files into `dir` (created if missing).
 ///
 /// `man`: `cordon.1` and one page per visible subcommand, nested ones
-/// included (`cordon-run.1`, `cordon-profile-list.1`, …).
+/// included (`cordon-run.1`, `cordon-profile-list.1`, …), and
+/// `cordon-profile.5` (see [`crate::manual`]).
 /// `completions`: `cordon.bash`, `_cordon` (zsh) and `cordon.fish`.
 pub fn generate(what: Generated, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let cmd = Cli::command();
     match what {
-        Generated::Man => clap_mangen::generate_to(cmd, dir),
+        Generated::Man => crate::manual::write_pages(cmd, dir),
         Generated::Completions => {
             let mut visible = without_hidden_subcommands(&cmd);
             for shell in SHELLS {
@@ -66,6 +67,7 @@ mod tests {
             "cordon-run.1",
             "cordon-config-wrap.1",
             "cordon-profile-list.1",
+            "cordon-profile.5",
         ] {
             assert!(man.join(page).exists(), "{page}");
         }

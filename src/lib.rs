@@ -20,6 +20,7 @@ pub mod generate;
 pub mod hostconfig;
 pub mod launch;
 pub mod logging;
+mod manual;
 pub mod mcp;
 pub mod policy;
 pub mod profile;
