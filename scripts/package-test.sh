@@ -107,6 +107,14 @@ check "the bash completion loads and completes subcommands" bash -c '
     COMP_WORDS=(cordon con) COMP_CWORD=1 COMP_LINE="cordon con" COMP_POINT=10
     _cordon cordon con cordon
     [[ " ${COMPREPLY[*]} " == *" config "* && " ${COMPREPLY[*]} " == *" consent "* ]]'
+check "the bash completion offers profile names after --profile and host names after --host" bash -c '
+    source /usr/share/bash-completion/completions/cordon
+    COMP_WORDS=(cordon run --profile fi) COMP_CWORD=3
+    _cordon_names cordon fi --profile
+    [[ " ${COMPREPLY[*]} " == *" filesystem "* ]] || exit 1
+    COMP_WORDS=(cordon config wrap --host "") COMP_CWORD=4
+    _cordon_names cordon "" --host
+    [[ " ${COMPREPLY[*]} " == *" claude-desktop "* ]]'
 check "cordon doctor passes" /usr/bin/cordon doctor
 check "the default profile comes from /usr/share/cordon/profiles" \
     bash -c '/usr/bin/cordon profile list | grep -q "^default .*/usr/share/cordon/profiles/default.toml"'

@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Vet(args) => vet(args),
         Command::Config(cmd) => config_command(cmd),
         Command::Egress { fd, parent } => Ok(crate::egress::main(fd, parent)?),
+        Command::Complete { what } => complete(what),
         Command::Generate { what, dir } => crate::generate::generate(what, &dir)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|source| Error::Io {
@@ -361,6 +362,29 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
     Ok(ExitCode::from(exit.exit_code()))
+}
+
+/// `cordon __complete`: names for the shell, one per line. Nothing here
+/// may fail loudly in the middle of someone's typing: without a home,
+/// only the built-in profiles are offered.
+fn complete(what: crate::cli::Completed) -> Result<ExitCode, Error> {
+    let names = match what {
+        crate::cli::Completed::Profiles => match Context::from_env() {
+            Ok(ctx) => profile::names(&ctx),
+            Err(_) => profile::builtin_names().map(str::to_owned).collect(),
+        },
+        crate::cli::Completed::Hosts => crate::hostconfig::HOST_NAMES
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect(),
+    };
+    let mut out = std::io::stdout().lock();
+    for name in names {
+        if writeln!(out, "{name}").is_err() {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `cordon audit verify FILE`: the chain's verdict and its comparison

@@ -111,6 +111,14 @@ pub enum Command {
         parent: u32,
     },
 
+    /// Print the names a shell completes for an option, one per line (the
+    /// completion scripts call it).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(value_enum)]
+        what: Completed,
+    },
+
     /// Write the manual pages or shell completions into DIR (for
     /// packagers).
     #[command(name = "__generate", hide = true)]
@@ -197,6 +205,15 @@ pub struct HostArgs {
     /// changed, diff, and entries with their original and new text).
     #[arg(long, requires = "dry_run")]
     pub json: bool,
+}
+
+/// What `cordon __complete` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Completed {
+    /// Every profile name: the user's, the system's, the shipped ones.
+    Profiles,
+    /// The host names `--host` takes.
+    Hosts,
 }
 
 /// What `cordon __generate` writes.

@@ -3,6 +3,12 @@
 //! they cannot drift from `--help`. Hidden from `--help`; the packaging
 //! scripts (`scripts/package.sh`, the PKGBUILD) call it on the built
 //! binary.
+//!
+//! The completion scripts are clap_complete's, with one addition each:
+//! the values of `--profile`/`-p` (and `profile show`'s argument) and of
+//! `--host` are names cordon knows only at run time (the user's profiles),
+//! so the scripts ask the cordon being completed (`cordon __complete
+//! profiles|hosts`) and still complete a path.
 
 use std::path::Path;
 
@@ -28,10 +34,100 @@ pub fn generate(what: Generated, dir: &Path) -> std::io::Result<()> {
         Generated::Completions => {
             let mut visible = without_hidden_subcommands(&cmd);
             for shell in SHELLS {
-                clap_complete::generate_to(*shell, &mut visible, "cordon", dir)?;
+                let path = clap_complete::generate_to(*shell, &mut visible, "cordon", dir)?;
+                let script = std::fs::read_to_string(&path)?;
+                std::fs::write(&path, with_names(*shell, &script))?;
             }
             Ok(())
         }
+    }
+}
+
+/// bash: a function in front of clap_complete's `_cordon` that completes
+/// the names, else hands over.
+const BASH_NAMES: &str = r#"
+# Profile and host names come from the cordon being completed.
+_cordon_names() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} what= i
+    if [[ $prev == = && $COMP_CWORD -ge 2 ]]; then prev=${COMP_WORDS[COMP_CWORD-2]}; fi
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        [[ ${COMP_WORDS[i]} == -- ]] && { _cordon "$@"; return; }
+    done
+    case $prev in
+    -p | --profile) what=profiles ;;
+    --host) what=hosts ;;
+    *) [[ ${COMP_WORDS[1]} == profile && ${COMP_WORDS[2]} == show && $COMP_CWORD -eq 3 ]] && what=profiles ;;
+    esac
+    if [[ -n $what && $cur != */* ]]; then
+        local IFS=$'
+'
+        COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" __complete "$what" 2>/dev/null)" -- "$cur"))
+        [[ ${#COMPREPLY[@]} -gt 0 ]] && return 0
+    fi
+    _cordon "$@"
+}
+"#;
+
+/// zsh: the actions for the names, a name or a file.
+const ZSH_NAMES: &str = r#"
+(( $+functions[_cordon_names] )) ||
+_cordon_names() {
+    local -a names
+    names=(${(f)"$(${words[1]} __complete $1 2>/dev/null)"})
+    _alternative "names:${1%s}:compadd -a names" 'files:file:_files'
+}
+_cordon_profiles() { _cordon_names profiles; }
+_cordon_hosts() { _cordon_names hosts; }
+
+"#;
+
+/// fish: the command being completed, asked for names.
+const FISH_NAMES: &str = r#"
+function __fish_cordon_names
+    set -l cmd (commandline -opc)[1]
+    $cmd __complete $argv 2>/dev/null
+end
+"#;
+
+/// clap_complete's script for `shell` with the names added.
+fn with_names(shell: Shell, script: &str) -> String {
+    match shell {
+        Shell::Bash => {
+            let at = script
+                .find("\nif [[ \"${BASH_VERSINFO")
+                .unwrap_or(script.len());
+            let (head, tail) = script.split_at(at);
+            format!(
+                "{head}{BASH_NAMES}{}",
+                tail.replace("complete -F _cordon ", "complete -F _cordon_names ")
+            )
+        }
+        Shell::Zsh => {
+            let script = script
+                .replace(":NAME|PATH:_default'", ":NAME|PATH:_cordon_profiles'")
+                .replace(":HOST|PATH:_default'", ":HOST|PATH:_cordon_hosts'");
+            let at = script
+                .find("if [ \"$funcstack[1]\" = \"_cordon\" ]")
+                .unwrap_or(script.len());
+            let (head, tail) = script.split_at(at);
+            format!("{head}{ZSH_NAMES}{tail}")
+        }
+        Shell::Fish => {
+            let lines: Vec<String> = script
+                .lines()
+                .map(|line| {
+                    if line.contains(" -l profile ") {
+                        format!("{line} -a \"(__fish_cordon_names profiles)\"")
+                    } else if line.contains(" -l host ") {
+                        format!("{line} -a \"(__fish_cordon_names hosts)\"")
+                    } else {
+                        line.to_owned()
+                    }
+                })
+                .collect();
+            format!("{FISH_NAMES}{}\n", lines.join("\n"))
+        }
+        _ => script.to_owned(),
     }
 }
 

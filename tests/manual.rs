@@ -166,3 +166,96 @@ fn the_profile_page_documents_every_table_and_key() {
     }
     assert!(keys > 40, "{keys} keys found in the reference");
 }
+
+/// The bash completion, sourced as bash-completion does, offers the
+/// profile names (shipped and the user's) after `--profile`/`-p` and in
+/// `profile show`, the host names after `--host`, and still completes
+/// subcommands.
+#[test]
+fn bash_completes_profile_and_host_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(cordon_bin())
+        .args(["__generate", "completions"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let home = dir.path().join("home");
+    let profiles = home.join(".config/cordon/profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("my-notes.toml"),
+        "schema = 1\ndescription = \"mine\"\n",
+    )
+    .unwrap();
+    // Each case: the words so far (the last one being completed); bash
+    // calls the function with the command, the word and the one before.
+    let script = r#"
+        source "$1"
+        complete -p cordon | grep -q -- "-F _cordon" || exit 3
+        cordon=$2
+        complete_words() {
+            COMP_WORDS=("$cordon" "$@") COMP_CWORD=$#
+            COMP_LINE="${COMP_WORDS[*]}" COMP_POINT=${#COMP_LINE}
+            local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+            COMPREPLY=()
+            local fn
+            fn=$(complete -p cordon | sed 's/.*-F \([^ ]*\) .*/\1/')
+            "$fn" "$cordon" "$cur" "$prev"
+            echo "$*|${COMPREPLY[*]}"
+        }
+        complete_words run -p ""
+        complete_words approve --profile fi
+        complete_words vet -p my
+        complete_words profile show ""
+        complete_words config wrap --host ""
+        complete_words config check --host cl
+        complete_words con
+    "#;
+    let out = Command::new("bash")
+        .args(["-c", script, "bash"])
+        .arg(dir.path().join("cordon.bash"))
+        .arg(cordon_bin())
+        .env("HOME", &home)
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replies: std::collections::HashMap<&str, Vec<&str>> = text
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .map(|(words, reply)| (words, reply.split_whitespace().collect()))
+        .collect();
+    let reply = |words: &str| replies.get(words).cloned().unwrap_or_default();
+    let all_profiles = reply("run -p ");
+    for name in ["default", "filesystem", "git", "memory", "time", "my-notes"] {
+        assert!(all_profiles.contains(&name), "{name}: {text}");
+    }
+    assert_eq!(reply("approve --profile fi"), ["filesystem"], "{text}");
+    assert_eq!(reply("vet -p my"), ["my-notes"], "{text}");
+    assert!(reply("profile show ").contains(&"sqlite"), "{text}");
+    assert_eq!(
+        reply("config wrap --host "),
+        ["claude-desktop", "vscode", "cursor", "claude-code"],
+        "{text}"
+    );
+    assert_eq!(
+        reply("config check --host cl"),
+        ["claude-desktop", "claude-code"],
+        "{text}"
+    );
+    let sub = reply("con");
+    assert!(
+        sub.contains(&"consent") && sub.contains(&"config"),
+        "{text}"
+    );
+}

@@ -166,6 +166,24 @@ pub(crate) fn all_profiles(ctx: &Context) -> Result<Vec<Found>, ProfileError> {
     Ok(all)
 }
 
+/// The name of every profile in the directories (unread: a broken file is
+/// still a name) and built in, sorted; a directory that cannot be read
+/// is passed over.
+pub(crate) fn profile_names(ctx: &Context) -> Vec<String> {
+    let mut names: Vec<String> = builtin::PROFILES
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    for dir in &ctx.dirs {
+        let files = profile_files(dir).unwrap_or_default();
+        let stems = files.iter().filter_map(|p| p.file_stem()?.to_str());
+        names.extend(stems.map(str::to_owned));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// The `NAME.toml` entries of one directory that are not directories,
 /// sorted. A missing directory has none.
 fn profile_files(dir: &Path) -> Result<Vec<PathBuf>, ProfileError> {

@@ -252,6 +252,12 @@ pub fn add_env_names(policy: &mut Policy, names: &[String]) -> Result<(), Profil
     Ok(())
 }
 
+/// The name of every profile `--profile NAME` finds, for completion:
+/// the files are not read.
+pub fn names(ctx: &Context) -> Vec<String> {
+    locate::profile_names(ctx)
+}
+
 /// The names of the profiles built into the binary, sorted.
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
     builtin::PROFILES.iter().map(|(name, _)| *name)
