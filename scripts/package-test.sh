@@ -26,13 +26,16 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 # Tools: dpkg-shlibdeps (dpkg-dev), strip (binutils), rpmbuild (rpm),
-# lintian, man (man-db).
+# lintian, man (man-db), and Debian's apparmor, whose apparmor_parser the
+# package's install script asks which variant of cordon's AppArmor profile
+# it reads (nothing is loaded: the parser only parses here).
 need=()
 command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
 command -v strip >/dev/null || need+=(binutils)
 command -v rpmbuild >/dev/null || need+=(rpm)
 command -v lintian >/dev/null || need+=(lintian)
 command -v man >/dev/null || need+=(man-db)
+command -v apparmor_parser >/dev/null || need+=(apparmor)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "== apt-get install ${need[*]}"
     apt-get update -qq
@@ -59,7 +62,8 @@ check "the rpm holds the binary, profiles, manual and AppArmor profile" bash -c 
     files=$(rpm -qpl "$1")
     for f in /usr/bin/cordon /usr/share/cordon/profiles/default.toml \
         /usr/share/cordon/profiles/groups/runtime.toml /usr/share/man/man1/cordon.1.gz \
-        /usr/share/bash-completion/completions/cordon /etc/apparmor.d/cordon; do
+        /usr/share/bash-completion/completions/cordon /usr/share/cordon/apparmor/cordon.abi4 \
+        /usr/share/cordon/apparmor/cordon.abi3; do
         grep -qx "$f" <<<"$files" || { echo "missing $f" >&2; exit 1; }
     done' rpm "$rpm_file"
 
@@ -115,6 +119,19 @@ check "the bash completion offers profile names after --profile and host names a
     COMP_WORDS=(cordon config wrap --host "") COMP_CWORD=4
     _cordon_names cordon "" --host
     [[ " ${COMPREPLY[*]} " == *" claude-desktop "* ]]'
+# The AppArmor profile: the variant for this parser's major version parses
+# with the real parser (AppArmor 3 cannot read the AppArmor 4 one: hence
+# two), and the install script installed it.
+aa_major=$(apparmor_parser --version | sed -n '1s/.* \([0-9][0-9]*\)\.[0-9.]*$/\1/p')
+aa_variant=/usr/share/cordon/apparmor/cordon.abi$([ "${aa_major:-0}" -ge 4 ] && echo 4 || echo 3)
+aa_parses() { apparmor_parser --skip-kernel-load --skip-cache "$1" >/dev/null 2>&1; }
+check "apparmor_parser $aa_major parses ${aa_variant##*/}" aa_parses "$aa_variant"
+if [ "${aa_major:-0}" -lt 4 ]; then
+    check "apparmor_parser $aa_major refuses cordon.abi4 (the userns rule is AppArmor 4)" \
+        bash -c '! apparmor_parser --skip-kernel-load --skip-cache /usr/share/cordon/apparmor/cordon.abi4 >/dev/null 2>&1'
+fi
+check "the install script installed ${aa_variant##*/} as /etc/apparmor.d/cordon" \
+    cmp -s "$aa_variant" /etc/apparmor.d/cordon
 check "cordon doctor passes" /usr/bin/cordon doctor
 check "the default profile comes from /usr/share/cordon/profiles" \
     bash -c '/usr/bin/cordon profile list | grep -q "^default .*/usr/share/cordon/profiles/default.toml"'

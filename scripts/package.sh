@@ -62,7 +62,7 @@ stage_tree() {
     local dest=$1 zsh_dir=$2
     install -d "$dest/usr/bin" "$dest/usr/share/cordon/profiles/groups" \
         "$dest/usr/share/man/man1" "$dest/usr/share/man/man5" "$dest/usr/share/bash-completion/completions" \
-        "$dest/$zsh_dir" "$dest/usr/share/fish/vendor_completions.d" "$dest/etc/apparmor.d"
+        "$dest/$zsh_dir" "$dest/usr/share/fish/vendor_completions.d" "$dest/usr/share/cordon/apparmor"
     install -m 0755 "$bin" "$dest/usr/bin/cordon"
     # As dh_strip does: no symbols, no .comment/.note sections.
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$dest/usr/bin/cordon"
@@ -76,7 +76,9 @@ stage_tree() {
     install -m 0644 "$work/completions/cordon.bash" "$dest/usr/share/bash-completion/completions/cordon"
     install -m 0644 "$work/completions/_cordon" "$dest/$zsh_dir/_cordon"
     install -m 0644 "$work/completions/cordon.fish" "$dest/usr/share/fish/vendor_completions.d/cordon.fish"
-    install -m 0644 "$root/scripts/packaging/apparmor-cordon" "$dest/etc/apparmor.d/cordon"
+    # Both variants of the AppArmor profile: the install script copies the
+    # one this system's apparmor_parser accepts to /etc/apparmor.d/cordon.
+    install -m 0644 "$root"/scripts/packaging/apparmor/cordon.abi[34] "$dest/usr/share/cordon/apparmor/"
 }
 
 build_deb() {
@@ -96,10 +98,9 @@ build_deb() {
         "$stage/usr/share/lintian/overrides/cordon"
     install -m 0755 "$root/scripts/packaging/debian/postinst" "$root/scripts/packaging/debian/postrm" \
         "$stage/DEBIAN/"
-    echo /etc/apparmor.d/cordon >"$stage/DEBIAN/conffiles"
     debian_control "$stage" "$arch" >"$stage/DEBIAN/control"
     (cd "$stage" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
-    chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/conffiles" "$stage/DEBIAN/md5sums"
+    chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/md5sums"
     dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/cordon_${version}-1_${arch}.deb" >/dev/null
     echo "$out/cordon_${version}-1_${arch}.deb"
 }

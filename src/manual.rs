@@ -347,7 +347,7 @@ const STATE_FILES: &[(&str, &str)] = &[
     ),
     (
         "/etc/apparmor.d/cordon",
-        "The AppArmor profile that lets cordon create user namespaces where AppArmor restricts them.",
+        "The AppArmor profile that lets cordon create user namespaces where AppArmor restricts them: the package installs the variant in `/usr/share/cordon/apparmor/` this system's AppArmor reads (`cordon.abi4`, else `cordon.abi3`).",
     ),
 ];
 
