@@ -125,7 +125,7 @@ pub fn run(
     // the pipe, and goes out before cordon says anything more.
     let tail = s.child.finish_stderr();
     let exit = s.exit.unwrap_or(ServerExit::Signal(libc::SIGKILL));
-    if s.ended_by_itself && exit != ServerExit::Code(0) {
+    if s.ended_by_itself {
         answer_unanswered(&s.shared, exit, &tail);
     }
     Ok(exit)
@@ -137,11 +137,12 @@ pub fn run(
 /// stdin open without speaking should not wait for cordon's exit.
 const FIRST_REQUEST_WAIT: Duration = Duration::from_millis(500);
 
-/// A server that failed before answering the host's first request (at
-/// start, most often) leaves the host with a closed connection and
-/// nothing to show: cordon answers that request with how the server
-/// ended and the last lines of its stderr; when the host has not sent it
-/// yet, cordon waits a little for it.
+/// A server that ended by itself before answering the host's first
+/// request (it failed at start, most often; some servers then exit 0)
+/// leaves the host with a closed connection and nothing to show: cordon
+/// answers that request with how the server ended and the last lines of
+/// its stderr. When the host has not sent it yet and the server failed,
+/// cordon waits a little for it.
 fn answer_unanswered(shared: &Shared, exit: ServerExit, stderr_tail: &[u8]) {
     use crate::mcp::wire;
     let message = early_exit_message(exit, stderr_tail);
@@ -154,7 +155,7 @@ fn answer_unanswered(shared: &Shared, exit: ServerExit, stderr_tail: &[u8]) {
     }
     let waited_for = !filter.host_sent_request();
     drop(filter);
-    if waited_for {
+    if waited_for && exit != ServerExit::Code(0) {
         wire::answer_first_request(wire::code::SERVER_EXITED, &message, FIRST_REQUEST_WAIT);
     }
 }

@@ -719,6 +719,13 @@ fn a_server_that_exits_before_answering_initialize_is_explained_to_the_host() {
             "the server was killed by SIGKILL before answering",
             Some(128 + 9),
         ),
+        // Some servers log their failure and return: status 0.
+        (
+            "import sys\nsys.stdin.buffer.readline()\n\
+             sys.stderr.write('error: not a git repository: /srv/repo\\n')\n",
+            "the server exited with status 0 before answering",
+            Some(0),
+        ),
     ];
     for user in users() {
         for (script, how, code) in servers {
