@@ -197,9 +197,17 @@ def serve(root):
             pass
 
         def do_GET(self):
+            self.answer(True)
+
+        # uv asks with HEAD whether a wheel can be read in ranges; without
+        # Accept-Ranges it downloads the whole file.
+        def do_HEAD(self):
+            self.answer(False)
+
+        def answer(self, body):
             path = unquote(self.path.split("?", 1)[0])
             with log_lock, open(log_path, "a") as log:
-                log.write(path + "\n")
+                log.write(("" if body else "HEAD ") + path + "\n")
             file, ctype = self.locate(path)
             try:
                 with open(file, "rb") as f:
@@ -211,7 +219,8 @@ def serve(root):
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if body:
+                self.wfile.write(data)
 
         def locate(self, path):
             if path == "/simple" or path.startswith("/simple/"):
