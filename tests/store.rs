@@ -293,3 +293,30 @@ fn the_readme_first_command_works_on_a_fresh_account() {
         }
     }
 }
+
+/// `cordon run` on a terminal without an approval: the package is
+/// resolved and installed first, and the question shows the version it
+/// resolved to (the registry here comes from `registry=` in ~/.npmrc).
+#[test]
+fn the_question_on_the_terminal_shows_the_resolved_package() {
+    let env = Env::new(User::Current);
+    let reg = Registry::start();
+    reg.publish_npm(&NpmPackage::server(PKG, "2.0.0", "srv"));
+    env.write("home/.npmrc", &format!("registry={}\n", reg.npm_url()));
+    let (out, seen) = support::answer_on_terminal_seen(
+        &env,
+        &["run", "-p", "sequential-thinking", "--", "npx", "-y", PKG],
+        "y\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        seen.contains("@t/srv 2.0.0 (latest resolved to it on"),
+        "the question shows the resolved version: {seen}"
+    );
+    assert!(
+        stderr(&out).contains("installing @t/srv 2.0.0"),
+        "{}",
+        stderr(&out)
+    );
+    entry_of(&env, "2.0.0");
+}
