@@ -172,8 +172,11 @@ fn package_for(
     if packages == Packages::Show {
         return Ok(None);
     }
-    let Some(request) = crate::store::parse(argv).map_err(crate::store::StoreError::from)? else {
-        return Ok(None);
+    let request = match crate::store::parse(argv) {
+        Ok(Some(request)) if crate::store::supported(request.ecosystem) => request,
+        Ok(_) => return Ok(None),
+        Err(e) if !crate::store::supported(e.ecosystem) => return Ok(None),
+        Err(e) => return Err(crate::store::StoreError::from(e).into()),
     };
     let host = host_paths(ctx);
     if let Packages::Approved { install } = packages {

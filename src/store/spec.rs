@@ -16,6 +16,7 @@ use super::{Ecosystem, PackageRequest};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cordon cannot install what `{launcher}` runs here: {reason}")]
 pub struct SpecError {
+    pub ecosystem: Ecosystem,
     pub launcher: String,
     pub reason: String,
 }
@@ -47,6 +48,7 @@ pub fn parse(argv: &[OsString]) -> Result<Option<PackageRequest>, SpecError> {
         .collect::<Vec<_>>()
         .join(" ");
     let refuse = |reason: String| SpecError {
+        ecosystem,
         launcher: shown.clone(),
         reason,
     };
@@ -65,6 +67,7 @@ pub fn parse(argv: &[OsString]) -> Result<Option<PackageRequest>, SpecError> {
         Ecosystem::PyPI => split_pypi(&package),
     }
     .map_err(|reason| SpecError {
+        ecosystem,
         launcher: shown.clone(),
         reason,
     })?;
@@ -165,6 +168,13 @@ fn pypi_words(rest: &[OsString], from_opt: &str) -> Result<Words, String> {
             opts.push(rest[i].clone());
         } else if arg == "-q" || arg == "--quiet" {
             opts.push(rest[i].clone());
+        } else if PY_TAKES_VALUE.contains(&arg) {
+            let value = rest
+                .get(i + 1)
+                .ok_or_else(|| format!("{arg} needs a value"))?;
+            opts.extend([rest[i].clone(), value.clone()]);
+            i += 2;
+            continue;
         } else if arg == "--" {
             i += 1;
             break;
@@ -187,6 +197,27 @@ fn pypi_words(rest: &[OsString], from_opt: &str) -> Result<Words, String> {
         None => (opts, operand, None, args),
     })
 }
+
+/// Options of uvx, `uv tool run` and `pipx run` that take a value (kept
+/// with the launcher's words; the installer decides what it supports).
+const PY_TAKES_VALUE: &[&str] = &[
+    "--with",
+    "-w",
+    "--with-editable",
+    "--with-requirements",
+    "--python",
+    "-p",
+    "--index",
+    "--default-index",
+    "--index-url",
+    "-i",
+    "--extra-index-url",
+    "--find-links",
+    "-f",
+    "--constraints",
+    "--overrides",
+    "--pip-args",
+];
 
 fn is_path_or_url(spec: &str) -> bool {
     spec.starts_with(['.', '/', '~']) || spec.contains(':') || spec.contains("//")
@@ -302,6 +333,16 @@ mod tests {
         assert_eq!((r.name.as_str(), r.bin.as_deref()), ("pkg", Some("tool")));
         let r = req(&["pipx", "run", "--spec", "pkg", "tool"]);
         assert_eq!(r.bin.as_deref(), Some("tool"));
+        let r = req(&[
+            "uvx",
+            "--with",
+            "mcp<2",
+            "mcp-server-sqlite",
+            "--db-path",
+            "x",
+        ]);
+        assert_eq!(r.launcher, words(&["uvx", "--with", "mcp<2"]));
+        assert_eq!(r.name, "mcp-server-sqlite");
         let r = req(&["uv", "tool", "run", "pkg@3"]);
         assert_eq!(r.spec.as_deref(), Some("3"));
     }
