@@ -172,11 +172,22 @@ fn package_for(
     if packages == Packages::Show {
         return Ok(None);
     }
-    let request = match crate::store::parse(argv) {
-        Ok(Some(request)) if crate::store::supported(request.ecosystem) => request,
-        Ok(_) => return Ok(None),
-        Err(e) if !crate::store::supported(e.ecosystem) => return Ok(None),
-        Err(e) => return Err(crate::store::StoreError::from(e).into()),
+    // An ecosystem cordon has no installer for runs as written.
+    let installer_of = |ecosystem| match crate::store::installer(ecosystem) {
+        Ok(installer) => Ok(Some(installer)),
+        Err(crate::store::StoreError::Unsupported(_)) => Ok(None),
+        Err(e) => Err(e),
+    };
+    let (request, installer) = match crate::store::parse(argv) {
+        Ok(None) => return Ok(None),
+        Ok(Some(request)) => match installer_of(request.ecosystem)? {
+            Some(installer) => (request, installer),
+            None => return Ok(None),
+        },
+        Err(e) => match installer_of(e.ecosystem)? {
+            Some(_) => return Err(crate::store::StoreError::from(e).into()),
+            None => return Ok(None),
+        },
     };
     let host = host_paths(ctx);
     if let Packages::Approved { install } = packages {
@@ -209,7 +220,6 @@ fn package_for(
             None => {}
         }
     }
-    let installer = crate::store::installer(request.ecosystem)?;
     let mut sandbox = crate::store::Confined::new(ctx, &host, installer.network()?);
     sandbox.namespaces = namespaces;
     let resolution = installer.resolve(&request, &sandbox)?;

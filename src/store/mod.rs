@@ -157,15 +157,6 @@ pub trait Installer {
     fn install_note(&self) -> &'static str;
 }
 
-/// Whether cordon installs packages of `ecosystem` into the store; a
-/// command naming a package of another one runs as written.
-pub fn supported(ecosystem: Ecosystem) -> bool {
-    match ecosystem {
-        Ecosystem::Npm => true,
-        Ecosystem::PyPI => false,
-    }
-}
-
 /// The installer of `ecosystem`.
 pub fn installer(ecosystem: Ecosystem) -> Result<Box<dyn Installer>, StoreError> {
     match ecosystem {

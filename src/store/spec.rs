@@ -168,13 +168,6 @@ fn pypi_words(rest: &[OsString], from_opt: &str) -> Result<Words, String> {
             opts.push(rest[i].clone());
         } else if arg == "-q" || arg == "--quiet" {
             opts.push(rest[i].clone());
-        } else if PY_TAKES_VALUE.contains(&arg) {
-            let value = rest
-                .get(i + 1)
-                .ok_or_else(|| format!("{arg} needs a value"))?;
-            opts.extend([rest[i].clone(), value.clone()]);
-            i += 2;
-            continue;
         } else if arg == "--" {
             i += 1;
             break;
@@ -197,27 +190,6 @@ fn pypi_words(rest: &[OsString], from_opt: &str) -> Result<Words, String> {
         None => (opts, operand, None, args),
     })
 }
-
-/// Options of uvx, `uv tool run` and `pipx run` that take a value (kept
-/// with the launcher's words; the installer decides what it supports).
-const PY_TAKES_VALUE: &[&str] = &[
-    "--with",
-    "-w",
-    "--with-editable",
-    "--with-requirements",
-    "--python",
-    "-p",
-    "--index",
-    "--default-index",
-    "--index-url",
-    "-i",
-    "--extra-index-url",
-    "--find-links",
-    "-f",
-    "--constraints",
-    "--overrides",
-    "--pip-args",
-];
 
 fn is_path_or_url(spec: &str) -> bool {
     spec.starts_with(['.', '/', '~']) || spec.contains(':') || spec.contains("//")
@@ -333,16 +305,6 @@ mod tests {
         assert_eq!((r.name.as_str(), r.bin.as_deref()), ("pkg", Some("tool")));
         let r = req(&["pipx", "run", "--spec", "pkg", "tool"]);
         assert_eq!(r.bin.as_deref(), Some("tool"));
-        let r = req(&[
-            "uvx",
-            "--with",
-            "mcp<2",
-            "mcp-server-sqlite",
-            "--db-path",
-            "x",
-        ]);
-        assert_eq!(r.launcher, words(&["uvx", "--with", "mcp<2"]));
-        assert_eq!(r.name, "mcp-server-sqlite");
         let r = req(&["uv", "tool", "run", "pkg@3"]);
         assert_eq!(r.spec.as_deref(), Some("3"));
     }
