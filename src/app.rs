@@ -438,6 +438,13 @@ fn stage(args: &LaunchArgs, allocate: bool, packages: Packages) -> Result<Staged
     let ctx = Context::from_env()?;
     let launch = resolve_launch(args, &ctx, packages)?;
     let host = host_paths(&ctx);
+    // The store must exist to be masked read-only inside a writable grant
+    // that holds it: a server could plant a missing one (an entry and its
+    // record) for a later approval to take. Creating it fails closed: the
+    // sandbox then refuses such a grant.
+    if crate::files::Dir::own(&ctx.own_dirs().data, &[crate::dirs::STORE]).is_ok() {
+        crate::realpath::forget();
+    }
     let namespaces = launch.policy.mechanisms.namespaces != Requirement::Off;
     let probe = Probe::for_launch(&host.state, namespaces);
     let mut prepared = sandbox::prepare(

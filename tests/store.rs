@@ -320,3 +320,52 @@ fn the_question_on_the_terminal_shows_the_resolved_package() {
     );
     entry_of(&env, "2.0.0");
 }
+
+/// Before anything was ever installed, a server with a writable grant
+/// around the store's place cannot plant a store for a later approval to
+/// take: cordon creates the store first, and it is read-only inside.
+#[test]
+fn a_store_not_yet_made_cannot_be_planted() {
+    for user in users() {
+        let env = Env::new(user);
+        let reg = Registry::start();
+        let data = env.home.join(".local/share/cordon");
+        assert!(!data.exists());
+        let script = format!(
+            "cd {} || exit 1; (mkdir -p store/npm/planted && echo DID-PLANT; echo ok > control && echo control-ok) > result 2>&1",
+            data.display()
+        );
+        fs::create_dir_all(&data).unwrap();
+        for dir in [
+            env.home.join(".local"),
+            env.home.join(".local/share"),
+            data.clone(),
+        ] {
+            env.give(&dir);
+        }
+        let out = run(
+            cordon(
+                &env,
+                &reg,
+                &[
+                    "run",
+                    "--yes",
+                    "-p",
+                    "default",
+                    "--rw",
+                    data.to_str().unwrap(),
+                    "--",
+                    "/bin/sh",
+                    "-c",
+                    &script,
+                ],
+            ),
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(0), "{user:?}: {}", stderr(&out));
+        let said = fs::read_to_string(data.join("result")).unwrap_or_default();
+        assert!(said.contains("control-ok"), "{user:?}: {said}");
+        assert!(!said.contains("DID-PLANT"), "{user:?}: {said}");
+        assert!(!store_of(&env).join("npm/planted").exists());
+    }
+}
