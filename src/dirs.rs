@@ -1,11 +1,13 @@
 //! Where cordon's own directories are, decided in one place.
 //!
 //! The home directory is `$HOME` (else the password database). The XDG
-//! bases are `$XDG_CONFIG_HOME` and `$XDG_STATE_HOME` when they hold an
-//! absolute path, as the XDG specification asks (an unset, empty or
-//! relative value is ignored), else `~/.config` and `~/.local/state`.
-//! cordon keeps profiles in `<config>/cordon` and everything it records
-//! (approvals, pins, audit logs and their heads) in `<state>/cordon`.
+//! bases are `$XDG_CONFIG_HOME`, `$XDG_STATE_HOME` and `$XDG_DATA_HOME`
+//! when they hold an absolute path, as the XDG specification asks (an
+//! unset, empty or relative value is ignored), else `~/.config`,
+//! `~/.local/state` and `~/.local/share`. cordon keeps profiles in
+//! `<config>/cordon`, everything it records (approvals, pins, audit logs
+//! and their heads) in `<state>/cordon`, and the packages it installs for
+//! servers in `<data>/cordon/store`.
 //! Every reader of these variables asks [`Dirs`]; the files inside are
 //! read and written through [`crate::files`].
 
@@ -23,6 +25,8 @@ pub struct Dirs {
     pub config: PathBuf,
     /// `$XDG_STATE_HOME/cordon`: approvals, pins, audit logs, audit heads.
     pub state: PathBuf,
+    /// `$XDG_DATA_HOME/cordon`: the package store (`store/`).
+    pub data: PathBuf,
 }
 
 /// Names inside the state directory.
@@ -33,6 +37,8 @@ pub const AUDIT: &str = "audit";
 pub const AUDIT_HEADS: &str = "audit-heads";
 /// Digests of executables and scripts, by inode and timestamps.
 pub const DIGESTS: &str = "digests";
+/// The package store inside the data directory.
+pub const STORE: &str = "store";
 
 impl Dirs {
     /// The directories of the user whose home is `home`, from the
@@ -41,11 +47,13 @@ impl Dirs {
         let config_home = absolute_var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
         let state_home =
             absolute_var("XDG_STATE_HOME").unwrap_or_else(|| home.join(".local/state"));
+        let data_home = absolute_var("XDG_DATA_HOME").unwrap_or_else(|| home.join(".local/share"));
         Dirs {
             home: home.to_path_buf(),
             config: config_home.join("cordon"),
             config_home,
             state: state_home.join("cordon"),
+            data: data_home.join("cordon"),
         }
     }
 
@@ -59,12 +67,18 @@ impl Dirs {
         self.config.join("profiles")
     }
 
+    /// The package store: installed packages, read-only once sealed.
+    pub fn store(&self) -> PathBuf {
+        self.data.join(STORE)
+    }
+
     /// The paths the sandbox protects.
     pub fn host_paths(&self) -> HostPaths {
         HostPaths {
             home: self.home.clone(),
             config: self.config.clone(),
             state: self.state.clone(),
+            store: self.store(),
         }
     }
 }
@@ -108,4 +122,7 @@ pub struct HostPaths {
     pub config: PathBuf,
     /// cordon's state (approvals, pins, audit logs): `$XDG_STATE_HOME/cordon`.
     pub state: PathBuf,
+    /// The package store: `$XDG_DATA_HOME/cordon/store`. Read-only inside
+    /// every writable grant; a server gets only its own entry, read+exec.
+    pub store: PathBuf,
 }

@@ -29,5 +29,6 @@ pub mod relay;
 pub mod sandbox;
 pub mod session;
 pub mod sockets;
+pub mod store;
 pub mod sys;
 pub mod vet;

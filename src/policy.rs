@@ -121,6 +121,8 @@ pub enum GrantSource {
     Executable,
     /// The interpreter named in the executable's `#!` line.
     Interpreter,
+    /// The server's package, installed in cordon's store (read+exec).
+    Store,
 }
 
 impl fmt::Display for GrantSource {
@@ -131,6 +133,7 @@ impl fmt::Display for GrantSource {
             GrantSource::CommandLine => f.write_str("command line"),
             GrantSource::Executable => f.write_str("executable"),
             GrantSource::Interpreter => f.write_str("interpreter"),
+            GrantSource::Store => f.write_str("package store"),
         }
     }
 }

@@ -74,7 +74,7 @@ pub fn bound_grants(policy: &Policy) -> Vec<&FsGrant> {
         .iter()
         .filter(|g| g.exists && g.access.execute && !g.access.write)
         .filter(|g| match &g.source {
-            GrantSource::Profile | GrantSource::CommandLine => true,
+            GrantSource::Profile | GrantSource::CommandLine | GrantSource::Store => true,
             GrantSource::Group(_) => !root_protected(&g.path),
             GrantSource::Executable | GrantSource::Interpreter => false,
         })
