@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod egress;
 pub mod error;
 pub mod exit;
+pub mod explain;
 pub mod files;
 pub mod generate;
 pub mod hostconfig;
