@@ -20,6 +20,7 @@ pub mod files;
 pub mod generate;
 pub mod hostconfig;
 pub mod launch;
+pub mod learn;
 pub mod logging;
 pub mod mcp;
 pub mod policy;

@@ -1,0 +1,567 @@
+//! The rules that turn refusals into the narrowest grants that explain
+//! them, or into a note saying why not.
+//!
+//! - A refused file is granted itself; its directory only when several
+//!   files of that directory were refused for the same access, and never
+//!   the home directory, a directory above it, `/` or a directory directly
+//!   below `/` (then each file is granted alone).
+//! - A file created or removed needs its directory writable: the nearest
+//!   existing one, under the same rule (else a note says to create the
+//!   file first).
+//! - Protected paths (`sandbox::protect::PROTECTED`): a credential store is
+//!   never granted, a path protected against writing never writable, and a
+//!   directory holding either is never granted as a whole; cordon's own
+//!   directories are never granted. Each is a note saying it was asked for.
+//! - A refused destination becomes an `allow` entry of network mode
+//!   `filtered` (the mode is switched to it when the base has another);
+//!   with mode `host`, the port is added to `connect`.
+//! - A system call the deny list refuses and a profile may lift becomes a
+//!   `[seccomp] allow` entry.
+//! - What the refusal itself says no profile change allows (a mandatory
+//!   refusal, a protected path) is a note, never a grant.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr as _;
+
+use super::edit::{Change, Item};
+use crate::destination::Destination;
+use crate::dirs::HostPaths;
+use crate::explain::{Access, Refusal, Seen, Suggestion};
+use crate::policy::{NetworkMode, Policy, Ports, Requirement};
+use crate::sandbox::protect::{Base, Mask, PROTECTED};
+
+/// How many files of one directory, refused for the same access, make the
+/// directory the grant.
+pub const SEVERAL: usize = 2;
+
+/// At most this many refusals are named in one grant's comment.
+const NAMED: usize = 3;
+
+/// What the rules need to know besides the refusals.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting<'a> {
+    /// The base profile, validated.
+    pub base: &'a Policy,
+    pub host: &'a HostPaths,
+    /// The host's temporary directory (`$TMPDIR`, else `/tmp`).
+    pub tmp: &'a Path,
+}
+
+/// The grants and the notes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// One line per refusal not granted: what was asked for and why not.
+    pub notes: Vec<String>,
+    /// How many grants the changes add.
+    pub grants: usize,
+}
+
+/// The filesystem keys, in the order a grant covers another: `exec` and
+/// `write` both include `read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Read,
+    Exec,
+    Write,
+}
+
+impl Key {
+    fn name(self) -> &'static str {
+        match self {
+            Key::Read => "read",
+            Key::Exec => "exec",
+            Key::Write => "write",
+        }
+    }
+
+    fn covers(self, other: Key) -> bool {
+        self == other || other == Key::Read
+    }
+}
+
+/// One path to grant and the refusals it explains.
+#[derive(Debug, Clone)]
+struct Ask {
+    path: PathBuf,
+    key: Key,
+    /// Whether `path` is a directory (a create's parent, a listed one).
+    dir: bool,
+    asked: Vec<String>,
+}
+
+/// The plan for `seen` on top of `setting.base`.
+pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
+    let mut plan = Plan::default();
+    let mut asks = Vec::new();
+    let mut net = Net::default();
+    for s in seen {
+        let refusal = &s.refusal;
+        let asked = asked_text(s, setting.host);
+        if let Suggestion::Impossible { why } = &refusal.suggestion {
+            plan.notes.push(format!("{asked}: {why}"));
+            continue;
+        }
+        let outcome = match refusal.access {
+            Access::Read | Access::Write | Access::Execute | Access::Create | Access::Remove => {
+                file_ask(refusal, setting)
+                    .and_then(|ask| not_granted_yet(ask, setting))
+                    .map(|ask| {
+                        asks.push(Ask {
+                            asked: vec![asked.clone()],
+                            ..ask
+                        });
+                    })
+            }
+            Access::Connect => net.connect(refusal, asked.clone(), setting.base),
+            Access::Bind => net.bind(refusal, asked.clone(), setting.base),
+            Access::Syscall => match &refusal.suggestion {
+                Suggestion::Allow { table, key, value } if table == "seccomp" && key == "allow" => {
+                    net.syscalls
+                        .entry(value.clone())
+                        .or_default()
+                        .push(asked.clone());
+                    Ok(())
+                }
+                _ => Err("no profile change allows this system call".to_owned()),
+            },
+            Access::Resolve => Err(format!(
+                "the port is not known from a name lookup: add \"{}:PORT\" to [network] allow, or learn again to see the connection",
+                refusal.target
+            )),
+            Access::Signal => Err("signals outside the sandbox are never allowed".to_owned()),
+        };
+        if let Err(why) = outcome {
+            plan.notes.push(format!("{asked}: {why}"));
+        }
+    }
+    let asks = widen_to_directories(asks, setting);
+    let asks = drop_covered(asks);
+    files_changes(&asks, setting, &mut plan);
+    net.changes(setting.base, &mut plan);
+    plan
+}
+
+/// `read ~/x (landlock)`, with the program that asked when known.
+fn asked_text(seen: &Seen, host: &HostPaths) -> String {
+    let r = &seen.refusal;
+    let target = if r.target.starts_with('/') {
+        shown(Path::new(&r.target), &host.home)
+    } else {
+        r.target.clone()
+    };
+    let by = seen
+        .by
+        .as_deref()
+        .map(|b| format!("{b}: "))
+        .unwrap_or_default();
+    let target = if target.is_empty() {
+        "(no path known)".to_owned()
+    } else {
+        target
+    };
+    format!("{by}{} {target} ({})", r.access.name(), r.layer.name())
+}
+
+/// `~/…` for paths in the home directory, as profiles write them.
+pub fn shown(path: &Path, home: &Path) -> String {
+    match path.strip_prefix(home) {
+        Ok(rest) if rest.as_os_str().is_empty() => "~".to_owned(),
+        Ok(rest) => format!("~/{}", rest.display()),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+/// `.` and `..` removed without touching the filesystem (the server named
+/// the path; `..` is refused in a profile).
+fn normalized(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// The path of a file refusal to grant, and with which key.
+fn file_ask(refusal: &Refusal, setting: &Setting<'_>) -> Result<Ask, String> {
+    let named = Path::new(&refusal.target);
+    if !named.is_absolute() {
+        return Err("not an absolute path".to_owned());
+    }
+    let path = normalized(named);
+    let real = std::fs::canonicalize(&path).ok();
+    let writes = matches!(
+        refusal.access,
+        Access::Write | Access::Create | Access::Remove
+    );
+    for p in std::iter::once(&path).chain(real.as_ref()) {
+        if let Some(why) = protection(p, writes, setting.host) {
+            return Err(why);
+        }
+    }
+    if path.starts_with("/proc") {
+        return Err("the sandbox has a /proc of its own".to_owned());
+    }
+    let key = match refusal.access {
+        Access::Read => Key::Read,
+        Access::Execute => Key::Exec,
+        _ => Key::Write,
+    };
+    let creates = matches!(refusal.access, Access::Create | Access::Remove);
+    if !creates && real.is_none() {
+        if key == Key::Write {
+            return parent_ask(&path, setting);
+        }
+        return Err("it does not exist here".to_owned());
+    }
+    if creates {
+        return parent_ask(&path, setting);
+    }
+    let dir = real.as_ref().is_some_and(|r| r.is_dir());
+    if dir {
+        directory_grantable(&path, setting)?;
+    }
+    Ok(Ask {
+        path,
+        key,
+        dir,
+        asked: Vec::new(),
+    })
+}
+
+/// A file created or removed: its nearest existing directory, writable.
+fn parent_ask(path: &Path, setting: &Setting<'_>) -> Result<Ask, String> {
+    let dir = path
+        .ancestors()
+        .skip(1)
+        .find(|d| d.is_dir())
+        .unwrap_or(Path::new("/"));
+    directory_grantable(dir, setting).map_err(|why| {
+        format!(
+            "creating it needs {} writable, and {why}; create the file first (it is then granted alone)",
+            shown(dir, &setting.host.home)
+        )
+    })?;
+    Ok(Ask {
+        path: dir.to_path_buf(),
+        key: Key::Write,
+        dir: true,
+        asked: Vec::new(),
+    })
+}
+
+/// The host's temporary directory itself (`/tmp`, `$TMPDIR`), which a
+/// profile with `private_tmp` may not grant.
+fn is_tmp(dir: &Path, tmp: &Path) -> bool {
+    [Path::new("/tmp"), tmp]
+        .iter()
+        .any(|t| dir == *t || std::fs::canonicalize(t).is_ok_and(|real| dir == real))
+}
+
+/// The protected paths below the home directory, with the reason each is
+/// protected.
+fn protected_paths(host: &HostPaths) -> Vec<(PathBuf, Mask, &'static str)> {
+    let mut config_dirs = vec![host.home.join(".config")];
+    if let Some(xdg) = host.config.parent() {
+        if !config_dirs.iter().any(|d| d == xdg) {
+            config_dirs.push(xdg.to_path_buf());
+        }
+    }
+    let mut out = Vec::new();
+    for entry in PROTECTED {
+        let bases: Vec<&Path> = match entry.base {
+            Base::Home => vec![host.home.as_path()],
+            Base::Config => config_dirs.iter().map(PathBuf::as_path).collect(),
+        };
+        for base in bases {
+            out.push((base.join(entry.rel), entry.mask, entry.why));
+        }
+    }
+    for own in [&host.config, &host.state] {
+        out.push((own.clone(), Mask::Hide, "cordon's own files"));
+    }
+    out
+}
+
+/// Why `path` is never granted (with `writes`: never writable), if it is
+/// protected.
+fn protection(path: &Path, writes: bool, host: &HostPaths) -> Option<String> {
+    protected_paths(host)
+        .into_iter()
+        .find(|(p, mask, _)| path.starts_with(p) && (*mask == Mask::Hide || writes))
+        .map(|(p, mask, why)| match mask {
+            Mask::Hide => format!(
+                "{} is protected ({why}) and never granted",
+                shown(&p, &host.home)
+            ),
+            Mask::ReadOnly => format!(
+                "{} is protected against writing ({why}) and never granted writable",
+                shown(&p, &host.home)
+            ),
+        })
+}
+
+/// Whether a directory may be granted as a whole.
+fn directory_grantable(dir: &Path, setting: &Setting<'_>) -> Result<(), String> {
+    let host = setting.host;
+    if setting.base.private_tmp && is_tmp(dir, setting.tmp) {
+        return Err(
+            "the temporary directory is the server's private /tmp (private_tmp)".to_owned(),
+        );
+    }
+    let home_real = std::fs::canonicalize(&host.home).unwrap_or_else(|_| host.home.clone());
+    if dir == host.home || host.home.starts_with(dir) || home_real.starts_with(dir) {
+        return Err("the home directory is never granted as a whole".to_owned());
+    }
+    if dir.parent().is_none_or(|p| p == Path::new("/")) {
+        return Err(format!(
+            "{} is a top-level directory, never granted as a whole",
+            dir.display()
+        ));
+    }
+    if let Some((p, _, why)) = protected_paths(host)
+        .into_iter()
+        .find(|(p, _, _)| p.starts_with(dir))
+    {
+        return Err(format!(
+            "it holds {} ({why}), which is never granted",
+            shown(&p, &host.home)
+        ));
+    }
+    Ok(())
+}
+
+/// Several files of one directory refused for the same access: the
+/// directory instead, when it may be granted as a whole.
+fn widen_to_directories(asks: Vec<Ask>, setting: &Setting<'_>) -> Vec<Ask> {
+    let mut groups: BTreeMap<(PathBuf, Key), Vec<Ask>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for ask in asks {
+        match ask.path.parent() {
+            Some(parent) if !ask.dir => groups
+                .entry((parent.to_path_buf(), ask.key))
+                .or_default()
+                .push(ask),
+            _ => out.push(ask),
+        }
+    }
+    for ((parent, key), group) in groups {
+        let mut files: Vec<&Path> = group.iter().map(|a| a.path.as_path()).collect();
+        files.sort();
+        files.dedup();
+        if files.len() >= SEVERAL && directory_grantable(&parent, setting).is_ok() {
+            out.push(Ask {
+                path: parent,
+                key,
+                dir: true,
+                asked: group.into_iter().flat_map(|a| a.asked).collect(),
+            });
+        } else {
+            out.extend(group);
+        }
+    }
+    out
+}
+
+/// One ask per path and key, without those a wider one covers (`write` or
+/// `exec` of a directory covers `read` below it).
+fn drop_covered(mut asks: Vec<Ask>) -> Vec<Ask> {
+    asks.sort_by(|a, b| (&a.path, b.key).cmp(&(&b.path, a.key)));
+    let mut out: Vec<Ask> = Vec::new();
+    for ask in asks {
+        let covering = out.iter_mut().find(|kept| {
+            ask.path.starts_with(&kept.path)
+                && kept.key.covers(ask.key)
+                && (kept.dir || kept.path == ask.path)
+        });
+        match covering {
+            Some(kept) => {
+                for a in ask.asked {
+                    if !kept.asked.contains(&a) {
+                        kept.asked.push(a);
+                    }
+                }
+            }
+            None => out.push(ask),
+        }
+    }
+    out
+}
+
+/// The refusals a grant explains, for its comment.
+fn comment(asked: &[String]) -> String {
+    let mut text = asked
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if asked.len() > NAMED {
+        text.push_str(&format!("; and {} more", asked.len() - NAMED));
+    }
+    text
+}
+
+fn files_changes(asks: &[Ask], setting: &Setting<'_>, plan: &mut Plan) {
+    for key in [Key::Read, Key::Exec, Key::Write] {
+        let items: Vec<Item> = asks
+            .iter()
+            .filter(|a| a.key == key)
+            .map(|ask| Item {
+                value: crate::profile::init::quote(&shown(&ask.path, &setting.host.home)),
+                comment: comment(&ask.asked),
+            })
+            .collect();
+        if !items.is_empty() {
+            plan.grants += items.len();
+            plan.changes.push(Change::Extend {
+                table: "filesystem".into(),
+                key: key.name().into(),
+                items,
+            });
+        }
+    }
+}
+
+/// A path the base already grants with this access was refused by
+/// another layer (a mount option, a protection): granting it again would
+/// change nothing.
+fn not_granted_yet(ask: Ask, setting: &Setting<'_>) -> Result<Ask, String> {
+    if already_granted(&ask.path, ask.key, setting.base) {
+        return Err(format!(
+            "the profile already grants {} {}; another layer refuses it",
+            shown(&ask.path, &setting.host.home),
+            ask.key.name()
+        ));
+    }
+    Ok(ask)
+}
+
+fn already_granted(path: &Path, key: Key, base: &Policy) -> bool {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    base.fs.iter().any(|g| {
+        g.exists
+            && real.starts_with(&g.path)
+            && match key {
+                Key::Read => g.access.read,
+                Key::Exec => g.access.execute,
+                Key::Write => g.access.write,
+            }
+    })
+}
+
+/// The network and system call grants, collected before they become
+/// changes so that each list is extended once.
+#[derive(Debug, Default)]
+struct Net {
+    /// `allow` entries of mode `filtered`, canonical, with their asks.
+    allow: BTreeMap<String, Vec<String>>,
+    /// Ports for `connect` (mode `host`) and `bind`.
+    connect: BTreeMap<u16, Vec<String>>,
+    bind: BTreeMap<u16, Vec<String>>,
+    syscalls: BTreeMap<String, Vec<String>>,
+}
+
+/// The port of `host:port`, or of a bare port number.
+fn port_of(target: &str) -> Option<u16> {
+    target
+        .rsplit_once(':')
+        .map_or(target, |(_, port)| port)
+        .parse()
+        .ok()
+}
+
+impl Net {
+    fn connect(&mut self, refusal: &Refusal, asked: String, base: &Policy) -> Result<(), String> {
+        if base.network.mode == NetworkMode::Host {
+            let Ports::Only(_) = base.network.connect else {
+                return Err("mode \"host\" already allows every port".to_owned());
+            };
+            let port = port_of(&refusal.target).ok_or("no port known")?;
+            self.connect.entry(port).or_default().push(asked);
+            return Ok(());
+        }
+        if base.mechanisms.namespaces == Requirement::Off {
+            return Err(
+                "destinations are allowed in network mode \"filtered\", which needs namespaces"
+                    .to_owned(),
+            );
+        }
+        let entry = match &refusal.suggestion {
+            Suggestion::Allow { value, .. } => value.as_str(),
+            _ => refusal.target.as_str(),
+        };
+        let dest = Destination::from_str(entry)?;
+        self.allow.entry(dest.to_string()).or_default().push(asked);
+        Ok(())
+    }
+
+    fn bind(&mut self, refusal: &Refusal, asked: String, base: &Policy) -> Result<(), String> {
+        let Ports::Only(_) = base.network.bind else {
+            return Err("the profile limits no port to bind; the mode refuses it".to_owned());
+        };
+        if base.network.mode == NetworkMode::None {
+            return Err("network mode \"none\" has no network to listen on".to_owned());
+        }
+        let port = port_of(&refusal.target).ok_or("no port known")?;
+        self.bind.entry(port).or_default().push(asked);
+        Ok(())
+    }
+
+    fn changes(self, base: &Policy, plan: &mut Plan) {
+        let list = |entries: BTreeMap<String, Vec<String>>| -> Vec<Item> {
+            entries
+                .into_iter()
+                .map(|(value, asked)| Item {
+                    value,
+                    comment: comment(&asked),
+                })
+                .collect()
+        };
+        let quoted = |m: BTreeMap<String, Vec<String>>| {
+            m.into_iter()
+                .map(|(k, v)| (crate::profile::init::quote(&k), v))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let ports = |m: BTreeMap<u16, Vec<String>>| {
+            m.into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<BTreeMap<_, _>>()
+        };
+        if !self.allow.is_empty() && base.network.mode != NetworkMode::Filtered {
+            plan.changes.push(Change::Set {
+                table: "network".into(),
+                key: "mode".into(),
+                value: "\"filtered\"".into(),
+                comment: format!(
+                    "Learned: was \"{}\"; the destinations the server asked for are\nreached through cordon's filter, nothing else.",
+                    base.network.mode
+                ),
+            });
+        }
+        let lists = [
+            ("network", "allow", list(quoted(self.allow))),
+            ("network", "connect", list(ports(self.connect))),
+            ("network", "bind", list(ports(self.bind))),
+            ("seccomp", "allow", list(quoted(self.syscalls))),
+        ];
+        for (table, key, items) in lists {
+            if items.is_empty() {
+                continue;
+            }
+            plan.grants += items.len();
+            plan.changes.push(Change::Extend {
+                table: table.into(),
+                key: key.into(),
+                items,
+            });
+        }
+    }
+}
