@@ -4,7 +4,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::approval::{self, Verbosity};
@@ -290,7 +290,7 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
         ctx,
         launch,
         host,
-        prepared,
+        mut prepared,
         text,
     } = stage(&args.launch, !args.dry_run)?;
     let bind = || binding(&launch, &ctx);
@@ -340,7 +340,12 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
             None => e.into(),
         });
     }
-    let child = launch::spawn(&prepared).inspect_err(|e| {
+    let watch = args
+        .explain
+        .then(|| explain_watch(&mut prepared, &launch.policy, &host))
+        .flatten();
+    let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
+    let child = launch::spawn_watched(&prepared, watch).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(cause) = source {
@@ -352,6 +357,17 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
+    match &explainer {
+        Some(explainer) => explainer.finish(),
+        None if exit != ServerExit::Code(0) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "cordon: the server exited with status {}; if the sandbox refused it something, `cordon run --explain …` reports each refusal and the profile change that allows it",
+                exit.exit_code()
+            );
+        }
+        None => {}
+    }
     if let (None, Some(a)) = (&launch.request.pin, &approved) {
         approval::keep_first_pins(&host, a)?;
     }
@@ -361,6 +377,43 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
     Ok(ExitCode::from(exit.exit_code()))
+}
+
+/// `--explain`: the notifier's plan, or None (said on stderr) when the
+/// seccomp layer is not enforced, so refusals can only be reported by
+/// layer.
+fn explain_watch(
+    prepared: &mut sandbox::Prepared,
+    policy: &Policy,
+    host: &HostPaths,
+) -> Option<crate::explain::notify::Watch> {
+    use crate::explain::{Explainer, Output};
+    let explainer = std::sync::Arc::new(Explainer::new(Output::Stderr));
+    let Some(seccomp) = prepared.seccomp.as_mut() else {
+        explainer.note("seccomp is not enforced, so there is no notifier: refusals are reported by layer, without paths");
+        return None;
+    };
+    seccomp.notify();
+    let namespaces = prepared.clone_flags != 0;
+    let tmp = prepared.private_tmp.as_ref().map(|t| {
+        if namespaces {
+            PathBuf::from("/tmp")
+        } else {
+            t.path().to_path_buf()
+        }
+    });
+    let judge = crate::explain::judge::Judge::new(
+        policy,
+        host,
+        namespaces,
+        prepared.landlock.is_some(),
+        tmp.as_deref(),
+    );
+    Some(crate::explain::notify::Watch {
+        seccomp: seccomp.clone(),
+        judge,
+        explainer,
+    })
 }
 
 /// `cordon audit verify FILE`: the chain's verdict and its comparison
@@ -488,10 +541,19 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
             .into(),
     );
     launch.check_unchanged()?;
-    let mut child = launch::spawn(&prepared)?;
+    let watch = args
+        .explain
+        .then(|| explain_watch(&mut prepared, &launch.policy, &host))
+        .flatten();
+    let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
+    let mut child = launch::spawn_watched(&prepared, watch)?;
     let report = crate::vet::interview(&mut child, &mut log);
     child.kill_sandbox();
     let _ = nix::sys::wait::waitpid(child.pid, None);
+    child.finish_explain();
+    if let Some(explainer) = explainer {
+        explainer.finish();
+    }
     crate::vet::print(&report, args.json).map_err(io("cannot write to stdout"))?;
     let pins = report.pins();
     let question = format!(

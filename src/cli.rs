@@ -234,6 +234,11 @@ pub struct VetArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Report every access the sandbox refuses on stderr, as `run
+    /// --explain` does.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 const APPROVE_EXAMPLES: &str = "\
@@ -343,6 +348,13 @@ pub struct RunArgs {
     /// Print the command and its sandbox, run nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Report every access the sandbox refuses on stderr, one line each:
+    /// what, the path or destination, which layer refused it, and the
+    /// profile change that would allow it (or why none can). Costs speed:
+    /// the server's path system calls pass through cordon.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// `cordon audit …`: the MCP audit log.

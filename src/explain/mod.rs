@@ -31,25 +31,73 @@
 //!   table of protected paths (`judge`). The judgement can err only
 //!   towards silence or a spurious line; it never changes what the
 //!   server may do.
-//! - **Egress.** The forwarder's refusals (`host:port`, a name not in the
-//!   allowlist) come to cordon as records over a pipe.
+//! - **Egress.** The forwarder (a process of its own) prints its
+//!   refusals itself, one line each (`cordon: egress refused: host:port:
+//!   reason`), with or without `--explain`; they are not yet records of
+//!   this stream ([`Access::Connect`] and [`Access::Resolve`] are kept
+//!   for them).
 //!
 //! The notifier needs seccomp user notification with
 //! `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (Linux 5.5) and an unprivileged
 //! `process_vm_readv` of one's own child (the same user; Yama's ptrace
-//! scope 1 allows a direct ancestor, scope 2 and 3 do not: then paths are
-//! read from `/proc/PID/mem`, which obeys the same rule). Without it the
-//! refusals are reported by layer, without paths, and `--explain` says so
-//! in one line. It works for an unprivileged user with any Landlock ABI:
+//! scope 1 allows a direct ancestor, scopes 2 and 3 do not). The server
+//! makes itself dumpable before it installs the listener, so that the
+//! calls it makes before `execve` (it is a copy of the undumpable init
+//! until then) can be read too. Without a listener (no seccomp layer)
+//! `--explain` says in one line that refusals are reported by layer only;
+//! `cordon doctor` says which mechanism this machine has. It works for an unprivileged user with any Landlock ABI:
 //! Landlock's own audit records (ABI 7) need the audit log, which only
 //! root reads.
 //!
-//! A plain `run` installs no notifier and pays nothing.
+//! A plain `run` installs no notifier and pays nothing. When its server
+//! exits non-zero, `run` prints one line pointing at `--explain`: the
+//! refused paths are not known without the notifier. Seccomp refusals
+//! are not printed without `--explain` (the deny list answers them in the
+//! kernel), and egress refusals are, by the forwarder.
+
+pub mod judge;
+pub mod notify;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+/// Which mechanism `--explain` has on this machine, for `cordon doctor`:
+/// Ok with a description, or Err with why refusals are reported by layer
+/// only. Tries it: a throwaway child installs a filter with a listener.
+pub fn mechanism() -> Result<String, String> {
+    let allow = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: libc::SECCOMP_RET_ALLOW,
+    }];
+    // The child only makes system calls (prepared above) and exits.
+    let pid = crate::sys::clone_fork(0).map_err(|e| format!("fork: {}", e.desc()))?;
+    if pid == 0 {
+        let ok = crate::sys::set_no_new_privs().is_ok()
+            && crate::sys::seccomp_install_listener(&allow).is_ok();
+        crate::sys::exit_now(if ok { 0 } else { 1 });
+    }
+    let listener = matches!(
+        crate::sys::waitpid(pid, 0),
+        Ok(Some((_, status))) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    );
+    if !listener {
+        return Err("seccomp user notification is not available (Linux 5.5): --explain reports refusals by layer, without paths".into());
+    }
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if scope >= 2 {
+        return Err(format!(
+            "Yama's ptrace_scope is {scope}: cordon cannot read the paths a server names; --explain reports refusals by layer, without paths (system calls by name)"
+        ));
+    }
+    Ok("seccomp user notification: --explain reports each refused path (judged against the grants), and system call (by name); egress refusals keep the forwarder's own line".into())
+}
 
 /// What the refused access was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 pub use resolve::{Resolved, resolve};
 use status::{RECORD_SIZE, Record, Step};
 
+use crate::explain::notify::Watch;
 use crate::relay::stderr;
 use crate::sandbox::Prepared;
 use crate::sys;
@@ -45,6 +46,9 @@ pub struct Child {
     /// Network `filtered`: cordon's forwarder. It ends by itself when the
     /// sandbox or cordon does.
     pub forwarder: Option<std::process::Child>,
+    /// `--explain`: the thread answering the server's seccomp
+    /// notifications; it ends when the sandbox does.
+    notifier: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Child {
@@ -69,6 +73,15 @@ impl Child {
     pub fn finish_stderr(&mut self) {
         if let Some(relay) = self.stderr.take() {
             relay.finish();
+        }
+        self.finish_explain();
+    }
+
+    /// Waits for the `--explain` notifier, once the sandbox is gone: every
+    /// refusal it saw is recorded then.
+    pub fn finish_explain(&mut self) {
+        if let Some(notifier) = self.notifier.take() {
+            let _ = notifier.join();
         }
     }
 }
@@ -104,7 +117,13 @@ pub enum LaunchError {
 /// is dropped and the error says so. The launch itself fails closed
 /// either way: the server is never started.
 pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
-    let result = spawn_sandbox(prepared);
+    spawn_watched(prepared, None)
+}
+
+/// [`spawn`], with `--explain`'s notifier when `watch` is given (and the
+/// prepared seccomp layer has a listener).
+pub fn spawn_watched(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
+    let result = spawn_sandbox(prepared, watch);
     match (&result, &prepared.probe_cache) {
         (Err(e), Some(cache)) if e.is_namespace_step() => {
             cache.forget();
@@ -131,7 +150,7 @@ impl LaunchError {
 
 /// Starts the server under `prepared` and waits until it has been
 /// executed (or setup failed).
-fn spawn_sandbox(prepared: &Prepared) -> Result<Child, LaunchError> {
+fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
     if !prepared.launchable {
         return Err(LaunchError::Spawn(std::io::Error::other(
             "the sandbox was prepared to be shown only (a dry run), without its private /tmp and cgroup",
@@ -151,13 +170,22 @@ fn spawn_sandbox(prepared: &Prepared) -> Result<Child, LaunchError> {
         }
         None => (None, None),
     };
-    let descriptors = fds::Descriptors::new(egress_end)?;
+    let listener = prepared.seccomp.as_ref().is_some_and(|s| s.listener);
+    let watch = watch.filter(|_| listener);
+    let descriptors = fds::Descriptors::new(egress_end, watch.is_some())?;
     let pid = match sys::clone_fork(prepared.clone_flags) {
         Ok(0) => child::run_init(prepared, descriptors.child()),
         Ok(pid) => Pid::from_raw(pid),
         Err(e) => return Err(LaunchError::Clone(e)),
     };
-    let ends = descriptors.into_cordon();
+    let mut ends = descriptors.into_cordon();
+    // The server waits in `execve` (a notified call) for the notifier.
+    let notifier = match (watch, ends.explain.take()) {
+        (Some(watch), Some(socket)) => {
+            Some(crate::explain::notify::start(socket, watch).map_err(LaunchError::Spawn)?)
+        }
+        _ => None,
+    };
     for fd in [&ends.stdin, &ends.stdout] {
         let nonblocking = nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK);
         nix::fcntl::fcntl(fd, nonblocking).map_err(|e| LaunchError::Spawn(e.into()))?;
@@ -184,6 +212,7 @@ fn spawn_sandbox(prepared: &Prepared) -> Result<Child, LaunchError> {
                 stderr: Some(stderr),
                 life: Some(ends.life),
                 forwarder,
+                notifier,
             })
         }
         Some(Record::Failed { step, index, errno }) => {

@@ -21,6 +21,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod explain;
 mod fs;
 mod invoke;
 mod net;
@@ -53,6 +54,7 @@ fn all_cases() -> Vec<world::Case> {
         process::cases(),
         resources::cases(),
         regressions::cases(),
+        explain::cases(),
     ]
     .into_iter()
     .flatten()

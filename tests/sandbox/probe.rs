@@ -54,6 +54,7 @@ fn act(action: &str, args: &[String]) -> Outcome {
     let arg = |i: usize| args.get(i).map_or("", String::as_str);
     match action {
         "caps" => Ok(capability_sets()),
+        "steps" => Ok(steps(args)),
         "read" => read(arg(0)),
         "read-head" => read_head(arg(0)),
         "write" => write(arg(0)),
@@ -124,6 +125,19 @@ fn read_head(path: &str) -> Outcome {
     let mut buf = vec![0u8; 8192];
     let n = file.read(&mut buf).map_err(io)?;
     Ok(format!("{n} bytes"))
+}
+
+/// Several actions in one run, separated by `+` (a scripted server that
+/// tries one thing after another): each one's outcome, comma-separated.
+fn steps(args: &[String]) -> String {
+    args.split(|a| a == "+")
+        .filter_map(|step| step.split_first())
+        .map(|(action, rest)| match act(action, rest) {
+            Ok(_) => format!("{action}:ok"),
+            Err(errno) => format!("{action}:{errno:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn write(path: &str) -> Outcome {
