@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use crate::approval::{self, Verbosity};
 use crate::cli::{
-    ApproveArgs, Cli, Command, ConfigCommand, LaunchArgs, ProfileCommand, RunArgs, VetArgs,
+    ApproveArgs, Cli, Command, ConfigCommand, LaunchArgs, LearnArgs, ProfileCommand, RunArgs,
+    VetArgs,
 };
 use crate::consent::{self, ConsentError, Invocation, Mode, Outcome};
 use crate::error::Error;
@@ -22,12 +23,19 @@ use crate::session::{self, ServerExit};
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Run(args) => run_server(args, Verbosity::of(cli.verbose, cli.quiet)),
+        Command::Profile(ProfileCommand::Learn(args)) => {
+            learn_profile(args, Verbosity::of(cli.verbose, cli.quiet))
+        }
         Command::Profile(cmd) => profile_command(cmd),
         Command::Doctor { json } => doctor(json),
         Command::Approve(args) => approve(args),
         Command::Vet(args) => vet(args),
         Command::Config(cmd) => config_command(cmd),
-        Command::Egress { fd, parent } => Ok(crate::egress::main(fd, parent)?),
+        Command::Egress {
+            fd,
+            parent,
+            records,
+        } => Ok(crate::egress::main(fd, parent, records)?),
         Command::Generate { what, dir } => crate::generate::generate(what, &dir)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|source| Error::Io {
@@ -286,27 +294,61 @@ fn colour_stderr() -> bool {
 }
 
 fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
+    let mut staged = stage(&args.launch, !args.dry_run)?;
+    let how = Serve {
+        dry_run: args.dry_run,
+        yes: args.yes,
+        verbosity,
+        explain: args.explain.then_some(crate::explain::Output::Stderr),
+    };
+    match serve(&mut staged, how)? {
+        Served::DryRun => Ok(ExitCode::SUCCESS),
+        Served::Exited { exit, .. } => Ok(ExitCode::from(exit.exit_code())),
+    }
+}
+
+/// How [`serve`] runs a staged server.
+struct Serve {
+    dry_run: bool,
+    yes: bool,
+    verbosity: Verbosity,
+    /// Record (and print) every refusal: `--explain`, `profile learn`.
+    explain: Option<crate::explain::Output>,
+}
+
+/// How a served server ended.
+enum Served {
+    DryRun,
+    Exited {
+        exit: ServerExit,
+        /// Every refusal recorded, with `Serve::explain`.
+        explainer: Option<std::sync::Arc<crate::explain::Explainer>>,
+    },
+}
+
+/// Consent → start → relay → exit, for `run` and `profile learn`.
+fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     let Staged {
         ctx,
         launch,
         host,
-        mut prepared,
+        prepared,
         text,
-    } = stage(&args.launch, !args.dry_run)?;
-    let bind = || binding(&launch, &ctx);
+    } = staged;
+    let bind = || binding(launch, ctx);
     let request = approval::Request {
         request: &launch.request,
-        dry_run: args.dry_run,
-        yes: args.yes,
-        text: &text,
+        dry_run: how.dry_run,
+        yes: how.yes,
+        text,
         binding: &bind,
-        host: &host,
-        verbosity,
-        profile: &profile_label(&launch),
+        host,
+        verbosity: how.verbosity,
+        profile: &profile_label(launch),
     };
     let approved = match approval::decide(&request)? {
         (Outcome::Approved, approved) => approved,
-        (Outcome::DryRun, _) => return Ok(ExitCode::SUCCESS),
+        (Outcome::DryRun, _) => return Ok(Served::DryRun),
         (Outcome::Refused, _) => return Err(Error::Refused),
     };
     // A recorded approval already said which server starts, in its one
@@ -325,13 +367,13 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
     // or records them on this first approved run (trust on first use).
     let pin_file = match (&launch.request.pin, &approved) {
         (Some(file), _) => Some(file.clone()),
-        (None, Some(a)) => Some(approval::pin_file(&host, a)?),
+        (None, Some(a)) => Some(approval::pin_file(host, a)?),
         (None, None) => None,
     };
     let files = crate::mcp::RunFiles {
         state_dir: host.state.clone(),
         pin_file,
-        argv: args.launch.command.clone(),
+        argv: launch.invocation.argv.clone(),
     };
     let filter = crate::mcp::Filter::new(&launch.policy, &files)?;
     if let Err(e) = launch.check_unchanged() {
@@ -340,12 +382,11 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
             None => e.into(),
         });
     }
-    let watch = args
+    let watch = how
         .explain
-        .then(|| explain_watch(&mut prepared, &launch.policy, &host))
-        .flatten();
+        .and_then(|output| explain_watch(prepared, &launch.policy, host, output));
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
-    let child = launch::spawn_watched(&prepared, watch).inspect_err(|e| {
+    let child = launch::spawn_watched(prepared, watch).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(cause) = source {
@@ -369,14 +410,14 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
         None => {}
     }
     if let (None, Some(a)) = (&launch.request.pin, &approved) {
-        approval::keep_first_pins(&host, a)?;
+        approval::keep_first_pins(host, a)?;
     }
     if let ServerExit::Signal(sig) = exit {
         let name = nix::sys::signal::Signal::try_from(sig)
             .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
-    Ok(ExitCode::from(exit.exit_code()))
+    Ok(Served::Exited { exit, explainer })
 }
 
 /// `--explain`: the notifier's plan, or None (said on stderr) when the
@@ -386,9 +427,10 @@ fn explain_watch(
     prepared: &mut sandbox::Prepared,
     policy: &Policy,
     host: &HostPaths,
+    output: crate::explain::Output,
 ) -> Option<crate::explain::notify::Watch> {
-    use crate::explain::{Explainer, Output};
-    let explainer = std::sync::Arc::new(Explainer::new(Output::Stderr));
+    use crate::explain::Explainer;
+    let explainer = std::sync::Arc::new(Explainer::new(output));
     let Some(seccomp) = prepared.seccomp.as_mut() else {
         explainer.note("seccomp is not enforced, so there is no notifier: refusals are reported by layer, without paths");
         return None;
@@ -543,7 +585,14 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
     launch.check_unchanged()?;
     let watch = args
         .explain
-        .then(|| explain_watch(&mut prepared, &launch.policy, &host))
+        .then(|| {
+            explain_watch(
+                &mut prepared,
+                &launch.policy,
+                &host,
+                crate::explain::Output::Stderr,
+            )
+        })
         .flatten();
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
     let mut child = launch::spawn_watched(&prepared, watch)?;
@@ -738,6 +787,9 @@ fn profile_command(cmd: ProfileCommand) -> Result<ExitCode, Error> {
             force,
             command,
         } => init_profile(&name, &command, stdout, force, &ctx),
+        ProfileCommand::Learn(_) => Err(Error::Usage(
+            "profile learn relays a server; it is not a report".into(),
+        )),
     }
 }
 
@@ -816,29 +868,14 @@ fn init_profile(
             .map_err(io("cannot write to stdout".into()))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let dir = ctx
-        .dirs
-        .first()
-        .ok_or_else(|| Error::Usage("no profile directory".into()))?;
-    let file = dir.join(format!("{name}.toml"));
+    let file = user_profile_file(name, ctx)?;
     if file.exists() && !force {
         return Err(Error::Usage(format!(
             "{} exists; pass --force to replace it, or --stdout to print the draft",
             file.display()
         )));
     }
-    crate::files::Dir::own(&ctx.own_dirs().config, &["profiles"])
-        .and_then(|d| {
-            d.replace(
-                OsStr::new(&format!("{name}.toml")),
-                draft.text.as_bytes(),
-                0o644,
-            )
-        })
-        .map_err(|e| Error::Io {
-            what: format!("cannot write {}", file.display()),
-            source: std::io::Error::other(e),
-        })?;
+    write_user_profile(name, &draft.text, ctx)?;
     writeln!(
         out,
         "wrote {}
@@ -851,6 +888,116 @@ review it, then:
     )
     .map_err(io("cannot write to stdout".into()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cordon profile learn`: `run` with every refusal recorded, then the
+/// base profile with the grants that explain them, written where `-p
+/// NAME` finds it, or printed on stdout once the relay has ended.
+fn learn_profile(args: LearnArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
+    profile::init::check_name(&args.name)?;
+    let ctx = Context::from_env()?;
+    let reference = match &args.launch.profile {
+        Some(reference) => reference.clone(),
+        None => pick_profile(&args.launch.command, &ctx)?.profile,
+    };
+    let base = profile::source(&reference, &ctx)?;
+    let file = user_profile_file(&args.name, &ctx)?;
+    // Learning again on top of a learned profile replaces it; any other
+    // file of that name is the user's.
+    let is_base = match &base.origin {
+        crate::policy::Origin::Directory(p) | crate::policy::Origin::Path(p) => {
+            std::fs::canonicalize(p).ok() == std::fs::canonicalize(&file).ok()
+        }
+        crate::policy::Origin::BuiltIn => false,
+    };
+    if !args.stdout && !args.force && !is_base && file.exists() {
+        return Err(Error::Usage(format!(
+            "{} exists and is not the base profile; learn on top of it with -p {}, replace it with --force, or print with --stdout",
+            file.display(),
+            args.name
+        )));
+    }
+    let mut staged = stage(&args.launch, true)?;
+    if staged.prepared.seccomp.is_none() {
+        return Err(Error::Usage(
+            "profile learn records refusals through the seccomp layer, which is not enforced here (see `cordon doctor`)".into(),
+        ));
+    }
+    let how = Serve {
+        dry_run: false,
+        yes: args.yes,
+        verbosity,
+        explain: Some(crate::explain::Output::Stderr),
+    };
+    let Served::Exited { exit, explainer } = serve(&mut staged, how)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let seen = explainer.map(|e| e.refusals()).unwrap_or_default();
+    let setting = crate::learn::Setting {
+        base: &staged.launch.policy,
+        host: &staged.host,
+        tmp: &staged.ctx.tmp,
+    };
+    let input = crate::learn::Input {
+        name: &args.name,
+        base: &base,
+        command: &args.launch.command,
+        seen: &seen,
+    };
+    let learned = crate::learn::learn(&input, &setting, &file, &staged.ctx)?;
+    let summary = format!(
+        "{} grants, {} refusals not granted",
+        learned.grants,
+        learned.notes.len()
+    );
+    if args.stdout {
+        std::io::stdout()
+            .lock()
+            .write_all(learned.text.as_bytes())
+            .map_err(|source| Error::Io {
+                what: "cannot write to stdout".into(),
+                source,
+            })?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "cordon: learned profile {} ({summary}) printed on stdout",
+            args.name
+        );
+    } else {
+        let file = write_user_profile(&args.name, &learned.text, &staged.ctx)?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "cordon: learned profile {} ({summary}): wrote {}; review it, then learn again with -p {} to see what is still refused",
+            args.name,
+            file.display(),
+            args.name
+        );
+    }
+    Ok(ExitCode::from(exit.exit_code()))
+}
+
+/// Where `-p NAME` finds a profile of the user's: NAME.toml in the first
+/// profile directory.
+fn user_profile_file(name: &str, ctx: &Context) -> Result<std::path::PathBuf, Error> {
+    let dir = ctx
+        .dirs
+        .first()
+        .ok_or_else(|| Error::Usage("no profile directory".into()))?;
+    Ok(dir.join(format!("{name}.toml")))
+}
+
+/// Writes the user's profile NAME.toml through the checked writer (the
+/// directory is cordon's own, created 0700 where missing, the file
+/// replaced atomically).
+fn write_user_profile(name: &str, text: &str, ctx: &Context) -> Result<std::path::PathBuf, Error> {
+    let file = user_profile_file(name, ctx)?;
+    crate::files::Dir::own(&ctx.own_dirs().config, &["profiles"])
+        .and_then(|d| d.replace(OsStr::new(&format!("{name}.toml")), text.as_bytes(), 0o644))
+        .map_err(|e| Error::Io {
+            what: format!("cannot write {}", file.display()),
+            source: std::io::Error::other(e),
+        })?;
+    Ok(file)
 }
 
 /// Every error of one profile file; empty when it is valid.

@@ -38,7 +38,8 @@ Examples:
   cordon profile list
   cordon profile show filesystem
   cordon profile check ./my-server.toml
-  cordon profile init my-server -- npx -y @example/mcp-server@1.2.3";
+  cordon profile init my-server -- npx -y @example/mcp-server@1.2.3
+  cordon profile learn my-server -p default -- python3 ~/srv/server.py";
 
 #[derive(Debug, Parser)]
 #[command(name = "cordon", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -109,6 +110,10 @@ pub enum Command {
         /// cordon's pid: the forwarder does not outlive it.
         #[arg(long)]
         parent: u32,
+        /// An inherited pipe for one line per refusal (`--explain`,
+        /// `profile learn`).
+        #[arg(long)]
+        records: Option<i32>,
     },
 
     /// Write the manual pages or shell completions into DIR (for
@@ -389,6 +394,25 @@ pub enum ProfileCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Run a server confined by a base profile, relaying like `run`, and
+    /// write a profile that allows what the sandbox refused it.
+    ///
+    /// Nothing is granted while it runs: the server sees every refusal,
+    /// and cordon records each one. When the server has exited, the base
+    /// profile (`--profile`, else the one `run` would pick) is written to
+    /// $XDG_CONFIG_HOME/cordon/profiles/NAME.toml with the narrowest
+    /// grants that explain the refusals, each with a comment naming what
+    /// asked for it: a refused file alone, its directory only when
+    /// several of its files were refused, never the home directory as a
+    /// whole; a refused destination as an `allow` entry of network mode
+    /// "filtered". Protected paths and credential stores are never
+    /// granted, and what no profile change allows (a mandatory refusal)
+    /// is never granted: both are listed in a comment. Run it again with
+    /// `-p NAME` to see what is still refused. Consent works as for `run`
+    /// (a recorded approval of the same `cordon run` arguments, the
+    /// prompt, or --yes).
+    #[command(after_help = LEARN_EXAMPLES)]
+    Learn(LearnArgs),
     /// Draft a profile for a new server from its launch command, with a
     /// comment on every grant and on what to tighten. Written to
     /// $XDG_CONFIG_HOME/cordon/profiles/NAME.toml, where `-p NAME` finds it.
@@ -407,4 +431,44 @@ pub enum ProfileCommand {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+}
+
+const LEARN_EXAMPLES: &str = "\
+Examples:
+  Learn from one session of a host: put this in the host's configuration
+  in place of the server's command, use the server, then look at the file:
+    cordon profile learn my-server -p default -- python3 ~/srv/server.py
+
+  Learn again on top of what was learned, to see what is still refused:
+    cordon profile learn my-server -p my-server -- python3 ~/srv/server.py
+
+stdout carries the protocol while the server runs: with --stdout the
+profile is printed after the server has exited and the relay has ended,
+so use --stdout from a terminal or a script, never in a host's
+configuration (the host would read the profile as a protocol message).";
+
+/// `cordon profile learn`.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// The learned profile's name (the file NAME.toml).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+
+    /// Give consent on the command line instead of at a prompt; the
+    /// command and its sandbox are still printed.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Print the learned profile on stdout once the server has exited,
+    /// instead of writing the file.
+    #[arg(long)]
+    pub stdout: bool,
+
+    /// Replace NAME.toml when it exists and is not the base profile (a
+    /// learned profile learning again replaces itself without it).
+    #[arg(long)]
+    pub force: bool,
 }

@@ -34,6 +34,8 @@ pub enum Error {
     HostConfig(#[from] HostConfigError),
     #[error(transparent)]
     Egress(#[from] EgressError),
+    #[error(transparent)]
+    Learn(#[from] crate::learn::LearnError),
     #[error("{0}")]
     Usage(String),
     #[error("{what}")]

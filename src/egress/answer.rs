@@ -79,7 +79,7 @@ mod tests {
 
     fn ask(names: &mut Names, name: &str, qtype: u16) -> Result<Vec<IpAddr>, String> {
         let rules = Rules::parse(&["*.example:443".to_owned()]).unwrap();
-        let mut report = Reporter::new(None, "test".into());
+        let mut report = Reporter::new(None, "test".into(), None);
         let packet = dns::query(42, name, qtype);
         let answer = reply(&rules, names, &mut report, &packet).unwrap();
         dns::parse_reply(&answer, 42, qtype)

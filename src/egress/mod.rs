@@ -44,6 +44,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 
 pub use config::{Config, Role};
+pub use report::parse_record;
 
 use crate::sockets;
 
@@ -54,8 +55,14 @@ const MAX_CONFIG: usize = 1 << 20;
 
 /// Parent side: starts the forwarder with `config` (JSON) waiting in its
 /// socket. Returns the socket's other end, for the sandbox's init, and
-/// the process. `stderr` replaces cordon's for its reports (`vet`).
-pub fn start(config: &[u8], stderr: Option<&OwnedFd>) -> io::Result<(OwnedFd, Child)> {
+/// the process. `stderr` replaces cordon's for its reports (`vet`);
+/// `records`, the write end of a pipe, gets one line per refusal as well
+/// ([`report::parse_record`] reads it).
+pub fn start(
+    config: &[u8],
+    stderr: Option<&OwnedFd>,
+    records: Option<&OwnedFd>,
+) -> io::Result<(OwnedFd, Child)> {
     let (outside, inside) = sockets::seqpacket_pair()?;
     if nix::unistd::write(&inside, config)? != config.len() {
         return Err(io::Error::other(
@@ -72,13 +79,22 @@ pub fn start(config: &[u8], stderr: Option<&OwnedFd>) -> io::Result<(OwnedFd, Ch
         Some(fd) => Stdio::from(fd.try_clone()?),
         None => Stdio::inherit(),
     };
-    let child = Command::new("/proc/self/exe")
+    // A duplicate that survives the exec, closed here once it has.
+    let records = records
+        .map(|fd| nix::unistd::dup(fd).map_err(io::Error::from))
+        .transpose()?;
+    let mut command = Command::new("/proc/self/exe");
+    command
         .arg0("cordon")
         .arg(SUBCOMMAND)
         .arg("--fd")
         .arg(outside.as_raw_fd().to_string())
         .arg("--parent")
-        .arg(std::process::id().to_string())
+        .arg(std::process::id().to_string());
+    if let Some(fd) = &records {
+        command.args(["--records", &fd.as_raw_fd().to_string()]);
+    }
+    let child = command
         .stdin(Stdio::null())
         // stdout carries the protocol: never the forwarder's.
         .stdout(Stdio::null())
@@ -89,6 +105,7 @@ pub fn start(config: &[u8], stderr: Option<&OwnedFd>) -> io::Result<(OwnedFd, Ch
         .process_group(0)
         .spawn()?;
     drop(outside);
+    drop(records);
     Ok((inside, child))
 }
 
@@ -104,7 +121,7 @@ pub struct EgressError {
 }
 
 /// The forwarder process: `cordon __egress --fd N --parent PID`.
-pub fn main(fd: RawFd, parent: u32) -> Result<ExitCode, EgressError> {
+pub fn main(fd: RawFd, parent: u32, records: Option<RawFd>) -> Result<ExitCode, EgressError> {
     let io_error = |what: &'static str| move |source| EgressError { what, source };
     // Die with cordon; and if it is already gone, do not start.
     crate::sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
@@ -112,8 +129,18 @@ pub fn main(fd: RawFd, parent: u32) -> Result<ExitCode, EgressError> {
     if nix::unistd::getppid().as_raw() as u32 != parent {
         return Ok(ExitCode::SUCCESS);
     }
-    close_inherited(fd);
+    close_inherited(
+        &[Some(fd), records]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+    );
     let socket = sockets::adopt(fd).map_err(io_error("the socket from cordon"))?;
+    let records = records
+        .map(sockets::adopt)
+        .transpose()
+        .map_err(io_error("the records pipe from cordon"))?
+        .map(std::fs::File::from);
     let mut buf = vec![0u8; MAX_CONFIG];
     let (n, _) = sockets::recv_fds(socket.as_raw_fd(), &mut buf)
         .map_err(io_error("reading the configuration"))?;
@@ -133,7 +160,7 @@ pub fn main(fd: RawFd, parent: u32) -> Result<ExitCode, EgressError> {
         rules: Arc::new(rules),
         server: config.resolver,
     };
-    let report = report::Reporter::new(config.audit.clone(), config.profile.clone());
+    let report = report::Reporter::new(config.audit.clone(), config.profile.clone(), records);
     forward::Forwarder::new(resolver, listeners, socket, report)
         .and_then(forward::Forwarder::run)
         .map_err(io_error("relaying"))?;
@@ -171,7 +198,7 @@ fn listeners(config: &Config, indices: &[u8], fds: Vec<OwnedFd>) -> io::Result<f
 
 /// Closes every descriptor but stdio and `keep`: whatever cordon held
 /// without close-on-exec has no business here.
-fn close_inherited(keep: RawFd) {
+fn close_inherited(keep: &[RawFd]) {
     let open: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
         .map(|dir| {
             dir.flatten()
@@ -179,7 +206,7 @@ fn close_inherited(keep: RawFd) {
                 .collect()
         })
         .unwrap_or_default();
-    for fd in open.into_iter().filter(|&fd| fd > 2 && fd != keep) {
+    for fd in open.into_iter().filter(|&fd| fd > 2 && !keep.contains(&fd)) {
         crate::sys::close(fd);
     }
 }

@@ -29,6 +29,24 @@ pub struct Reporter {
     /// first refusal opens it.
     audit: Audit,
     profile: String,
+    /// `--explain` and `profile learn`: one record line per refusal.
+    records: Option<std::fs::File>,
+}
+
+/// A refusal as a record line: the destination and the reason, control
+/// characters replaced, separated by a tab.
+fn record_line(dest: &str, reason: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    format!("{}\t{}\n", clean(dest), clean(reason))
+}
+
+/// One record line read back: the destination and the reason.
+pub fn parse_record(line: &str) -> Option<(&str, &str)> {
+    line.trim_end_matches('\n').split_once('\t')
 }
 
 #[derive(Debug)]
@@ -41,11 +59,16 @@ enum Audit {
 }
 
 impl Reporter {
-    pub fn new(audit: Option<PathBuf>, profile: String) -> Reporter {
+    pub fn new(
+        audit: Option<PathBuf>,
+        profile: String,
+        records: Option<std::fs::File>,
+    ) -> Reporter {
         Reporter {
             recent: HashMap::new(),
             audit: audit.map_or(Audit::Off, Audit::Closed),
             profile,
+            records,
         }
     }
 
@@ -53,6 +76,16 @@ impl Reporter {
     pub fn refused(&mut self, dest: &str, reason: &str) {
         self.line(format!("egress refused: {dest}: {reason}"));
         self.audit(dest, reason);
+        if let Some(records) = &mut self.records {
+            // One write per record, so that a reader never sees half of
+            // one; a reader that is gone only ends the records.
+            if records
+                .write_all(record_line(dest, reason).as_bytes())
+                .is_err()
+            {
+                self.records = None;
+            }
+        }
     }
 
     /// An allowed destination that could not be reached.

@@ -55,6 +55,7 @@
 //! are not printed without `--explain` (the deny list answers them in the
 //! kernel), and egress refusals are, by the forwarder.
 
+pub mod egress;
 pub mod judge;
 pub mod notify;
 

@@ -99,8 +99,17 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
     for s in seen {
         let refusal = &s.refusal;
         let asked = asked_text(s, setting.host);
+        // Notes leave out the program that asked (it varies between
+        // runs), so that learning again does not repeat them.
+        let what = asked_text(
+            &Seen {
+                by: None,
+                ..s.clone()
+            },
+            setting.host,
+        );
         if let Suggestion::Impossible { why } = &refusal.suggestion {
-            plan.notes.push(format!("{asked}: {why}"));
+            plan.notes.push(format!("{what}: {why}"));
             continue;
         }
         let outcome = match refusal.access {
@@ -133,7 +142,7 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
             Access::Signal => Err("signals outside the sandbox are never allowed".to_owned()),
         };
         if let Err(why) = outcome {
-            plan.notes.push(format!("{asked}: {why}"));
+            plan.notes.push(format!("{what}: {why}"));
         }
     }
     let asks = widen_to_directories(asks, setting);
@@ -207,7 +216,7 @@ fn file_ask(refusal: &Refusal, setting: &Setting<'_>) -> Result<Ask, String> {
         }
     }
     if path.starts_with("/proc") {
-        return Err("the sandbox has a /proc of its own".to_owned());
+        return Err("paths of /proc name processes, not files: never granted".to_owned());
     }
     let key = match refusal.access {
         Access::Read => Key::Read,

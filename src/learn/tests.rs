@@ -251,7 +251,7 @@ fn a_credential_store_is_never_proposed_but_noted() {
     );
     assert!(!l.text.contains("\"~/.ssh"), "{}", l.text);
     assert!(
-        l.text.contains("# Refused while learning, and not granted:\n#   server: read ~/.ssh/id_ed25519 (mount view): ~/.ssh is protected"),
+        l.text.contains("# Refused while learning, and not granted:\n#   read ~/.ssh/id_ed25519 (mount view): ~/.ssh is protected"),
         "{}",
         l.text
     );
@@ -394,7 +394,7 @@ fn system_calls_lifted_or_noted() {
     assert_eq!(array(&l.text, "seccomp", "allow"), ["memfd_create"]);
     assert!(
         l.text
-            .contains("#   server: system call openat2 (seccomp): a mandatory refusal\n"),
+            .contains("#   system call openat2 (seccomp): a mandatory refusal\n"),
         "{}",
         l.text
     );

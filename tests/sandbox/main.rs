@@ -24,6 +24,7 @@ mod support;
 mod explain;
 mod fs;
 mod invoke;
+mod learn;
 mod net;
 mod probe;
 mod probe_meta;
@@ -55,6 +56,7 @@ fn all_cases() -> Vec<world::Case> {
         resources::cases(),
         regressions::cases(),
         explain::cases(),
+        learn::cases(),
     ]
     .into_iter()
     .flatten()

@@ -74,6 +74,7 @@ fn act(action: &str, args: &[String]) -> Outcome {
         "copy-load" => copy(arg(0), arg(1)).and_then(|_| load(arg(1))),
         "list-proc" => list_proc(),
         "tcp-connect" => tcp_connect(arg(0)),
+        "tcp-hello" => tcp_hello(arg(0)),
         "loopback-selftest" => loopback_selftest(),
         "unix-connect" => UnixStream::connect(arg(0))
             .map(|_| "connected".into())
@@ -231,6 +232,25 @@ fn tcp_connect(addr: &str) -> Outcome {
     let addr: SocketAddr = addr.parse().map_err(|_| Errno::EINVAL)?;
     TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(io)?;
     Ok("connected".into())
+}
+
+/// Connects and reads the peer's first line: reaching a listener inside
+/// the sandbox (network "filtered") is not reaching the test host.
+fn tcp_hello(addr: &str) -> Outcome {
+    let addr: SocketAddr = addr.parse().map_err(|_| Errno::EINVAL)?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(io)?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.last() != Some(&b'\n') && line.len() < 256 {
+        match stream.read(&mut byte).map_err(io)? {
+            0 => return Err(Errno::ECONNRESET),
+            _ => line.push(byte[0]),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).trim().to_owned())
 }
 
 /// Listens on the sandbox's own 127.0.0.1 and talks to itself.
