@@ -923,14 +923,20 @@ fn learn_profile(args: LearnArgs, verbosity: Verbosity) -> Result<ExitCode, Erro
             "profile learn records refusals through the seccomp layer, which is not enforced here (see `cordon doctor`)".into(),
         ));
     }
-    let how = Serve {
-        dry_run: false,
-        yes: args.yes,
-        verbosity,
-        explain: Some(crate::explain::Output::Stderr),
-    };
-    let Served::Exited { exit, explainer } = serve(&mut staged, how)? else {
-        return Ok(ExitCode::SUCCESS);
+    let (exit, explainer) = if args.interview {
+        let explainer = interview_confined(&mut staged, args.yes)?;
+        (ExitCode::SUCCESS, Some(explainer))
+    } else {
+        let how = Serve {
+            dry_run: false,
+            yes: args.yes,
+            verbosity,
+            explain: Some(crate::explain::Output::Stderr),
+        };
+        match serve(&mut staged, how)? {
+            Served::Exited { exit, explainer } => (ExitCode::from(exit.exit_code()), explainer),
+            Served::DryRun => return Ok(ExitCode::SUCCESS),
+        }
     };
     let seen = explainer.map(|e| e.refusals()).unwrap_or_default();
     let setting = crate::learn::Setting {
@@ -945,10 +951,12 @@ fn learn_profile(args: LearnArgs, verbosity: Verbosity) -> Result<ExitCode, Erro
         seen: &seen,
     };
     let learned = crate::learn::learn(&input, &setting, &file, &staged.ctx)?;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let summary = format!(
-        "{} grants, {} refusals not granted",
-        learned.grants,
-        learned.notes.len()
+        "{}, {} not granted",
+        plural(learned.grants, "grant", "grants"),
+        plural(learned.notes.len(), "refusal", "refusals")
     );
     if args.stdout {
         std::io::stdout()
@@ -973,7 +981,59 @@ fn learn_profile(args: LearnArgs, verbosity: Verbosity) -> Result<ExitCode, Erro
             args.name
         );
     }
-    Ok(ExitCode::from(exit.exit_code()))
+    Ok(exit)
+}
+
+/// `profile learn --interview`: consent as for `vet` (the terminal, or
+/// `--yes`), the server started with every refusal recorded, `vet`'s
+/// interview (initialize, the lists), and the sandbox ended.
+fn interview_confined(
+    staged: &mut Staged,
+    yes: bool,
+) -> Result<std::sync::Arc<crate::explain::Explainer>, Error> {
+    let mode = if yes { Mode::Yes } else { Mode::Ask };
+    if consent::obtain_with(&staged.text, mode, consent::QUESTION)? != Outcome::Approved {
+        return Err(Error::Refused);
+    }
+    let io = |what: &str| {
+        let what = what.to_owned();
+        move |source| Error::Io { what, source }
+    };
+    let mut log =
+        tempfile::tempfile().map_err(io("cannot create a file for the server's stderr"))?;
+    staged.prepared.stderr = Some(
+        log.try_clone()
+            .map_err(io("cannot duplicate a descriptor"))?
+            .into(),
+    );
+    staged.launch.check_unchanged()?;
+    let watch = explain_watch(
+        &mut staged.prepared,
+        &staged.launch.policy,
+        &staged.host,
+        crate::explain::Output::Stderr,
+    )
+    .ok_or_else(|| Error::Usage("the seccomp layer has no notifier here".into()))?;
+    let explainer = std::sync::Arc::clone(&watch.explainer);
+    let mut child = launch::spawn_watched(&staged.prepared, Some(watch))?;
+    let report = crate::vet::interview(&mut child, &mut log);
+    child.kill_sandbox();
+    let _ = nix::sys::wait::waitpid(child.pid, None);
+    child.finish_stderr();
+    explainer.finish();
+    let _ = writeln!(
+        std::io::stderr(),
+        "cordon: interview: {} tools, {} prompts, {} resources{}",
+        report.tools.len(),
+        report.prompts.len(),
+        report.resources.len(),
+        report
+            .errors
+            .first()
+            .map(|e| format!("; {}", consent::escape_text(e)))
+            .unwrap_or_default()
+    );
+    Ok(explainer)
 }
 
 /// Where `-p NAME` finds a profile of the user's: NAME.toml in the first

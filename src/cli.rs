@@ -442,6 +442,9 @@ Examples:
   Learn again on top of what was learned, to see what is still refused:
     cordon profile learn my-server -p my-server -- python3 ~/srv/server.py
 
+  Learn what the server needs to start and list its tools, without a host:
+    cordon profile learn my-server --interview -- python3 ~/srv/server.py
+
 stdout carries the protocol while the server runs: with --stdout the
 profile is printed after the server has exited and the relay has ended,
 so use --stdout from a terminal or a script, never in a host's
@@ -466,6 +469,12 @@ pub struct LearnArgs {
     /// instead of writing the file.
     #[arg(long)]
     pub stdout: bool,
+
+    /// Relay nothing: cordon introduces itself to the server as a host
+    /// would, asks what it offers (as `vet` does), ends it, and learns
+    /// from what that start-up was refused.
+    #[arg(long)]
+    pub interview: bool,
 
     /// Replace NAME.toml when it exists and is not the base profile (a
     /// learned profile learning again replaces itself without it).

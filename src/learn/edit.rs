@@ -113,6 +113,26 @@ pub fn apply(text: &str, changes: &[Change]) -> Result<String, EditError> {
     Ok(splice(text, edits))
 }
 
+/// `text` with the top-level string `key` replaced by `f` of its value
+/// (unchanged when it is missing or not a string).
+pub fn map_root_string(
+    text: &str,
+    key: &str,
+    f: impl FnOnce(&str) -> String,
+) -> Result<String, EditError> {
+    let root = DeTable::parse(text).map_err(|e| EditError::Parse(e.message().to_owned()))?;
+    let Some(value) = lookup(root.get_ref(), key) else {
+        return Ok(text.to_owned());
+    };
+    let DeValue::String(old) = value.get_ref() else {
+        return Ok(text.to_owned());
+    };
+    let mut edits = Vec::new();
+    let new = crate::profile::init::quote(&f(old));
+    push(&mut edits, value.span().start, value.span().len(), new);
+    Ok(splice(text, edits))
+}
+
 fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
     table
         .iter()
@@ -208,6 +228,30 @@ fn extend_array(
             key: key.to_owned(),
         });
     };
+    let whole = text.get(value.span()).unwrap_or_default();
+    if !whole.contains('\n') {
+        // On one line: one element a line, so each added one can carry
+        // its comment.
+        let mut lines = String::from("[\n");
+        for element in array.iter() {
+            let _ = writeln!(
+                lines,
+                "    {},",
+                text.get(element.span()).unwrap_or_default()
+            );
+        }
+        for item in items {
+            let _ = writeln!(
+                lines,
+                "    {},{}",
+                item.value,
+                trailing_comment(&item.comment)
+            );
+        }
+        lines.push(']');
+        push(edits, value.span().start, value.span().len(), lines);
+        return Ok(());
+    }
     let close = value.span().end.saturating_sub(1);
     if let Some(last) = array.iter().last() {
         let between = text.get(last.span().end..close).unwrap_or_default();
@@ -347,7 +391,15 @@ mod tests {
         );
         assert_eq!(
             out,
-            "[filesystem]\nread = [\"/a\",\n    \"/b\",  # asked for /b\n] # mine\n"
+            "[filesystem]\nread = [\n    \"/a\",\n    \"/b\",  # asked for /b\n] # mine\n"
+        );
+        let out = applied(
+            "[seccomp]\nallow = [ \"a\" , \"b\" ]\n",
+            &[extend("seccomp", "allow", &["c"])],
+        );
+        assert_eq!(
+            out,
+            "[seccomp]\nallow = [\n    \"a\",\n    \"b\",\n    \"c\",  # asked for c\n]\n"
         );
     }
 
@@ -428,6 +480,20 @@ mod tests {
         assert_eq!(
             out,
             "[network]\n# was \"none\"\n  mode = \"filtered\"  # none at all\n"
+        );
+    }
+
+    #[test]
+    fn a_root_string_is_rewritten() {
+        let out = map_root_string(
+            "schema = 1\ndescription = 'old \\n' # why\n[a]\ndescription = \"x\"\n",
+            "description",
+            |d| format!("new: {d}"),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "schema = 1\ndescription = \"new: old \\\\n\" # why\n[a]\ndescription = \"x\"\n"
         );
     }
 

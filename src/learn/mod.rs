@@ -78,6 +78,15 @@ pub fn learn(
         })?;
     if !text.contains(MARK) {
         text.insert_str(0, &header(input, &ctx.home));
+        // The base's description no longer says all it allows.
+        let base = &input.base.name;
+        text = edit::map_root_string(&text, "description", |d| {
+            format!("Learned from profile {base} by cordon profile learn: {d}")
+        })
+        .map_err(|source| LearnError::Edit {
+            base: base.clone(),
+            source,
+        })?;
     }
     text.push_str(&notes_block(&text, &plan.notes));
     crate::profile::load_text(&text, file, ctx).map_err(|e| LearnError::Invalid {

@@ -19,7 +19,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::world::{Case, CaseResult, Only, World, contents, ensure, s};
 
 pub fn cases() -> Vec<Case> {
-    vec![Case::new("learn_then_run", Only::Both, learn_then_run)]
+    vec![
+        Case::new("learn_then_run", Only::Both, learn_then_run),
+        Case::new("learn_by_interview", Only::Both, learn_by_interview),
+    ]
 }
 
 /// The scripted server's steps, and the paths and destination it names.
@@ -224,6 +227,28 @@ fn learn_then_run(w: &World) -> CaseResult {
     )?;
     ensure(again.stderr.contains("0 grants"), || {
         format!("learning again added grants:\n{}", again.stderr)
+    })?;
+    Ok(())
+}
+
+/// `--interview`: no host; cordon asks the server what it offers (the
+/// probe answers nothing), ends it, and learns from its refusals.
+fn learn_by_interview(w: &World) -> CaseResult {
+    let secret = s(&w.outside.join("secret.txt")).to_owned();
+    let probe = s(&w.probe).to_owned();
+    let cmd = w
+        .sandbox()
+        .learning("interviewed")
+        .flags(&["--interview"])
+        .build(&[&probe, "--probe", "read", &secret]);
+    let out = crate::invoke::run_timed(cmd, "profile learn --interview".into());
+    ensure(out.code == Some(0), || out.describe())?;
+    ensure(out.stderr.contains("cordon: interview: "), || {
+        format!("no interview summary:\n{}", out.stderr)
+    })?;
+    let text = contents(&w.env.home.join(".config/cordon/profiles/interviewed.toml"));
+    ensure(text.contains(&format!("\"{secret}\",  # ")), || {
+        format!("the read file is not granted:\n{text}")
     })?;
     Ok(())
 }
