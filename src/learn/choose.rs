@@ -127,11 +127,12 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
             Access::Bind => net.bind(refusal, asked.clone(), setting.base),
             Access::Syscall => match &refusal.suggestion {
                 Suggestion::Allow { table, key, value } if table == "seccomp" && key == "allow" => {
-                    net.syscalls
-                        .entry(value.clone())
-                        .or_default()
-                        .push(asked.clone());
-                    Ok(())
+                    liftable(value).map(|()| {
+                        net.syscalls
+                            .entry(value.clone())
+                            .or_default()
+                            .push(asked.clone());
+                    })
                 }
                 _ => Err("no profile change allows this system call".to_owned()),
             },
@@ -150,6 +151,34 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
     files_changes(&asks, setting, &mut plan);
     net.changes(setting.base, &mut plan);
     plan
+}
+
+/// System calls a learned profile lifts: those the deny list refuses
+/// whatever their arguments, and those whose lifting the schema documents
+/// as narrow (`memfd_create`: executable memfds; the `setxattr` family).
+/// Lifting a call refused for some arguments only (`socket`, `clone`,
+/// `ioctl`, `personality`) would lift every rule on it.
+fn liftable(name: &str) -> Result<(), String> {
+    use crate::sandbox::seccomp::{default_denied, no_namespaces_denied};
+    const NARROW: &[&str] = &[
+        "memfd_create",
+        "setxattr",
+        "lsetxattr",
+        "fsetxattr",
+        "setxattrat",
+    ];
+    if default_denied().contains(&name)
+        || no_namespaces_denied().contains(&name)
+        || NARROW.contains(&name)
+    {
+        return Ok(());
+    }
+    Err(match name {
+        "socket" => "a socket family the network mode does not allow; for the network, set [network] mode (mode \"filtered\" with one entry, and a learn run shows the destinations)".to_owned(),
+        _ => format!(
+            "{name} is refused for some arguments only; lifting it would lift every rule on it, so it is never learned"
+        ),
+    })
 }
 
 /// `read ~/x (landlock)`, with the program that asked when known.

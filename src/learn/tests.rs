@@ -388,10 +388,26 @@ fn system_calls_lifted_or_noted() {
     };
     let l = w.learn(&[
         refused(Access::Syscall, "memfd_create", Layer::Seccomp),
+        refused(Access::Syscall, "keyctl", Layer::Seccomp),
+        refused(Access::Syscall, "socket", Layer::Seccomp),
+        refused(Access::Syscall, "clone", Layer::Seccomp),
+        refused(Access::Syscall, "#999", Layer::Seccomp),
         mandatory,
         refused(Access::Signal, "pid 1", Layer::Landlock),
     ]);
-    assert_eq!(array(&l.text, "seccomp", "allow"), ["memfd_create"]);
+    assert_eq!(
+        array(&l.text, "seccomp", "allow"),
+        ["keyctl", "memfd_create"]
+    );
+    for lifted_whole in ["socket", "clone", "#999"] {
+        assert!(
+            l.notes
+                .iter()
+                .any(|n| n.starts_with(&format!("system call {lifted_whole} "))),
+            "{:?}",
+            l.notes
+        );
+    }
     assert!(
         l.text
             .contains("#   system call openat2 (seccomp): a mandatory refusal\n"),
