@@ -165,6 +165,28 @@ impl Judge {
         Some(refusal(access, path, layer, self.suggest(access, path)))
     }
 
+    /// A lookup (`stat`, `access`) of `path`: refused only where the
+    /// mount view hides it (Landlock does not check lookups); the
+    /// directories above a grant are in that view, so looking at them
+    /// is never refused.
+    pub fn judge_lookup(&self, path: &Path) -> Option<Refusal> {
+        if !self.namespaces || self.grants.iter().any(|(g, _)| g.starts_with(path)) {
+            return None;
+        }
+        // The private /tmp and the directories above it are in the view
+        // too; what is below it, the server's own files, cordon cannot
+        // see (a host file there is hidden: `judge` says so).
+        if self
+            .private_tmp
+            .as_ref()
+            .is_some_and(|t| t.starts_with(path))
+        {
+            return None;
+        }
+        self.judge(Access::Read, path)
+            .filter(|r| r.layer == Layer::MountView)
+    }
+
     /// Why `path` stays out of reach whatever the grants, if it does.
     fn protection(&self, path: &Path, write: bool) -> Option<String> {
         if self.unprotected.iter().any(|u| path.starts_with(u)) {

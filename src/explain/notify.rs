@@ -90,7 +90,12 @@ fn answer(fd: RawFd, notif: &sys::Notification, watch: &Watch) {
             let seen = observe(fd, notif, &call);
             let _ = sys::notif_send(fd, notif.id, true, 0);
             if let Some((access, path)) = seen {
-                if let Some(refusal) = watch.judge.judge(access, &path) {
+                let refusal = if call.what == PathUse::Lookup {
+                    watch.judge.judge_lookup(&path)
+                } else {
+                    watch.judge.judge(access, &path)
+                };
+                if let Some(refusal) = refusal {
                     watch.explainer.report(refusal, comm(notif.pid));
                 }
             }
@@ -144,6 +149,7 @@ fn observe(fd: RawFd, notif: &sys::Notification, call: &PathCall) -> Option<(Acc
         PathUse::Remove => Access::Remove,
         PathUse::Write => Access::Write,
         PathUse::Execute => Access::Execute,
+        PathUse::Lookup => Access::Read,
     };
     let name =
         PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(name));

@@ -248,10 +248,17 @@ fn file_ask(refusal: &Refusal, setting: &Setting<'_>) -> Result<Ask, String> {
         return Err("paths of /proc name processes, not files: never granted".to_owned());
     }
     let key = match refusal.access {
+        Access::Read if maps_code(&path) => Key::Exec,
         Access::Read => Key::Read,
         Access::Execute => Key::Exec,
         _ => Key::Write,
     };
+    if key == Key::Write && path.components().any(|c| c.as_os_str() == "__pycache__") {
+        return Err(
+            "Python's bytecode cache: Python runs without writing it, and a writable code directory is not learned"
+                .to_owned(),
+        );
+    }
     let creates = matches!(refusal.access, Access::Create | Access::Remove);
     if !creates && real.is_none() {
         if key == Key::Write {
@@ -272,6 +279,29 @@ fn file_ask(refusal: &Refusal, setting: &Setting<'_>) -> Result<Ask, String> {
         dir,
         asked: Vec::new(),
     })
+}
+
+/// Code a runtime maps executable after reading it (a native library, a
+/// Python extension, a Node addon), and the places that hold it (a Python
+/// environment, its package directories, `node_modules`): mapping needs
+/// the execute right, which no refusal shows, since the kernel refuses
+/// the mapping, not an open.
+fn maps_code(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let library = name.ends_with(".so") || name.contains(".so.") || name.ends_with(".node");
+    let package_dir = path.components().any(|c| {
+        matches!(
+            c.as_os_str().to_str(),
+            Some("site-packages" | "dist-packages" | "node_modules")
+        )
+    });
+    let venv = path
+        .ancestors()
+        .any(|d| d.join("pyvenv.cfg").is_file() && d != Path::new("/"));
+    library || package_dir || (venv && path.is_dir())
 }
 
 /// A file created or removed: its nearest existing directory, writable.
@@ -354,13 +384,19 @@ fn directory_grantable(dir: &Path, setting: &Setting<'_>) -> Result<(), String> 
             "the temporary directory is the server's private /tmp (private_tmp)".to_owned(),
         );
     }
-    let home_real = std::fs::canonicalize(&host.home).unwrap_or_else(|_| host.home.clone());
-    if dir == host.home || host.home.starts_with(dir) || home_real.starts_with(dir) {
-        return Err("the home directory is never granted as a whole".to_owned());
-    }
     if dir.parent().is_none_or(|p| p == Path::new("/")) {
         return Err(format!(
-            "{} is a top-level directory, never granted as a whole",
+            "{} is the root or a top-level directory, never granted as a whole",
+            dir.display()
+        ));
+    }
+    let home_real = std::fs::canonicalize(&host.home).unwrap_or_else(|_| host.home.clone());
+    if dir == host.home || home_real == dir {
+        return Err("the home directory is never granted as a whole".to_owned());
+    }
+    if host.home.starts_with(dir) || home_real.starts_with(dir) {
+        return Err(format!(
+            "{} holds the home directory, never granted as a whole",
             dir.display()
         ));
     }

@@ -496,3 +496,39 @@ fn names_from_the_server_cannot_break_out_of_a_comment() {
         ["~/data/odd\nmode = \"host\""]
     );
 }
+
+#[test]
+fn code_that_is_mapped_is_executable_and_bytecode_caches_are_not_learned() {
+    let w = World::new();
+    let venv = w.ctx.home.join("venv");
+    let packages = venv.join("lib/python3.11/site-packages");
+    fs::create_dir_all(packages.join("ext")).unwrap();
+    fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    fs::write(
+        packages.join("ext/_fast.cpython-311-x86_64-linux-gnu.so"),
+        "x",
+    )
+    .unwrap();
+    let l = w.learn(&[
+        read(&packages.display().to_string()),
+        refused(
+            Access::Create,
+            &packages.join("ext/__pycache__").display().to_string(),
+            Layer::Landlock,
+        ),
+    ]);
+    assert_eq!(
+        array(&l.text, "filesystem", "exec"),
+        ["~/venv/lib/python3.11/site-packages"]
+    );
+    assert!(
+        array(&l.text, "filesystem", "write").is_empty(),
+        "{}",
+        l.text
+    );
+    assert!(
+        l.notes.iter().any(|n| n.contains("bytecode cache")),
+        "{:?}",
+        l.notes
+    );
+}

@@ -187,6 +187,19 @@ pub const PATH_CALLS: &[PathCall] = &[
     PathCall::new("symlink", -1, 1, PathUse::Create),
     PathCall::new("symlinkat", 1, 2, PathUse::Create),
     PathCall::new("truncate", -1, 0, PathUse::Write),
+    // Runtimes look before they open (Python's site directories, Node's
+    // module resolution): a lookup that finds nothing ends their search
+    // without an open to observe.
+    PathCall::new("newfstatat", 0, 1, PathUse::Lookup),
+    PathCall::new("statx", 0, 1, PathUse::Lookup),
+    PathCall::new("faccessat", 0, 1, PathUse::Lookup),
+    PathCall::new("faccessat2", 0, 1, PathUse::Lookup),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("stat", -1, 0, PathUse::Lookup),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("lstat", -1, 0, PathUse::Lookup),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("access", -1, 0, PathUse::Lookup),
 ];
 
 /// What a path call asks of its path.
@@ -198,6 +211,8 @@ pub enum PathUse {
     Remove,
     Write,
     Execute,
+    /// `stat`, `access` and their kin: whether the path is there.
+    Lookup,
 }
 
 /// One row of [`PATH_CALLS`].
