@@ -18,6 +18,7 @@
 
 pub mod choose;
 pub mod edit;
+mod net;
 
 use std::ffi::OsString;
 use std::path::Path;
