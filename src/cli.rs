@@ -435,8 +435,11 @@ pub enum ProfileCommand {
 
 const LEARN_EXAMPLES: &str = "\
 Examples:
-  Learn from one session of a host: put this in the host's configuration
-  in place of the server's command, use the server, then look at the file:
+  Learn from one session of a host: approve the start once (a host has no
+  terminal to ask on; the approval of the same `cordon run` arguments
+  serves), put the learn command in the host's configuration in place of
+  the server's command, use the server, then look at the file:
+    cordon approve -p default -- python3 ~/srv/server.py
     cordon profile learn my-server -p default -- python3 ~/srv/server.py
 
   Learn again on top of what was learned, to see what is still refused:
@@ -448,7 +451,9 @@ Examples:
 stdout carries the protocol while the server runs: with --stdout the
 profile is printed after the server has exited and the relay has ended,
 so use --stdout from a terminal or a script, never in a host's
-configuration (the host would read the profile as a protocol message).";
+configuration (the host would read the profile as a protocol message).
+Exit status: the server's, as for `run` (0 with --interview); 125 when
+cordon failed, the learned profile included.";
 
 /// `cordon profile learn`.
 #[derive(Debug, Args)]
