@@ -27,7 +27,6 @@ use super::edit::{Change, Item};
 use crate::dirs::HostPaths;
 use crate::explain::{Access, Refusal, Seen, Suggestion};
 use crate::policy::Policy;
-use crate::sandbox::protect::{Base, Mask, PROTECTED};
 
 /// How many files of one directory, refused for the same access, make the
 /// directory the grant.
@@ -210,7 +209,7 @@ fn file_ask(refusal: &Refusal, setting: &Setting<'_>) -> Result<Ask, String> {
         Access::Write | Access::Create | Access::Remove
     );
     for p in std::iter::once(&path).chain(real.as_ref()) {
-        if let Some(why) = protection(p, writes, setting.host) {
+        if let Some(why) = super::never::protection(p, writes, setting.host) {
             return Err(why);
         }
     }
@@ -241,7 +240,7 @@ fn file_ask(refusal: &Refusal, setting: &Setting<'_>) -> Result<Ask, String> {
     }
     let dir = real.as_ref().is_some_and(|r| r.is_dir());
     if dir {
-        directory_grantable(&path, setting)?;
+        super::never::directory_grantable(&path, setting)?;
     }
     Ok(Ask {
         path,
@@ -281,7 +280,7 @@ fn parent_ask(path: &Path, setting: &Setting<'_>) -> Result<Ask, String> {
         .skip(1)
         .find(|d| d.is_dir())
         .unwrap_or(Path::new("/"));
-    directory_grantable(dir, setting).map_err(|why| {
+    super::never::directory_grantable(dir, setting).map_err(|why| {
         format!(
             "creating it needs {} writable, and {why}; create the file first (it is then granted alone)",
             shown(dir, &setting.host.home)
@@ -293,93 +292,6 @@ fn parent_ask(path: &Path, setting: &Setting<'_>) -> Result<Ask, String> {
         dir: true,
         asked: Vec::new(),
     })
-}
-
-/// The host's temporary directory itself (`/tmp`, `$TMPDIR`), which a
-/// profile with `private_tmp` may not grant.
-fn is_tmp(dir: &Path, tmp: &Path) -> bool {
-    [Path::new("/tmp"), tmp]
-        .iter()
-        .any(|t| dir == *t || std::fs::canonicalize(t).is_ok_and(|real| dir == real))
-}
-
-/// The protected paths below the home directory, with the reason each is
-/// protected.
-fn protected_paths(host: &HostPaths) -> Vec<(PathBuf, Mask, &'static str)> {
-    let mut config_dirs = vec![host.home.join(".config")];
-    if let Some(xdg) = host.config.parent() {
-        if !config_dirs.iter().any(|d| d == xdg) {
-            config_dirs.push(xdg.to_path_buf());
-        }
-    }
-    let mut out = Vec::new();
-    for entry in PROTECTED {
-        let bases: Vec<&Path> = match entry.base {
-            Base::Home => vec![host.home.as_path()],
-            Base::Config => config_dirs.iter().map(PathBuf::as_path).collect(),
-        };
-        for base in bases {
-            out.push((base.join(entry.rel), entry.mask, entry.why));
-        }
-    }
-    for own in [&host.config, &host.state] {
-        out.push((own.clone(), Mask::Hide, "cordon's own files"));
-    }
-    out
-}
-
-/// Why `path` is never granted (with `writes`: never writable), if it is
-/// protected.
-fn protection(path: &Path, writes: bool, host: &HostPaths) -> Option<String> {
-    protected_paths(host)
-        .into_iter()
-        .find(|(p, mask, _)| path.starts_with(p) && (*mask == Mask::Hide || writes))
-        .map(|(p, mask, why)| match mask {
-            Mask::Hide => format!(
-                "{} is protected ({why}) and never granted",
-                shown(&p, &host.home)
-            ),
-            Mask::ReadOnly => format!(
-                "{} is protected against writing ({why}) and never granted writable",
-                shown(&p, &host.home)
-            ),
-        })
-}
-
-/// Whether a directory may be granted as a whole.
-fn directory_grantable(dir: &Path, setting: &Setting<'_>) -> Result<(), String> {
-    let host = setting.host;
-    if setting.base.private_tmp && is_tmp(dir, setting.tmp) {
-        return Err(
-            "the temporary directory is the server's private /tmp (private_tmp)".to_owned(),
-        );
-    }
-    if dir.parent().is_none_or(|p| p == Path::new("/")) {
-        return Err(format!(
-            "{} is the root or a top-level directory, never granted as a whole",
-            dir.display()
-        ));
-    }
-    let home_real = std::fs::canonicalize(&host.home).unwrap_or_else(|_| host.home.clone());
-    if dir == host.home || home_real == dir {
-        return Err("the home directory is never granted as a whole".to_owned());
-    }
-    if host.home.starts_with(dir) || home_real.starts_with(dir) {
-        return Err(format!(
-            "{} holds the home directory, never granted as a whole",
-            dir.display()
-        ));
-    }
-    if let Some((p, _, why)) = protected_paths(host)
-        .into_iter()
-        .find(|(p, _, _)| p.starts_with(dir))
-    {
-        return Err(format!(
-            "it holds {} ({why}), which is never granted",
-            shown(&p, &host.home)
-        ));
-    }
-    Ok(())
 }
 
 /// Several files of one directory refused for the same access: the
@@ -400,7 +312,7 @@ fn widen_to_directories(asks: Vec<Ask>, setting: &Setting<'_>) -> Vec<Ask> {
         let mut files: Vec<&Path> = group.iter().map(|a| a.path.as_path()).collect();
         files.sort();
         files.dedup();
-        if files.len() >= SEVERAL && directory_grantable(&parent, setting).is_ok() {
+        if files.len() >= SEVERAL && super::never::directory_grantable(&parent, setting).is_ok() {
             out.push(Ask {
                 path: parent,
                 key,

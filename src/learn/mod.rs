@@ -19,6 +19,7 @@
 pub mod choose;
 pub mod edit;
 mod net;
+mod never;
 
 use std::ffi::OsString;
 use std::path::Path;
