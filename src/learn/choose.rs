@@ -8,15 +8,17 @@
 //! - A file created or removed needs its directory writable: the nearest
 //!   existing one, under the same rule (else a note says to create the
 //!   file first).
-//! - Protected paths (`sandbox::protect::PROTECTED`): a credential store is
-//!   never granted, a path protected against writing never writable, and a
-//!   directory holding either is never granted as a whole; cordon's own
-//!   directories are never granted. Each is a note saying it was asked for.
-//! - A refused destination (see `net`) becomes an `allow` entry of network mode
-//!   `filtered` (the mode is switched to it when the base has another);
-//!   with mode `host`, the port is added to `connect`.
-//! - A system call the deny list refuses and a profile may lift becomes a
-//!   `[seccomp] allow` entry.
+//! - A read of code a runtime then maps executable (a native library, a
+//!   Python environment or package directory, `node_modules`) is granted
+//!   `exec`: the kernel refuses the mapping, which no refusal shows.
+//! - Python's bytecode cache is never made writable (Python runs without
+//!   it, and a writable code directory is not learned).
+//! - What is never granted whatever asked (see `never`): protected paths
+//!   and credential stores, cordon's own directories, and as a whole the
+//!   home directory and the directories above it, `/`, a top-level
+//!   directory, a directory holding a protected path. Each is a note
+//!   saying it was asked for.
+//! - Destinations and system calls: see `net`.
 //! - What the refusal itself says no profile change allows (a mandatory
 //!   refusal, a protected path) is a note, never a grant.
 
