@@ -31,11 +31,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Approve(args) => approve(args),
         Command::Vet(args) => vet(args),
         Command::Config(cmd) => config_command(cmd),
-        Command::Egress {
-            fd,
-            parent,
-            records,
-        } => Ok(crate::egress::main(fd, parent, records)?),
+        Command::Egress { fd, parent } => Ok(crate::egress::main(fd, parent)?),
         Command::Generate { what, dir } => crate::generate::generate(what, &dir)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|source| Error::Io {
@@ -420,9 +416,9 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     Ok(Served::Exited { exit, explainer })
 }
 
-/// `--explain`: the notifier's plan, or None (said on stderr) when the
-/// seccomp layer is not enforced, so refusals can only be reported by
-/// layer.
+/// `--explain`: what the notifier and the egress reader need. Without a
+/// seccomp layer there is no notifier (said on stderr): filesystem
+/// refusals can only be reported by layer, the egress filter's still are.
 fn explain_watch(
     prepared: &mut sandbox::Prepared,
     policy: &Policy,
@@ -431,11 +427,16 @@ fn explain_watch(
 ) -> Option<crate::explain::notify::Watch> {
     use crate::explain::Explainer;
     let explainer = std::sync::Arc::new(Explainer::new(output));
-    let Some(seccomp) = prepared.seccomp.as_mut() else {
-        explainer.note("seccomp is not enforced, so there is no notifier: refusals are reported by layer, without paths");
-        return None;
+    let seccomp = match prepared.seccomp.as_mut() {
+        Some(seccomp) => {
+            seccomp.notify();
+            Some(seccomp.clone())
+        }
+        None => {
+            explainer.note("seccomp is not enforced, so there is no notifier: filesystem refusals are reported by layer, without paths");
+            None
+        }
     };
-    seccomp.notify();
     let namespaces = prepared.clone_flags != 0;
     let tmp = prepared.private_tmp.as_ref().map(|t| {
         if namespaces {
@@ -450,9 +451,14 @@ fn explain_watch(
         namespaces,
         prepared.landlock.is_some(),
         tmp.as_deref(),
+        prepared
+            .mounts
+            .as_ref()
+            .map(sandbox::mounts::MountPlan::bound)
+            .unwrap_or_default(),
     );
     Some(crate::explain::notify::Watch {
-        seccomp: seccomp.clone(),
+        seccomp,
         judge,
         explainer,
     })

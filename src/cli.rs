@@ -110,10 +110,6 @@ pub enum Command {
         /// cordon's pid: the forwarder does not outlive it.
         #[arg(long)]
         parent: u32,
-        /// An inherited pipe for one line per refusal (`--explain`,
-        /// `profile learn`).
-        #[arg(long)]
-        records: Option<i32>,
     },
 
     /// Write the manual pages or shell completions into DIR (for

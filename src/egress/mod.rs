@@ -44,7 +44,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 
 pub use config::{Config, Role};
-pub use report::parse_record;
+pub use report::{Fix, Refused};
 
 use crate::sockets;
 
@@ -53,22 +53,42 @@ pub const SUBCOMMAND: &str = "__egress";
 /// The largest configuration message the forwarder accepts.
 const MAX_CONFIG: usize = 1 << 20;
 
+/// The forwarder as started: the socket's end for the sandbox's init,
+/// the process, and with `--explain` the read end of its refusals (JSON
+/// lines of [`Refused`]; EOF when the forwarder ends).
+#[derive(Debug)]
+pub struct Started {
+    pub init_end: OwnedFd,
+    pub process: Child,
+    pub refusals: Option<OwnedFd>,
+}
+
 /// Parent side: starts the forwarder with `config` (JSON) waiting in its
-/// socket. Returns the socket's other end, for the sandbox's init, and
-/// the process. `stderr` replaces cordon's for its reports (`vet`);
-/// `records`, the write end of a pipe, gets one line per refusal as well
-/// ([`report::parse_record`] reads it).
-pub fn start(
-    config: &[u8],
-    stderr: Option<&OwnedFd>,
-    records: Option<&OwnedFd>,
-) -> io::Result<(OwnedFd, Child)> {
+/// socket. `stderr` replaces cordon's for its reports (`vet`); with
+/// `explain` its refusals come back through a pipe instead.
+pub fn start(config: &[u8], stderr: Option<&OwnedFd>, explain: bool) -> io::Result<Started> {
     let (outside, inside) = sockets::seqpacket_pair()?;
-    if nix::unistd::write(&inside, config)? != config.len() {
+    // The pipe's write end travels with the configuration, so the
+    // forwarder inherits nothing but its socket; cordon's copy is closed
+    // on return, so the read end sees EOF when the forwarder ends.
+    let pipe = if explain {
+        Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
+    } else {
+        None
+    };
+    let sent = match &pipe {
+        Some((_, write)) => {
+            sockets::send_fds(inside.as_raw_fd(), config, &[write.as_raw_fd()])?;
+            config.len()
+        }
+        None => nix::unistd::write(&inside, config)?,
+    };
+    if sent != config.len() {
         return Err(io::Error::other(
             "the forwarder's configuration was cut short",
         ));
     }
+    let refusals = pipe.map(|(read, _)| read);
     // The forwarder's end must survive its exec; it is dropped here right
     // after, before anything else is started.
     nix::fcntl::fcntl(
@@ -79,22 +99,13 @@ pub fn start(
         Some(fd) => Stdio::from(fd.try_clone()?),
         None => Stdio::inherit(),
     };
-    // A duplicate that survives the exec, closed here once it has.
-    let records = records
-        .map(|fd| nix::unistd::dup(fd).map_err(io::Error::from))
-        .transpose()?;
-    let mut command = Command::new("/proc/self/exe");
-    command
+    let child = Command::new("/proc/self/exe")
         .arg0("cordon")
         .arg(SUBCOMMAND)
         .arg("--fd")
         .arg(outside.as_raw_fd().to_string())
         .arg("--parent")
-        .arg(std::process::id().to_string());
-    if let Some(fd) = &records {
-        command.args(["--records", &fd.as_raw_fd().to_string()]);
-    }
-    let child = command
+        .arg(std::process::id().to_string())
         .stdin(Stdio::null())
         // stdout carries the protocol: never the forwarder's.
         .stdout(Stdio::null())
@@ -105,8 +116,11 @@ pub fn start(
         .process_group(0)
         .spawn()?;
     drop(outside);
-    drop(records);
-    Ok((inside, child))
+    Ok(Started {
+        init_end: inside,
+        process: child,
+        refusals,
+    })
 }
 
 /// Why the forwarder could not start or stopped relaying. Its own type,
@@ -121,7 +135,7 @@ pub struct EgressError {
 }
 
 /// The forwarder process: `cordon __egress --fd N --parent PID`.
-pub fn main(fd: RawFd, parent: u32, records: Option<RawFd>) -> Result<ExitCode, EgressError> {
+pub fn main(fd: RawFd, parent: u32) -> Result<ExitCode, EgressError> {
     let io_error = |what: &'static str| move |source| EgressError { what, source };
     // Die with cordon; and if it is already gone, do not start.
     crate::sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
@@ -129,21 +143,20 @@ pub fn main(fd: RawFd, parent: u32, records: Option<RawFd>) -> Result<ExitCode, 
     if nix::unistd::getppid().as_raw() as u32 != parent {
         return Ok(ExitCode::SUCCESS);
     }
-    close_inherited(
-        &[Some(fd), records]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>(),
-    );
+    close_inherited(fd);
     let socket = sockets::adopt(fd).map_err(io_error("the socket from cordon"))?;
-    let records = records
-        .map(sockets::adopt)
-        .transpose()
-        .map_err(io_error("the records pipe from cordon"))?
-        .map(std::fs::File::from);
     let mut buf = vec![0u8; MAX_CONFIG];
-    let (n, _) = sockets::recv_fds(socket.as_raw_fd(), &mut buf)
+    let (n, mut attached) = sockets::recv_fds(socket.as_raw_fd(), &mut buf)
         .map_err(io_error("reading the configuration"))?;
+    // `--explain`: the pipe for refusals, attached to the configuration.
+    let explain = attached.pop().map(std::fs::File::from);
+    if let Some(pipe) = &explain {
+        nix::fcntl::fcntl(
+            pipe,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map_err(|e| io_error("the explain pipe")(e.into()))?;
+    }
     let config: Config = serde_json::from_slice(&buf[..n])
         .map_err(|e| io_error("the configuration")(io::Error::other(e)))?;
     // The sandbox's init sends the listeners next; nothing (EOF) when its
@@ -160,7 +173,7 @@ pub fn main(fd: RawFd, parent: u32, records: Option<RawFd>) -> Result<ExitCode, 
         rules: Arc::new(rules),
         server: config.resolver,
     };
-    let report = report::Reporter::new(config.audit.clone(), config.profile.clone(), records);
+    let report = report::Reporter::new(config.audit.clone(), config.profile.clone(), explain);
     forward::Forwarder::new(resolver, listeners, socket, report)
         .and_then(forward::Forwarder::run)
         .map_err(io_error("relaying"))?;
@@ -198,7 +211,7 @@ fn listeners(config: &Config, indices: &[u8], fds: Vec<OwnedFd>) -> io::Result<f
 
 /// Closes every descriptor but stdio and `keep`: whatever cordon held
 /// without close-on-exec has no business here.
-fn close_inherited(keep: &[RawFd]) {
+fn close_inherited(keep: RawFd) {
     let open: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
         .map(|dir| {
             dir.flatten()
@@ -206,7 +219,7 @@ fn close_inherited(keep: &[RawFd]) {
                 .collect()
         })
         .unwrap_or_default();
-    for fd in open.into_iter().filter(|&fd| fd > 2 && !keep.contains(&fd)) {
+    for fd in open.into_iter().filter(|&fd| fd > 2 && fd != keep) {
         crate::sys::close(fd);
     }
 }

@@ -13,6 +13,7 @@ pub mod script;
 pub mod status;
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -49,9 +50,9 @@ pub struct Child {
     /// `--explain`: the thread answering the server's seccomp
     /// notifications; it ends when the sandbox does.
     notifier: Option<std::thread::JoinHandle<()>>,
-    /// `--explain` with network `filtered`: the thread reading the
-    /// forwarder's refusal records; it ends when the forwarder does.
-    egress_records: Option<std::thread::JoinHandle<()>>,
+    /// `--explain` with network mode `filtered`: the thread turning the
+    /// forwarder's refusals into records.
+    egress_reader: Option<crate::explain::egress::Reader>,
 }
 
 impl Child {
@@ -86,29 +87,10 @@ impl Child {
         if let Some(notifier) = self.notifier.take() {
             let _ = notifier.join();
         }
-        if let Some(records) = self.egress_records.take() {
-            let _ = records.join();
+        if let Some(reader) = self.egress_reader.take() {
+            reader.finish();
         }
     }
-}
-
-/// Reads the forwarder's refusal records into the explainer until the
-/// forwarder ends.
-fn read_egress_records(
-    read: OwnedFd,
-    explainer: std::sync::Arc<crate::explain::Explainer>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    use std::io::BufRead;
-    std::thread::Builder::new()
-        .name("egress-records".into())
-        .spawn(move || {
-            let lines = std::io::BufReader::new(std::fs::File::from(read)).lines();
-            for line in lines.map_while(Result::ok) {
-                if let Some((dest, reason)) = crate::egress::parse_record(&line) {
-                    explainer.report(crate::explain::egress::refusal(dest, reason), None);
-                }
-            }
-        })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,32 +167,27 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
         Some(1) | None => {}
         Some(n) => return Err(LaunchError::Threads(n)),
     }
-    let listener = prepared.seccomp.as_ref().is_some_and(|s| s.listener);
-    let watch = watch.filter(|_| listener);
-    // With a watch, the forwarder's refusals come back as records too.
-    let records = match (&watch, &prepared.egress) {
-        (Some(_), Some(_)) => Some(
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .map_err(|e| LaunchError::Spawn(e.into()))?,
-        ),
-        _ => None,
-    };
     // The forwarder starts before the sandbox, from cordon while it is
     // still single-threaded; init gets the other end of its socket.
-    let (egress_end, forwarder) = match &prepared.egress {
+    let explainer = watch.as_ref().map(|w| Arc::clone(&w.explainer));
+    let (egress_end, forwarder, egress_refusals) = match &prepared.egress {
         Some(egress) => {
-            let (end, forwarder) = crate::egress::start(
+            let started = crate::egress::start(
                 &egress.config,
                 prepared.stderr.as_ref(),
-                records.as_ref().map(|(_, write)| write),
+                explainer.is_some(),
             )
             .map_err(LaunchError::Spawn)?;
-            (Some(end), Some(forwarder))
+            (
+                Some(started.init_end),
+                Some(started.process),
+                started.refusals,
+            )
         }
-        None => (None, None),
+        None => (None, None, None),
     };
-    // Only the forwarder writes records: at its exit the reader sees EOF.
-    let records = records.map(|(read, _)| read);
+    let listener = prepared.seccomp.as_ref().is_some_and(|s| s.listener);
+    let watch = watch.filter(|w| listener && w.seccomp.is_some());
     let descriptors = fds::Descriptors::new(egress_end, watch.is_some())?;
     let pid = match sys::clone_fork(prepared.clone_flags) {
         Ok(0) => child::run_init(prepared, descriptors.child()),
@@ -218,17 +195,16 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
         Err(e) => return Err(LaunchError::Clone(e)),
     };
     let mut ends = descriptors.into_cordon();
-    let egress_records = match (&watch, records) {
-        (Some(watch), Some(read)) => Some(
-            read_egress_records(read, std::sync::Arc::clone(&watch.explainer))
-                .map_err(LaunchError::Spawn)?,
-        ),
-        _ => None,
-    };
     // The server waits in `execve` (a notified call) for the notifier.
     let notifier = match (watch, ends.explain.take()) {
         (Some(watch), Some(socket)) => {
             Some(crate::explain::notify::start(socket, watch).map_err(LaunchError::Spawn)?)
+        }
+        _ => None,
+    };
+    let egress_reader = match (egress_refusals, explainer) {
+        (Some(pipe), Some(explainer)) => {
+            Some(crate::explain::egress::start(pipe, explainer).map_err(LaunchError::Spawn)?)
         }
         _ => None,
     };
@@ -259,7 +235,7 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
                 life: Some(ends.life),
                 forwarder,
                 notifier,
-                egress_records,
+                egress_reader,
             })
         }
         Some(Record::Failed { step, index, errno }) => {

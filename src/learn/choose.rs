@@ -135,10 +135,17 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
                 }
                 _ => Err("no profile change allows this system call".to_owned()),
             },
-            Access::Resolve => Err(format!(
-                "the port is not known from a name lookup: add \"{}:PORT\" to [network] allow, or learn again to see the connection",
-                refusal.target
-            )),
+            // A lookup does not say the port: the suggested entry assumes
+            // HTTPS, and the comment says so.
+            Access::Resolve => match &refusal.suggestion {
+                Suggestion::Allow { .. } => {
+                    net.connect(refusal, format!("{asked}, the port assumed"), setting.base)
+                }
+                _ => Err(format!(
+                    "the port is not known from a name lookup: add \"{}:PORT\" to [network] allow",
+                    refusal.target
+                )),
+            },
             Access::Signal => Err("signals outside the sandbox are never allowed".to_owned()),
         };
         if let Err(why) = outcome {

@@ -363,6 +363,16 @@ fn a_refused_destination_becomes_an_allow_entry_of_mode_filtered() {
         array(&l.text, "network", "allow"),
         ["127.0.0.1:8080", "api.example.com:443"]
     );
+    // A name lookup, with the entry its record suggests.
+    let mut lookup = refused(Access::Resolve, "pypi.org", Layer::Egress);
+    lookup.refusal.suggestion = Suggestion::Allow {
+        table: "network".into(),
+        key: "allow".into(),
+        value: "pypi.org:443".into(),
+    };
+    let l = w.learn(&[lookup]);
+    assert_eq!(array(&l.text, "network", "allow"), ["pypi.org:443"]);
+    assert!(l.text.contains("the port assumed"), "{}", l.text);
     assert!(l.text.contains("# Learned: was \"none\""), "{}", l.text);
     assert!(
         l.text.contains("mode = \"filtered\"  # nothing"),
