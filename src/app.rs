@@ -379,9 +379,9 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
     Ok(ExitCode::from(exit.exit_code()))
 }
 
-/// `--explain`: the notifier's plan, or None (said on stderr) when the
-/// seccomp layer is not enforced, so refusals can only be reported by
-/// layer.
+/// `--explain`: what the notifier and the egress reader need. Without a
+/// seccomp layer there is no notifier (said on stderr): filesystem
+/// refusals can only be reported by layer, the egress filter's still are.
 fn explain_watch(
     prepared: &mut sandbox::Prepared,
     policy: &Policy,
@@ -389,11 +389,16 @@ fn explain_watch(
 ) -> Option<crate::explain::notify::Watch> {
     use crate::explain::{Explainer, Output};
     let explainer = std::sync::Arc::new(Explainer::new(Output::Stderr));
-    let Some(seccomp) = prepared.seccomp.as_mut() else {
-        explainer.note("seccomp is not enforced, so there is no notifier: refusals are reported by layer, without paths");
-        return None;
+    let seccomp = match prepared.seccomp.as_mut() {
+        Some(seccomp) => {
+            seccomp.notify();
+            Some(seccomp.clone())
+        }
+        None => {
+            explainer.note("seccomp is not enforced, so there is no notifier: filesystem refusals are reported by layer, without paths");
+            None
+        }
     };
-    seccomp.notify();
     let namespaces = prepared.clone_flags != 0;
     let tmp = prepared.private_tmp.as_ref().map(|t| {
         if namespaces {
@@ -408,9 +413,14 @@ fn explain_watch(
         namespaces,
         prepared.landlock.is_some(),
         tmp.as_deref(),
+        prepared
+            .mounts
+            .as_ref()
+            .map(sandbox::mounts::MountPlan::bound)
+            .unwrap_or_default(),
     );
     Some(crate::explain::notify::Watch {
-        seccomp: seccomp.clone(),
+        seccomp,
         judge,
         explainer,
     })

@@ -28,13 +28,17 @@ pub struct Judge {
 }
 
 impl Judge {
-    /// `tmp` is the private /tmp as the server sees it (namespaces: /tmp).
+    /// `tmp` is the private /tmp as the server sees it (namespaces: /tmp);
+    /// `bound` the paths the mount plan binds into the view, which are
+    /// readable there whatever the host holds (the generated resolver
+    /// files).
     pub fn new(
         policy: &Policy,
         host: &HostPaths,
         namespaces: bool,
         landlock: bool,
         tmp: Option<&Path>,
+        bound: Vec<PathBuf>,
     ) -> Judge {
         // A grant is named by its canonical path and, when declared through
         // a symbolic link (`/lib` → `/usr/lib`), by the link too.
@@ -59,6 +63,7 @@ impl Judge {
         if namespaces {
             grants.push(("/proc".into(), policy::Access::READ));
         }
+        grants.extend(bound.into_iter().map(|p| (p, policy::Access::READ)));
         let config_base = host.config.parent().map(Path::to_path_buf);
         let mut protected = Vec::new();
         for entry in PROTECTED {

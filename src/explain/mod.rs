@@ -31,11 +31,18 @@
 //!   table of protected paths (`judge`). The judgement can err only
 //!   towards silence or a spurious line; it never changes what the
 //!   server may do.
-//! - **Egress.** The forwarder (a process of its own) prints its
-//!   refusals itself, one line each (`cordon: egress refused: host:port:
-//!   reason`), with or without `--explain`; they are not yet records of
-//!   this stream ([`Access::Connect`] and [`Access::Resolve`] are kept
-//!   for them).
+//! - **Egress.** The forwarder (a process of its own) sends each
+//!   refusal of the egress filter to cordon as a JSON line over a pipe
+//!   attached to its configuration (`egress::Refused`: destination,
+//!   reason, and the `allow` entry of `[network]` that reaches it or why
+//!   none can); a thread of cordon's turns them into [`Access::Connect`]
+//!   or [`Access::Resolve`] records of layer [`Layer::Egress`]
+//!   (`egress`). Loopback, private ranges and the host's own addresses
+//!   are reached only by an entry naming the address, so that is the
+//!   entry suggested for them, also when a name resolved there. A name
+//!   lookup does not say the port: the suggestion assumes 443. Without
+//!   `--explain` the forwarder prints its own line per refusal, as
+//!   before; with it, only the record's line is printed.
 //!
 //! The notifier needs seccomp user notification with
 //! `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (Linux 5.5) and an unprivileged
@@ -55,6 +62,7 @@
 //! are not printed without `--explain` (the deny list answers them in the
 //! kernel), and egress refusals are, by the forwarder.
 
+pub mod egress;
 pub mod judge;
 pub mod notify;
 

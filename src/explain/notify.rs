@@ -22,7 +22,9 @@ const PATH_MAX: usize = 4096;
 /// what to answer), the judge, and where refusals go.
 #[derive(Debug, Clone)]
 pub struct Watch {
-    pub seccomp: PreparedSeccomp,
+    /// The seccomp layer with its listener; None when seccomp is not
+    /// enforced (then only the egress filter's refusals are reported).
+    pub seccomp: Option<PreparedSeccomp>,
     pub judge: Judge,
     pub explainer: Arc<Explainer>,
 }
@@ -83,7 +85,7 @@ fn wait_readable(fd: RawFd) -> bool {
 
 fn answer(fd: RawFd, notif: &sys::Notification, watch: &Watch) {
     let nr = i64::from(notif.data.nr);
-    match watch.seccomp.notified(nr) {
+    match watch.seccomp.as_ref().and_then(|s| s.notified(nr)) {
         Some(Notified::Path(call)) => {
             // Read while the caller waits: its memory and directories
             // cannot change under us until the answer.

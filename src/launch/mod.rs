@@ -13,6 +13,7 @@ pub mod script;
 pub mod status;
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -49,6 +50,9 @@ pub struct Child {
     /// `--explain`: the thread answering the server's seccomp
     /// notifications; it ends when the sandbox does.
     notifier: Option<std::thread::JoinHandle<()>>,
+    /// `--explain` with network mode `filtered`: the thread turning the
+    /// forwarder's refusals into records.
+    egress_reader: Option<crate::explain::egress::Reader>,
 }
 
 impl Child {
@@ -82,6 +86,9 @@ impl Child {
     pub fn finish_explain(&mut self) {
         if let Some(notifier) = self.notifier.take() {
             let _ = notifier.join();
+        }
+        if let Some(reader) = self.egress_reader.take() {
+            reader.finish();
         }
     }
 }
@@ -162,16 +169,25 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
     }
     // The forwarder starts before the sandbox, from cordon while it is
     // still single-threaded; init gets the other end of its socket.
-    let (egress_end, forwarder) = match &prepared.egress {
+    let explainer = watch.as_ref().map(|w| Arc::clone(&w.explainer));
+    let (egress_end, forwarder, egress_refusals) = match &prepared.egress {
         Some(egress) => {
-            let (end, forwarder) = crate::egress::start(&egress.config, prepared.stderr.as_ref())
-                .map_err(LaunchError::Spawn)?;
-            (Some(end), Some(forwarder))
+            let started = crate::egress::start(
+                &egress.config,
+                prepared.stderr.as_ref(),
+                explainer.is_some(),
+            )
+            .map_err(LaunchError::Spawn)?;
+            (
+                Some(started.init_end),
+                Some(started.process),
+                started.refusals,
+            )
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     let listener = prepared.seccomp.as_ref().is_some_and(|s| s.listener);
-    let watch = watch.filter(|_| listener);
+    let watch = watch.filter(|w| listener && w.seccomp.is_some());
     let descriptors = fds::Descriptors::new(egress_end, watch.is_some())?;
     let pid = match sys::clone_fork(prepared.clone_flags) {
         Ok(0) => child::run_init(prepared, descriptors.child()),
@@ -183,6 +199,12 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
     let notifier = match (watch, ends.explain.take()) {
         (Some(watch), Some(socket)) => {
             Some(crate::explain::notify::start(socket, watch).map_err(LaunchError::Spawn)?)
+        }
+        _ => None,
+    };
+    let egress_reader = match (egress_refusals, explainer) {
+        (Some(pipe), Some(explainer)) => {
+            Some(crate::explain::egress::start(pipe, explainer).map_err(LaunchError::Spawn)?)
         }
         _ => None,
     };
@@ -213,6 +235,7 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
                 life: Some(ends.life),
                 forwarder,
                 notifier,
+                egress_reader,
             })
         }
         Some(Record::Failed { step, index, errno }) => {
