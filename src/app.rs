@@ -422,6 +422,10 @@ fn explain_watch(
     Some(crate::explain::notify::Watch {
         seccomp,
         judge,
+        setting: crate::explain::advice::Setting {
+            network: policy.network.mode,
+            namespaces,
+        },
         explainer,
     })
 }

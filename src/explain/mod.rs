@@ -13,7 +13,10 @@
 //! - **System calls the seccomp deny list refuses.** In explain mode the
 //!   deny list answers with `SECCOMP_RET_USER_NOTIF` instead of an errno;
 //!   cordon's supervisor thread reads each notification, records the call
-//!   by name and answers it with the profile's errno. The server sees
+//!   by name and answers it with the profile's errno. The advice is the
+//!   call's `allow` entry of `[seccomp]`, unless the call is refused
+//!   because of a setting elsewhere (an internet socket under network
+//!   mode `none`, host IPC without namespaces; see `advice`). The server sees
 //!   exactly what it sees without `--explain`. (A profile whose action
 //!   kills the process keeps killing it: such a call is reported by layer
 //!   only, from the exit status.)
@@ -62,6 +65,7 @@
 //! are not printed without `--explain` (the deny list answers them in the
 //! kernel), and egress refusals are, by the forwarder.
 
+pub mod advice;
 pub mod egress;
 pub mod judge;
 pub mod notify;
@@ -190,6 +194,14 @@ pub enum Suggestion {
         key: String,
         value: String,
     },
+    /// A setting of a profile table, `key = value` in `[table]` (`mode`
+    /// of `[network]`, `namespaces` of `[sandbox]`): the refusal follows
+    /// from it, not from a missing grant.
+    Setting {
+        table: String,
+        key: String,
+        value: String,
+    },
     /// No profile change allows it, and why (a protected path, a
     /// mandatory refusal).
     Impossible { why: String },
@@ -205,6 +217,9 @@ impl Suggestion {
             Suggestion::Allow { table, key, value } => {
                 Some(format!("{key} = [{}] in [{table}]", toml_string(value)))
             }
+            Suggestion::Setting { table, key, value } => {
+                Some(format!("{key} = {} in [{table}]", toml_string(value)))
+            }
             Suggestion::Impossible { .. } => None,
         }
     }
@@ -214,7 +229,7 @@ impl Suggestion {
             Suggestion::Grant { flag, .. } if !flag.is_empty() => {
                 format!("allow with {flag}, or {}", self.toml().unwrap_or_default())
             }
-            Suggestion::Grant { .. } | Suggestion::Allow { .. } => {
+            Suggestion::Grant { .. } | Suggestion::Allow { .. } | Suggestion::Setting { .. } => {
                 format!("allow with {}", self.toml().unwrap_or_default())
             }
             Suggestion::Impossible { why } => format!("no profile change allows it: {why}"),

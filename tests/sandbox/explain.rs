@@ -1,7 +1,8 @@
 //! `cordon run --explain`: a scripted server (the probe's `steps`) reads
 //! a file outside its grants, writes outside them, executes a program
 //! that is not granted, reads a protected credential file and calls a
-//! system call of the deny list. Each refusal is one stderr line naming
+//! system call of the deny list, and opens an internet socket under
+//! network mode none. Each refusal is one stderr line naming
 //! the access, the path or call as the server named it, the layer, and
 //! the profile change that allows it; the credential file is reported as
 //! not grantable. The server still sees exactly the refusals it sees
@@ -45,6 +46,8 @@ fn script(w: &World) -> (Vec<String>, [String; 4]) {
         vec!["exec", s(&tool)],
         vec!["read", s(&key)],
         vec!["keyctl"],
+        // socket(AF_INET, SOCK_STREAM, 0) under network mode none.
+        vec!["socket", "2", "1", "0"],
     ];
     let mut argv = vec!["steps".to_owned()];
     for (i, step) in steps.iter().enumerate() {
@@ -108,6 +111,16 @@ fn explain_each_refusal(w: &World) -> CaseResult {
     ensure(
         syscall.contains("(seccomp)") && syscall.contains("allow = [\"keyctl\"] in [seccomp]"),
         || format!("system call line: {syscall}"),
+    )?;
+    // Refused for the network mode, not for the call: the advice is the
+    // mode, not lifting `socket`.
+    let mode = if w.ns { "filtered" } else { "host" };
+    let socket = line_for(err, "system call", "socket (AF_INET)")?;
+    ensure(
+        socket.contains("(seccomp)")
+            && socket.contains(&format!("mode = \"{mode}\" in [network]"))
+            && !socket.contains("[seccomp]"),
+        || format!("socket line: {socket}"),
     )?;
     // One line per distinct refusal.
     let repeated = err
