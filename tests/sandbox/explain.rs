@@ -15,6 +15,7 @@ use crate::world::{Case, CaseResult, Only, World, ensure, s};
 pub fn cases() -> Vec<Case> {
     vec![
         Case::new("explain_each_refusal", Only::Both, explain_each_refusal),
+        Case::new("vet_explain_reports", Only::Both, vet_explain_reports),
         Case::new(
             "explain_quiet_without_flag",
             Only::Both,
@@ -146,6 +147,39 @@ fn explain_quiet_without_flag(w: &World) -> CaseResult {
     })?;
     ensure(!run.stderr.contains("cordon: refused:"), || {
         format!("refusal lines without --explain:\n{}", run.stderr)
+    })?;
+    Ok(())
+}
+
+/// `vet --explain`: the refusals of the server vet interviews are
+/// reported on stderr the same way, next to vet's report on stdout.
+fn vet_explain_reports(w: &World) -> CaseResult {
+    let init = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"sh","version":"1"}}}"#;
+    let secret = w.outside.join("secret.txt");
+    let secret = s(&secret);
+    let script = format!(
+        "cat '{secret}' >/dev/null 2>&1; read -r line; printf '%s\\n' '{init}'; cat >/dev/null"
+    );
+    let mut args = vec!["vet", "--yes", "--json", "--explain"];
+    if !w.ns {
+        args.push("--no-namespaces");
+    }
+    args.extend(["--", "sh", "-c", &script]);
+    let out = crate::support::run(w.env.cordon(&args), b"");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("vet printed no report ({e}): {stdout}\n{stderr}"))?;
+    ensure(report["server_name"] == "sh", || {
+        format!("control: vet did not talk to the server: {report}")
+    })?;
+    let read = line_for(&stderr, "read", secret)?;
+    ensure(
+        read.contains(&format!("read = [\"{secret}\"] in [filesystem]")),
+        || format!("read line: {read}"),
+    )?;
+    ensure(!stdout.contains("refused:"), || {
+        format!("a refusal line on stdout: {stdout}")
     })?;
     Ok(())
 }
