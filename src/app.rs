@@ -358,7 +358,12 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
     match &explainer {
-        Some(explainer) => explainer.finish(),
+        Some(explainer) => {
+            if exit == ServerExit::Signal(libc::SIGSYS) {
+                explainer.note("the server was killed by SIGSYS: a call of the seccomp deny list under action \"kill\", which stays in the kernel; with action = \"errno\" in [seccomp] --explain names the call");
+            }
+            explainer.finish();
+        }
         None if exit != ServerExit::Code(0) => {
             let _ = writeln!(
                 std::io::stderr(),

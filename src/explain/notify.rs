@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use nix::errno::Errno;
 
 use super::judge::{Judge, absolute};
-use super::{Access, Explainer};
+use super::{Access, Explainer, Layer};
 use crate::sandbox::seccomp::{Notified, PathCall, PathUse, PreparedSeccomp, syscall_name};
 use crate::sys;
 
@@ -103,6 +103,15 @@ fn answer(fd: RawFd, notif: &sys::Notification, watch: &Watch) {
             let _ = sys::notif_send(fd, notif.id, false, errno);
             let name = syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned);
             let refusal = super::advice::denied_call(&name, &notif.data.args, watch.setting);
+            watch.explainer.report(refusal, comm(notif.pid));
+        }
+        Some(Notified::Logged) => {
+            let _ = sys::notif_send(fd, notif.id, true, 0);
+            let name = syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned);
+            let mut refusal = super::advice::denied_call(&name, &notif.data.args, watch.setting);
+            // Allowed under action log: reported, since action errno (the
+            // default) refuses it; the line says so.
+            refusal.layer = Layer::SeccompLog;
             watch.explainer.report(refusal, comm(notif.pid));
         }
         // Not a call this program notifies: fail closed.

@@ -17,6 +17,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("explain_each_refusal", Only::Both, explain_each_refusal),
         Case::new("vet_explain_reports", Only::Both, vet_explain_reports),
         Case::new(
+            "explain_log_and_kill_actions",
+            Only::Both,
+            explain_log_and_kill_actions,
+        ),
+        Case::new(
             "explain_quiet_without_flag",
             Only::Both,
             explain_quiet_without_flag,
@@ -181,5 +186,45 @@ fn vet_explain_reports(w: &World) -> CaseResult {
     ensure(!stdout.contains("refused:"), || {
         format!("a refusal line on stdout: {stdout}")
     })?;
+    Ok(())
+}
+
+/// Under `action = "log"` a call of the deny list runs (the kernel would
+/// have let it run too) and is reported, marked as allowed this time;
+/// under `action = "kill"` the kernel kills, and `--explain` says which
+/// layer did and how to see the call's name.
+fn explain_log_and_kill_actions(w: &World) -> CaseResult {
+    let profile = w.profile("explain-log", "[seccomp]\naction = \"log\"\n");
+    let run = w
+        .sandbox()
+        .profile(&profile)
+        .flags(&["--explain"])
+        .probe(&["keyctl"]);
+    let outcome = run.stdout.clone();
+    ensure(!outcome.contains("EPERM"), || {
+        format!("keyctl was refused under action log: {outcome}")
+    })?;
+    let line = line_for(&run.stderr, "system call", "keyctl")?;
+    ensure(
+        line.contains("action log: allowed this time")
+            && line.contains("allow = [\"keyctl\"] in [seccomp]"),
+        || format!("logged call line: {line}"),
+    )?;
+
+    let profile = w.profile("explain-kill", "[seccomp]\naction = \"kill\"\n");
+    let run = w
+        .sandbox()
+        .profile(&profile)
+        .flags(&["--explain"])
+        .probe(&["keyctl"]);
+    ensure(run.stderr.contains("killed by SIGSYS"), || {
+        format!("no note on the killed server: {}", run.stderr)
+    })?;
+    // The control: the same profile without the call runs.
+    w.sandbox()
+        .profile(&profile)
+        .flags(&["--explain"])
+        .probe(&["socketpair"])
+        .ok()?;
     Ok(())
 }
