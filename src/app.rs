@@ -395,7 +395,12 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
     match &explainer {
-        Some(explainer) => explainer.finish(),
+        Some(explainer) => {
+            if exit == ServerExit::Signal(libc::SIGSYS) {
+                explainer.note("the server was killed by SIGSYS: a call of the seccomp deny list under action \"kill\", which stays in the kernel; with action = \"errno\" in [seccomp] --explain names the call");
+            }
+            explainer.finish();
+        }
         None if exit != ServerExit::Code(0) => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -460,6 +465,10 @@ fn explain_watch(
     Some(crate::explain::notify::Watch {
         seccomp,
         judge,
+        setting: crate::explain::advice::Setting {
+            network: policy.network.mode,
+            namespaces,
+        },
         explainer,
     })
 }

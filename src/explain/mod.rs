@@ -13,7 +13,10 @@
 //! - **System calls the seccomp deny list refuses.** In explain mode the
 //!   deny list answers with `SECCOMP_RET_USER_NOTIF` instead of an errno;
 //!   cordon's supervisor thread reads each notification, records the call
-//!   by name and answers it with the profile's errno. The server sees
+//!   by name and answers it with the profile's errno. The advice is the
+//!   call's `allow` entry of `[seccomp]`, unless the call is refused
+//!   because of a setting elsewhere (an internet socket under network
+//!   mode `none`, host IPC without namespaces; see `advice`). The server sees
 //!   exactly what it sees without `--explain`. (A profile whose action
 //!   kills the process keeps killing it: such a call is reported by layer
 //!   only, from the exit status.)
@@ -56,12 +59,34 @@
 //! Landlock's own audit records (ABI 7) need the audit log, which only
 //! root reads.
 //!
-//! A plain `run` installs no notifier and pays nothing. When its server
-//! exits non-zero, `run` prints one line pointing at `--explain`: the
-//! refused paths are not known without the notifier. Seccomp refusals
-//! are not printed without `--explain` (the deny list answers them in the
-//! kernel), and egress refusals are, by the forwarder.
+//! Actions other than `errno`: under `action = "log"` the deny list's
+//! calls are notified too and answered "continue" (what log does), and
+//! reported with layer [`Layer::SeccompLog`] ("allowed this time");
+//! under `kill` they stay in the kernel, since a notifier that failed to
+//! kill would fail open, and `run --explain` notes a server killed by
+//! SIGSYS at its exit.
+//!
+//! # Without `--explain`
+//!
+//! A plain `run` installs no notifier and pays nothing: the launch and
+//! relay benchmarks are its contract. Decided, and why:
+//!
+//! - Filesystem refusals cannot be summarised at exit without an
+//!   observer: Landlock and the mount view refuse in the kernel, which
+//!   counts nothing cordon can read afterwards (Landlock's audit records
+//!   need ABI 7 and the audit log, which only root reads). Observing
+//!   every path call is what makes `--explain` slow. So when the server
+//!   exits non-zero, `run` prints one line pointing at `--explain`.
+//! - Seccomp refusals: `SECCOMP_RET_LOG` does not refuse, and its
+//!   records go to the audit log; the kernel keeps no count of
+//!   `SECCOMP_RET_ERRNO` answers. The sound way is a notifier for the
+//!   deny list alone (no path calls): it costs nothing per allowed call,
+//!   but a supervisor thread and the listener's handover at every
+//!   launch. Not done yet; until then these refusals are reported only
+//!   by `--explain`, and the hint line covers them.
+//! - Egress refusals are one line each, printed by the forwarder.
 
+pub mod advice;
 pub mod egress;
 pub mod judge;
 pub mod notify;
@@ -149,6 +174,9 @@ pub enum Layer {
     MountView,
     Landlock,
     Seccomp,
+    /// The seccomp deny list under action `log`: the call ran (and was
+    /// logged); under the default action `errno` it is refused.
+    SeccompLog,
     /// The egress filter of network mode `filtered`.
     Egress,
     /// A namespace boundary (another pid or network namespace).
@@ -164,6 +192,7 @@ impl Layer {
             Layer::MountView => "mount view",
             Layer::Landlock => "landlock",
             Layer::Seccomp => "seccomp",
+            Layer::SeccompLog => "seccomp, action log: allowed this time",
             Layer::Egress => "egress filter",
             Layer::Namespace => "namespace",
             Layer::Unknown => "sandbox",
@@ -190,6 +219,14 @@ pub enum Suggestion {
         key: String,
         value: String,
     },
+    /// A setting of a profile table, `key = value` in `[table]` (`mode`
+    /// of `[network]`, `namespaces` of `[sandbox]`): the refusal follows
+    /// from it, not from a missing grant.
+    Setting {
+        table: String,
+        key: String,
+        value: String,
+    },
     /// No profile change allows it, and why (a protected path, a
     /// mandatory refusal).
     Impossible { why: String },
@@ -205,6 +242,9 @@ impl Suggestion {
             Suggestion::Allow { table, key, value } => {
                 Some(format!("{key} = [{}] in [{table}]", toml_string(value)))
             }
+            Suggestion::Setting { table, key, value } => {
+                Some(format!("{key} = {} in [{table}]", toml_string(value)))
+            }
             Suggestion::Impossible { .. } => None,
         }
     }
@@ -214,7 +254,7 @@ impl Suggestion {
             Suggestion::Grant { flag, .. } if !flag.is_empty() => {
                 format!("allow with {flag}, or {}", self.toml().unwrap_or_default())
             }
-            Suggestion::Grant { .. } | Suggestion::Allow { .. } => {
+            Suggestion::Grant { .. } | Suggestion::Allow { .. } | Suggestion::Setting { .. } => {
                 format!("allow with {}", self.toml().unwrap_or_default())
             }
             Suggestion::Impossible { why } => format!("no profile change allows it: {why}"),

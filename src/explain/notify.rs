@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use nix::errno::Errno;
 
 use super::judge::{Judge, absolute};
-use super::{Access, Explainer, Layer, Refusal, Suggestion};
+use super::{Access, Explainer, Layer};
 use crate::sandbox::seccomp::{Notified, PathCall, PathUse, PreparedSeccomp, syscall_name};
 use crate::sys;
 
@@ -26,6 +26,8 @@ pub struct Watch {
     /// enforced (then only the egress filter's refusals are reported).
     pub seccomp: Option<PreparedSeccomp>,
     pub judge: Judge,
+    /// The network mode and namespaces, for the advice on refused calls.
+    pub setting: super::advice::Setting,
     pub explainer: Arc<Explainer>,
 }
 
@@ -105,16 +107,16 @@ fn answer(fd: RawFd, notif: &sys::Notification, watch: &Watch) {
         Some(Notified::Denied(errno)) => {
             let _ = sys::notif_send(fd, notif.id, false, errno);
             let name = syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned);
-            let refusal = Refusal {
-                access: Access::Syscall,
-                target: name.clone(),
-                layer: Layer::Seccomp,
-                suggestion: Suggestion::Allow {
-                    table: "seccomp".into(),
-                    key: "allow".into(),
-                    value: name,
-                },
-            };
+            let refusal = super::advice::denied_call(&name, &notif.data.args, watch.setting);
+            watch.explainer.report(refusal, comm(notif.pid));
+        }
+        Some(Notified::Logged) => {
+            let _ = sys::notif_send(fd, notif.id, true, 0);
+            let name = syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned);
+            let mut refusal = super::advice::denied_call(&name, &notif.data.args, watch.setting);
+            // Allowed under action log: reported, since action errno (the
+            // default) refuses it; the line says so.
+            refusal.layer = Layer::SeccompLog;
             watch.explainer.report(refusal, comm(notif.pid));
         }
         // Not a call this program notifies: fail closed.

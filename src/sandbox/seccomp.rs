@@ -244,6 +244,9 @@ pub enum Notified {
     Path(PathCall),
     /// A call of the deny list: answer with this errno.
     Denied(i32),
+    /// A call of the deny list under action `log`: let it run, as the
+    /// kernel would have (logging it).
+    Logged,
 }
 
 impl PreparedSeccomp {
@@ -251,8 +254,9 @@ impl PreparedSeccomp {
     /// instead of EPERM, and the path calls of [`PATH_CALLS`] that the
     /// deny list does not name reach the notifier too; the program is
     /// installed with a listener (only one filter of a process may have
-    /// one, so both are one program). A deny list that kills or logs
-    /// keeps its action; then only the path calls are notified.
+    /// one, so both are one program). A deny list that logs is notified
+    /// too and answered "continue"; one that kills keeps killing in the
+    /// kernel (the call is then reported by layer only, from the exit).
     pub fn notify(&mut self) {
         let paths: Vec<u32> = PATH_CALLS
             .iter()
@@ -264,9 +268,17 @@ impl PreparedSeccomp {
         let Some(last) = self.programs.last_mut() else {
             return;
         };
-        if self.action == SyscallAction::Errno {
+        // Kill stays in the kernel: a notifier that failed to kill would
+        // fail open. Log becomes a notification answered with "continue"
+        // (what log does), so the notifier sees the call.
+        let matched = match self.action {
+            SyscallAction::Errno => Some(errno_ret),
+            SyscallAction::Log => Some(libc::SECCOMP_RET_LOG),
+            SyscallAction::Kill => None,
+        };
+        if let Some(matched) = matched {
             for op in last.iter_mut() {
-                if op.code == (libc::BPF_RET | libc::BPF_K) as u16 && op.k == errno_ret {
+                if op.code == (libc::BPF_RET | libc::BPF_K) as u16 && op.k == matched {
                     op.k = libc::SECCOMP_RET_USER_NOTIF;
                 }
             }
@@ -286,8 +298,14 @@ impl PreparedSeccomp {
         {
             return Some(Notified::Path(*call));
         }
-        (self.action == SyscallAction::Errno && self.denied.contains(&nr))
-            .then_some(Notified::Denied(libc::EPERM))
+        if !self.denied.contains(&nr) {
+            return None;
+        }
+        match self.action {
+            SyscallAction::Errno => Some(Notified::Denied(libc::EPERM)),
+            SyscallAction::Log => Some(Notified::Logged),
+            SyscallAction::Kill => None,
+        }
     }
 }
 

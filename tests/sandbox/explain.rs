@@ -1,7 +1,8 @@
 //! `cordon run --explain`: a scripted server (the probe's `steps`) reads
 //! a file outside its grants, writes outside them, executes a program
 //! that is not granted, reads a protected credential file and calls a
-//! system call of the deny list. Each refusal is one stderr line naming
+//! system call of the deny list, and opens an internet socket under
+//! network mode none. Each refusal is one stderr line naming
 //! the access, the path or call as the server named it, the layer, and
 //! the profile change that allows it; the credential file is reported as
 //! not grantable. The server still sees exactly the refusals it sees
@@ -14,6 +15,12 @@ use crate::world::{Case, CaseResult, Only, World, ensure, s};
 pub fn cases() -> Vec<Case> {
     vec![
         Case::new("explain_each_refusal", Only::Both, explain_each_refusal),
+        Case::new("vet_explain_reports", Only::Both, vet_explain_reports),
+        Case::new(
+            "explain_log_and_kill_actions",
+            Only::Both,
+            explain_log_and_kill_actions,
+        ),
         Case::new(
             "explain_quiet_without_flag",
             Only::Both,
@@ -45,6 +52,8 @@ fn script(w: &World) -> (Vec<String>, [String; 4]) {
         vec!["exec", s(&tool)],
         vec!["read", s(&key)],
         vec!["keyctl"],
+        // socket(AF_INET, SOCK_STREAM, 0) under network mode none.
+        vec!["socket", "2", "1", "0"],
     ];
     let mut argv = vec!["steps".to_owned()];
     for (i, step) in steps.iter().enumerate() {
@@ -109,6 +118,16 @@ fn explain_each_refusal(w: &World) -> CaseResult {
         syscall.contains("(seccomp)") && syscall.contains("allow = [\"keyctl\"] in [seccomp]"),
         || format!("system call line: {syscall}"),
     )?;
+    // Refused for the network mode, not for the call: the advice is the
+    // mode, not lifting `socket`.
+    let mode = if w.ns { "filtered" } else { "host" };
+    let socket = line_for(err, "system call", "socket (AF_INET)")?;
+    ensure(
+        socket.contains("(seccomp)")
+            && socket.contains(&format!("mode = \"{mode}\" in [network]"))
+            && !socket.contains("[seccomp]"),
+        || format!("socket line: {socket}"),
+    )?;
     // One line per distinct refusal.
     let repeated = err
         .lines()
@@ -134,5 +153,78 @@ fn explain_quiet_without_flag(w: &World) -> CaseResult {
     ensure(!run.stderr.contains("cordon: refused:"), || {
         format!("refusal lines without --explain:\n{}", run.stderr)
     })?;
+    Ok(())
+}
+
+/// `vet --explain`: the refusals of the server vet interviews are
+/// reported on stderr the same way, next to vet's report on stdout.
+fn vet_explain_reports(w: &World) -> CaseResult {
+    let init = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"sh","version":"1"}}}"#;
+    let secret = w.outside.join("secret.txt");
+    let secret = s(&secret);
+    let script = format!(
+        "cat '{secret}' >/dev/null 2>&1; read -r line; printf '%s\\n' '{init}'; cat >/dev/null"
+    );
+    let mut args = vec!["vet", "--yes", "--json", "--explain"];
+    if !w.ns {
+        args.push("--no-namespaces");
+    }
+    args.extend(["--", "sh", "-c", &script]);
+    let out = crate::support::run(w.env.cordon(&args), b"");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("vet printed no report ({e}): {stdout}\n{stderr}"))?;
+    ensure(report["server_name"] == "sh", || {
+        format!("control: vet did not talk to the server: {report}")
+    })?;
+    let read = line_for(&stderr, "read", secret)?;
+    ensure(
+        read.contains(&format!("read = [\"{secret}\"] in [filesystem]")),
+        || format!("read line: {read}"),
+    )?;
+    ensure(!stdout.contains("refused:"), || {
+        format!("a refusal line on stdout: {stdout}")
+    })?;
+    Ok(())
+}
+
+/// Under `action = "log"` a call of the deny list runs (the kernel would
+/// have let it run too) and is reported, marked as allowed this time;
+/// under `action = "kill"` the kernel kills, and `--explain` says which
+/// layer did and how to see the call's name.
+fn explain_log_and_kill_actions(w: &World) -> CaseResult {
+    let profile = w.profile("explain-log", "[seccomp]\naction = \"log\"\n");
+    let run = w
+        .sandbox()
+        .profile(&profile)
+        .flags(&["--explain"])
+        .probe(&["keyctl"]);
+    let outcome = run.stdout.clone();
+    ensure(!outcome.contains("EPERM"), || {
+        format!("keyctl was refused under action log: {outcome}")
+    })?;
+    let line = line_for(&run.stderr, "system call", "keyctl")?;
+    ensure(
+        line.contains("action log: allowed this time")
+            && line.contains("allow = [\"keyctl\"] in [seccomp]"),
+        || format!("logged call line: {line}"),
+    )?;
+
+    let profile = w.profile("explain-kill", "[seccomp]\naction = \"kill\"\n");
+    let run = w
+        .sandbox()
+        .profile(&profile)
+        .flags(&["--explain"])
+        .probe(&["keyctl"]);
+    ensure(run.stderr.contains("killed by SIGSYS"), || {
+        format!("no note on the killed server: {}", run.stderr)
+    })?;
+    // The control: the same profile without the call runs.
+    w.sandbox()
+        .profile(&profile)
+        .flags(&["--explain"])
+        .probe(&["socketpair"])
+        .ok()?;
     Ok(())
 }
