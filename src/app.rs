@@ -4,12 +4,13 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::approval::{self, Verbosity};
 use crate::cli::{
-    ApproveArgs, Cli, Command, ConfigCommand, LaunchArgs, ProfileCommand, RunArgs, VetArgs,
+    ApproveArgs, Cli, Command, ConfigCommand, LaunchArgs, LearnArgs, ProfileCommand, RunArgs,
+    VetArgs,
 };
 use crate::consent::{self, ConsentError, Invocation, Mode, Outcome};
 use crate::error::Error;
@@ -22,6 +23,9 @@ use crate::session::{self, ServerExit};
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Run(args) => run_server(args, Verbosity::of(cli.verbose, cli.quiet)),
+        Command::Profile(ProfileCommand::Learn(args)) => {
+            learn_profile(args, Verbosity::of(cli.verbose, cli.quiet))
+        }
         Command::Profile(cmd) => profile_command(cmd),
         Command::Doctor { json } => doctor(json),
         Command::Approve(args) => approve(args),
@@ -493,37 +497,68 @@ fn colour_stderr() -> bool {
 }
 
 fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
+    let packages = if args.dry_run {
+        Packages::Show
+    } else {
+        Packages::Approved {
+            install: args.yes || has_terminal(),
+        }
+    };
+    let mut staged = stage(&args.launch, !args.dry_run, packages)?;
+    let how = Serve {
+        dry_run: args.dry_run,
+        yes: args.yes,
+        verbosity,
+        explain: args.explain.then_some(crate::explain::Output::Stderr),
+    };
+    match serve(&mut staged, how)? {
+        Served::DryRun => Ok(ExitCode::SUCCESS),
+        Served::Exited { exit, .. } => Ok(ExitCode::from(exit.exit_code())),
+    }
+}
+
+/// How [`serve`] runs a staged server.
+struct Serve {
+    dry_run: bool,
+    yes: bool,
+    verbosity: Verbosity,
+    /// Record (and print) every refusal: `--explain`, `profile learn`.
+    explain: Option<crate::explain::Output>,
+}
+
+/// How a served server ended.
+enum Served {
+    DryRun,
+    Exited {
+        exit: ServerExit,
+        /// Every refusal recorded, with `Serve::explain`.
+        explainer: Option<std::sync::Arc<crate::explain::Explainer>>,
+    },
+}
+
+/// Consent → start → relay → exit, for `run` and `profile learn`.
+fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     let Staged {
         ctx,
         launch,
         host,
         prepared,
         text,
-    } = stage(
-        &args.launch,
-        !args.dry_run,
-        if args.dry_run {
-            Packages::Show
-        } else {
-            Packages::Approved {
-                install: args.yes || has_terminal(),
-            }
-        },
-    )?;
-    let bind = || binding(&launch, &ctx);
+    } = staged;
+    let bind = || binding(launch, ctx);
     let request = approval::Request {
         request: &launch.request,
-        dry_run: args.dry_run,
-        yes: args.yes,
-        text: &text,
+        dry_run: how.dry_run,
+        yes: how.yes,
+        text,
         binding: &bind,
-        host: &host,
-        verbosity,
-        profile: &profile_label(&launch),
+        host,
+        verbosity: how.verbosity,
+        profile: &profile_label(launch),
     };
     let approved = match approval::decide(&request)? {
         (Outcome::Approved, approved) => approved,
-        (Outcome::DryRun, _) => return Ok(ExitCode::SUCCESS),
+        (Outcome::DryRun, _) => return Ok(Served::DryRun),
         (Outcome::Refused, _) => return Err(Error::Refused),
     };
     // A recorded approval already said which server starts, in its one
@@ -542,13 +577,13 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
     // or records them on this first approved run (trust on first use).
     let pin_file = match (&launch.request.pin, &approved) {
         (Some(file), _) => Some(file.clone()),
-        (None, Some(a)) => Some(approval::pin_file(&host, a)?),
+        (None, Some(a)) => Some(approval::pin_file(host, a)?),
         (None, None) => None,
     };
     let files = crate::mcp::RunFiles {
         state_dir: host.state.clone(),
         pin_file,
-        argv: args.launch.command.clone(),
+        argv: launch.invocation.argv.clone(),
     };
     let filter = crate::mcp::Filter::new(&launch.policy, &files)?;
     if let Err(e) = launch.check_unchanged() {
@@ -557,7 +592,11 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
             None => e.into(),
         });
     }
-    let child = launch::spawn(&prepared).inspect_err(|e| {
+    let watch = how
+        .explain
+        .and_then(|output| explain_watch(prepared, &launch.policy, host, output));
+    let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
+    let child = launch::spawn_watched(prepared, watch).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(cause) = source {
@@ -569,15 +608,83 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
+    match &explainer {
+        Some(explainer) => {
+            if exit == ServerExit::Signal(libc::SIGSYS) {
+                explainer.note("the server was killed by SIGSYS: a call of the seccomp deny list under action \"kill\", which stays in the kernel; with action = \"errno\" in [seccomp] --explain names the call");
+            }
+            explainer.finish();
+        }
+        None if exit != ServerExit::Code(0) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "cordon: the server exited with status {}; if the sandbox refused it something, `cordon run --explain …` reports each refusal and the profile change that allows it",
+                exit.exit_code()
+            );
+        }
+        None => {}
+    }
     if let (None, Some(a)) = (&launch.request.pin, &approved) {
-        approval::keep_first_pins(&host, a)?;
+        approval::keep_first_pins(host, a)?;
     }
     if let ServerExit::Signal(sig) = exit {
         let name = nix::sys::signal::Signal::try_from(sig)
             .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
-    Ok(ExitCode::from(exit.exit_code()))
+    Ok(Served::Exited { exit, explainer })
+}
+
+/// `--explain`: what the notifier and the egress reader need. Without a
+/// seccomp layer there is no notifier (said on stderr): filesystem
+/// refusals can only be reported by layer, the egress filter's still are.
+fn explain_watch(
+    prepared: &mut sandbox::Prepared,
+    policy: &Policy,
+    host: &HostPaths,
+    output: crate::explain::Output,
+) -> Option<crate::explain::notify::Watch> {
+    use crate::explain::Explainer;
+    let explainer = std::sync::Arc::new(Explainer::new(output));
+    let seccomp = match prepared.seccomp.as_mut() {
+        Some(seccomp) => {
+            seccomp.notify();
+            Some(seccomp.clone())
+        }
+        None => {
+            explainer.note("seccomp is not enforced, so there is no notifier: filesystem refusals are reported by layer, without paths");
+            None
+        }
+    };
+    let namespaces = prepared.clone_flags != 0;
+    let tmp = prepared.private_tmp.as_ref().map(|t| {
+        if namespaces {
+            PathBuf::from("/tmp")
+        } else {
+            t.path().to_path_buf()
+        }
+    });
+    let judge = crate::explain::judge::Judge::new(
+        policy,
+        host,
+        namespaces,
+        prepared.landlock.is_some(),
+        tmp.as_deref(),
+        prepared
+            .mounts
+            .as_ref()
+            .map(sandbox::mounts::MountPlan::bound)
+            .unwrap_or_default(),
+    );
+    Some(crate::explain::notify::Watch {
+        seccomp,
+        judge,
+        setting: crate::explain::advice::Setting {
+            network: policy.network.mode,
+            namespaces,
+        },
+        explainer,
+    })
 }
 
 /// `cordon __complete`: names for the shell, one per line. Nothing here
@@ -751,10 +858,26 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
             .into(),
     );
     launch.check_unchanged()?;
-    let mut child = launch::spawn(&prepared)?;
+    let watch = args
+        .explain
+        .then(|| {
+            explain_watch(
+                &mut prepared,
+                &launch.policy,
+                &host,
+                crate::explain::Output::Stderr,
+            )
+        })
+        .flatten();
+    let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
+    let mut child = launch::spawn_watched(&prepared, watch)?;
     let report = crate::vet::interview(&mut child, &mut log);
     child.kill_sandbox();
     let _ = nix::sys::wait::waitpid(child.pid, None);
+    child.finish_explain();
+    if let Some(explainer) = explainer {
+        explainer.finish();
+    }
     crate::vet::print(&report, args.json).map_err(io("cannot write to stdout"))?;
     let pins = report.pins();
     let question = format!(
@@ -1007,6 +1130,9 @@ fn profile_command(cmd: ProfileCommand) -> Result<ExitCode, Error> {
             force,
             command,
         } => init_profile(&name, &command, stdout, force, &ctx),
+        ProfileCommand::Learn(_) => Err(Error::Usage(
+            "profile learn relays a server; it is not a report".into(),
+        )),
     }
 }
 
@@ -1085,29 +1211,14 @@ fn init_profile(
             .map_err(io("cannot write to stdout".into()))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let dir = ctx
-        .dirs
-        .first()
-        .ok_or_else(|| Error::Usage("no profile directory".into()))?;
-    let file = dir.join(format!("{name}.toml"));
+    let file = user_profile_file(name, ctx)?;
     if file.exists() && !force {
         return Err(Error::Usage(format!(
             "{} exists; pass --force to replace it, or --stdout to print the draft",
             file.display()
         )));
     }
-    crate::files::Dir::own(&ctx.own_dirs().config, &["profiles"])
-        .and_then(|d| {
-            d.replace(
-                OsStr::new(&format!("{name}.toml")),
-                draft.text.as_bytes(),
-                0o644,
-            )
-        })
-        .map_err(|e| Error::Io {
-            what: format!("cannot write {}", file.display()),
-            source: std::io::Error::other(e),
-        })?;
+    write_user_profile(name, &draft.text, ctx)?;
     writeln!(
         out,
         "wrote {}
@@ -1120,6 +1231,182 @@ review it, then:
     )
     .map_err(io("cannot write to stdout".into()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cordon profile learn`: `run` with every refusal recorded, then the
+/// base profile with the grants that explain them, written where `-p
+/// NAME` finds it, or printed on stdout once the relay has ended.
+fn learn_profile(args: LearnArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
+    profile::init::check_name(&args.name)?;
+    let ctx = Context::from_env()?;
+    let reference = match &args.launch.profile {
+        Some(reference) => reference.clone(),
+        None => pick_profile(&args.launch.command, &ctx)?.profile,
+    };
+    let base = profile::source(&reference, &ctx)?;
+    let file = user_profile_file(&args.name, &ctx)?;
+    // Learning again on top of a learned profile replaces it; any other
+    // file of that name is the user's.
+    let is_base = match &base.origin {
+        crate::policy::Origin::Directory(p) | crate::policy::Origin::Path(p) => {
+            std::fs::canonicalize(p).ok() == std::fs::canonicalize(&file).ok()
+        }
+        crate::policy::Origin::BuiltIn => false,
+    };
+    if !args.stdout && !args.force && !is_base && file.exists() {
+        return Err(Error::Usage(format!(
+            "{} exists and is not the base profile; learn on top of it with -p {}, replace it with --force, or print with --stdout",
+            file.display(),
+            args.name
+        )));
+    }
+    let mut staged = stage(
+        &args.launch,
+        true,
+        Packages::Approved {
+            install: args.yes || has_terminal(),
+        },
+    )?;
+    if staged.prepared.seccomp.is_none() {
+        return Err(Error::Usage(
+            "profile learn records refusals through the seccomp layer, which is not enforced here (see `cordon doctor`)".into(),
+        ));
+    }
+    let (exit, explainer) = if args.interview {
+        let explainer = interview_confined(&mut staged, args.yes)?;
+        (ExitCode::SUCCESS, Some(explainer))
+    } else {
+        let how = Serve {
+            dry_run: false,
+            yes: args.yes,
+            verbosity,
+            explain: Some(crate::explain::Output::Stderr),
+        };
+        match serve(&mut staged, how)? {
+            Served::Exited { exit, explainer } => (ExitCode::from(exit.exit_code()), explainer),
+            Served::DryRun => return Ok(ExitCode::SUCCESS),
+        }
+    };
+    let seen = explainer.map(|e| e.refusals()).unwrap_or_default();
+    let setting = crate::learn::Setting {
+        base: &staged.launch.policy,
+        host: &staged.host,
+        tmp: &staged.ctx.tmp,
+    };
+    let input = crate::learn::Input {
+        name: &args.name,
+        base: &base,
+        command: &args.launch.command,
+        seen: &seen,
+    };
+    let learned = crate::learn::learn(&input, &setting, &file, &staged.ctx)?;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let summary = format!(
+        "{}, {} not granted",
+        plural(learned.grants, "grant", "grants"),
+        plural(learned.notes.len(), "refusal", "refusals")
+    );
+    if args.stdout {
+        std::io::stdout()
+            .lock()
+            .write_all(learned.text.as_bytes())
+            .map_err(|source| Error::Io {
+                what: "cannot write to stdout".into(),
+                source,
+            })?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "cordon: learned profile {} ({summary}) printed on stdout",
+            args.name
+        );
+    } else {
+        let file = write_user_profile(&args.name, &learned.text, &staged.ctx)?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "cordon: learned profile {} ({summary}): wrote {}; review it, then learn again with -p {} to see what is still refused",
+            args.name,
+            file.display(),
+            args.name
+        );
+    }
+    Ok(exit)
+}
+
+/// `profile learn --interview`: consent as for `vet` (the terminal, or
+/// `--yes`), the server started with every refusal recorded, `vet`'s
+/// interview (initialize, the lists), and the sandbox ended.
+fn interview_confined(
+    staged: &mut Staged,
+    yes: bool,
+) -> Result<std::sync::Arc<crate::explain::Explainer>, Error> {
+    let mode = if yes { Mode::Yes } else { Mode::Ask };
+    if consent::obtain_with(&staged.text, mode, consent::QUESTION)? != Outcome::Approved {
+        return Err(Error::Refused);
+    }
+    let io = |what: &str| {
+        let what = what.to_owned();
+        move |source| Error::Io { what, source }
+    };
+    let mut log =
+        tempfile::tempfile().map_err(io("cannot create a file for the server's stderr"))?;
+    staged.prepared.stderr = Some(
+        log.try_clone()
+            .map_err(io("cannot duplicate a descriptor"))?
+            .into(),
+    );
+    staged.launch.check_unchanged()?;
+    let watch = explain_watch(
+        &mut staged.prepared,
+        &staged.launch.policy,
+        &staged.host,
+        crate::explain::Output::Stderr,
+    )
+    .ok_or_else(|| Error::Usage("the seccomp layer has no notifier here".into()))?;
+    let explainer = std::sync::Arc::clone(&watch.explainer);
+    let mut child = launch::spawn_watched(&staged.prepared, Some(watch))?;
+    let report = crate::vet::interview(&mut child, &mut log);
+    child.kill_sandbox();
+    let _ = nix::sys::wait::waitpid(child.pid, None);
+    child.finish_stderr();
+    explainer.finish();
+    let _ = writeln!(
+        std::io::stderr(),
+        "cordon: interview: {} tools, {} prompts, {} resources{}",
+        report.tools.len(),
+        report.prompts.len(),
+        report.resources.len(),
+        report
+            .errors
+            .first()
+            .map(|e| format!("; {}", consent::escape_text(e)))
+            .unwrap_or_default()
+    );
+    Ok(explainer)
+}
+
+/// Where `-p NAME` finds a profile of the user's: NAME.toml in the first
+/// profile directory.
+fn user_profile_file(name: &str, ctx: &Context) -> Result<std::path::PathBuf, Error> {
+    let dir = ctx
+        .dirs
+        .first()
+        .ok_or_else(|| Error::Usage("no profile directory".into()))?;
+    Ok(dir.join(format!("{name}.toml")))
+}
+
+/// Writes the user's profile NAME.toml through the checked writer (the
+/// directory is cordon's own, created 0700 where missing, the file
+/// replaced atomically).
+fn write_user_profile(name: &str, text: &str, ctx: &Context) -> Result<std::path::PathBuf, Error> {
+    let file = user_profile_file(name, ctx)?;
+    crate::files::Dir::own(&ctx.own_dirs().config, &["profiles"])
+        .and_then(|d| d.replace(OsStr::new(&format!("{name}.toml")), text.as_bytes(), 0o644))
+        .map_err(|e| Error::Io {
+            what: format!("cannot write {}", file.display()),
+            source: std::io::Error::other(e),
+        })?;
+    Ok(file)
 }
 
 /// Every error of one profile file; empty when it is valid.

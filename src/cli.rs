@@ -38,7 +38,8 @@ Examples:
   cordon profile list
   cordon profile show filesystem
   cordon profile check ./my-server.toml
-  cordon profile init my-server -- npx -y @example/mcp-server@1.2.3";
+  cordon profile init my-server -- npx -y @example/mcp-server@1.2.3
+  cordon profile learn my-server -p default -- python3 ~/srv/server.py";
 
 #[derive(Debug, Parser)]
 #[command(name = "cordon", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -251,6 +252,11 @@ pub struct VetArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Report every access the sandbox refuses on stderr, as `run
+    /// --explain` does.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 const APPROVE_EXAMPLES: &str = "\
@@ -369,6 +375,13 @@ pub struct RunArgs {
     /// Print the command and its sandbox, run nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Report every access the sandbox refuses on stderr, one line each:
+    /// what, the path or destination, which layer refused it, and the
+    /// profile change that would allow it (or why none can). Costs speed:
+    /// the server's path system calls pass through cordon.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// `cordon audit …`: the MCP audit log.
@@ -403,6 +416,25 @@ pub enum ProfileCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Run a server confined by a base profile, relaying like `run`, and
+    /// write a profile that allows what the sandbox refused it.
+    ///
+    /// Nothing is granted while it runs: the server sees every refusal,
+    /// and cordon records each one. When the server has exited, the base
+    /// profile (`--profile`, else the one `run` would pick) is written to
+    /// $XDG_CONFIG_HOME/cordon/profiles/NAME.toml with the narrowest
+    /// grants that explain the refusals, each with a comment naming what
+    /// asked for it: a refused file alone, its directory only when
+    /// several of its files were refused, never the home directory as a
+    /// whole; a refused destination as an `allow` entry of network mode
+    /// "filtered". Protected paths and credential stores are never
+    /// granted, and what no profile change allows (a mandatory refusal)
+    /// is never granted: both are listed in a comment. Run it again with
+    /// `-p NAME` to see what is still refused. Consent works as for `run`
+    /// (a recorded approval of the same `cordon run` arguments, the
+    /// prompt, or --yes).
+    #[command(after_help = LEARN_EXAMPLES)]
+    Learn(LearnArgs),
     /// Draft a profile for a new server from its launch command, with a
     /// comment on every grant and on what to tighten. Written to
     /// $XDG_CONFIG_HOME/cordon/profiles/NAME.toml, where `-p NAME` finds it.
@@ -421,4 +453,58 @@ pub enum ProfileCommand {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+}
+
+const LEARN_EXAMPLES: &str = "\
+Examples:
+  Learn from one session of a host: approve the start once (a host has no
+  terminal to ask on; the approval of the same `cordon run` arguments
+  serves), put the learn command in the host's configuration in place of
+  the server's command, use the server, then look at the file:
+    cordon approve -p default -- python3 ~/srv/server.py
+    cordon profile learn my-server -p default -- python3 ~/srv/server.py
+
+  Learn again on top of what was learned, to see what is still refused:
+    cordon profile learn my-server -p my-server -- python3 ~/srv/server.py
+
+  Learn what the server needs to start and list its tools, without a host:
+    cordon profile learn my-server --interview -- python3 ~/srv/server.py
+
+stdout carries the protocol while the server runs: with --stdout the
+profile is printed after the server has exited and the relay has ended,
+so use --stdout from a terminal or a script, never in a host's
+configuration (the host would read the profile as a protocol message).
+Exit status: the server's, as for `run` (0 with --interview); 125 when
+cordon failed, the learned profile included.";
+
+/// `cordon profile learn`.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// The learned profile's name (the file NAME.toml).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+
+    /// Give consent on the command line instead of at a prompt; the
+    /// command and its sandbox are still printed.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Print the learned profile on stdout once the server has exited,
+    /// instead of writing the file.
+    #[arg(long)]
+    pub stdout: bool,
+
+    /// Relay nothing: cordon introduces itself to the server as a host
+    /// would, asks what it offers (as `vet` does), ends it, and learns
+    /// from what that start-up was refused.
+    #[arg(long)]
+    pub interview: bool,
+
+    /// Replace NAME.toml when it exists and is not the base profile (a
+    /// learned profile learning again replaces itself without it).
+    #[arg(long)]
+    pub force: bool,
 }

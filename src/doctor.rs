@@ -23,6 +23,9 @@ pub struct Status {
     pub ok: bool,
     pub layers: Vec<Mechanism>,
     pub notes: Vec<String>,
+    /// The mechanism `run --explain` uses here, or why it reports
+    /// refusals by layer only.
+    pub explain: String,
 }
 
 pub fn status(probe: &Probe, policy: &Policy) -> Status {
@@ -85,6 +88,10 @@ pub fn status(probe: &Probe, policy: &Policy) -> Status {
         ok: !layers.iter().any(|l| l.fatal),
         layers,
         notes: vec![apparmor, memfd],
+        explain: match crate::explain::mechanism() {
+            Ok(how) => format!("explain: ok, {how}"),
+            Err(why) => format!("explain: LIMITED: {why}"),
+        },
     }
 }
 
@@ -135,6 +142,7 @@ pub fn report(probe: &Probe, policy: &Policy, json: bool) -> std::io::Result<boo
     for note in &status.notes {
         writeln!(out, "{note}")?;
     }
+    writeln!(out, "{}", status.explain)?;
     if !status.ok {
         writeln!(
             out,

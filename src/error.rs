@@ -36,6 +36,8 @@ pub enum Error {
     Egress(#[from] EgressError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Learn(#[from] crate::learn::LearnError),
     #[error("{0}")]
     Usage(String),
     #[error("{what}")]

@@ -382,6 +382,26 @@ pub fn seccomp_install(filter: &[libc::sock_filter]) -> SysResult<()> {
     check(ret).map(drop)
 }
 
+/// Installs a compiled seccomp BPF program with a notification listener
+/// and returns the listener (close-on-exec). no_new_privs must be set.
+pub fn seccomp_install_listener(filter: &[libc::sock_filter]) -> SysResult<RawFd> {
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut _,
+    };
+    // SAFETY: prog points to a valid program that outlives the call; the
+    // kernel copies it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    check(ret).map(|fd| fd as RawFd)
+}
+
 /// `execve(2)` with prebuilt, NULL-terminated pointer arrays. Returns only
 /// on failure.
 pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
@@ -555,4 +575,43 @@ pub fn loopback_up() -> SysResult<()> {
     };
     close(fd);
     result
+}
+
+/// One seccomp user notification, as `SECCOMP_IOCTL_NOTIF_RECV` fills it.
+pub type Notification = libc::seccomp_notif;
+
+/// Waits for the next notification on a seccomp listener (blocks).
+pub fn notif_recv(listener: RawFd) -> SysResult<Notification> {
+    // SAFETY: seccomp_notif is plain data; the kernel requires it zeroed.
+    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: notif is a valid, writable seccomp_notif for the call.
+    let ret = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
+    check_int(ret).map(|_| notif)
+}
+
+/// Answers notification `id`: `continue_call` lets the kernel run the
+/// call (every other filter and LSM still decide); otherwise the call
+/// fails with `errno`.
+pub fn notif_send(listener: RawFd, id: u64, continue_call: bool, errno: c_int) -> SysResult<()> {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: if continue_call { 0 } else { -errno },
+        flags: if continue_call {
+            libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
+        } else {
+            0
+        },
+    };
+    // SAFETY: resp is a valid seccomp_notif_resp for the call.
+    let ret = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+    check_int(ret).map(drop)
+}
+
+/// Whether notification `id` is still pending (its process has not died
+/// and been replaced under the same pid).
+pub fn notif_id_valid(listener: RawFd, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: id is a valid u64 for the call.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
 }

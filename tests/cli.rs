@@ -1076,3 +1076,46 @@ fn help_texts_say_what_the_commands_do_now() {
     assert!(help(&["consent", "list", "--help"]).contains("--json"));
     assert!(help(&["profile", "show", "--help"]).contains("--json"));
 }
+
+/// `profile learn`: another file of that name is kept unless --force;
+/// with --stdout the profile follows the relayed protocol, after it, and
+/// a file of the user's is written nowhere.
+#[test]
+fn profile_learn_keeps_other_files_and_prints_after_the_relay() {
+    let env = Env::new(User::Current);
+    let profiles = env.home.join(".config/cordon/profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let mine = "schema = 1\ndescription = \"mine\"\n";
+    std::fs::write(profiles.join("mine.toml"), mine).unwrap();
+    let out = run(
+        env.cordon(&["profile", "learn", "mine", "--yes", "--", "true"]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("exists and is not the base profile"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(profiles.join("mine.toml")).unwrap(),
+        mine
+    );
+
+    let script = format!("{NOTIFY} n relayed");
+    let out = run(
+        env.cordon(&[
+            "profile", "learn", "printed", "--yes", "--stdout", "--", "sh", "-c", &script,
+        ]),
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (first, rest) = text.split_once('\n').unwrap();
+    assert_eq!(first, r#"{"jsonrpc":"2.0","method":"relayed"}"#, "{text}");
+    assert!(
+        rest.starts_with("# Profile `printed`, learned by `cordon profile learn`"),
+        "{text}"
+    );
+    assert!(!profiles.join("printed.toml").exists());
+}

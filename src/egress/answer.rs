@@ -11,7 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::dns::{self, Names, Question};
-use super::report::Reporter;
+use super::report::{Fix, Reporter};
 use super::rules::Rules;
 use crate::destination::normalize_name;
 
@@ -44,7 +44,11 @@ fn decide(
     // parse_question let only printable ASCII through: safe to print.
     let Some(name) = normalize_name(&q.name) else {
         if !q.name.is_empty() {
-            report.refused(&q.name, "not a host name");
+            report.refused_name(
+                &q.name,
+                "not a host name",
+                Fix::Impossible("not a host name, which no allowlist entry can name".into()),
+            );
         }
         return (dns::NXDOMAIN, Vec::new());
     };
@@ -57,7 +61,13 @@ fn decide(
         return (dns::NOERROR, own);
     }
     if !rules.knows_name(&name) {
-        report.refused(&name, "name not in the allowlist");
+        // The port it would have connected to is not known from a lookup:
+        // HTTPS's is the likely one.
+        report.refused_name(
+            &name,
+            "name not in the allowlist",
+            Fix::Allow(format!("{name}:443")),
+        );
         return (dns::NXDOMAIN, Vec::new());
     }
     if q.qtype != dns::TYPE_A {
@@ -79,7 +89,7 @@ mod tests {
 
     fn ask(names: &mut Names, name: &str, qtype: u16) -> Result<Vec<IpAddr>, String> {
         let rules = Rules::parse(&["*.example:443".to_owned()]).unwrap();
-        let mut report = Reporter::new(None, "test".into());
+        let mut report = Reporter::new(None, "test".into(), None);
         let packet = dns::query(42, name, qtype);
         let answer = reply(&rules, names, &mut report, &packet).unwrap();
         dns::parse_reply(&answer, 42, qtype)

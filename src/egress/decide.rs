@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::conn::Pipe;
 use super::forward::{Conn, Forwarder, State};
 use super::proxy::{self, Request};
+use super::report::Fix;
 use super::resolve::Target;
 use crate::destination::{canonical, normalize_name, synthetic_net};
 
@@ -18,6 +19,27 @@ use crate::destination::{canonical, normalize_name, synthetic_net};
 pub(super) enum Host {
     Name(String),
     Addr(IpAddr),
+}
+
+/// The allowlist entry that lets `host:port` through [`Forwarder::decide`],
+/// or why none can.
+fn fix(host: &Host, port: u16) -> Fix {
+    match host {
+        // A name entry never reaches loopback; an entry naming the
+        // address does, and the sandbox's name server answers localhost
+        // with that address.
+        Host::Name(n) if n == "localhost" || n.ends_with(".localhost") => {
+            Fix::Allow(format!("127.0.0.1:{port}"))
+        }
+        Host::Name(n) => Fix::Allow(format!("{n}:{port}")),
+        Host::Addr(ip) if synthetic_net().contains(*ip) => Fix::Impossible(
+            "an address of cordon's name server that it did not give out; connect by the name"
+                .into(),
+        ),
+        // Refused ranges and the host's own addresses are reached only by
+        // an entry naming the address (the explicit-naming rule).
+        Host::Addr(ip) => Fix::Allow(SocketAddr::new(canonical(*ip), port).to_string()),
+    }
 }
 
 impl Forwarder {
@@ -47,7 +69,7 @@ impl Forwarder {
                 true
             }
             Err(reason) => {
-                self.report.refused(&conn.dest, &reason);
+                self.report.refused(&conn.dest, &reason, fix(&host, port));
                 self.refuse(conn, 403, "Forbidden", &reason)
             }
         }

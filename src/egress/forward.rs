@@ -241,8 +241,8 @@ impl Forwarder {
                 }
                 Err(_) => false,
             },
-            Err(Failure::Refused(reason)) => {
-                self.report.refused(&conn.dest, &reason);
+            Err(Failure::Refused(reason, fix)) => {
+                self.report.refused(&conn.dest, &reason, fix);
                 self.refuse(&mut conn, 403, "Forbidden", &reason)
             }
             Err(Failure::Failed(reason)) => {

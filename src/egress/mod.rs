@@ -44,6 +44,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 
 pub use config::{Config, Role};
+pub use report::{Fix, Refused};
 
 use crate::sockets;
 
@@ -52,16 +53,42 @@ pub const SUBCOMMAND: &str = "__egress";
 /// The largest configuration message the forwarder accepts.
 const MAX_CONFIG: usize = 1 << 20;
 
+/// The forwarder as started: the socket's end for the sandbox's init,
+/// the process, and with `--explain` the read end of its refusals (JSON
+/// lines of [`Refused`]; EOF when the forwarder ends).
+#[derive(Debug)]
+pub struct Started {
+    pub init_end: OwnedFd,
+    pub process: Child,
+    pub refusals: Option<OwnedFd>,
+}
+
 /// Parent side: starts the forwarder with `config` (JSON) waiting in its
-/// socket. Returns the socket's other end, for the sandbox's init, and
-/// the process. `stderr` replaces cordon's for its reports (`vet`).
-pub fn start(config: &[u8], stderr: Option<&OwnedFd>) -> io::Result<(OwnedFd, Child)> {
+/// socket. `stderr` replaces cordon's for its reports (`vet`); with
+/// `explain` its refusals come back through a pipe instead.
+pub fn start(config: &[u8], stderr: Option<&OwnedFd>, explain: bool) -> io::Result<Started> {
     let (outside, inside) = sockets::seqpacket_pair()?;
-    if nix::unistd::write(&inside, config)? != config.len() {
+    // The pipe's write end travels with the configuration, so the
+    // forwarder inherits nothing but its socket; cordon's copy is closed
+    // on return, so the read end sees EOF when the forwarder ends.
+    let pipe = if explain {
+        Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
+    } else {
+        None
+    };
+    let sent = match &pipe {
+        Some((_, write)) => {
+            sockets::send_fds(inside.as_raw_fd(), config, &[write.as_raw_fd()])?;
+            config.len()
+        }
+        None => nix::unistd::write(&inside, config)?,
+    };
+    if sent != config.len() {
         return Err(io::Error::other(
             "the forwarder's configuration was cut short",
         ));
     }
+    let refusals = pipe.map(|(read, _)| read);
     // The forwarder's end must survive its exec; it is dropped here right
     // after, before anything else is started.
     nix::fcntl::fcntl(
@@ -89,7 +116,11 @@ pub fn start(config: &[u8], stderr: Option<&OwnedFd>) -> io::Result<(OwnedFd, Ch
         .process_group(0)
         .spawn()?;
     drop(outside);
-    Ok((inside, child))
+    Ok(Started {
+        init_end: inside,
+        process: child,
+        refusals,
+    })
 }
 
 /// Why the forwarder could not start or stopped relaying. Its own type,
@@ -115,8 +146,17 @@ pub fn main(fd: RawFd, parent: u32) -> Result<ExitCode, EgressError> {
     close_inherited(fd);
     let socket = sockets::adopt(fd).map_err(io_error("the socket from cordon"))?;
     let mut buf = vec![0u8; MAX_CONFIG];
-    let (n, _) = sockets::recv_fds(socket.as_raw_fd(), &mut buf)
+    let (n, mut attached) = sockets::recv_fds(socket.as_raw_fd(), &mut buf)
         .map_err(io_error("reading the configuration"))?;
+    // `--explain`: the pipe for refusals, attached to the configuration.
+    let explain = attached.pop().map(std::fs::File::from);
+    if let Some(pipe) = &explain {
+        nix::fcntl::fcntl(
+            pipe,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map_err(|e| io_error("the explain pipe")(e.into()))?;
+    }
     let config: Config = serde_json::from_slice(&buf[..n])
         .map_err(|e| io_error("the configuration")(io::Error::other(e)))?;
     // The sandbox's init sends the listeners next; nothing (EOF) when its
@@ -133,7 +173,7 @@ pub fn main(fd: RawFd, parent: u32) -> Result<ExitCode, EgressError> {
         rules: Arc::new(rules),
         server: config.resolver,
     };
-    let report = report::Reporter::new(config.audit.clone(), config.profile.clone());
+    let report = report::Reporter::new(config.audit.clone(), config.profile.clone(), explain);
     forward::Forwarder::new(resolver, listeners, socket, report)
         .and_then(forward::Forwarder::run)
         .map_err(io_error("relaying"))?;

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::dns;
+use super::report::Fix;
 use super::rules::Rules;
 
 /// Destinations being resolved and connected at once; more wait.
@@ -40,8 +41,9 @@ pub enum Target {
 /// Why a destination was not reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// The filter said no (reported as a refusal).
-    Refused(String),
+    /// The filter said no (reported as a refusal), and what would allow
+    /// it.
+    Refused(String, Fix),
     /// The destination could not be reached (name unknown, connection
     /// refused, time-out).
     Failed(String),
@@ -160,15 +162,19 @@ impl Resolver {
         for ip in all {
             match self.rules.check_resolved(ip, port) {
                 Ok(()) => allowed.push(ip),
-                Err(reason) => refused.push(format!("{ip} ({reason})")),
+                Err(reason) => refused.push((ip, format!("{ip} ({reason})"))),
             }
         }
         match (allowed.is_empty(), refused.first()) {
             (false, _) => Ok(allowed),
-            (true, Some(first)) => Err(Failure::Refused(format!(
-                "resolves only to refused addresses: {first}{}",
-                if refused.len() > 1 { ", …" } else { "" }
-            ))),
+            // An entry naming the address reaches it, through the name too.
+            (true, Some((ip, first))) => Err(Failure::Refused(
+                format!(
+                    "resolves only to refused addresses: {first}{}",
+                    if refused.len() > 1 { ", …" } else { "" }
+                ),
+                Fix::Allow(SocketAddr::new(*ip, port).to_string()),
+            )),
             (true, None) => Err(Failure::Failed("the name has no addresses".into())),
         }
     }

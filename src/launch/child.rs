@@ -43,7 +43,7 @@ fn check<T>(status: RawFd, step: Step, result: Result<T, Errno>) -> T {
 
 /// Entry point of the first child. Never returns.
 pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
-    for fd in fds.cordon {
+    for fd in fds.cordon.into_iter().filter(|&fd| fd >= 0) {
         sys::close(fd);
     }
     // init is a copy of cordon and came with cordon's standard streams
@@ -142,6 +142,23 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     )
 }
 
+/// `--explain`: installs the last program with a listener and sends the
+/// listener to cordon, whose notifier must be answering before `execve`
+/// (itself a notified call). The process is made dumpable first, so that
+/// cordon, without privileges, may read the path arguments of the calls
+/// made before `execve` (init made itself undumpable, and the server is
+/// its copy until it executes; nothing else runs in the sandbox yet).
+fn send_listener(program: &[libc::sock_filter], socket: RawFd, report: RawFd, index: usize) {
+    check(report, Step::Dumpable, sys::prctl(libc::PR_SET_DUMPABLE, 1));
+    let listener = match sys::seccomp_install_listener(program) {
+        Ok(fd) => fd,
+        Err(e) => fail(report, Step::Seccomp, index, e),
+    };
+    let sent = crate::sockets::send_fds(socket, b"L", &[listener]);
+    sys::close(listener);
+    check(report, Step::Seccomp, sent);
+}
+
 /// The server process: per-process layers, seccomp last, then exec.
 fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
     sys::close(fds.status);
@@ -167,11 +184,17 @@ fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
         None => check(report, Step::NoNewPrivs, sys::set_no_new_privs()),
     }
     if let Some(seccomp) = &p.seccomp {
+        let last = seccomp.programs.len().saturating_sub(1);
         for (i, program) in seccomp.programs.iter().enumerate() {
-            if let Err(e) = sys::seccomp_install(program) {
+            if seccomp.listener && i == last && fds.explain >= 0 {
+                send_listener(program, fds.explain, report, i);
+            } else if let Err(e) = sys::seccomp_install(program) {
                 fail(report, Step::Seccomp, i, e);
             }
         }
+    }
+    if fds.explain >= 0 {
+        sys::close(fds.explain);
     }
     // The descriptor cordon hashed, when it has one: the file that was
     // checked is the file that runs, whatever its path names by now.

@@ -41,6 +41,9 @@ struct SandboxEnds {
     life: OwnedFd,
     null: OwnedFd,
     egress: Option<OwnedFd>,
+    /// `--explain`: the server's end of the socket its seccomp listener
+    /// goes out through.
+    explain: Option<OwnedFd>,
 }
 
 /// What cordon keeps.
@@ -55,6 +58,8 @@ pub struct CordonEnds {
     pub status: OwnedFd,
     /// The only write end of the life pipe: init watches it hang up.
     pub life: OwnedFd,
+    /// `--explain`: where the server's seccomp listener arrives.
+    pub explain: Option<OwnedFd>,
 }
 
 /// The raw numbers the child code works with (the parent owns the
@@ -74,8 +79,11 @@ pub struct ChildFds {
     /// listeners go out through it; it stays open for init's lifetime, so
     /// the forwarder sees it hang up when the sandbox ends); -1 otherwise.
     pub egress: RawFd,
-    /// cordon's ends, closed first thing in the child.
-    pub cordon: [RawFd; 5],
+    /// `--explain`: the socket the server sends its seccomp listener
+    /// through (init closes it once the server is forked); -1 otherwise.
+    pub explain: RawFd,
+    /// cordon's ends, closed first thing in the child (-1: none).
+    pub cordon: [RawFd; 6],
 }
 
 impl ChildFds {
@@ -93,7 +101,7 @@ impl ChildFds {
 impl Descriptors {
     /// Creates every pipe, close-on-exec. `egress` is init's end of the
     /// forwarder's socket, when there is one.
-    pub fn new(egress: Option<OwnedFd>) -> Result<Descriptors, LaunchError> {
+    pub fn new(egress: Option<OwnedFd>, explain: bool) -> Result<Descriptors, LaunchError> {
         let (stdin_r, stdin_w) = pipe()?;
         let (stdout_r, stdout_w) = pipe()?;
         let (stderr_r, stderr_w) = pipe()?;
@@ -108,6 +116,12 @@ impl Descriptors {
         // A pipe on 0, 1 or 2 would be overwritten by another when the
         // server's stdio is set up (cordon opens /dev/null on closed
         // standard descriptors at start, so this does not happen).
+        let (explain_cordon, explain_sandbox) = if explain {
+            let (a, b) = crate::sockets::seqpacket_pair().map_err(LaunchError::Spawn)?;
+            (Some(a), Some(b))
+        } else {
+            (None, None)
+        };
         let sandbox_fds = [&stdin_r, &stdout_w, &stderr_w, &status_w, &life_r, &null];
         if sandbox_fds.iter().any(|fd| fd.as_raw_fd() <= 2) {
             return Err(LaunchError::Spawn(std::io::Error::other(
@@ -121,6 +135,7 @@ impl Descriptors {
                 life: life_r,
                 null,
                 egress,
+                explain: explain_sandbox,
             },
             cordon: CordonEnds {
                 stdin: stdin_w,
@@ -128,6 +143,7 @@ impl Descriptors {
                 stderr: stderr_r,
                 status: status_r,
                 life: life_w,
+                explain: explain_cordon,
             },
         })
     }
@@ -146,12 +162,14 @@ impl Descriptors {
             status: s.status.as_raw_fd(),
             life: s.life.as_raw_fd(),
             egress: s.egress.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            explain: s.explain.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             cordon: [
                 c.stdin.as_raw_fd(),
                 c.stdout.as_raw_fd(),
                 c.stderr.as_raw_fd(),
                 c.status.as_raw_fd(),
                 c.life.as_raw_fd(),
+                c.explain.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             ],
         }
     }

@@ -13,6 +13,7 @@ pub mod script;
 pub mod status;
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -20,6 +21,7 @@ use nix::unistd::Pid;
 pub use resolve::{Resolved, resolve};
 use status::{RECORD_SIZE, Record, Step};
 
+use crate::explain::notify::Watch;
 use crate::relay::stderr;
 use crate::sandbox::Prepared;
 use crate::sys;
@@ -45,6 +47,12 @@ pub struct Child {
     /// Network `filtered`: cordon's forwarder. It ends by itself when the
     /// sandbox or cordon does.
     pub forwarder: Option<std::process::Child>,
+    /// `--explain`: the thread answering the server's seccomp
+    /// notifications; it ends when the sandbox does.
+    notifier: Option<std::thread::JoinHandle<()>>,
+    /// `--explain` with network mode `filtered`: the thread turning the
+    /// forwarder's refusals into records.
+    egress_reader: Option<crate::explain::egress::Reader>,
 }
 
 impl Child {
@@ -69,9 +77,22 @@ impl Child {
     /// everything the server wrote is in the pipe then, and nothing is
     /// lost.
     pub fn finish_stderr(&mut self) -> Vec<u8> {
-        match self.stderr.take() {
+        let tail = match self.stderr.take() {
             Some(relay) => relay.finish(),
             None => Vec::new(),
+        };
+        self.finish_explain();
+        tail
+    }
+
+    /// Waits for the `--explain` notifier, once the sandbox is gone: every
+    /// refusal it saw is recorded then.
+    pub fn finish_explain(&mut self) {
+        if let Some(notifier) = self.notifier.take() {
+            let _ = notifier.join();
+        }
+        if let Some(reader) = self.egress_reader.take() {
+            reader.finish();
         }
     }
 }
@@ -107,7 +128,13 @@ pub enum LaunchError {
 /// is dropped and the error says so. The launch itself fails closed
 /// either way: the server is never started.
 pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
-    let result = spawn_sandbox(prepared);
+    spawn_watched(prepared, None)
+}
+
+/// [`spawn`], with `--explain`'s notifier when `watch` is given (and the
+/// prepared seccomp layer has a listener).
+pub fn spawn_watched(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
+    let result = spawn_sandbox(prepared, watch);
     match (&result, &prepared.probe_cache) {
         (Err(e), Some(cache)) if e.is_namespace_step() => {
             cache.forget();
@@ -134,7 +161,7 @@ impl LaunchError {
 
 /// Starts the server under `prepared` and waits until it has been
 /// executed (or setup failed).
-fn spawn_sandbox(prepared: &Prepared) -> Result<Child, LaunchError> {
+fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
     if !prepared.launchable {
         return Err(LaunchError::Spawn(std::io::Error::other(
             "the sandbox was prepared to be shown only (a dry run), without its private /tmp and cgroup",
@@ -146,21 +173,45 @@ fn spawn_sandbox(prepared: &Prepared) -> Result<Child, LaunchError> {
     }
     // The forwarder starts before the sandbox, from cordon while it is
     // still single-threaded; init gets the other end of its socket.
-    let (egress_end, forwarder) = match &prepared.egress {
+    let explainer = watch.as_ref().map(|w| Arc::clone(&w.explainer));
+    let (egress_end, forwarder, egress_refusals) = match &prepared.egress {
         Some(egress) => {
-            let (end, forwarder) = crate::egress::start(&egress.config, prepared.stderr.as_ref())
-                .map_err(LaunchError::Spawn)?;
-            (Some(end), Some(forwarder))
+            let started = crate::egress::start(
+                &egress.config,
+                prepared.stderr.as_ref(),
+                explainer.is_some(),
+            )
+            .map_err(LaunchError::Spawn)?;
+            (
+                Some(started.init_end),
+                Some(started.process),
+                started.refusals,
+            )
         }
-        None => (None, None),
+        None => (None, None, None),
     };
-    let descriptors = fds::Descriptors::new(egress_end)?;
+    let listener = prepared.seccomp.as_ref().is_some_and(|s| s.listener);
+    let watch = watch.filter(|w| listener && w.seccomp.is_some());
+    let descriptors = fds::Descriptors::new(egress_end, watch.is_some())?;
     let pid = match sys::clone_fork(prepared.clone_flags) {
         Ok(0) => child::run_init(prepared, descriptors.child()),
         Ok(pid) => Pid::from_raw(pid),
         Err(e) => return Err(LaunchError::Clone(e)),
     };
-    let ends = descriptors.into_cordon();
+    let mut ends = descriptors.into_cordon();
+    // The server waits in `execve` (a notified call) for the notifier.
+    let notifier = match (watch, ends.explain.take()) {
+        (Some(watch), Some(socket)) => {
+            Some(crate::explain::notify::start(socket, watch).map_err(LaunchError::Spawn)?)
+        }
+        _ => None,
+    };
+    let egress_reader = match (egress_refusals, explainer) {
+        (Some(pipe), Some(explainer)) => {
+            Some(crate::explain::egress::start(pipe, explainer).map_err(LaunchError::Spawn)?)
+        }
+        _ => None,
+    };
     for fd in [&ends.stdin, &ends.stdout] {
         let nonblocking = nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK);
         nix::fcntl::fcntl(fd, nonblocking).map_err(|e| LaunchError::Spawn(e.into()))?;
@@ -187,6 +238,8 @@ fn spawn_sandbox(prepared: &Prepared) -> Result<Child, LaunchError> {
                 stderr: Some(stderr),
                 life: Some(ends.life),
                 forwarder,
+                notifier,
+                egress_reader,
             })
         }
         Some(Record::Failed { step, index, errno }) => {

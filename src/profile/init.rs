@@ -224,7 +224,7 @@ fn shown(path: &Path, ctx: &Context) -> String {
 }
 
 /// A TOML basic string.
-fn quote(text: &str) -> String {
+pub fn quote(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {

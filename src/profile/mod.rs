@@ -93,6 +93,37 @@ pub fn load(reference: &str, ctx: &Context) -> Result<Policy, ProfileError> {
     validate::build_policy(raw, &doc, found.name.clone(), found.origin.clone(), ctx)
 }
 
+/// A profile's text as found, with its name and origin: what `profile
+/// learn` extends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub name: String,
+    pub origin: Origin,
+    pub text: String,
+}
+
+/// Finds a profile like [`load`] and returns its text unparsed.
+pub fn source(reference: &str, ctx: &Context) -> Result<Source, ProfileError> {
+    let found = locate::find_profile(reference, ctx)?;
+    Ok(Source {
+        name: found.name,
+        origin: found.origin,
+        text: found.text,
+    })
+}
+
+/// Validates a profile's text that is not (yet) in a file, as [`load`]
+/// would validate `file` holding it; errors name `file`.
+pub fn load_text(text: &str, file: &Path, ctx: &Context) -> Result<Policy, ProfileError> {
+    let label = file.display().to_string();
+    let doc = Doc::new(&label, text);
+    let raw = validate::parse_profile(&doc)?;
+    let name = file
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    validate::build_policy(raw, &doc, name, Origin::Path(file.to_path_buf()), ctx)
+}
+
 /// Checks a profile and returns every error found, in the order of the
 /// file: syntax errors, else type errors and unknown keys (see
 /// [`recover`]) and every validation error of the tables those left

@@ -192,6 +192,27 @@ pub struct MountPlan {
     pub ops: Vec<MountOp>,
 }
 
+impl MountPlan {
+    /// Every path a bind mount puts in the sandbox's view, as the server
+    /// sees it (grants, and files cordon generates such as the resolver
+    /// files of mode `filtered`); for `--explain`, which must not report
+    /// these as missing from the view.
+    pub fn bound(&self) -> Vec<PathBuf> {
+        self.ops
+            .iter()
+            .filter_map(|op| match op {
+                MountOp::Bind { target, .. } => {
+                    let inside = target.as_bytes().strip_prefix(NEW.as_bytes())?;
+                    inside
+                        .starts_with(b"/")
+                        .then(|| PathBuf::from(std::ffi::OsStr::from_bytes(inside)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 const STAGE: &str = "/tmp";
 const OLD: &str = "/oldroot";
 const NEW: &str = "/newroot";

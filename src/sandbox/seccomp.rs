@@ -59,6 +59,12 @@ compile_error!("cordon's seccomp filter is written for x86_64 and aarch64 only")
 #[derive(Clone)]
 pub struct PreparedSeccomp {
     pub programs: Vec<Vec<libc::sock_filter>>,
+    /// Install the last program with a notification listener and send
+    /// the listener to cordon (`--explain`; see [`PreparedSeccomp::notify`]).
+    pub listener: bool,
+    /// The deny list's numbers and what a match does, for the notifier.
+    denied: Vec<c_long>,
+    action: SyscallAction,
 }
 
 impl std::fmt::Debug for PreparedSeccomp {
@@ -67,6 +73,7 @@ impl std::fmt::Debug for PreparedSeccomp {
         let lengths: Vec<usize> = self.programs.iter().map(Vec::len).collect();
         f.debug_struct("PreparedSeccomp")
             .field("program_lengths", &lengths)
+            .field("listener", &self.listener)
             .finish()
     }
 }
@@ -109,7 +116,9 @@ pub fn prepare(
         answered.retain(|a| a != name);
     }
     let mut rules = BTreeMap::new();
+    let mut numbers = Vec::new();
     for (name, chain) in denied {
+        numbers.push(resolve(name)?);
         rules.insert(resolve(name)?, chain);
     }
 
@@ -135,7 +144,201 @@ pub fn prepare(
         SeccompAction::Errno(libc::EPERM as u32),
     )?);
     programs.push(compile(rules, match_action(policy.action))?);
-    Ok(PreparedSeccomp { programs })
+    Ok(PreparedSeccomp {
+        programs,
+        listener: false,
+        denied: numbers,
+        action: policy.action,
+    })
+}
+
+/// The calls with a path argument that `--explain` observes: (name,
+/// index of the directory descriptor argument or -1, index of the path,
+/// what the call asks for). `rename*`, `link*` and `symlink*` name the
+/// path they create; the source of a rename is read too (by the
+/// notifier, from the same table with the `source` index).
+pub const PATH_CALLS: &[PathCall] = &[
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("open", -1, 0, PathUse::Open(1)),
+    PathCall::new("openat", 0, 1, PathUse::Open(2)),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("creat", -1, 0, PathUse::Create),
+    PathCall::new("execve", -1, 0, PathUse::Execute),
+    PathCall::new("execveat", 0, 1, PathUse::Execute),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("mkdir", -1, 0, PathUse::Create),
+    PathCall::new("mkdirat", 0, 1, PathUse::Create),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("mknod", -1, 0, PathUse::Create),
+    PathCall::new("mknodat", 0, 1, PathUse::Create),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("unlink", -1, 0, PathUse::Remove),
+    PathCall::new("unlinkat", 0, 1, PathUse::Remove),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("rmdir", -1, 0, PathUse::Remove),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("rename", -1, 1, PathUse::Create),
+    PathCall::new("renameat", 2, 3, PathUse::Create),
+    PathCall::new("renameat2", 2, 3, PathUse::Create),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("link", -1, 1, PathUse::Create),
+    PathCall::new("linkat", 2, 3, PathUse::Create),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("symlink", -1, 1, PathUse::Create),
+    PathCall::new("symlinkat", 1, 2, PathUse::Create),
+    PathCall::new("truncate", -1, 0, PathUse::Write),
+    // Runtimes look before they open (Python's site directories, Node's
+    // module resolution): a lookup that finds nothing ends their search
+    // without an open to observe.
+    PathCall::new("newfstatat", 0, 1, PathUse::Lookup),
+    PathCall::new("statx", 0, 1, PathUse::Lookup),
+    PathCall::new("faccessat", 0, 1, PathUse::Lookup),
+    PathCall::new("faccessat2", 0, 1, PathUse::Lookup),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("stat", -1, 0, PathUse::Lookup),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("lstat", -1, 0, PathUse::Lookup),
+    #[cfg(target_arch = "x86_64")]
+    PathCall::new("access", -1, 0, PathUse::Lookup),
+];
+
+/// What a path call asks of its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathUse {
+    /// `open`: the flags argument at this index says read, write or create.
+    Open(u8),
+    Create,
+    Remove,
+    Write,
+    Execute,
+    /// `stat`, `access` and their kin: whether the path is there.
+    Lookup,
+}
+
+/// One row of [`PATH_CALLS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathCall {
+    pub name: &'static str,
+    /// Index of the directory descriptor argument; -1: relative to the
+    /// working directory.
+    pub dirfd: i8,
+    pub path: u8,
+    pub what: PathUse,
+}
+
+impl PathCall {
+    const fn new(name: &'static str, dirfd: i8, path: u8, what: PathUse) -> PathCall {
+        PathCall {
+            name,
+            dirfd,
+            path,
+            what,
+        }
+    }
+}
+
+/// What the notifier answers for a call that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notified {
+    /// A path call: observe, then let the kernel decide.
+    Path(PathCall),
+    /// A call of the deny list: answer with this errno.
+    Denied(i32),
+    /// A call of the deny list under action `log`: let it run, as the
+    /// kernel would have (logging it).
+    Logged,
+}
+
+impl PreparedSeccomp {
+    /// `--explain`: the deny list answers `SECCOMP_RET_USER_NOTIF`
+    /// instead of EPERM, and the path calls of [`PATH_CALLS`] that the
+    /// deny list does not name reach the notifier too; the program is
+    /// installed with a listener (only one filter of a process may have
+    /// one, so both are one program). A deny list that logs is notified
+    /// too and answered "continue"; one that kills keeps killing in the
+    /// kernel (the call is then reported by layer only, from the exit).
+    pub fn notify(&mut self) {
+        let paths: Vec<u32> = PATH_CALLS
+            .iter()
+            .filter_map(|c| syscall_number(c.name))
+            .filter(|nr| !self.denied.contains(nr))
+            .map(|nr| nr as u32)
+            .collect();
+        let errno_ret = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA);
+        let Some(last) = self.programs.last_mut() else {
+            return;
+        };
+        // Kill stays in the kernel: a notifier that failed to kill would
+        // fail open. Log becomes a notification answered with "continue"
+        // (what log does), so the notifier sees the call.
+        let matched = match self.action {
+            SyscallAction::Errno => Some(errno_ret),
+            SyscallAction::Log => Some(libc::SECCOMP_RET_LOG),
+            SyscallAction::Kill => None,
+        };
+        if let Some(matched) = matched {
+            for op in last.iter_mut() {
+                if op.code == (libc::BPF_RET | libc::BPF_K) as u16 && op.k == matched {
+                    op.k = libc::SECCOMP_RET_USER_NOTIF;
+                }
+            }
+        }
+        let mut program = path_prefix(&paths);
+        program.append(last);
+        *last = program;
+        self.listener = true;
+    }
+
+    /// What the listener's program answers for call `nr` (for the
+    /// notifier, which must answer every notification).
+    pub fn notified(&self, nr: i64) -> Option<Notified> {
+        if let Some(call) = PATH_CALLS
+            .iter()
+            .find(|c| syscall_number(c.name) == Some(nr) && !self.denied.contains(&nr))
+        {
+            return Some(Notified::Path(*call));
+        }
+        if !self.denied.contains(&nr) {
+            return None;
+        }
+        match self.action {
+            SyscallAction::Errno => Some(Notified::Denied(libc::EPERM)),
+            SyscallAction::Log => Some(Notified::Logged),
+            SyscallAction::Kill => None,
+        }
+    }
+}
+
+/// The name of system call `nr` on this architecture.
+pub fn syscall_name(nr: i64) -> Option<&'static str> {
+    SYSCALLS
+        .iter()
+        .chain(ARCH_SYSCALLS)
+        .chain(UNIFIED_SYSCALLS)
+        .find(|&&(_, n)| n == nr)
+        .and_then(|(constant, _)| constant.strip_prefix("SYS_"))
+}
+
+/// Instructions put before the deny list in `--explain` mode:
+/// `SECCOMP_RET_USER_NOTIF` for the calls in `paths`, else fall through
+/// to the deny list (a call of another architecture falls through too:
+/// the ABI gate kills it).
+fn path_prefix(paths: &[u32]) -> Vec<libc::sock_filter> {
+    const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
+    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let op = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
+    // [load arch, jeq arch, load nr, jeq nr × n, ja over ret, ret notify]
+    let n = paths.len().min(200) as u8;
+    let mut program = vec![op(LOAD, DATA_ARCH, 0, 0), op(JEQ, AUDIT_ARCH, 0, n + 3)];
+    program.push(op(LOAD, DATA_NR, 0, 0));
+    for (i, &nr) in paths.iter().take(usize::from(n)).enumerate() {
+        program.push(op(JEQ, nr, n - i as u8, 0));
+    }
+    program.push(op(JA, 1, 0, 0));
+    program.push(op(RET, libc::SECCOMP_RET_USER_NOTIF, 0, 0));
+    program
 }
 
 /// The syscall number of `name` on the architecture cordon was built for,

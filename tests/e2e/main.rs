@@ -31,6 +31,7 @@ mod support;
 
 mod fixture;
 mod init;
+mod learn;
 mod npm;
 mod pypi;
 mod session;
@@ -65,7 +66,7 @@ pub fn check(holds: bool, claim: &str, otherwise: impl FnOnce() -> String) -> Re
 }
 
 fn all_cases() -> Vec<Case> {
-    [npm::cases(), pypi::cases(), init::cases()].concat()
+    [npm::cases(), pypi::cases(), init::cases(), learn::cases()].concat()
 }
 
 #[derive(Default)]

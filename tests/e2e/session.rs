@@ -17,6 +17,8 @@ use crate::world::World;
 /// A session being described.
 pub struct Session<'w, 's> {
     world: &'w World<'s>,
+    /// `run`, or `profile learn NAME`.
+    subcommand: Vec<String>,
     cordon_args: Vec<String>,
     command: Vec<String>,
     env: Vec<(String, String)>,
@@ -28,12 +30,19 @@ impl<'w, 's> Session<'w, 's> {
     pub fn new(world: &'w World<'s>, profile: &str) -> Self {
         Session {
             world,
+            subcommand: vec!["run".into()],
             cordon_args: vec!["-p".into(), profile.into()],
             command: Vec::new(),
             env: Vec::new(),
             calls: Vec::new(),
             paths: Vec::new(),
         }
+    }
+
+    /// `cordon profile learn NAME` instead of `cordon run`.
+    pub fn learning(mut self, name: &str) -> Self {
+        self.subcommand = vec!["profile".into(), "learn".into(), name.into()];
+        self
     }
 
     /// `--rw PATH` for cordon.
@@ -91,12 +100,14 @@ impl<'w, 's> Session<'w, 's> {
         let mut command = w.as_user();
         command.extend(["setsid".into(), "--wait".into()]);
         command.push(w.cordon.display().to_string());
-        command.extend(["run".into(), "--yes".into()]);
+        command.extend(self.subcommand.iter().cloned());
+        command.push("--yes".into());
         command.extend(self.cordon_args.iter().cloned());
         command.push("--".into());
         command.extend(self.command.iter().cloned());
         println!(
-            "    $ cordon run --yes {} -- {}",
+            "    $ cordon {} --yes {} -- {}",
+            self.subcommand.join(" "),
             w.short(&self.cordon_args.join(" ")),
             w.short(&self.command.join(" "))
         );

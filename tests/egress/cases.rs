@@ -41,6 +41,10 @@ pub const ALL: &[(&str, Case)] = &[
     ("ipv6_addresses_are_filtered", ipv6_addresses_are_filtered),
     ("refusals_are_audited", refusals_are_audited),
     (
+        "explain_reports_egress_refusals",
+        explain_reports_egress_refusals,
+    ),
+    (
         "without_namespaces_cordon_refuses_to_start",
         without_namespaces_cordon_refuses_to_start,
     ),
@@ -398,4 +402,59 @@ fn ipv6_addresses_are_filtered(c: &Ctx) -> Result<(), String> {
         "cordon: egress refused: {b}: unique local range (fc00::/7)"
     ))?;
     never_reached("B", &c.world.b.http)
+}
+
+/// `--explain`: the filter's refusals are records of the same stream as
+/// the sandbox's other refusals, one line each with the layer and the
+/// allowlist entry that reaches the destination (for loopback, an entry
+/// naming the address); the forwarder's own line is not printed twice.
+/// The entry suggested is the one that works: with it, the host's
+/// loopback server is reached.
+fn explain_reports_egress_refusals(c: &Ctx) -> Result<(), String> {
+    let p = c.world.loop_port;
+    let mut allow = a_allowed(c);
+    allow.extend([format!("loop.test:{p}"), format!("*:{p}")]);
+    let entry = format!("127.0.0.1:{p}");
+    let suggested = format!("allow with allow = [\"{entry}\"] in [network]");
+    let explain = ["--explain"];
+
+    let run = c.run_with(&allow, "", &explain, &["tcp", &entry]);
+    run.err()?;
+    run.reported(&format!(
+        "cordon: refused: connect {entry} (egress filter): {suggested}"
+    ))?;
+    expect(
+        "the forwarder's own line as well",
+        !run.stderr.contains("cordon: egress refused:"),
+        &run.stderr,
+    )?;
+    // The resolver files cordon binds into the view are not refusals.
+    expect(
+        "a generated resolver file reported",
+        !run.stderr.contains("/etc/resolv.conf") && !run.stderr.contains("/etc/hosts "),
+        &run.stderr,
+    )?;
+
+    let run = c.run_with(&allow, "", &explain, &["tcp", &format!("loop.test:{p}")]);
+    run.err()?;
+    run.reported(&format!(
+        "cordon: refused: connect loop.test:{p} (egress filter): {suggested}"
+    ))?;
+
+    // (`*` would let every name resolve.)
+    let run = c.run_with(&a_allowed(c), "", &explain, &["resolve", "nope.test"]);
+    run.err()?;
+    run.reported(
+        "cordon: refused: resolve nope.test (egress filter): allow with allow = [\"nope.test:443\"] in [network]",
+    )?;
+    never_reached("the host's loopback", &c.world.loop_log)?;
+
+    // The control: the suggested entry reaches it.
+    allow.push(entry.clone());
+    let body = c.run_with(&allow, "", &explain, &["tcp", &entry]).ok()?;
+    expect(
+        "with the suggested entry",
+        body == "hello from the host's loopback",
+        body,
+    )
 }

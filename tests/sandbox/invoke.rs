@@ -106,6 +106,8 @@ fn answer_in(line: &str) -> Option<String> {
 /// A cordon run being configured.
 pub struct Invocation<'w> {
     world: &'w World,
+    /// `run` (the default), or `profile learn NAME`.
+    learn: Option<String>,
     flags: Vec<String>,
     envs: Vec<(String, String)>,
     fd3: bool,
@@ -115,6 +117,7 @@ impl<'w> Invocation<'w> {
     pub fn new(world: &'w World) -> Invocation<'w> {
         Invocation {
             world,
+            learn: None,
             flags: Vec::new(),
             envs: Vec::new(),
             fd3: false,
@@ -131,6 +134,12 @@ impl<'w> Invocation<'w> {
 
     pub fn profile(self, path: &Path) -> Self {
         self.flags(&["-p", s(path)])
+    }
+
+    /// `cordon profile learn NAME …` instead of `cordon run …`.
+    pub fn learning(mut self, name: &str) -> Self {
+        self.learn = Some(name.to_owned());
+        self
     }
 
     pub fn flags(mut self, flags: &[&str]) -> Self {
@@ -162,7 +171,10 @@ impl<'w> Invocation<'w> {
     /// The full `cordon …` command, wrapped as the world's user.
     pub fn build(&self, argv: &[&str]) -> Command {
         // The whole sandbox: cases read enforcement details from stderr.
-        let mut args = vec!["run", "--yes", "--details"];
+        let mut args = match &self.learn {
+            Some(name) => vec!["profile", "learn", name.as_str(), "--yes", "--details"],
+            None => vec!["run", "--yes", "--details"],
+        };
         if !self.world.ns {
             args.push("--no-namespaces");
         }

@@ -21,8 +21,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod explain;
 mod fs;
 mod invoke;
+mod learn;
 mod net;
 mod probe;
 mod probe_meta;
@@ -53,6 +55,8 @@ fn all_cases() -> Vec<world::Case> {
         process::cases(),
         resources::cases(),
         regressions::cases(),
+        explain::cases(),
+        learn::cases(),
     ]
     .into_iter()
     .flatten()

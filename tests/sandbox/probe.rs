@@ -54,6 +54,7 @@ fn act(action: &str, args: &[String]) -> Outcome {
     let arg = |i: usize| args.get(i).map_or("", String::as_str);
     match action {
         "caps" => Ok(capability_sets()),
+        "steps" => Ok(steps(args)),
         "read" => read(arg(0)),
         "read-head" => read_head(arg(0)),
         "write" => write(arg(0)),
@@ -73,6 +74,7 @@ fn act(action: &str, args: &[String]) -> Outcome {
         "copy-load" => copy(arg(0), arg(1)).and_then(|_| load(arg(1))),
         "list-proc" => list_proc(),
         "tcp-connect" => tcp_connect(arg(0)),
+        "tcp-hello" => tcp_hello(arg(0)),
         "loopback-selftest" => loopback_selftest(),
         "unix-connect" => UnixStream::connect(arg(0))
             .map(|_| "connected".into())
@@ -124,6 +126,19 @@ fn read_head(path: &str) -> Outcome {
     let mut buf = vec![0u8; 8192];
     let n = file.read(&mut buf).map_err(io)?;
     Ok(format!("{n} bytes"))
+}
+
+/// Several actions in one run, separated by `+` (a scripted server that
+/// tries one thing after another): each one's outcome, comma-separated.
+fn steps(args: &[String]) -> String {
+    args.split(|a| a == "+")
+        .filter_map(|step| step.split_first())
+        .map(|(action, rest)| match act(action, rest) {
+            Ok(_) => format!("{action}:ok"),
+            Err(errno) => format!("{action}:{errno:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn write(path: &str) -> Outcome {
@@ -217,6 +232,25 @@ fn tcp_connect(addr: &str) -> Outcome {
     let addr: SocketAddr = addr.parse().map_err(|_| Errno::EINVAL)?;
     TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(io)?;
     Ok("connected".into())
+}
+
+/// Connects and reads the peer's first line: reaching a listener inside
+/// the sandbox (network "filtered") is not reaching the test host.
+fn tcp_hello(addr: &str) -> Outcome {
+    let addr: SocketAddr = addr.parse().map_err(|_| Errno::EINVAL)?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(io)?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.last() != Some(&b'\n') && line.len() < 256 {
+        match stream.read(&mut byte).map_err(io)? {
+            0 => return Err(Errno::ECONNRESET),
+            _ => line.push(byte[0]),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).trim().to_owned())
 }
 
 /// Listens on the sandbox's own 127.0.0.1 and talks to itself.
