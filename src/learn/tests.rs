@@ -60,6 +60,7 @@ impl World {
         let host = HostPaths {
             config: home.join(".config/cordon"),
             state: home.join(".local/state/cordon"),
+            store: home.join(".local/share/cordon/store"),
             home,
         };
         World {
