@@ -42,6 +42,13 @@
 //! grant makes them). Only approved starts are pinned: a start
 //! consented to on the terminal or with `--yes` binds the command, not
 //! the content, so there is no check to race.
+//!
+//! Not pinned here: an executable that is itself a `#!` script (the
+//! kernel hands its path to the interpreter), the programs `env` finds
+//! in PATH, and the other files of a bound code directory (hashed by
+//! path for the approval). A symlink on the path as written is recreated
+//! as it reads when the sandbox is planned, not as it read when the
+//! file was resolved and hashed.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
