@@ -28,6 +28,7 @@ mod support;
 
 mod fixture;
 mod init;
+mod journey;
 mod npm;
 mod pypi;
 mod session;
@@ -62,7 +63,7 @@ pub fn check(holds: bool, claim: &str, otherwise: impl FnOnce() -> String) -> Re
 }
 
 fn all_cases() -> Vec<Case> {
-    [npm::cases(), pypi::cases(), init::cases()].concat()
+    [npm::cases(), pypi::cases(), init::cases(), journey::cases()].concat()
 }
 
 #[derive(Default)]

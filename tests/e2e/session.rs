@@ -22,6 +22,9 @@ pub struct Session<'w, 's> {
     env: Vec<(String, String)>,
     calls: Vec<Value>,
     paths: Vec<String>,
+    /// A command line started exactly as written (a host configuration's
+    /// command and args), instead of `cordon run --yes …`.
+    host_command: Option<Vec<String>>,
 }
 
 impl<'w, 's> Session<'w, 's> {
@@ -33,7 +36,16 @@ impl<'w, 's> Session<'w, 's> {
             env: Vec::new(),
             calls: Vec::new(),
             paths: Vec::new(),
+            host_command: None,
         }
+    }
+
+    /// A session that starts `argv` as a host does: the command and args
+    /// of its configuration, no terminal, no `--yes` added.
+    pub fn as_host(world: &'w World<'s>, argv: &[String]) -> Self {
+        let mut session = Session::new(world, "");
+        session.host_command = Some(argv.to_vec());
+        session
     }
 
     /// `--rw PATH` for cordon.
@@ -90,16 +102,21 @@ impl<'w, 's> Session<'w, 's> {
         );
         let mut command = w.as_user();
         command.extend(["setsid".into(), "--wait".into()]);
-        command.push(w.cordon.display().to_string());
-        command.extend(["run".into(), "--yes".into()]);
-        command.extend(self.cordon_args.iter().cloned());
-        command.push("--".into());
-        command.extend(self.command.iter().cloned());
-        println!(
-            "    $ cordon run --yes {} -- {}",
-            w.short(&self.cordon_args.join(" ")),
-            w.short(&self.command.join(" "))
-        );
+        if let Some(argv) = &self.host_command {
+            command.extend(argv.iter().cloned());
+            println!("    $ {}", w.short(&argv.join(" ")));
+        } else {
+            command.push(w.cordon.display().to_string());
+            command.extend(["run".into(), "--yes".into()]);
+            command.extend(self.cordon_args.iter().cloned());
+            command.push("--".into());
+            command.extend(self.command.iter().cloned());
+            println!(
+                "    $ cordon run --yes {} -- {}",
+                w.short(&self.cordon_args.join(" ")),
+                w.short(&self.command.join(" "))
+            );
+        }
         let mut env: serde_json::Map<String, Value> = serde_json::Map::new();
         for (k, v) in w.base_env().into_iter().chain(self.env) {
             env.insert(k, Value::String(v));
