@@ -239,10 +239,27 @@ fn package_for(
 }
 
 impl Launch {
+    /// The files of code the interpreter opens by path, with the inode
+    /// that was checked (see [`sandbox::pin`]).
+    pub fn pins(&self) -> Vec<sandbox::pin::PinFile> {
+        self.code
+            .iter()
+            .map(|(_, opened)| {
+                let (dev, ino) = opened.key.inode();
+                sandbox::pin::PinFile {
+                    path: opened.path.clone(),
+                    dev,
+                    ino,
+                }
+            })
+            .collect()
+    }
+
     /// Right before the start: nothing was written to what was checked,
     /// and nothing was renamed over the files the interpreter opens by
-    /// path. (What remains: a rename between this check and the
-    /// interpreter's own open of its script.)
+    /// path. A rename after this check cannot reach an approved start:
+    /// the files of code are pinned into the sandbox (see
+    /// [`sandbox::pin`]).
     pub fn check_unchanged(&self) -> Result<(), ConsentError> {
         let by_path = self.programs.iter().chain(self.code.iter().map(|(_, o)| o));
         if !self.executable.unchanged(false) {
@@ -561,6 +578,15 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         (Outcome::DryRun, _) => return Ok(Served::DryRun),
         (Outcome::Refused, _) => return Err(Error::Refused),
     };
+    // An approval was checked against the content of the files the
+    // interpreter opens by path: the sandbox shows it exactly those.
+    if approved.is_some() {
+        let pins = launch.pins();
+        if let Err(e) = prepared.pin(&launch.policy, &pins) {
+            approval::report_start_failure(&e.to_string());
+            return Err(e.into());
+        }
+    }
     // A recorded approval already said which server starts, in its one
     // line (or said nothing under --quiet).
     if approved.is_none() {

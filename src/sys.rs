@@ -157,6 +157,30 @@ pub fn touch(path: &CStr) -> SysResult<()> {
     Ok(())
 }
 
+/// The device and inode `path` names (following symlinks, crossing
+/// mounts): what a bind mount put there.
+pub fn dev_ino(path: &CStr) -> SysResult<(u64, u64)> {
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a valid NUL-terminated string; st is writable and
+    // of the type stat(2) fills.
+    check_int(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// Removes an empty directory or a file (a mount point left unused).
+pub fn remove(path: &CStr, directory: bool) -> SysResult<()> {
+    // SAFETY: path is a valid NUL-terminated string.
+    let ret = unsafe {
+        if directory {
+            libc::rmdir(path.as_ptr())
+        } else {
+            libc::unlink(path.as_ptr())
+        }
+    };
+    check_int(ret).map(drop)
+}
+
 pub fn symlink(target: &CStr, path: &CStr) -> SysResult<()> {
     // SAFETY: both are valid NUL-terminated strings.
     check_int(unsafe { libc::symlink(target.as_ptr(), path.as_ptr()) }).map(drop)

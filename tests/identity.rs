@@ -575,3 +575,194 @@ fn strip_trees(v: &mut serde_json::Value, count: &mut usize) {
         _ => {}
     }
 }
+
+const PY_EVIL: &str = "import sys\nsys.stderr.write('EVIL-RAN\\n')\nfor line in sys.stdin:\n    sys.stdout.write(line)\n";
+const NODE_EVIL: &str = "process.stderr.write('EVIL-RAN\\n');\n";
+
+/// A loop that renames `good` and `evil` in turn over `path` (through a
+/// hard link made aside, so the path always names one of them) until
+/// stopped; returns the number of renames.
+fn swap_loop(
+    stop: Arc<AtomicBool>,
+    path: PathBuf,
+    good: PathBuf,
+    evil: PathBuf,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let tmp = good.with_file_name("next");
+        let mut swaps = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            for from in [&good, &evil] {
+                let _ = fs::remove_file(&tmp);
+                fs::hard_link(from, &tmp).unwrap();
+                fs::rename(&tmp, &path).unwrap();
+                swaps += 1;
+            }
+        }
+        swaps
+    })
+}
+
+/// 50 approved starts of `args` while `swapped` is renamed between its
+/// good and evil versions: each start either ran the good code (it
+/// relays `initialize` and exits 0, and nothing said EVIL-RAN) or was
+/// refused. Returns how many ran.
+fn starts_during_swaps(
+    env: &Env,
+    args: &[&str],
+    swapped: &Path,
+    good: &Path,
+    evil: &Path,
+    what: &str,
+) -> usize {
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = swap_loop(
+        stop.clone(),
+        swapped.to_path_buf(),
+        good.to_path_buf(),
+        evil.to_path_buf(),
+    );
+    let mut started = 0;
+    let mut refusals = std::collections::BTreeMap::new();
+    for i in 0..50 {
+        let out = host_run(env, args);
+        let err = stderr(&out);
+        assert!(
+            !err.contains("EVIL-RAN"),
+            "{what} start {i}: the evil file ran: {err}"
+        );
+        if out.status.code() == Some(0) {
+            assert_eq!(out.stdout, INITIALIZE, "{what} start {i}: {err}");
+            started += 1;
+        } else {
+            let reason = err
+                .lines()
+                .find(|l| l.starts_with("cordon: error:"))
+                .unwrap_or_else(|| panic!("{what} start {i}: neither ran nor refused: {err}"));
+            if reason.contains("setup failed") {
+                eprintln!("{what} start {i}: {reason}");
+            }
+            *refusals
+                .entry(reason.split(':').take(3).collect::<String>())
+                .or_insert(0) += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    eprintln!(
+        "{what}: {started} of 50 approved starts ran the good file, {swaps} renames; refused: {refusals:?}"
+    );
+    // Back to the good version, as approved.
+    fs::hard_link(good, good.with_file_name("back")).unwrap();
+    fs::rename(good.with_file_name("back"), swapped).unwrap();
+    assert!(swaps > 100, "{what}: the swap loop ran: {swaps}");
+    started
+}
+
+/// The script an interpreter opens by path (`python3 S.py`), and a file
+/// node preloads (`node -r ./P.js S.js`), renamed between a good and an
+/// evil version while approved starts happen: the evil one never runs.
+/// With namespaces the sandbox reads the checked file (the directories
+/// on the way are mirrored, so a rename on the host cannot reach the
+/// view); without them a file in a directory its user (and so any of
+/// the user's servers granted write there) can rename in is refused,
+/// while one in a directory only root can write starts.
+#[test]
+fn a_rename_swap_of_a_script_during_approved_starts_never_runs_the_evil_one() {
+    let node = have("/usr/bin/node");
+    if !node {
+        eprintln!("node -r case skipped: no /usr/bin/node");
+    }
+    for user in users() {
+        for namespaces in [true, false] {
+            let what = format!("{user:?} namespaces={namespaces}");
+            let env = Env::new(user);
+            let dir = env.home.join("srv");
+            // The versions lie outside the granted directory, whose every
+            // file the approval binds as a tree: only the swapped name
+            // changes there.
+            env.write("home/srv/README", "the server\n");
+            let good = env.write("home/swap/good.py", PY_ECHO);
+            let evil = env.write("home/swap/evil.py", PY_EVIL);
+            let script = dir.join("S.py");
+            fs::hard_link(&good, &script).unwrap();
+            let mut args = vec![];
+            if !namespaces {
+                args.push("--no-namespaces");
+            }
+            args.extend(["--ro", dir.to_str().unwrap(), "--"]);
+            let mut py = args.clone();
+            py.extend(["python3", script.to_str().unwrap()]);
+            approve(&env, &py);
+            let started = starts_during_swaps(&env, &py, &script, &good, &evil, &what);
+            if namespaces {
+                assert!(started > 0, "{what}: no start ran the good script");
+            } else {
+                assert_eq!(started, 0, "{what}: an unpinnable script started");
+                let out = host_run(&env, &py);
+                let err = stderr(&out);
+                assert!(
+                    err.contains("cannot be pinned without namespaces")
+                        && err.contains("can rename in"),
+                    "{what}: {err}"
+                );
+            }
+
+            if node {
+                let good = env.write("home/swap/good.js", "globalThis.pre = 1;\n");
+                let evil = env.write("home/swap/evil.js", NODE_EVIL);
+                env.write("home/srv/S.js", NODE_ECHO);
+                let pre = dir.join("P.js");
+                fs::hard_link(&good, &pre).unwrap();
+                let mut js = args.clone();
+                js.extend(["node", "-r", "./P.js", "S.js"]);
+                let cmd = |a: &[&str], input: &[u8]| {
+                    let mut c = env.cordon(a);
+                    c.current_dir(&dir);
+                    run(c, input)
+                };
+                let mut full = vec!["approve", "--yes"];
+                full.extend_from_slice(&js);
+                let out = cmd(&full, b"");
+                assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(&out));
+                let stop = Arc::new(AtomicBool::new(false));
+                let swapper = swap_loop(stop.clone(), pre.clone(), good, evil);
+                let mut started = 0;
+                let mut full = vec!["run"];
+                full.extend_from_slice(&js);
+                for i in 0..50 {
+                    let out = cmd(&full, INITIALIZE);
+                    let err = stderr(&out);
+                    assert!(!err.contains("EVIL-RAN"), "{what} node start {i}: {err}");
+                    if out.status.code() == Some(0) {
+                        assert_eq!(out.stdout, INITIALIZE, "{what} node start {i}: {err}");
+                        started += 1;
+                    }
+                }
+                stop.store(true, Ordering::Relaxed);
+                let swaps = swapper.join().unwrap();
+                eprintln!("{what} node -r: {started} of 50 ran the good preload, {swaps} renames");
+                assert_eq!(started > 0, namespaces, "{what} node -r: {started} started");
+            }
+        }
+        // Control: without namespaces, a script in a directory only root
+        // can write (for nobody, while the test runs as root) starts.
+        if user == support::User::Nobody {
+            let env = Env::new(user);
+            let sealed = env.path().join("sealed");
+            fs::create_dir(&sealed).unwrap();
+            let script = sealed.join("S.py");
+            fs::write(&script, PY_ECHO).unwrap();
+            let py = [
+                "--no-namespaces",
+                "--ro",
+                sealed.to_str().unwrap(),
+                "--",
+                "python3",
+                script.to_str().unwrap(),
+            ];
+            approve(&env, &py);
+            assert_started(&host_run(&env, &py), "nobody, sealed directory");
+        }
+    }
+}

@@ -75,6 +75,11 @@ impl Key {
         )
     }
 
+    /// The device and inode the descriptor holds.
+    pub fn inode(&self) -> (u64, u64) {
+        (self.dev, self.ino)
+    }
+
     /// The same inode, unchanged since `self` was taken.
     pub fn same_as(&self, other: &Key) -> bool {
         self == other

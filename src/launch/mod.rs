@@ -115,6 +115,11 @@ pub enum LaunchError {
         detail: String,
         errno: Errno,
     },
+    #[error(
+        "{path} was replaced while the sandbox was built ({}): the sandbox would not show the file cordon checked",
+        errno.desc()
+    )]
+    Replaced { path: String, errno: Errno },
     #[error("the sandbox's init process ended before reporting")]
     Vanished,
     #[error(
@@ -244,6 +249,9 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
         }
         Some(Record::Failed { step, index, errno }) => {
             let _ = nix::sys::wait::waitpid(pid, None);
+            if let Some(path) = checked_path(prepared, step, index) {
+                return Err(LaunchError::Replaced { path, errno });
+            }
             Err(LaunchError::Setup {
                 step,
                 detail: describe(prepared, step, index),
@@ -268,6 +276,19 @@ pub fn read_record(fd: &OwnedFd) -> Option<Record> {
         }
     }
     Record::decode(&buf)
+}
+
+/// The path of a failed mount step that checks a pinned file.
+fn checked_path(prepared: &Prepared, step: Step, index: u32) -> Option<String> {
+    if step != Step::Mount {
+        return None;
+    }
+    prepared
+        .mounts
+        .as_ref()?
+        .ops
+        .get(index as usize)?
+        .checked_path()
 }
 
 /// The item a failed step was working on, from the plan the parent holds.

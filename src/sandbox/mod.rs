@@ -12,6 +12,7 @@ pub mod env;
 pub mod landlock;
 pub mod mounts;
 mod netfiles;
+pub mod pin;
 pub mod probe;
 pub mod protect;
 pub mod rlimits;
@@ -213,6 +214,26 @@ pub struct Prepared {
     pub launchable: bool,
 }
 
+impl Prepared {
+    /// Makes the interpreter read exactly the files cordon checked (see
+    /// [`pin`]): mirrored into the sandbox's view with namespaces,
+    /// refused unless nobody else can rename on their way without.
+    pub fn pin(&mut self, policy: &Policy, files: &[pin::PinFile]) -> Result<(), SandboxError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let uid = nix::unistd::getuid().as_raw();
+        match self.mounts.as_mut() {
+            Some(plan) => {
+                let ops = pin::plan(policy, files, uid, plan)?;
+                plan.insert_pins(ops);
+            }
+            None => pin::check_sealed(files, uid)?,
+        }
+        Ok(())
+    }
+}
+
 /// Whether this launch uses namespaces, after the profile, the command line
 /// and the kernel had their say.
 pub fn uses_namespaces(policy: &Policy, probe: &Probe) -> bool {
@@ -272,6 +293,8 @@ pub enum SandboxError {
         "the writable grant {grant} is the home directory or contains it: the server could plant files that run later outside the sandbox"
     )]
     WritableHome { grant: PathBuf, home: PathBuf },
+    #[error(transparent)]
+    Pin(#[from] pin::PinError),
     #[error(
         "the writable grant {grant} holds more than {} directories within {} levels: cordon cannot check it for git repositories",
         protect::GIT_SEARCH_LIMIT,
@@ -293,6 +316,7 @@ impl SandboxError {
             SandboxError::WritableHome { .. } => Some(
                 "grant the directories the server needs instead; a profile that really needs a writable home lifts this by naming the home directory in filesystem.unprotect (unprotect = [\"~\"]), and the files that run code stay read-only",
             ),
+            SandboxError::Pin(e) => e.hint(),
             SandboxError::GrantTooLarge { .. } => {
                 Some("grant the project directories the server needs instead")
             }

@@ -97,6 +97,33 @@ pub enum MountOp {
         target: CString,
         options: CString,
     },
+    /// Bind `source` on `target` (recursively, keeping the attributes of
+    /// the mounts copied) and check that the file or directory mounted
+    /// is the inode planned: a rename on the host since then fails
+    /// closed. With `optional`, an entry gone since the plan was made
+    /// leaves no mount point behind (see [`super::pin`]).
+    BindChecked {
+        source: CString,
+        target: CString,
+        dev: u64,
+        ino: u64,
+        directory: bool,
+        optional: bool,
+    },
+    /// Bind `source` on `target` recursively, keeping the attributes of
+    /// the mounts copied, without an inode check (an entry that is a
+    /// mount the sandbox made itself: a mask, a nested grant).
+    BindEntry {
+        source: CString,
+        target: CString,
+        directory: bool,
+    },
+    /// Check that `target` is the inode planned.
+    Verify {
+        target: CString,
+        dev: u64,
+        ino: u64,
+    },
 }
 
 impl MountOp {
@@ -123,6 +150,31 @@ impl MountOp {
             MountOp::SizedTmpfs { target, options } => {
                 format!("mount tmpfs ({}) on {}", show(options), show(target))
             }
+            MountOp::BindChecked { source, target, .. } => format!(
+                "bind {} on {} (the file cordon checked, or a renamed one?)",
+                show(source),
+                show(target)
+            ),
+            MountOp::BindEntry { source, target, .. } => {
+                format!("bind {} on {}", show(source), show(target))
+            }
+            MountOp::Verify { target, .. } => {
+                format!("check that {} is the file cordon checked", show(target))
+            }
+        }
+    }
+
+    /// For an operation that checks a pinned file or one of the entries
+    /// beside it: the path inside the sandbox (a failure there means the
+    /// host renamed something while the sandbox was built).
+    pub fn checked_path(&self) -> Option<String> {
+        match self {
+            MountOp::BindChecked { target, .. } | MountOp::Verify { target, .. } => {
+                let bytes = target.as_bytes();
+                let inside = bytes.strip_prefix(NEW.as_bytes()).unwrap_or(bytes);
+                Some(String::from_utf8_lossy(inside).into_owned())
+            }
+            _ => None,
         }
     }
 
@@ -171,7 +223,55 @@ impl MountOp {
                 let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
                 sys::mount(Some(c"tmpfs"), target, Some(c"tmpfs"), flags, Some(options))
             }
+            MountOp::BindChecked {
+                source,
+                target,
+                dev,
+                ino,
+                directory,
+                optional,
+            } => {
+                match bind_keeping_attrs(source, target) {
+                    Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) if *optional => {
+                        return sys::remove(target, *directory);
+                    }
+                    other => other?,
+                }
+                verify(target, *dev, *ino)
+            }
+            MountOp::BindEntry {
+                source,
+                target,
+                directory,
+            } => match bind_keeping_attrs(source, target) {
+                Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => {
+                    sys::remove(target, *directory)
+                }
+                other => other,
+            },
+            MountOp::Verify { target, dev, ino } => verify(target, *dev, *ino),
         }
+    }
+}
+
+/// A plain recursive bind: the new mounts keep the flags of those copied
+/// (read-only, noexec, …), as the kernel copies them.
+fn bind_keeping_attrs(source: &CStr, target: &CStr) -> SysResult<()> {
+    sys::mount(
+        Some(source),
+        target,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+}
+
+/// `ESTALE` when `target` is not the inode planned.
+fn verify(target: &CStr, dev: u64, ino: u64) -> SysResult<()> {
+    if sys::dev_ino(target)? == (dev, ino) {
+        Ok(())
+    } else {
+        Err(Errno::ESTALE)
     }
 }
 
@@ -190,6 +290,10 @@ pub struct Overrides {
 #[derive(Debug)]
 pub struct MountPlan {
     pub ops: Vec<MountOp>,
+    /// Where pinned files go: after every grant, mask and override is
+    /// in place (so their mounts are copied along), before /dev and
+    /// /proc.
+    pin_at: usize,
 }
 
 impl MountPlan {
@@ -211,7 +315,44 @@ impl MountPlan {
             })
             .collect()
     }
+
+    /// Inserts the operations that pin files (see [`super::pin`]).
+    pub fn insert_pins(&mut self, ops: Vec<MountOp>) {
+        let at = self.pin_at.min(self.ops.len());
+        self.ops.splice(at..at, ops);
+        self.pin_at = at;
+    }
+
+    /// The paths inside the sandbox that the plan mounts something on.
+    pub fn mounted(&self) -> Vec<PathBuf> {
+        let prefix = NEW.as_bytes();
+        self.ops
+            .iter()
+            .filter_map(|op| match op {
+                MountOp::Bind { target, .. }
+                | MountOp::Tmpfs { target, .. }
+                | MountOp::SizedTmpfs { target, .. } => Some(target),
+                _ => None,
+            })
+            .filter_map(|t| t.as_bytes().strip_prefix(prefix))
+            .filter(|rest| rest.starts_with(b"/"))
+            .map(|rest| PathBuf::from(std::ffi::OsStr::from_bytes(rest)))
+            .collect()
+    }
 }
+
+/// The staging root's path of the `n`th directory pinned: reachable
+/// while the new root is assembled, gone with the staging root.
+pub fn pin_stage(n: usize) -> String {
+    format!("/pin{n}")
+}
+
+/// `path` inside the new root, as the child names it while assembling.
+pub fn in_new_root(path: &Path) -> Result<CString, String> {
+    cpath(NEW, path)
+}
+
+pub const MOUNT_ATTR_SEALED: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 
 const STAGE: &str = "/tmp";
 const OLD: &str = "/oldroot";
@@ -287,6 +428,7 @@ pub fn plan(
     plan_protections(protections, &mut ops)?;
     recreate_symlinks(policy, &mut ops, &mut made)?;
     plan_overrides(overrides, &mut ops, &mut made)?;
+    let pin_at = ops.len();
     plan_dev(&mut ops, &mut made)?;
     ops.push(MountOp::Mkdir(cpath(NEW, Path::new("/proc"))?));
     ops.push(MountOp::Proc(cpath(NEW, Path::new("/proc"))?));
@@ -306,7 +448,7 @@ pub fn plan(
     });
     ops.push(MountOp::Detach(c(".")?));
     ops.push(MountOp::Chdir(c("/")?));
-    Ok(MountPlan { ops })
+    Ok(MountPlan { ops, pin_at })
 }
 
 /// Bounds the private /tmp to `size` bytes: its bind of the host
@@ -425,7 +567,7 @@ fn plan_overrides(
 
 /// A grant below another grant that allows at least as much needs no
 /// mount of its own.
-fn covered(policy: &Policy, grant: &crate::policy::FsGrant) -> bool {
+pub(crate) fn covered(policy: &Policy, grant: &crate::policy::FsGrant) -> bool {
     policy.fs.iter().any(|other| {
         other.exists
             && other.path != grant.path

@@ -31,6 +31,7 @@ mod support;
 
 mod fixture;
 mod init;
+mod journey;
 mod learn;
 mod npm;
 mod pypi;
@@ -66,7 +67,14 @@ pub fn check(holds: bool, claim: &str, otherwise: impl FnOnce() -> String) -> Re
 }
 
 fn all_cases() -> Vec<Case> {
-    [npm::cases(), pypi::cases(), init::cases(), learn::cases()].concat()
+    [
+        npm::cases(),
+        pypi::cases(),
+        init::cases(),
+        learn::cases(),
+        journey::cases(),
+    ]
+    .concat()
 }
 
 #[derive(Default)]

@@ -24,6 +24,9 @@ pub struct Session<'w, 's> {
     env: Vec<(String, String)>,
     calls: Vec<Value>,
     paths: Vec<String>,
+    /// A command line started exactly as written (a host configuration's
+    /// command and args), instead of `cordon run --yes …`.
+    host_command: Option<Vec<String>>,
 }
 
 impl<'w, 's> Session<'w, 's> {
@@ -36,6 +39,7 @@ impl<'w, 's> Session<'w, 's> {
             env: Vec::new(),
             calls: Vec::new(),
             paths: Vec::new(),
+            host_command: None,
         }
     }
 
@@ -43,6 +47,14 @@ impl<'w, 's> Session<'w, 's> {
     pub fn learning(mut self, name: &str) -> Self {
         self.subcommand = vec!["profile".into(), "learn".into(), name.into()];
         self
+    }
+
+    /// A session that starts `argv` as a host does: the command and args
+    /// of its configuration, no terminal, no `--yes` added.
+    pub fn as_host(world: &'w World<'s>, argv: &[String]) -> Self {
+        let mut session = Session::new(world, "");
+        session.host_command = Some(argv.to_vec());
+        session
     }
 
     /// `--rw PATH` for cordon.
@@ -99,18 +111,23 @@ impl<'w, 's> Session<'w, 's> {
         );
         let mut command = w.as_user();
         command.extend(["setsid".into(), "--wait".into()]);
-        command.push(w.cordon.display().to_string());
-        command.extend(self.subcommand.iter().cloned());
-        command.push("--yes".into());
-        command.extend(self.cordon_args.iter().cloned());
-        command.push("--".into());
-        command.extend(self.command.iter().cloned());
-        println!(
-            "    $ cordon {} --yes {} -- {}",
-            self.subcommand.join(" "),
-            w.short(&self.cordon_args.join(" ")),
-            w.short(&self.command.join(" "))
-        );
+        if let Some(argv) = &self.host_command {
+            command.extend(argv.iter().cloned());
+            println!("    $ {}", w.short(&argv.join(" ")));
+        } else {
+            command.push(w.cordon.display().to_string());
+            command.extend(self.subcommand.iter().cloned());
+            command.push("--yes".into());
+            command.extend(self.cordon_args.iter().cloned());
+            command.push("--".into());
+            command.extend(self.command.iter().cloned());
+            println!(
+                "    $ cordon {} --yes {} -- {}",
+                self.subcommand.join(" "),
+                w.short(&self.cordon_args.join(" ")),
+                w.short(&self.command.join(" "))
+            );
+        }
         let mut env: serde_json::Map<String, Value> = serde_json::Map::new();
         for (k, v) in w.base_env().into_iter().chain(self.env) {
             env.insert(k, Value::String(v));
