@@ -26,6 +26,7 @@
 //! read+exec, and nothing else of the store.
 
 pub mod npm;
+pub mod pypi;
 pub mod spec;
 
 use std::ffi::OsString;
@@ -161,9 +162,7 @@ pub trait Installer {
 pub fn installer(ecosystem: Ecosystem) -> Result<Box<dyn Installer>, StoreError> {
     match ecosystem {
         Ecosystem::Npm => Ok(Box::new(npm::Npm::from_env())),
-        Ecosystem::PyPI => Err(StoreError::Unsupported(
-            "installing PyPI packages into the store".into(),
-        )),
+        Ecosystem::PyPI => Ok(Box::new(pypi::PyPi::from_env()?)),
     }
 }
 
