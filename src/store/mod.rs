@@ -162,7 +162,7 @@ pub trait Installer {
 pub fn installer(ecosystem: Ecosystem) -> Result<Box<dyn Installer>, StoreError> {
     match ecosystem {
         Ecosystem::Npm => Ok(Box::new(npm::Npm::from_env())),
-        Ecosystem::PyPI => Ok(Box::new(pypi::PyPi::from_env()?)),
+        Ecosystem::PyPI => Ok(Box::new(pypi::PyPi::from_env())),
     }
 }
 

@@ -39,7 +39,7 @@ pub const INDEX_VARS: [&str; 3] = ["UV_INDEX_URL", "UV_DEFAULT_INDEX", "PIP_INDE
 /// server sandbox already grants as runtime.
 pub const PYTHON: &str = "/usr/bin/python3";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PypiError {
     #[error("{var}={url:?} is not an index URL cordon can use: {why}")]
     BadIndex {
@@ -92,26 +92,36 @@ impl From<PypiError> for StoreError {
     }
 }
 
-/// The PyPI installer: uv, an index, the system python3.
+/// The PyPI installer: uv, an index, the system python3. Both are looked
+/// up when made and needed only to resolve and install: a start from the
+/// store needs neither uv nor the index.
 pub struct PyPi {
-    index: Index,
-    uv: PathBuf,
+    index: Result<Index, PypiError>,
+    uv: Result<PathBuf, PypiError>,
 }
 
 impl PyPi {
     /// uv from PATH, the index from the environment, both cordon's own.
-    pub fn from_env() -> Result<PyPi, StoreError> {
-        let index = Index::from_env(|n| std::env::var_os(n))?;
-        let uv = find_uv(std::env::var_os("PATH").as_deref())?;
-        Ok(PyPi { index, uv })
+    pub fn from_env() -> PyPi {
+        PyPi {
+            index: Index::from_env(|n| std::env::var_os(n)),
+            uv: find_uv(std::env::var_os("PATH").as_deref()),
+        }
     }
 
     pub fn with(index: Index, uv: PathBuf) -> PyPi {
-        PyPi { index, uv }
+        PyPi {
+            index: Ok(index),
+            uv: Ok(uv),
+        }
     }
 
-    pub fn index(&self) -> &Index {
-        &self.index
+    pub fn index(&self) -> Result<&Index, StoreError> {
+        self.index.as_ref().map_err(|e| e.clone().into())
+    }
+
+    fn index_url(&self) -> &str {
+        self.index.as_ref().map_or("", |i| i.url.as_str())
     }
 
     /// What every uv run gets: a private cache in the sandbox's /tmp, no
@@ -131,8 +141,9 @@ impl PyPi {
 
     /// `uv WORDS… --no-config --python-preference only-system` and, for
     /// commands that read the index, `--default-index URL`.
-    fn uv(&self, words: &[&OsStr], index: bool) -> Vec<OsString> {
-        let mut argv: Vec<OsString> = vec![self.uv.clone().into_os_string()];
+    fn uv(&self, words: &[&OsStr], index: bool) -> Result<Vec<OsString>, StoreError> {
+        let uv = self.uv.as_ref().map_err(|e| StoreError::from(e.clone()))?;
+        let mut argv: Vec<OsString> = vec![uv.clone().into_os_string()];
         argv.extend(words.iter().map(|w| (*w).to_owned()));
         for w in [
             "--no-config",
@@ -144,16 +155,16 @@ impl PyPi {
         }
         if index {
             argv.push("--default-index".into());
-            argv.push(self.index.url.clone().into());
+            argv.push(self.index()?.url.clone().into());
         }
-        argv
+        Ok(argv)
     }
 
     fn run(&self, what: &str, argv: &[OsString], sb: &Confined) -> Result<Vec<u8>, StoreError> {
         let out = sb.run(argv, &self.env())?;
         if !out.success() {
             return Err(StoreError::Tool {
-                what: format!("{what} (index {})", self.index.url),
+                what: format!("{what} (index {})", self.index_url()),
                 status: format!("exit status {}", out.status),
                 detail: String::new(),
             });
@@ -183,7 +194,7 @@ fn write(path: &Path, text: &str) -> Result<(), StoreError> {
 
 impl Installer for PyPi {
     fn network(&self) -> Result<Vec<String>, StoreError> {
-        Ok(self.index.hosts.clone())
+        Ok(self.index()?.hosts.clone())
     }
 
     fn resolve(&self, req: &PackageRequest, sb: &Confined) -> Result<Resolution, StoreError> {
@@ -204,7 +215,7 @@ impl Installer for PyPi {
                 PYTHON.as_ref(),
             ],
             true,
-        );
+        )?;
         let what = format!("uv pip compile {requirement}");
         let stdout = self.run(&what, &argv, &sb.writing(dir.path()))?;
         let text = String::from_utf8(stdout).map_err(|_| PypiError::BadLock {
@@ -219,7 +230,7 @@ impl Installer for PyPi {
             integrity: lock_integrity(&lock),
             lock,
             resolved_at: crate::clock::now_rfc3339(),
-            registry: self.index.url.clone(),
+            registry: self.index()?.url.clone(),
         })
     }
 
@@ -254,7 +265,7 @@ impl Installer for PyPi {
                 "--no-project".as_ref(),
             ],
             false,
-        );
+        )?;
         self.run("uv venv", &venv, sb)?;
         let dir = scratch("a temporary directory for uv's lock")?;
         let lock = dir.path().join("requirements.txt");
@@ -276,7 +287,7 @@ impl Installer for PyPi {
                 lock.as_os_str(),
             ],
             true,
-        );
+        )?;
         let what = format!("uv pip install {} {}", req.name, res.version);
         self.run(&what, &install, &sb.writing(dir.path()))?;
         check_installed(entry, &req.name, &pinned)
