@@ -60,6 +60,164 @@ pub struct Launch {
     /// the files of code the command line names, opened once.
     pub programs: Vec<consent::digest::Opened>,
     pub code: Vec<(launch::script::Role, consent::digest::Opened)>,
+    /// The package the command names, installed in the store: the server
+    /// runs from its entry instead of the command as written.
+    pub package: Option<FromStore>,
+    /// What is executed: the command as written, or the start from the
+    /// store entry.
+    pub exec_argv: Vec<OsString>,
+}
+
+/// How a command that names a package (`npx -y PKG`) gets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packages {
+    /// Shown only (a dry run): nothing is resolved or installed.
+    Show,
+    /// Resolved afresh at the registry and installed when missing
+    /// (`approve --update`).
+    Update,
+    /// The entry of the recorded approval of this command; without one,
+    /// resolved and installed when `install` (a person is there to
+    /// approve it), else none (and the start is refused).
+    Approved { install: bool },
+}
+
+/// A package installed in the store, and how the server starts from it.
+pub struct FromStore {
+    pub request: crate::store::PackageRequest,
+    pub resolution: crate::store::Resolution,
+    pub entry: crate::store::Entry,
+    /// How it was installed, for the consent screen.
+    pub note: &'static str,
+}
+
+impl FromStore {
+    /// What the approval binds of it (its tree is bound as a code
+    /// directory).
+    pub fn bound(&self) -> consent::binding::Package {
+        consent::binding::Package {
+            ecosystem: self.request.ecosystem.name().to_owned(),
+            name: self.request.name.clone(),
+            spec: self.request.spec.clone().unwrap_or_default(),
+            version: self.resolution.version.clone(),
+            integrity: self.resolution.integrity.clone(),
+            lock: self.resolution.lock.clone(),
+            registry: self.resolution.registry.clone(),
+            resolved_at: self.resolution.resolved_at.clone(),
+            key: self.entry.key.clone(),
+        }
+    }
+
+    /// The consent screen's lines, next to the command as written.
+    fn lines(&self) -> Vec<(&'static str, String)> {
+        let r = &self.resolution;
+        let how = if self.request.pinned(&r.version) {
+            "pinned".to_owned()
+        } else {
+            format!(
+                "{} resolved to it on {}",
+                self.request.spec.as_deref().unwrap_or("latest"),
+                r.resolved_at
+            )
+        };
+        let short: String = r.integrity.chars().take(16).collect();
+        vec![
+            (
+                "package:",
+                format!("{} {} ({how})", self.request.name, r.version),
+            ),
+            (
+                "installed:",
+                format!(
+                    "{} {short}… read-only in cordon's store, {}",
+                    self.request.ecosystem, self.note
+                ),
+            ),
+        ]
+    }
+
+    /// The recorded approval's package, with its entry from the store.
+    fn approved(
+        bound: &consent::binding::Package,
+        request: crate::store::PackageRequest,
+        host: &HostPaths,
+    ) -> Result<FromStore, Error> {
+        let store = crate::store::Store::new(&host.store);
+        let entry = store.find(request.ecosystem, &bound.key)?;
+        let note = crate::store::installer(request.ecosystem)?.install_note();
+        Ok(FromStore {
+            request,
+            resolution: crate::store::Resolution {
+                version: bound.version.clone(),
+                integrity: bound.integrity.clone(),
+                lock: bound.lock.clone(),
+                resolved_at: bound.resolved_at.clone(),
+                registry: bound.registry.clone(),
+            },
+            entry,
+            note,
+        })
+    }
+}
+
+/// The package `argv` names, from the store: the approved entry, or
+/// resolved and installed (confined) as `packages` allows.
+fn package_for(
+    argv: &[OsString],
+    profile: &str,
+    ctx: &Context,
+    namespaces: bool,
+    packages: Packages,
+) -> Result<Option<FromStore>, Error> {
+    if packages == Packages::Show {
+        return Ok(None);
+    }
+    let Some(request) = crate::store::parse(argv).map_err(crate::store::StoreError::from)? else {
+        return Ok(None);
+    };
+    let host = host_paths(ctx);
+    if let Packages::Approved { install } = packages {
+        let sha = consent::binding::argv_sha256(argv);
+        let approvals = consent::Store::new(&host.state)
+            .load()
+            .map_err(ConsentError::from)?;
+        let approved = approvals.iter().rev().find_map(|a| {
+            (a.binding.argv_sha256 == sha && a.binding.profile == profile)
+                .then_some(a.binding.package.as_ref())
+                .flatten()
+        });
+        match approved {
+            Some(bound) => match FromStore::approved(bound, request.clone(), &host) {
+                // A start binds the tree itself (a change is a refusal
+                // naming the file); approving an entry again needs it
+                // to be as sealed, or it is installed afresh.
+                Ok(found) if !install => return Ok(Some(found)),
+                Ok(found) => {
+                    let digests = consent::digest::Digests::open(&host.state);
+                    let store = crate::store::Store::new(&host.store);
+                    if store.verify(&found.entry, &digests).is_ok() {
+                        return Ok(Some(found));
+                    }
+                }
+                Err(e) if !install => return Err(e),
+                Err(_) => {}
+            },
+            None if !install => return Ok(None),
+            None => {}
+        }
+    }
+    let installer = crate::store::installer(request.ecosystem)?;
+    let mut sandbox = crate::store::Confined::new(ctx, &host, installer.network()?);
+    sandbox.namespaces = namespaces;
+    let resolution = installer.resolve(&request, &sandbox)?;
+    let store = crate::store::Store::new(&host.store);
+    let entry = store.ensure(&request, &resolution, installer.as_ref(), &sandbox)?;
+    Ok(Some(FromStore {
+        request,
+        resolution,
+        entry,
+        note: installer.install_note(),
+    }))
 }
 
 impl Launch {
@@ -86,7 +244,11 @@ impl Launch {
 }
 
 /// Loads the profile and applies the command line to it.
-pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error> {
+pub fn resolve_launch(
+    args: &LaunchArgs,
+    ctx: &Context,
+    packages: Packages,
+) -> Result<Launch, Error> {
     let (name, picked) = match &args.profile {
         Some(name) => (name.clone(), None),
         None => {
@@ -98,8 +260,20 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
     if args.no_namespaces {
         policy.mechanisms.namespaces = Requirement::Off;
     }
-    let command = args
-        .command
+    if args.command.is_empty() {
+        return Err(Error::Usage("no command given after --".into()));
+    }
+    let namespaces = policy.mechanisms.namespaces != Requirement::Off;
+    let package = package_for(&args.command, &policy.name, ctx, namespaces, packages)?;
+    let exec_argv = match &package {
+        Some(p) => crate::store::installer(p.request.ecosystem)?.command(
+            &p.request,
+            &p.resolution,
+            &p.entry.path,
+        )?,
+        None => args.command.clone(),
+    };
+    let command = exec_argv
         .first()
         .ok_or_else(|| Error::Usage("no command given after --".into()))?;
     let path_var = std::env::var_os("PATH");
@@ -114,7 +288,7 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         })?;
     let code = launch::script::code_of(
         &resolved.executable,
-        &args.command,
+        &exec_argv,
         &ctx.cwd,
         path_var.as_deref(),
     );
@@ -153,12 +327,22 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
             ctx,
         )?;
     }
+    if let Some(p) = &package {
+        profile::add_grant(
+            &mut policy,
+            &p.entry.path,
+            Access::READ_EXEC,
+            GrantSource::Store,
+            ctx,
+        )?;
+    }
     profile::add_env_names(&mut policy, &args.env)?;
     let invocation = Invocation {
         argv: args.command.clone(),
         executable: resolved.executable.clone(),
         interpreter: resolved.interpreters.last().cloned(),
         cwd: ctx.cwd.clone(),
+        package: package.as_ref().map(FromStore::lines).unwrap_or_default(),
     };
     Ok(Launch {
         picked,
@@ -169,6 +353,8 @@ pub fn resolve_launch(args: &LaunchArgs, ctx: &Context) -> Result<Launch, Error>
         executable,
         programs,
         code: code_files,
+        package,
+        exec_argv,
     })
 }
 
@@ -234,10 +420,10 @@ struct Staged {
 /// Profile → grants → probe → prepare → rendering, shared by `run`,
 /// `approve` and `vet` so all three show and bind the same thing.
 /// Without `allocate` (a dry run) nothing is created for the sandbox.
-fn stage(args: &LaunchArgs, allocate: bool) -> Result<Staged, Error> {
+fn stage(args: &LaunchArgs, allocate: bool, packages: Packages) -> Result<Staged, Error> {
     ensure_standard_descriptors();
     let ctx = Context::from_env()?;
-    let launch = resolve_launch(args, &ctx)?;
+    let launch = resolve_launch(args, &ctx, packages)?;
     let host = host_paths(&ctx);
     let namespaces = launch.policy.mechanisms.namespaces != Requirement::Off;
     let probe = Probe::for_launch(&host.state, namespaces);
@@ -246,7 +432,7 @@ fn stage(args: &LaunchArgs, allocate: bool) -> Result<Staged, Error> {
         &probe,
         &host,
         &launch.resolved.executable,
-        &args.command,
+        &launch.exec_argv,
         &ctx.cwd,
         allocate,
     )?;
@@ -292,7 +478,17 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
         host,
         prepared,
         text,
-    } = stage(&args.launch, !args.dry_run)?;
+    } = stage(
+        &args.launch,
+        !args.dry_run,
+        if args.dry_run {
+            Packages::Show
+        } else {
+            Packages::Approved {
+                install: args.yes || has_terminal(),
+            }
+        },
+    )?;
     let bind = || binding(&launch, &ctx);
     let request = approval::Request {
         request: &launch.request,
@@ -423,6 +619,7 @@ fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentEr
         programs: &launch.programs,
         code: &launch.code,
         options: &options,
+        package: launch.package.as_ref().map(FromStore::bound),
         skip: &skip,
     };
     let digests = consent::digest::Digests::open(&own.state);
@@ -442,8 +639,16 @@ fn binding(launch: &Launch, ctx: &Context) -> Result<consent::Binding, ConsentEr
 /// Stages the server and asks for consent on the terminal (or takes
 /// `yes`), ignoring recorded approvals: `approve` and `vet` are how a
 /// person gives one.
-fn stage_with_consent(args: &LaunchArgs, yes: bool, question: &str) -> Result<Staged, Error> {
-    let staged = stage(args, true)?;
+fn stage_with_consent(
+    args: &LaunchArgs,
+    yes: bool,
+    question: &str,
+    packages: Packages,
+) -> Result<Staged, Error> {
+    let mut staged = stage(args, true, packages)?;
+    if packages == Packages::Update {
+        staged.text = update_text(&staged) + &staged.text;
+    }
     let mode = if yes { Mode::Yes } else { Mode::Ask };
     if consent::obtain_with(&staged.text, mode, question)? != Outcome::Approved {
         return Err(Error::Refused);
@@ -456,7 +661,16 @@ fn stage_with_consent(args: &LaunchArgs, yes: bool, question: &str) -> Result<St
 fn approve(args: ApproveArgs) -> Result<ExitCode, Error> {
     let Staged {
         ctx, launch, host, ..
-    } = stage_with_consent(&args.launch, args.yes, consent::APPROVE_QUESTION)?;
+    } = stage_with_consent(
+        &args.launch,
+        args.yes,
+        consent::APPROVE_QUESTION,
+        if args.update {
+            Packages::Update
+        } else {
+            Packages::Approved { install: true }
+        },
+    )?;
     let recorded = approval::record(&host, binding(&launch, &ctx)?, None)?;
     let _ = writeln!(
         std::io::stderr(),
@@ -475,7 +689,12 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
         host,
         mut prepared,
         ..
-    } = stage_with_consent(&args.launch, args.yes, consent::QUESTION)?;
+    } = stage_with_consent(
+        &args.launch,
+        args.yes,
+        consent::QUESTION,
+        Packages::Approved { install: true },
+    )?;
     let io = |what: &str| {
         let what = what.to_owned();
         move |source| Error::Io { what, source }
@@ -577,12 +796,80 @@ fn wrapped_entry_approved(args: &[String]) -> Result<bool, String> {
         );
     }
     let ctx = Context::from_env().map_err(|e| e.to_string())?;
-    let launch = resolve_launch(&run.launch, &ctx).map_err(|e| format!("it cannot start: {e}"))?;
+    let launch = resolve_launch(&run.launch, &ctx, Packages::Approved { install: false })
+        .map_err(|e| format!("it cannot start: {e}"))?;
     let bound = binding(&launch, &ctx).map_err(|e| format!("it cannot be checked: {e}"))?;
     let approvals = consent::Store::new(&ctx.own_dirs().state)
         .load()
         .map_err(|e| format!("the approvals cannot be read: {e}"))?;
     Ok(consent::find_approval(&approvals, &bound).is_some())
+}
+
+/// Whether a person can be asked: cordon has a controlling terminal.
+fn has_terminal() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
+/// `approve --update`: what changed against the recorded approval of the
+/// same command (version, files added, removed and changed), shown before
+/// the consent screen.
+fn update_text(staged: &Staged) -> String {
+    let Some(new) = &staged.launch.package else {
+        return "cordon: --update: the command names no package; approving it as it is\n".into();
+    };
+    let approvals = consent::Store::new(&staged.host.state)
+        .load()
+        .unwrap_or_default();
+    let sha = consent::binding::argv_sha256(&staged.launch.invocation.argv);
+    let old = approvals.iter().rev().find(|a| {
+        a.binding.argv_sha256 == sha
+            && a.binding.profile == staged.launch.policy.name
+            && a.binding.package.is_some()
+    });
+    let Some((old, old_pkg)) = old.and_then(|a| Some((a, a.binding.package.as_ref()?))) else {
+        return format!(
+            "cordon: --update: no earlier approval of this command; approving {} {}\n",
+            new.request.name, new.resolution.version
+        );
+    };
+    let mut text = String::new();
+    if old_pkg.key == new.entry.key {
+        text.push_str(&format!(
+            "cordon: --update: {} is still {} (unchanged since approval {})\n",
+            new.request.name, new.resolution.version, old.id
+        ));
+        return text;
+    }
+    text.push_str(&format!(
+        "cordon: --update: {} {} -> {} (approval {} keeps running {} until this is approved)\n",
+        new.request.name, old_pkg.version, new.resolution.version, old.id, old_pkg.version
+    ));
+    let old_root = crate::store::Store::new(&staged.host.store)
+        .entry_path(new.request.ecosystem, &old_pkg.key);
+    let old_tree = old.binding.trees.iter().find(|t| t.root == old_root);
+    let new_tree = staged
+        .launch
+        .policy
+        .fs
+        .iter()
+        .any(|g| g.path == new.entry.path)
+        .then(|| {
+            consent::tree::tree_of(&new.entry.path, &[], &consent::digest::Digests::none()).ok()
+        })
+        .flatten();
+    match (old_tree, new_tree) {
+        (Some(o), Some(n)) => {
+            let diff = crate::store::diff(o, &n);
+            text.push_str(&diff.render());
+        }
+        _ => text
+            .push_str("cordon: --update: the approved tree is not recorded; every file is new\n"),
+    }
+    text
 }
 
 /// The user's home and cordon's own directories, which the sandbox

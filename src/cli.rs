@@ -259,6 +259,15 @@ pub struct ApproveArgs {
     /// printed.
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// For a command that names a package (`npx -y PKG`, `uvx PKG`):
+    /// resolve the package again, install what the registry serves now,
+    /// show what changed against the approved one (version, files added,
+    /// removed and changed) and approve that. Without it, an approved
+    /// package stays at its approved version; until `--update` is
+    /// approved, hosts keep starting that one.
+    #[arg(long)]
+    pub update: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,8 @@ pub enum Error {
     HostConfig(#[from] HostConfigError),
     #[error(transparent)]
     Egress(#[from] EgressError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Usage(String),
     #[error("{what}")]
@@ -72,6 +74,7 @@ impl Error {
             Error::Sandbox(e) => e.hint().map(str::to_owned),
             Error::Consent(e) => e.hint(),
             Error::HostConfig(e) => e.hint().map(str::to_owned),
+            Error::Store(e) => e.hint(),
             Error::Launch(LaunchError::Setup { step: crate::launch::status::Step::Exec, errno, .. })
                 if *errno == nix::errno::Errno::ENOENT =>
             {

@@ -56,6 +56,12 @@ fn look(path: &Path) -> Node {
 /// `path` absolute and without symlinks, `.` or `..`, as
 /// `std::fs::canonicalize` gives it; a relative path is taken against
 /// the working directory.
+/// Drops what was remembered: cordon created paths itself (a store
+/// entry), so the snapshot is stale.
+pub(crate) fn forget() {
+    SEEN.with(|seen| seen.borrow_mut().clear());
+}
+
 pub(crate) fn canonical(path: &Path) -> io::Result<PathBuf> {
     if path.as_os_str().is_empty() {
         return Err(io::Error::from_raw_os_error(libc::ENOENT));

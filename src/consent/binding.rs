@@ -4,7 +4,7 @@
 //! and needs a new approval.
 
 use std::ffi::OsString;
-use std::fs::{self, File};
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -24,13 +24,27 @@ pub struct FileHash {
     pub sha256: String,
 }
 
-/// A package a launcher (`npx`, `uvx`, …) fetches and runs.
+/// A package the command names (`npx -y PKG`, `uvx PKG`), as resolved at
+/// approval and installed into cordon's store; the server runs from the
+/// store entry, whose tree is bound in [`Binding::trees`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
-    pub launcher: String,
+    /// `npm`, `pypi`.
+    pub ecosystem: String,
+    pub name: String,
+    /// The spec as written (`^1`, `latest`); empty when none was.
     pub spec: String,
-    /// The installed package's manifest, when cordon can find it.
-    pub manifest: Option<FileHash>,
+    pub version: String,
+    /// The registry's integrity digest (npm `sha512-…`; PyPI: the lock's
+    /// SHA-256).
+    pub integrity: String,
+    /// PyPI: the hash-pinned lock of the whole set.
+    #[serde(default)]
+    pub lock: String,
+    pub registry: String,
+    pub resolved_at: String,
+    /// The store entry's key (content address of the fields above).
+    pub key: String,
 }
 
 /// A file of code an interpreter runs besides its script, with why.
@@ -91,6 +105,8 @@ pub struct Subject<'a> {
     /// The files of code the command line names, opened.
     pub code: &'a [(Role, Opened)],
     pub options: &'a [OsString],
+    /// The package the command names, installed in the store.
+    pub package: Option<Package>,
     /// cordon's own state and configuration directories: hidden or
     /// read-only inside every sandbox and rewritten by cordon itself, so
     /// they are left out of bound trees.
@@ -102,6 +118,16 @@ pub struct Subject<'a> {
 pub struct BindError {
     pub path: PathBuf,
     pub source: std::io::Error,
+}
+
+/// SHA-256 of the raw argv bytes, each argument followed by a NUL.
+pub fn argv_sha256(argv: &[OsString]) -> String {
+    let mut raw = Vec::new();
+    for arg in argv {
+        raw.extend_from_slice(arg.as_bytes());
+        raw.push(0);
+    }
+    sha256_hex(&raw)
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -151,15 +177,10 @@ pub fn policy_digest(policy: &Policy) -> String {
 pub fn bind(
     policy: &Policy,
     inv: &Invocation,
-    home: &Path,
+    _home: &Path,
     subject: &Subject<'_>,
     digests: &Digests,
 ) -> Result<Binding, BindError> {
-    let mut raw = Vec::new();
-    for arg in &inv.argv {
-        raw.extend_from_slice(arg.as_bytes());
-        raw.push(0);
-    }
     let cwd_granted = policy
         .fs
         .iter()
@@ -206,68 +227,19 @@ pub fn bind(
     );
     Ok(Binding {
         command: quote_argv(&inv.argv),
-        argv_sha256: sha256_hex(&raw),
+        argv_sha256: argv_sha256(&inv.argv),
         options: quote_argv(subject.options),
         executable,
         programs,
         script,
         code,
-        package: package_of(inv, home),
+        package: subject.package.clone(),
         profile: policy.name.clone(),
         policy_sha256: policy_digest(policy),
         env_names: policy.env.pass.clone(),
         cwd: cwd_granted.then(|| inv.cwd.clone()),
         trees,
     })
-}
-
-/// `npx [-y] SPEC …`, `uvx SPEC …`, `pipx run SPEC …`, `bunx SPEC …`.
-fn package_of(inv: &Invocation, home: &Path) -> Option<Package> {
-    let name = Path::new(inv.argv.first()?)
-        .file_name()?
-        .to_str()?
-        .to_owned();
-    let rest: Vec<&OsString> = inv.argv.iter().skip(1).collect();
-    let rest: &[&OsString] = match (name.as_str(), rest.first().and_then(|a| a.to_str())) {
-        ("npx" | "uvx" | "bunx", _) => &rest,
-        ("pipx", Some("run")) => &rest[1..],
-        _ => return None,
-    };
-    let spec = rest
-        .iter()
-        .find(|a| !a.as_bytes().starts_with(b"-"))?
-        .to_str()?
-        .to_owned();
-    let manifest = (name == "npx").then(|| npx_manifest(&spec, home)).flatten();
-    Some(Package {
-        launcher: name,
-        spec,
-        manifest,
-    })
-}
-
-/// The newest `package.json` of `spec` in npx's cache (~/.npm/_npx).
-fn npx_manifest(spec: &str, home: &Path) -> Option<FileHash> {
-    // `@scope/name@1.2.3` → `@scope/name`; `name@1` → `name`.
-    let name = match spec.strip_prefix('@') {
-        Some(scoped) => format!("@{}", scoped.split('@').next()?),
-        None => spec.split('@').next()?.to_owned(),
-    };
-    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in fs::read_dir(home.join(".npm/_npx")).ok()?.flatten() {
-        let manifest = entry
-            .path()
-            .join("node_modules")
-            .join(&name)
-            .join("package.json");
-        let Ok(modified) = fs::metadata(&manifest).and_then(|m| m.modified()) else {
-            continue;
-        };
-        if newest.as_ref().is_none_or(|(t, _)| modified > *t) {
-            newest = Some((modified, manifest));
-        }
-    }
-    hash_file(&newest?.1).ok()
 }
 
 /// What changed between an earlier approval and what is about to run, one
@@ -342,11 +314,17 @@ pub fn differences(old: &Binding, new: &Binding) -> Vec<String> {
     }
     if old.package != new.package {
         out.push(match (&old.package, &new.package) {
-            (Some(o), Some(n)) if o.spec == n.spec => {
-                format!("the installed package {} changed", n.spec)
-            }
-            (_, Some(n)) => format!("new package: {}", n.spec),
-            _ => "no longer runs a package launcher".into(),
+            (Some(o), Some(n)) if o.name == n.name && o.version != n.version => format!(
+                "package {} is now {} (approved: {})",
+                n.name, n.version, o.version
+            ),
+            (Some(o), Some(n)) if o.name == n.name => format!(
+                "package {} {} differs from the approved one (integrity or registry)",
+                n.name, n.version
+            ),
+            (_, Some(n)) => format!("new package: {} {}", n.name, n.version),
+            (Some(_), None) => "the package is not installed in cordon's store".into(),
+            (None, None) => "package changed".into(),
         });
     }
     if old.profile != new.profile {

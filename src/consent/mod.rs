@@ -45,6 +45,10 @@ pub struct Invocation {
     pub interpreter: Option<PathBuf>,
     /// The directory the server starts in.
     pub cwd: PathBuf,
+    /// Lines shown right after the command (label, text; the text is
+    /// escaped when shown): the package it names, as resolved and
+    /// installed into cordon's store. Empty for other commands.
+    pub package: Vec<(&'static str, String)>,
 }
 
 /// How consent is obtained.
@@ -182,6 +186,7 @@ pub(crate) mod test_support {
             executable: PathBuf::from("/usr/bin/npx"),
             interpreter: Some(PathBuf::from("/usr/bin/node")),
             cwd: PathBuf::from("/srv"),
+            package: Vec::new(),
         }
     }
 }

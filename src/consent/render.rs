@@ -101,6 +101,9 @@ fn push_invocation(out: &mut String, inv: &Invocation) {
         quote_argv(&inv.argv)
     };
     field(out, "command:", &command);
+    for (label, text) in &inv.package {
+        field(out, label, &escape_text(text));
+    }
 
     let how = match inv.argv.first() {
         Some(arg0) if !arg0.as_bytes().contains(&b'/') => {

@@ -156,6 +156,9 @@ pub fn screen(
         quote_argv(&inv.argv)
     };
     s.field("command:", &command, Tone::Strong);
+    for (label, text) in &inv.package {
+        s.field(label, &escape_text(text), Tone::Strong);
+    }
     let how = match inv.argv.first() {
         Some(arg0) if !arg0.as_bytes().contains(&b'/') => "  (from PATH)",
         Some(arg0) if Path::new(arg0) != inv.executable => "  (resolved)",

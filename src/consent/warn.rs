@@ -39,6 +39,11 @@ pub fn warnings(policy: &Policy, inv: &Invocation, home: &Path) -> Vec<String> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let mut out = Vec::new();
     command_warnings(&words, &inv.executable, &mut out);
+    if !inv.package.is_empty() {
+        // Installed into the store and run from there: what runs is the
+        // version shown, not whatever is latest at a start.
+        out.retain(|w| !w.contains("downloads and runs the latest version"));
+    }
     if shell_command(skip_prefixes(&words)).is_none() {
         out.extend(inline_code_warning(inv));
     }

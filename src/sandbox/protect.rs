@@ -729,6 +729,14 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
         mask: Mask::ReadOnly,
         missing: Missing::Absent(Refuse),
     });
+    // The package store: what approved servers run. A server that could
+    // write it would change the code of every other server (and its own
+    // next start); each server gets its own entry read+exec only.
+    candidates.push(Candidate {
+        path: host.store.clone(),
+        mask: Mask::ReadOnly,
+        missing: Missing::Absent(Refuse),
+    });
     let writable: Vec<&Path> = policy
         .fs
         .iter()

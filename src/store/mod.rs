@@ -168,6 +168,8 @@ pub fn installer(ecosystem: Ecosystem) -> Result<Box<dyn Installer>, StoreError>
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
     #[error("{0} is not supported")]
     Unsupported(String),
     #[error("cannot run {what} in its sandbox: {reason}")]
@@ -188,6 +190,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the store entry {path} changed after it was sealed")]
+    Changed { path: PathBuf },
     #[error("the store entry {path} is not complete (no record of its sealed tree)")]
     Incomplete { path: PathBuf },
 }
@@ -195,7 +199,7 @@ pub enum StoreError {
 impl StoreError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            StoreError::Incomplete { .. } => Some(
+            StoreError::Incomplete { .. } | StoreError::Changed { .. } => Some(
                 "approve it again from a terminal (`cordon approve` with the same arguments) to install it".into(),
             ),
             StoreError::Tool { .. } | StoreError::Registry { .. } => Some(
@@ -539,7 +543,10 @@ impl Store {
         let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| StoreError::io(&lock_path)(e.into()))?;
         if let Ok(entry) = self.find(req.ecosystem, &key) {
-            return Ok(entry);
+            match self.verify(&entry, &Digests::none()) {
+                Ok(()) => return Ok(entry),
+                Err(e) => say(&format!("cordon: {e}; installing it again\n")),
+            }
         }
         let path = self.entry_path(req.ecosystem, &key);
         if fs::symlink_metadata(&path).is_ok() {
@@ -551,6 +558,7 @@ impl Store {
             .mode(0o755)
             .create(&path)
             .map_err(StoreError::io(&path))?;
+        crate::realpath::forget();
         say(&format!(
             "cordon: installing {} {} into the store ({}), confined: network only {}, writes only {}\n",
             req.name,
@@ -573,6 +581,7 @@ impl Store {
         let tmp = dir.join(format!("{key}.sealed.tmp"));
         fs::write(&tmp, text).map_err(StoreError::io(&tmp))?;
         fs::rename(&tmp, &sealed).map_err(StoreError::io(&sealed))?;
+        crate::realpath::forget();
         say(&format!(
             "cordon: installed {} {} into {} (sealed read-only, tree {})\n",
             req.name,
@@ -588,9 +597,80 @@ impl Store {
         })
     }
 
+    /// Whether the entry's tree is still the one sealed; the error names
+    /// what changed.
+    pub fn verify(&self, entry: &Entry, digests: &Digests) -> Result<(), StoreError> {
+        let now = self.tree(entry, digests)?;
+        if now.sha256 == entry.tree {
+            return Ok(());
+        }
+        Err(StoreError::Changed {
+            path: entry.path.clone(),
+        })
+    }
+
     /// The tree of an entry as it is now, through the digest cache.
     pub fn tree(&self, entry: &Entry, digests: &Digests) -> Result<Tree, StoreError> {
         tree::tree_of(&entry.path, &[], digests).map_err(StoreError::io(&entry.path))
+    }
+}
+
+/// What differs between two trees, by path relative to their roots (an
+/// update's entry has a root of its own).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TreeDiff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+/// The files added, removed and changed from `old` to `new`.
+pub fn diff(old: &Tree, new: &Tree) -> TreeDiff {
+    let mut out = TreeDiff::default();
+    let old_by: std::collections::BTreeMap<&str, &tree::Entry> =
+        old.entries.iter().map(|e| (e.path.as_str(), e)).collect();
+    let new_by: std::collections::BTreeMap<&str, &tree::Entry> =
+        new.entries.iter().map(|e| (e.path.as_str(), e)).collect();
+    for (path, n) in &new_by {
+        match old_by.get(path) {
+            None => out.added.push((*path).to_owned()),
+            Some(o) if o != n => out.changed.push((*path).to_owned()),
+            Some(_) => {}
+        }
+    }
+    for path in old_by.keys() {
+        if !new_by.contains_key(path) {
+            out.removed.push((*path).to_owned());
+        }
+    }
+    // The root's own entry (empty path) says nothing a person can use.
+    out.changed.retain(|p| !p.is_empty());
+    out
+}
+
+impl TreeDiff {
+    /// A summary line, then the paths (at most a few of each kind).
+    pub fn render(&self) -> String {
+        const SHOWN: usize = 8;
+        let mut text = format!(
+            "cordon: --update: files added: {}, removed: {}, changed: {}\n",
+            self.added.len(),
+            self.removed.len(),
+            self.changed.len()
+        );
+        for (mark, list) in [
+            ("+", &self.added),
+            ("-", &self.removed),
+            ("~", &self.changed),
+        ] {
+            for path in list.iter().take(SHOWN) {
+                text.push_str(&format!("  {mark} {}\n", crate::consent::escape_text(path)));
+            }
+            if list.len() > SHOWN {
+                text.push_str(&format!("  {mark} … and {} more\n", list.len() - SHOWN));
+            }
+        }
+        text
     }
 }
 

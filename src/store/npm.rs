@@ -156,6 +156,11 @@ impl Installer for Npm {
                 .map(OsString::from),
         );
         let out = sb.run(&argv, &self.env())?;
+        // npm's summary ("added N packages") is progress too: stderr.
+        {
+            use std::io::Write;
+            let _ = std::io::stderr().write_all(&out.stdout);
+        }
         if !out.success() {
             return Err(StoreError::Tool {
                 what: format!("npm install {spec} (registry {})", self.registry),
@@ -179,7 +184,7 @@ impl Installer for Npm {
     }
 
     fn install_note(&self) -> &'static str {
-        "installed by npm in a sandbox (network: the registry only; writable: the new entry only); its install scripts ran there, confined"
+        "by npm in a sandbox: registry only, install scripts ran there"
     }
 }
 
