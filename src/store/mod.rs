@@ -203,7 +203,7 @@ impl StoreError {
                 "approve it again from a terminal (`cordon approve` with the same arguments) to install it".into(),
             ),
             StoreError::Tool { .. } | StoreError::Registry { .. } => Some(
-                "check the registry setting (npm_config_registry or `registry=` in ~/.npmrc) and that it is reachable".into(),
+                "check the registry setting (npm: npm_config_registry or `registry=` in ~/.npmrc; PyPI: UV_INDEX_URL, UV_DEFAULT_INDEX or PIP_INDEX_URL) and that it is reachable".into(),
             ),
             _ => None,
         }

@@ -59,7 +59,7 @@ pub enum PypiError {
     NoUv,
     #[error("uv's lock for {name} is not hash-pinned as expected: {why}")]
     BadLock { name: String, why: String },
-    #[error("{name} has no command {bin:?} after installation{}", available_list(.available))]
+    #[error("{name} has no command {bin:?}{}; name one with `uvx --from {name} COMMAND`", available_list(.available))]
     NoCommand {
         name: String,
         bin: String,
@@ -78,9 +78,11 @@ fn available_list(available: &[String]) -> String {
 impl From<PypiError> for StoreError {
     fn from(e: PypiError) -> StoreError {
         match e {
-            PypiError::BadLock { .. } | PypiError::NoCommand { .. } => {
-                StoreError::Mismatch(e.to_string())
-            }
+            PypiError::BadLock { .. } => StoreError::Mismatch(e.to_string()),
+            PypiError::NoCommand { ref name, .. } => StoreError::Registry {
+                what: format!("{name} from the store"),
+                reason: e.to_string(),
+            },
             PypiError::NoUv => StoreError::Unsupported(e.to_string()),
             PypiError::BadIndex { .. } | PypiError::BadName(_) | PypiError::BadSpec(_) => {
                 StoreError::Registry {
@@ -199,9 +201,11 @@ impl Installer for PyPi {
 
     fn resolve(&self, req: &PackageRequest, sb: &Confined) -> Result<Resolution, StoreError> {
         let requirement = requirement(&req.name, req.spec.as_deref())?;
+        let mut lines = vec![requirement.clone()];
+        lines.extend(with_requirements(&req.launcher)?);
         let dir = scratch("a temporary directory for uv's requirements")?;
         let input = dir.path().join("requirements.in");
-        write(&input, &format!("{requirement}\n"))?;
+        write(&input, &format!("{}\n", lines.join("\n")))?;
         let argv = self.uv(
             &[
                 "pip".as_ref(),
@@ -539,6 +543,32 @@ pub fn requirement(name: &str, spec: Option<&str>) -> Result<String, PypiError> 
     }
 }
 
+/// The requirements `--with REQ` adds to the environment (uvx and `uv
+/// tool run`), each checked like the package's own.
+pub fn with_requirements(launcher: &[OsString]) -> Result<Vec<String>, PypiError> {
+    let mut out = Vec::new();
+    let mut words = launcher.iter().map(|w| w.to_str().unwrap_or_default());
+    while let Some(word) = words.next() {
+        let value = match word {
+            "--with" | "-w" => words.next().unwrap_or_default(),
+            w => match w.strip_prefix("--with=") {
+                Some(v) => v,
+                None => continue,
+            },
+        };
+        let cut = value
+            .find(['=', '<', '>', '~', '!', '@'])
+            .unwrap_or(value.len());
+        let spec = value[cut..].trim();
+        let spec = spec.strip_prefix('@').unwrap_or(spec);
+        out.push(requirement(
+            value[..cut].trim(),
+            (!spec.is_empty()).then_some(spec),
+        )?);
+    }
+    Ok(out)
+}
+
 /// One distribution of a lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pinned {
@@ -822,6 +852,23 @@ mod tests {
             assert!(parse_lock("cordon-echo", bad).is_err(), "{bad:?}");
         }
         assert!(locked_version("other", &pinned).is_err());
+    }
+
+    #[test]
+    fn with_adds_checked_requirements() {
+        let words: Vec<OsString> = ["uvx", "--with", "mcp<2", "-w", "b@1.0", "--with=c[x]"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(
+            with_requirements(&words).unwrap(),
+            ["mcp<2", "b==1.0", "c[x]"]
+        );
+        let bad: Vec<OsString> = ["uvx", "--with", "-r x"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert!(with_requirements(&bad).is_err());
     }
 
     #[test]
