@@ -82,7 +82,7 @@ fn main() {
         .filter(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
         .collect();
     let mut tally = Tally::default();
-    let setup = match Setup::find() {
+    let mut setup = match Setup::find() {
         Ok(setup) => setup,
         Err(why) => {
             println!("e2e: every case skipped: {why}");
@@ -109,6 +109,16 @@ fn main() {
         );
         None
     };
+    // uvx servers are installed into cordon's store from a mirror of
+    // their wheels on loopback: no case reaches PyPI.
+    let mirror = match setup.serve_wheels() {
+        Ok(mirror) => Some(mirror),
+        Err(why) => {
+            println!("e2e: cannot serve the wheels of the uvx servers: {why}");
+            None
+        }
+    };
+    let setup = setup;
     for user in support::users() {
         let world = match World::new(user, &setup, isolation.as_ref()) {
             Ok(w) => w,
@@ -122,7 +132,9 @@ fn main() {
             run_case(case, &world, strict, &mut tally);
         }
     }
-    // finish() exits: remove the network's temporary files first.
+    // finish() exits: stop the mirror and remove the network's temporary
+    // files first.
+    drop(mirror);
     drop(isolation);
     finish(&tally);
 }
