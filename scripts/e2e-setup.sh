@@ -16,6 +16,10 @@
 #                         the tests serve them as a simple index on
 #                         loopback, from which cordon installs uvx servers
 #                         into its store
+#   npm-mirror/           every npm package (at the version npm picks) the
+#                         npm servers install, packed: the tests serve it on
+#                         loopback as npm's registry, and cordon installs the
+#                         `npx -y` servers from there into its store
 #   stamp                 a copy of tests/e2e/servers.txt once all is done
 #
 # The tests copy seed/home into a fresh home for each user they run as.
@@ -61,6 +65,27 @@ for pkg in $(packages npm); do
     echo "e2e-setup: npm $pkg"
     npm exec --yes --package="$pkg" -- true
 done
+# The mirror: install each server once more into a scratch prefix (from
+# the cache just filled), list every package of the tree from npm's own
+# lock, and pack each one as the registry serves it.
+mirror="$dir/npm-mirror"
+mkdir -p "$mirror"
+scratch="$dir/npm-scratch"
+for pkg in $(packages npm); do
+    rm -rf "$scratch"
+    mkdir -p "$scratch"
+    npm install --silent --prefer-offline --prefix "$scratch" "$pkg"
+    /usr/bin/python3 - "$scratch/node_modules/.package-lock.json" >>"$dir/npm-mirror.list" <<'PY'
+import json, sys
+for key, p in json.load(open(sys.argv[1]))["packages"].items():
+    if key and not p.get("link"):
+        print("%s@%s" % (p.get("name") or key.rsplit("node_modules/", 1)[-1], p["version"]))
+PY
+done
+rm -rf "$scratch"
+sort -u "$dir/npm-mirror.list" | (cd "$mirror" && xargs npm pack --silent --prefer-offline >/dev/null)
+echo "e2e-setup: npm mirror of $(ls "$mirror" | wc -l) packages"
+
 npm install --silent --prefix "$home/mcp-servers" \
     "@modelcontextprotocol/server-sequential-thinking@$(version npm @modelcontextprotocol/server-sequential-thinking)"
 

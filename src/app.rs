@@ -172,8 +172,22 @@ fn package_for(
     if packages == Packages::Show {
         return Ok(None);
     }
-    let Some(request) = crate::store::parse(argv).map_err(crate::store::StoreError::from)? else {
-        return Ok(None);
+    // An ecosystem cordon has no installer for runs as written.
+    let installer_of = |ecosystem| match crate::store::installer(ecosystem) {
+        Ok(installer) => Ok(Some(installer)),
+        Err(crate::store::StoreError::Unsupported(_)) => Ok(None),
+        Err(e) => Err(e),
+    };
+    let (request, installer) = match crate::store::parse(argv) {
+        Ok(None) => return Ok(None),
+        Ok(Some(request)) => match installer_of(request.ecosystem)? {
+            Some(installer) => (request, installer),
+            None => return Ok(None),
+        },
+        Err(e) => match installer_of(e.ecosystem)? {
+            Some(_) => return Err(crate::store::StoreError::from(e).into()),
+            None => return Ok(None),
+        },
     };
     let host = host_paths(ctx);
     if let Packages::Approved { install } = packages {
@@ -206,7 +220,6 @@ fn package_for(
             None => {}
         }
     }
-    let installer = crate::store::installer(request.ecosystem)?;
     let mut sandbox = crate::store::Confined::new(ctx, &host, installer.network()?);
     sandbox.namespaces = namespaces;
     let resolution = installer.resolve(&request, &sandbox)?;
@@ -425,6 +438,13 @@ fn stage(args: &LaunchArgs, allocate: bool, packages: Packages) -> Result<Staged
     let ctx = Context::from_env()?;
     let launch = resolve_launch(args, &ctx, packages)?;
     let host = host_paths(&ctx);
+    // The store must exist to be masked read-only inside a writable grant
+    // that holds it: a server could plant a missing one (an entry and its
+    // record) for a later approval to take. Creating it fails closed: the
+    // sandbox then refuses such a grant.
+    if crate::files::Dir::own(&ctx.own_dirs().data, &[crate::dirs::STORE]).is_ok() {
+        crate::realpath::forget();
+    }
     let namespaces = launch.policy.mechanisms.namespaces != Requirement::Off;
     let probe = Probe::for_launch(&host.state, namespaces);
     let mut prepared = sandbox::prepare(

@@ -473,6 +473,9 @@ const JOURNEY: &str = "journey";
 /// would be.
 struct Journey {
     env: Env,
+    /// npm's registry on loopback, serving stand-ins of the npm servers
+    /// the entries name (approving installs them into cordon's store).
+    registry: support::registry::Registry,
     /// PATH with the scratch `bin` first.
     path: String,
     /// (fixture name, where the host keeps it)
@@ -503,7 +506,18 @@ impl Journey {
             ("cursor_mcp.json", home.join(".cursor/mcp.json")),
             ("claude.json", home.join(".claude.json")),
         ];
+        let registry = support::registry::Registry::start();
+        for (name, bin) in [
+            ("@modelcontextprotocol/server-memory", "mcp-server-memory"),
+            (
+                "@modelcontextprotocol/server-filesystem",
+                "mcp-server-filesystem",
+            ),
+        ] {
+            registry.publish_npm(&support::registry::NpmPackage::server(name, "1.0.0", bin));
+        }
         let journey = Journey {
+            registry,
             path: format!(
                 "{}:/usr/local/bin:/usr/bin:/bin",
                 home.join("bin").display()
@@ -536,7 +550,8 @@ impl Journey {
     /// cordon with the scratch PATH.
     fn cordon(&self, args: &[&str]) -> std::process::Output {
         let mut cmd = self.env.cordon(args);
-        cmd.env("PATH", &self.path);
+        cmd.env("PATH", &self.path)
+            .env("npm_config_registry", self.registry.npm_url());
         run(cmd, b"")
     }
 }

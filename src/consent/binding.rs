@@ -47,6 +47,14 @@ pub struct Package {
     pub key: String,
 }
 
+fn lenient_package<'de, D>(de: D) -> Result<Option<Package>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = Option::<serde_json::Value>::deserialize(de)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
+}
+
 /// A file of code an interpreter runs besides its script, with why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeFile {
@@ -79,6 +87,10 @@ pub struct Binding {
     /// `bash --rcfile rc`).
     #[serde(default)]
     pub code: Vec<CodeFile>,
+    /// An approval recorded before packages were installed into the
+    /// store holds another shape here: read as none, so it no longer
+    /// matches and is asked to be given again.
+    #[serde(default, deserialize_with = "lenient_package")]
     pub package: Option<Package>,
     pub profile: String,
     /// SHA-256 of the effective policy, after every command-line grant.
@@ -408,5 +420,23 @@ fn files_changed(what: &str, old: &[FileHash], new: &[FileHash], out: &mut Vec<S
         if !new.iter().any(|n| n.path == o.path) {
             out.push(format!("no longer runs the {what} {}", o.path.display()));
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod package_tests {
+    use super::*;
+
+    /// An approval recorded before the store (its package as launcher,
+    /// spec and manifest) still loads, without a package.
+    #[test]
+    fn an_old_package_shape_loads_as_none() {
+        let old = serde_json::json!({
+            "launcher": "npx", "spec": "pkg", "manifest": null
+        });
+        let text = old.to_string();
+        let mut de = serde_json::Deserializer::from_str(&text);
+        assert_eq!(lenient_package(&mut de).unwrap(), None);
     }
 }

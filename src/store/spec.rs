@@ -16,6 +16,7 @@ use super::{Ecosystem, PackageRequest};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cordon cannot install what `{launcher}` runs here: {reason}")]
 pub struct SpecError {
+    pub ecosystem: Ecosystem,
     pub launcher: String,
     pub reason: String,
 }
@@ -47,6 +48,7 @@ pub fn parse(argv: &[OsString]) -> Result<Option<PackageRequest>, SpecError> {
         .collect::<Vec<_>>()
         .join(" ");
     let refuse = |reason: String| SpecError {
+        ecosystem,
         launcher: shown.clone(),
         reason,
     };
@@ -65,6 +67,7 @@ pub fn parse(argv: &[OsString]) -> Result<Option<PackageRequest>, SpecError> {
         Ecosystem::PyPI => split_pypi(&package),
     }
     .map_err(|reason| SpecError {
+        ecosystem,
         launcher: shown.clone(),
         reason,
     })?;

@@ -8,7 +8,10 @@
 //!
 //! What the tests need is installed by `scripts/e2e-setup.sh` (run by
 //! scripts/test.sh): the servers pinned in `servers.txt`, into npm's and
-//! uv's caches of a seed home, and the SDK. Each user the suite runs as
+//! uv's caches of a seed home, every npm package they need packed into a
+//! mirror (served on loopback while the suite runs, as npm's registry:
+//! cordon installs the npx servers from there into its store), and the
+//! SDK. Each user the suite runs as
 //! (the current one, and `nobody` when run as root) gets a copy of that
 //! home with npm and uv set to offline: no test downloads anything.
 //!
@@ -109,18 +112,27 @@ fn main() {
         );
         None
     };
-    // uvx servers are installed into cordon's store from a mirror of
-    // their wheels on loopback: no case reaches PyPI.
-    let mirror = match setup.serve_wheels() {
-        Ok(mirror) => Some(mirror),
-        Err(why) => {
-            println!("e2e: cannot serve the wheels of the uvx servers: {why}");
-            None
-        }
-    };
+    // npm's registry for the suite: the mirror e2e-setup packed, served
+    // on the suite's loopback. Approving (here `run --yes`) an npx server
+    // installs it from there into cordon's store.
+    let registry = support::registry::Registry::start();
+    let tarballs: Vec<std::path::PathBuf> = std::fs::read_dir(setup.dir.join("npm-mirror"))
+        .map(|dir| {
+            dir.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "tgz"))
+                .collect()
+        })
+        .unwrap_or_default();
+    registry.add_tarballs(&tarballs);
+    // uvx servers are installed the same way, from the wheels e2e-setup
+    // mirrored, served as a simple index by the same registry.
+    if let Err(why) = setup.serve_wheels(&registry) {
+        println!("e2e: cannot serve the wheels of the uvx servers: {why}");
+    }
     let setup = setup;
     for user in support::users() {
-        let world = match World::new(user, &setup, isolation.as_ref()) {
+        let world = match World::new(user, &setup, isolation.as_ref(), &registry.npm_url()) {
             Ok(w) => w,
             Err(why) => {
                 println!("e2e: cannot prepare a home for {user:?}: {why}");
@@ -132,9 +144,8 @@ fn main() {
             run_case(case, &world, strict, &mut tally);
         }
     }
-    // finish() exits: stop the mirror and remove the network's temporary
-    // files first.
-    drop(mirror);
+    // finish() exits: remove the network's temporary files first.
+    drop(registry);
     drop(isolation);
     finish(&tally);
 }

@@ -73,9 +73,13 @@ impl Setup {
             .unwrap_or_else(|| panic!("{package} is not in tests/e2e/servers.txt"))
     }
 
-    /// Serves [`Setup::wheels`] as a simple index on loopback (in the
-    /// suite's own network when it has one) and records its URL.
-    pub fn serve_wheels(&mut self) -> Result<crate::support::registry::Registry, String> {
+    /// Serves [`Setup::wheels`] as a simple index on `registry` (on
+    /// loopback, in the suite's own network when it has one) and records
+    /// its URL.
+    pub fn serve_wheels(
+        &mut self,
+        registry: &crate::support::registry::Registry,
+    ) -> Result<(), String> {
         let mut files: Vec<PathBuf> = fs::read_dir(&self.wheels)
             .map_err(|e| format!("{}: {e}", self.wheels.display()))?
             .flatten()
@@ -83,10 +87,9 @@ impl Setup {
             .filter(|p| p.extension().is_some_and(|e| e == "whl"))
             .collect();
         files.sort();
-        let registry = crate::support::registry::Registry::start();
         registry.add_wheels(&files);
         self.index = Some(registry.simple_url());
-        Ok(registry)
+        Ok(())
     }
 
     /// A script next to this file (client.py, fixture.py).

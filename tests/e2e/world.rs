@@ -38,6 +38,7 @@ impl<'s> World<'s> {
         user: User,
         setup: &'s Setup,
         isolation: Option<&'s Isolation>,
+        npm_registry: &str,
     ) -> Result<World<'s>, String> {
         let root = tempfile::Builder::new()
             .prefix("cordon-e2e-")
@@ -79,7 +80,9 @@ impl<'s> World<'s> {
             last_stderr: RefCell::new(None),
             sessions: RefCell::new(0),
         };
-        world.write(".npmrc", NPMRC);
+        // cordon reads the registry from here; npm itself runs inside
+        // cordon's install sandbox with a private configuration.
+        world.write(".npmrc", &format!("{NPMRC}registry={npm_registry}\n"));
         world.write(".config/uv/uv.toml", UV_TOML);
         world.write(".gitconfig", GITCONFIG);
         world.give_tree(&world.home);

@@ -8,6 +8,7 @@ from a directory that the publishing commands fill while the server runs.
   registry.py npm ROOT BASE          packs the npm package described on stdin
   registry.py wheel ROOT BASE        builds the wheel described on stdin
   registry.py add-wheels ROOT BASE FILE...   indexes wheels built elsewhere
+  registry.py add-tarballs ROOT BASE FILE... indexes npm tarballs packed elsewhere
 
 BASE is the server's URL (http://127.0.0.1:PORT): tarball and wheel URLs
 point at the server itself. Each publishing command prints what it made
@@ -108,6 +109,41 @@ def npm(root, base, spec):
     doc["time"]["modified"] = now
     write(doc_path, json.dumps(doc, indent=1).encode())
     return {"url": url, "file": file, "digest": integrity}
+
+
+def add_tarballs(root, base, paths):
+    """Serves tarballs made by `npm pack` (a mirror made at setup time):
+    each version's packument entry is the tarball's own package.json."""
+    made = []
+    for path in paths:
+        with open(path, "rb") as f:
+            tgz = f.read()
+        with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as tar:
+            member = next(m for m in tar.getmembers()
+                          if m.name.count("/") == 1 and m.name.endswith("/package.json"))
+            manifest = json.load(tar.extractfile(member))
+        name, version = manifest["name"], manifest["version"]
+        file = "%s-%s.tgz" % (name.split("/")[-1], version)
+        url = "%s/%s/-/%s" % (base, name, file)
+        integrity = "sha512-" + b64(hashlib.sha512(tgz).digest())
+        folder = os.path.join(root, "npm", slot(name))
+        write(os.path.join(folder, file), tgz)
+        doc_path = os.path.join(folder, "packument.json")
+        try:
+            with open(doc_path) as f:
+                doc = json.load(f)
+        except FileNotFoundError:
+            doc = {"name": name, "dist-tags": {}, "versions": {}, "time": {}}
+        entry = dict(manifest)
+        entry["_id"] = "%s@%s" % (name, version)
+        entry["dist"] = {"tarball": url, "integrity": integrity,
+                         "shasum": hashlib.sha1(tgz).hexdigest()}
+        doc["versions"][version] = entry
+        doc["dist-tags"].setdefault("latest", version)
+        doc["time"][version] = doc["time"]["modified"] = "2000-01-01T00:00:00.000Z"
+        write(doc_path, json.dumps(doc, indent=1).encode())
+        made.append({"url": url, "file": file, "digest": integrity})
+    return made
 
 
 # ---- PyPI ------------------------------------------------------------------
@@ -260,6 +296,8 @@ def main():
         print(json.dumps(wheel(root, sys.argv[3], json.load(sys.stdin))))
     elif cmd == "add-wheels":
         print(json.dumps(add_wheels(root, sys.argv[3], sys.argv[4:])))
+    elif cmd == "add-tarballs":
+        print(json.dumps(add_tarballs(root, sys.argv[3], sys.argv[4:])))
     else:
         sys.exit("registry.py: unknown command " + cmd)
 

@@ -125,6 +125,13 @@ impl Registry {
         serde_json::from_value(self.tool("add-wheels", &args, &Value::Null)).unwrap()
     }
 
+    /// Serves npm tarballs packed elsewhere (`npm pack`: a mirror made at
+    /// setup time), each under its own name and version.
+    pub fn add_tarballs(&self, files: &[PathBuf]) -> Vec<Published> {
+        let args: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        serde_json::from_value(self.tool("add-tarballs", &args, &Value::Null)).unwrap()
+    }
+
     fn tool(&self, cmd: &str, args: &[&Path], spec: &Value) -> Value {
         let mut child = Command::new(PYTHON)
             .arg(self.root.path().join("registry.py"))
