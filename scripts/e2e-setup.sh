@@ -11,6 +11,11 @@
 #   seed/home/.cache/uv   uv's cache holding every PyPI server's wheels, for
 #                         `uvx PACKAGE@VERSION` and for venvs made offline
 #   seed/home/mcp-servers a local npm install, for `node PATH`
+#   wheels/               the wheels of every PyPI server and its
+#                         dependencies (with its `--with` requirements):
+#                         the tests serve them as a simple index on
+#                         loopback, from which cordon installs uvx servers
+#                         into its store
 #   npm-mirror/           every npm package (at the version npm picks) the
 #                         npm servers install, packed: the tests serve it on
 #                         loopback as npm's registry, and cordon installs the
@@ -24,7 +29,7 @@ cd "$(dirname "$0")/.."
 
 list=tests/e2e/servers.txt
 dir="${CORDON_E2E_DIR:-$PWD/target/e2e}"
-if cmp -s "$list" "$dir/stamp" 2>/dev/null; then
+if cmp -s "$list" "$dir/stamp" 2>/dev/null && [ -d "$dir/wheels" ]; then
     echo "e2e-setup: up to date in $dir"
     exit 0
 fi
@@ -94,6 +99,20 @@ awk '$1 == "pypi"' "$list" | while read -r _ name ver options; do
     "$uv" tool run --quiet --python /usr/bin/python3 $options "$name@$ver" --help >/dev/null
 done
 rm -rf "$home/.cache/uv/environments-v"* "$home/.cache/uv/builds-v"*
+
+# The mirror of wheels (only wheels: cordon's store installs no source
+# distribution), resolved for the system python3 like the store does.
+awk '$1 == "pypi"' "$list" | while read -r _ name ver options; do
+    reqs=("$name==$ver")
+    read -r -a words <<<"$options"
+    for ((i = 0; i < ${#words[@]}; i++)); do
+        if [ "${words[i]}" = --with ]; then
+            reqs+=("${words[i + 1]}")
+        fi
+    done
+    echo "e2e-setup: wheels of ${reqs[*]}"
+    "$dir/venv/bin/pip" download --quiet --only-binary=:all: --dest "$dir/wheels" "${reqs[@]}"
+done
 
 cp "$list" "$dir/stamp"
 echo "e2e-setup: done"

@@ -26,6 +26,7 @@
 //! read+exec, and nothing else of the store.
 
 pub mod npm;
+pub mod pypi;
 pub mod spec;
 
 use std::ffi::OsString;
@@ -161,9 +162,7 @@ pub trait Installer {
 pub fn installer(ecosystem: Ecosystem) -> Result<Box<dyn Installer>, StoreError> {
     match ecosystem {
         Ecosystem::Npm => Ok(Box::new(npm::Npm::from_env())),
-        Ecosystem::PyPI => Err(StoreError::Unsupported(
-            "installing PyPI packages into the store".into(),
-        )),
+        Ecosystem::PyPI => Ok(Box::new(pypi::PyPi::from_env())),
     }
 }
 
@@ -204,7 +203,7 @@ impl StoreError {
                 "approve it again from a terminal (`cordon approve` with the same arguments) to install it".into(),
             ),
             StoreError::Tool { .. } | StoreError::Registry { .. } => Some(
-                "check the registry setting (npm_config_registry or `registry=` in ~/.npmrc) and that it is reachable".into(),
+                "check the registry setting (npm: npm_config_registry or `registry=` in ~/.npmrc; PyPI: UV_INDEX_URL, UV_DEFAULT_INDEX or PIP_INDEX_URL) and that it is reachable".into(),
             ),
             _ => None,
         }

@@ -168,6 +168,16 @@ fn pypi_words(rest: &[OsString], from_opt: &str) -> Result<Words, String> {
             opts.push(rest[i].clone());
         } else if arg == "-q" || arg == "--quiet" {
             opts.push(rest[i].clone());
+        } else if from_opt == "--from" && (arg == "--with" || arg == "-w") {
+            // More packages in the same environment (`--with mcp<2`): the
+            // PyPI installer locks them with the package.
+            if rest.get(i + 1).and_then(|v| v.to_str()).is_none() {
+                return Err(format!("{arg} needs a package"));
+            }
+            opts.extend([rest[i].clone(), rest[i + 1].clone()]);
+            i += 1;
+        } else if from_opt == "--from" && arg.starts_with("--with=") {
+            opts.push(rest[i].clone());
         } else if arg == "--" {
             i += 1;
             break;
@@ -305,6 +315,13 @@ mod tests {
         assert_eq!((r.name.as_str(), r.bin.as_deref()), ("pkg", Some("tool")));
         let r = req(&["pipx", "run", "--spec", "pkg", "tool"]);
         assert_eq!(r.bin.as_deref(), Some("tool"));
+        let r = req(&["uvx", "--with", "mcp<2", "-w", "b", "--with=c", "pkg"]);
+        assert_eq!(
+            r.launcher,
+            words(&["uvx", "--with", "mcp<2", "-w", "b", "--with=c"])
+        );
+        assert_eq!(r.name, "pkg");
+        assert!(parse(&words(&["pipx", "run", "--with", "x", "pkg"])).is_err());
         let r = req(&["uv", "tool", "run", "pkg@3"]);
         assert_eq!(r.spec.as_deref(), Some("3"));
     }

@@ -94,7 +94,7 @@ fn main() {
         .filter(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
         .collect();
     let mut tally = Tally::default();
-    let setup = match Setup::find() {
+    let mut setup = match Setup::find() {
         Ok(setup) => setup,
         Err(why) => {
             println!("e2e: every case skipped: {why}");
@@ -134,6 +134,12 @@ fn main() {
         })
         .unwrap_or_default();
     registry.add_tarballs(&tarballs);
+    // uvx servers are installed the same way, from the wheels e2e-setup
+    // mirrored, served as a simple index by the same registry.
+    if let Err(why) = setup.serve_wheels(&registry) {
+        println!("e2e: cannot serve the wheels of the uvx servers: {why}");
+    }
+    let setup = setup;
     for user in support::users() {
         let world = match World::new(user, &setup, isolation.as_ref(), &registry.npm_url()) {
             Ok(w) => w,

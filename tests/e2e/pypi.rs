@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::fixture::Fixture;
-use crate::session::Session;
+use crate::session::{Report, Session};
 use crate::setup::WEB;
 use crate::world::World;
 use crate::{Case, check};
@@ -28,17 +28,32 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             name: "fetch",
-            about: "mcp-server-fetch via uvx, profile `fetch`, against local web servers",
+            about: "mcp-server-fetch via uvx, installed into cordon's store from a loopback index, profile `fetch`, against local web servers",
             needs_network: true,
             run: fetch,
         },
         Case {
             name: "sqlite",
-            about: "mcp-server-sqlite via uvx, profile `sqlite`",
+            about: "mcp-server-sqlite via uvx --with, installed into cordon's store from a loopback index, profile `sqlite`",
             needs_network: false,
             run: sqlite,
         },
     ]
+}
+
+/// The session's server was installed by cordon into its store (from the
+/// suite's loopback index) and started from there, not by uvx.
+fn from_store(w: &World<'_>, report: &Report, package: &str) -> Result<(), String> {
+    let stderr = report.stderr();
+    let installed = format!(
+        "cordon: installed {package} {} into ",
+        w.setup.pin(package).version
+    );
+    check(
+        stderr.contains(&installed) && stderr.contains("/cordon/store/pypi/"),
+        &format!("{package} installed into cordon's store and run from there"),
+        || stderr.clone(),
+    )
 }
 
 /// `uvx [OPTIONS] PACKAGE@VERSION`.
@@ -206,6 +221,7 @@ fn fetch(w: &World<'_>) -> Result<(), String> {
         .call("fetch", json!({"url": "http://127.0.0.1/admin"}))
         .run();
     report.started("fetch")?;
+    from_store(w, &report, "mcp-server-fetch")?;
     let fetched = report.call(0)?;
     check(
         !fetched.is_error && fetched.text.contains("cordon-e2e-7f3a"),
@@ -271,6 +287,7 @@ fn sqlite(w: &World<'_>) -> Result<(), String> {
         .call("read_query", json!({"query": "SELECT v FROM s.s"}))
         .run();
     report.started("read_query")?;
+    from_store(w, &report, "mcp-server-sqlite")?;
     let (created, inserted, selected) = (report.call(0)?, report.call(1)?, report.call(2)?);
     let on_host = Command::new("/usr/bin/python3")
         .args([

@@ -129,7 +129,7 @@ impl<'w, 's> Session<'w, 's> {
             );
         }
         let mut env: serde_json::Map<String, Value> = serde_json::Map::new();
-        for (k, v) in w.base_env().into_iter().chain(self.env) {
+        for (k, v) in w.cordon_env().into_iter().chain(self.env) {
             env.insert(k, Value::String(v));
         }
         let spec = json!({

@@ -29,6 +29,12 @@ pub struct Setup {
     pub python: PathBuf,
     /// The home directory holding npm's and uv's caches, copied per user.
     pub seed_home: PathBuf,
+    /// The wheels of every uvx server and its dependencies, served as a
+    /// simple index on loopback while the suite runs.
+    pub wheels: PathBuf,
+    /// That index's URL, once it runs: cordon installs uvx servers into
+    /// its store from there.
+    pub index: Option<String>,
     pub pinned: BTreeMap<String, Pinned>,
 }
 
@@ -40,7 +46,7 @@ impl Setup {
         let dir = std::env::var_os("CORDON_E2E_DIR")
             .map_or_else(|| manifest.join("target/e2e"), PathBuf::from);
         let stamp = fs::read_to_string(dir.join("stamp")).unwrap_or_default();
-        if stamp != SERVERS {
+        if stamp != SERVERS || !dir.join("wheels").is_dir() {
             return Err(format!(
                 "{} is missing or was made from another tests/e2e/servers.txt; run scripts/e2e-setup.sh (scripts/test.sh does)",
                 dir.display()
@@ -49,6 +55,8 @@ impl Setup {
         Ok(Setup {
             python: dir.join("venv/bin/python"),
             seed_home: dir.join("seed/home"),
+            wheels: dir.join("wheels"),
+            index: None,
             pinned: parse_servers(SERVERS),
             dir,
         })
@@ -63,6 +71,25 @@ impl Setup {
         self.pinned
             .get(package)
             .unwrap_or_else(|| panic!("{package} is not in tests/e2e/servers.txt"))
+    }
+
+    /// Serves [`Setup::wheels`] as a simple index on `registry` (on
+    /// loopback, in the suite's own network when it has one) and records
+    /// its URL.
+    pub fn serve_wheels(
+        &mut self,
+        registry: &crate::support::registry::Registry,
+    ) -> Result<(), String> {
+        let mut files: Vec<PathBuf> = fs::read_dir(&self.wheels)
+            .map_err(|e| format!("{}: {e}", self.wheels.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+            .collect();
+        files.sort();
+        registry.add_wheels(&files);
+        self.index = Some(registry.simple_url());
+        Ok(())
     }
 
     /// A script next to this file (client.py, fixture.py).

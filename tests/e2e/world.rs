@@ -181,6 +181,17 @@ impl<'s> World<'s> {
         ]
     }
 
+    /// [`World::base_env`] and the loopback index of the uvx servers'
+    /// wheels, for cordon only: uv run by the user outside cordon stays on
+    /// its offline cache.
+    pub fn cordon_env(&self) -> Vec<(String, String)> {
+        let mut env = self.base_env();
+        if let Some(index) = &self.setup.index {
+            env.push(("UV_INDEX_URL".into(), index.clone()));
+        }
+        env
+    }
+
     /// The command prefix that runs a program as the user.
     pub fn as_user(&self) -> Vec<String> {
         match self.user {
