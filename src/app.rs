@@ -171,7 +171,6 @@ fn package_for(
     argv: &[OsString],
     profile: &str,
     ctx: &Context,
-    namespaces: bool,
     packages: Packages,
 ) -> Result<Option<FromStore>, Error> {
     if packages == Packages::Show {
@@ -225,8 +224,11 @@ fn package_for(
             None => {}
         }
     }
-    let mut sandbox = crate::store::Confined::new(ctx, &host, installer.network()?);
-    sandbox.namespaces = namespaces;
+    // The installer's sandbox is cordon's own, not the server's: it keeps
+    // its namespaces (its network is the registry only, which needs them)
+    // even when the server is started with --no-namespaces; where the
+    // kernel has none, installing is refused and says so.
+    let sandbox = crate::store::Confined::new(ctx, &host, installer.network()?);
     let resolution = installer.resolve(&request, &sandbox)?;
     let store = crate::store::Store::new(&host.store);
     let entry = store.ensure(&request, &resolution, installer.as_ref(), &sandbox)?;
@@ -298,8 +300,7 @@ pub fn resolve_launch(
     if args.command.is_empty() {
         return Err(Error::Usage("no command given after --".into()));
     }
-    let namespaces = policy.mechanisms.namespaces != Requirement::Off;
-    let package = package_for(&args.command, &policy.name, ctx, namespaces, packages)?;
+    let package = package_for(&args.command, &policy.name, ctx, packages)?;
     let exec_argv = match &package {
         Some(p) => crate::store::installer(p.request.ecosystem)?.command(
             &p.request,
@@ -582,7 +583,7 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     // interpreter opens by path: the sandbox shows it exactly those.
     if approved.is_some() {
         let pins = launch.pins();
-        if let Err(e) = prepared.pin(&launch.policy, &pins) {
+        if let Err(e) = prepared.pin(&launch.policy, &pins, &host.store) {
             approval::report_start_failure(&e.to_string());
             return Err(e.into());
         }

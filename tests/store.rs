@@ -369,3 +369,23 @@ fn a_store_not_yet_made_cannot_be_planted() {
         assert!(!store_of(&env).join("npm/planted").exists());
     }
 }
+
+/// Without namespaces an approved start pins its code only where nobody
+/// else can rename on the way; the store qualifies (no server can have a
+/// writable grant holding it without namespaces), so a package server
+/// still starts from it.
+#[test]
+fn an_approved_package_starts_from_the_store_without_namespaces() {
+    for user in users() {
+        let env = Env::new(user);
+        let reg = Registry::start();
+        reg.publish_npm(&NpmPackage::server(PKG, "1.0.0", "srv"));
+        let mut args = vec!["--no-namespaces"];
+        args.extend_from_slice(&SEQ);
+        approve(&env, &reg, &args);
+        for n in 0..2 {
+            let out = host_run(&env, &reg, &args);
+            assert_eq!(served_version(&out), "1.0.0", "{user:?} start {n}");
+        }
+    }
+}

@@ -218,7 +218,20 @@ impl Prepared {
     /// Makes the interpreter read exactly the files cordon checked (see
     /// [`pin`]): mirrored into the sandbox's view with namespaces,
     /// refused unless nobody else can rename on their way without.
-    pub fn pin(&mut self, policy: &Policy, files: &[pin::PinFile]) -> Result<(), SandboxError> {
+    ///
+    /// Without namespaces, files in cordon's package store (`store`) need
+    /// no sealed chain of directories: no server can rename there or
+    /// above it. A writable grant holding a protected path (the store is
+    /// one) is refused without namespaces, and renaming a directory
+    /// above the store needs a writable grant of the one above that,
+    /// which holds the store too; the home itself is writable only with
+    /// `~` in `unprotect`, which lifts every protection.
+    pub fn pin(
+        &mut self,
+        policy: &Policy,
+        files: &[pin::PinFile],
+        store: &std::path::Path,
+    ) -> Result<(), SandboxError> {
         if files.is_empty() {
             return Ok(());
         }
@@ -228,7 +241,14 @@ impl Prepared {
                 let ops = pin::plan(policy, files, uid, plan)?;
                 plan.insert_pins(ops);
             }
-            None => pin::check_sealed(files, uid)?,
+            None => {
+                let outside: Vec<pin::PinFile> = files
+                    .iter()
+                    .filter(|f| !f.path.starts_with(store))
+                    .cloned()
+                    .collect();
+                pin::check_sealed(&outside, uid)?;
+            }
         }
         Ok(())
     }
