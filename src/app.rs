@@ -178,7 +178,7 @@ fn pick_profile(
     command: &[OsString],
     ctx: &Context,
 ) -> Result<crate::hostconfig::choose::Choice, Error> {
-    let names: Vec<String> = profile::list(ctx)?.into_iter().map(|l| l.name).collect();
+    let names = profile::names(ctx)?;
     let words: Vec<String> = command
         .iter()
         .map(|w| w.to_string_lossy().into_owned())

@@ -166,6 +166,24 @@ pub(crate) fn all_profiles(ctx: &Context) -> Result<Vec<Found>, ProfileError> {
     Ok(all)
 }
 
+/// The name of every profile [`all_profiles`] finds, without reading the
+/// files: what picking a profile by name needs. A broken file is reported
+/// when it is the one loaded.
+pub(crate) fn all_names(ctx: &Context) -> Result<Vec<String>, ProfileError> {
+    let mut names = Vec::new();
+    for dir in &ctx.dirs {
+        for path in profile_files(dir)? {
+            if let Some(name) = path.file_stem().and_then(|s| s.to_str()) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names.extend(builtin::PROFILES.iter().map(|(name, _)| (*name).to_owned()));
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// The `NAME.toml` entries of one directory that are not directories,
 /// sorted. A missing directory has none.
 fn profile_files(dir: &Path) -> Result<Vec<PathBuf>, ProfileError> {

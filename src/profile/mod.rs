@@ -178,6 +178,12 @@ pub fn list(ctx: &Context) -> Result<Vec<Listing>, ProfileError> {
     Ok(by_name.into_values().collect())
 }
 
+/// Every profile name, sorted, without parsing the files (see
+/// [`list`] for their headers).
+pub fn names(ctx: &Context) -> Result<Vec<String>, ProfileError> {
+    locate::all_names(ctx)
+}
+
 /// Adds one grant from outside the profile (`--ro`/`--rw`, the resolved
 /// executable, its `#!` interpreter). `~` is expanded, a relative path is
 /// taken against `ctx.cwd`, the path must exist and is canonicalised;

@@ -17,7 +17,15 @@
 //! each run removes its own when the sandbox is gone.
 //!
 //! The sandbox's init joins through descriptors opened here: the child
-//! only writes "0" to them.
+//! only writes "0" to them. In a v1 hierarchy that file is `tasks`, which
+//! moves the writing thread: init is single-threaded (a clone without
+//! CLONE_THREAD, and it never starts a thread), so its one thread is the
+//! whole process, and everything it starts inherits the cgroup. Moving a
+//! whole process through `cgroup.procs` write-locks the kernel's global
+//! threadgroup semaphore, which waits for an RCU grace period (10-15 ms
+//! on a busy machine, once per start); moving the calling thread alone
+//! takes no such lock (kernel 6.0 and later; older kernels take it
+//! either way).
 
 use std::fs;
 use std::io::Read;
@@ -29,7 +37,8 @@ use crate::sys::{self, SysResult};
 /// The prefix of every cgroup cordon creates.
 const PREFIX: &str = "cordon-";
 
-/// One cgroup this run created, and its open `cgroup.procs`.
+/// One cgroup this run created, and its open `cgroup.procs` (v2) or
+/// `tasks` (v1): the file init joins through.
 #[derive(Debug)]
 struct Group {
     dir: PathBuf,
@@ -152,7 +161,7 @@ fn make_v1(
         ));
     }
     remove_stale(own);
-    let group = create_unique(own)?;
+    let group = create_unique(own, "tasks")?;
     let dir = group.dir.clone();
     match controller {
         // Init counts too.
@@ -185,7 +194,7 @@ fn make_v2(
     };
     let parent = v2_parent(&v2.dir, &names)?;
     remove_stale(&parent);
-    let group = create_unique(&parent)?;
+    let group = create_unique(&parent, "cgroup.procs")?;
     let dir = group.dir.clone();
     for (controller, limit) in wanted {
         match *controller {
@@ -236,18 +245,16 @@ fn write_limit(dir: &Path, file: &str, value: u64) -> Result<(), String> {
     })
 }
 
-/// mkdir `cordon-<pid>-<start>-<random>` below `parent`; a name that
-/// exists is never reused.
-fn create_unique(parent: &Path) -> Result<Group, String> {
+/// mkdir `cordon-<pid>-<start>-<random>` below `parent`, and open its
+/// `join` file; a name that exists is never reused.
+fn create_unique(parent: &Path, join: &str) -> Result<Group, String> {
     let owner = own_identity();
     let mut last = String::new();
     for _ in 0..16 {
         let dir = parent.join(format!("{PREFIX}{owner}-{:08x}", random_u32()));
         match fs::create_dir(&dir) {
             Ok(()) => {
-                let procs = fs::OpenOptions::new()
-                    .write(true)
-                    .open(dir.join("cgroup.procs"));
+                let procs = fs::OpenOptions::new().write(true).open(dir.join(join));
                 return match procs {
                     Ok(procs) => Ok(Group {
                         dir,
@@ -255,7 +262,7 @@ fn create_unique(parent: &Path) -> Result<Group, String> {
                     }),
                     Err(e) => {
                         let _ = fs::remove_dir(&dir);
-                        Err(format!("cannot open {}/cgroup.procs: {e}", dir.display()))
+                        Err(format!("cannot open {}/{join}: {e}", dir.display()))
                     }
                 };
             }

@@ -206,11 +206,28 @@ fn cpath(prefix: &str, path: &Path) -> Result<CString, String> {
     CString::new(bytes).map_err(|_| format!("{} contains a NUL byte", path.display()))
 }
 
-/// Builds the plan for `policy`. `private_tmp` is the host directory that
-/// becomes the sandbox's /tmp.
+/// What becomes the sandbox's private /tmp.
+#[derive(Debug, Clone, Copy)]
+pub enum PrivateTmp<'a> {
+    /// A directory on the host, bound.
+    Host(&'a Path),
+    /// A tmpfs of this many bytes, made inside the mount namespace: nothing
+    /// on the host. Inodes are bounded in proportion (one per 16 KiB, at
+    /// least 1024): empty files cost memory but no blocks. A write past
+    /// the size fails with ENOSPC and nothing reaches the host's disk.
+    Sized(u64),
+}
+
+/// Where a mount of the new root comes from.
+enum Source<'a> {
+    Host(&'a Path),
+    Tmpfs(CString),
+}
+
+/// Builds the plan for `policy`, with `private_tmp` as the sandbox's /tmp.
 pub fn plan(
     policy: &Policy,
-    private_tmp: Option<&Path>,
+    private_tmp: Option<PrivateTmp<'_>>,
     protections: &[Protection],
     overrides: &Overrides,
 ) -> Result<MountPlan, String> {
@@ -236,32 +253,54 @@ pub fn plan(
 
     // (path inside, path on the host, attributes); the private /tmp is one
     // more bind so grants below /tmp land on top of it, not under it.
-    let mut binds: Vec<(PathBuf, &Path, u64)> = policy
+    let mut binds: Vec<(PathBuf, Source<'_>, u64)> = policy
         .fs
         .iter()
         .filter(|g| g.exists && !covered(policy, g))
-        .map(|g| (g.path.clone(), g.path.as_path(), bind_attrs(g.access)))
+        .map(|g| {
+            (
+                g.path.clone(),
+                Source::Host(g.path.as_path()),
+                bind_attrs(g.access),
+            )
+        })
         .collect();
-    if let Some(tmp) = private_tmp {
-        binds.push((PathBuf::from("/tmp"), tmp, PRIVATE_TMP_ATTRS));
+    match private_tmp {
+        Some(PrivateTmp::Host(tmp)) => {
+            binds.push((PathBuf::from("/tmp"), Source::Host(tmp), PRIVATE_TMP_ATTRS));
+        }
+        Some(PrivateTmp::Sized(size)) => {
+            let inodes = (size / (16 << 10)).max(1024);
+            let options = c(&format!("size={size},nr_inodes={inodes},mode=0700"))?;
+            binds.push((PathBuf::from("/tmp"), Source::Tmpfs(options), 0));
+        }
+        None => {}
     }
     // Parents before children, so a nested grant is mounted on top of its
     // parent's bind rather than hidden under it.
     binds.sort_by_key(|(inside, _, _)| inside.components().count());
     let mut made = Vec::new();
-    for (inside, host, attrs) in binds {
+    for (inside, source, attrs) in binds {
         make_parents(&mut ops, &mut made, &inside)?;
         let target = cpath(NEW, &inside)?;
-        ops.push(if crate::realpath::is_directory(host) {
-            MountOp::Mkdir(target.clone())
-        } else {
-            MountOp::Touch(target.clone())
-        });
-        ops.push(MountOp::Bind {
-            source: cpath(OLD, host)?,
-            target,
-            attrs,
-        });
+        match source {
+            Source::Host(host) => {
+                ops.push(if crate::realpath::is_directory(host) {
+                    MountOp::Mkdir(target.clone())
+                } else {
+                    MountOp::Touch(target.clone())
+                });
+                ops.push(MountOp::Bind {
+                    source: cpath(OLD, host)?,
+                    target,
+                    attrs,
+                });
+            }
+            Source::Tmpfs(options) => {
+                ops.push(MountOp::Mkdir(target.clone()));
+                ops.push(MountOp::SizedTmpfs { target, options });
+            }
+        }
     }
     plan_protections(protections, &mut ops)?;
     recreate_symlinks(policy, &mut ops, &mut made)?;
@@ -286,26 +325,6 @@ pub fn plan(
     ops.push(MountOp::Detach(c(".")?));
     ops.push(MountOp::Chdir(c("/")?));
     Ok(MountPlan { ops })
-}
-
-/// Bounds the private /tmp to `size` bytes: its bind of the host
-/// directory `host_tmp` becomes a tmpfs of that size, so a write past it
-/// fails with ENOSPC and nothing reaches the host's disk. Inodes are
-/// bounded in proportion (one per 16 KiB, at least 1024): empty files
-/// cost memory but no blocks.
-pub fn size_private_tmp(plan: &mut MountPlan, host_tmp: &Path, size: u64) -> Result<(), String> {
-    let source = cpath(OLD, host_tmp)?;
-    let target = cpath(NEW, Path::new("/tmp"))?;
-    let inodes = (size / (16 << 10)).max(1024);
-    let options = c(&format!("size={size},nr_inodes={inodes},mode=0700"))?;
-    let bind = plan.ops.iter_mut().find(
-        |op| matches!(op, MountOp::Bind { source: s, target: t, .. } if *s == source && *t == target),
-    );
-    let Some(op) = bind else {
-        return Err("the mount plan has no private /tmp to bound".into());
-    };
-    *op = MountOp::SizedTmpfs { target, options };
-    Ok(())
 }
 
 /// Masks each protected path inside its grant. Every directory between
