@@ -28,7 +28,6 @@
 //! either way).
 
 use std::fs;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -278,17 +277,20 @@ fn create_unique(parent: &Path, join: &str) -> Result<Group, String> {
     ))
 }
 
-/// `<pid>-<start time>`: unique among the live processes.
-fn own_identity() -> String {
-    let pid = std::process::id();
-    let start = start_time(pid).unwrap_or(0);
-    format!("{pid}-{start}")
+/// `<pid>-<start time>`: unique among the live processes; read once per
+/// run (one cgroup per hierarchy is named with it).
+fn own_identity() -> &'static str {
+    static OWN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| {
+        let pid = std::process::id();
+        let start = start_time(pid).unwrap_or(0);
+        format!("{pid}-{start}")
+    })
 }
 
 fn random_u32() -> u32 {
     let mut bytes = [0u8; 4];
-    let read = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    match read {
+    match sys::random(&mut bytes) {
         Ok(()) => u32::from_ne_bytes(bytes),
         // The name stays unique without it (mkdir refuses a taken one).
         Err(_) => std::time::SystemTime::now()
