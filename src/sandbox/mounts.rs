@@ -314,9 +314,11 @@ pub fn plan(
         target: c(NEW)?,
         attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
     });
-    ops.push(MountOp::Detach(c(OLD)?));
     // Swap roots: the staging tmpfs is stacked over the new root by
-    // pivot_root(".", ".") and then detached.
+    // pivot_root(".", ".") and then detached, and with it the host's tree
+    // below /oldroot: one lazy unmount of the whole old tree, since each
+    // unmount that frees mounts waits for an expedited RCU grace period
+    // (up to milliseconds on a busy virtual machine).
     ops.push(MountOp::Chdir(c(NEW)?));
     ops.push(MountOp::PivotRoot {
         new_root: c(".")?,
