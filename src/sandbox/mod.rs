@@ -326,7 +326,8 @@ pub(crate) fn cstring(s: &OsStr) -> Result<CString, SandboxError> {
 /// is the resolved file that is executed. Without `allocate` (a dry run,
 /// which only shows the sandbox) nothing outside cordon is created: no
 /// private temporary directory and no pids cgroup; the report names them
-/// as they will be at a launch.
+/// as they will be at a launch. Nor is anything made that only a start
+/// uses (the Landlock ruleset, the mount plan); the report is the same.
 pub fn prepare(
     policy: &Policy,
     probe: &Probe,
@@ -362,7 +363,9 @@ pub fn prepare(
         tmp_host.clone()
     };
 
-    let (id_maps, mounts) = if namespaces {
+    // The mount plan serves a start alone: a shown plan reports nothing
+    // from it.
+    let (id_maps, mounts) = if namespaces && allocate {
         let tmp = match (has_tmp, policy.limits.tmp, tmp_host.as_deref()) {
             (false, _, _) => None,
             (true, Some(size), _) => Some(mounts::PrivateTmp::Sized(size)),
@@ -386,6 +389,7 @@ pub fn prepare(
         tmp_host.as_deref(),
         &generated,
         namespaces,
+        allocate,
         &mut report,
     )?;
     if !namespaces && policy.network.mode == NetworkMode::Loopback {
