@@ -425,13 +425,22 @@ fn plan_overrides(
 
 /// A grant below another grant that allows at least as much needs no
 /// mount of its own.
+/// Both paths are resolved (the grants exist), so they are compared as
+/// bytes: `Path::starts_with` walks components, for every pair of grants.
 fn covered(policy: &Policy, grant: &crate::policy::FsGrant) -> bool {
+    let inner = grant.path.as_os_str().as_bytes();
     policy.fs.iter().any(|other| {
         other.exists
-            && other.path != grant.path
-            && grant.path.starts_with(&other.path)
             && other.access.union(grant.access) == other.access
+            && strictly_below(inner, other.path.as_os_str().as_bytes())
     })
+}
+
+/// `inner` lies below `outer`, both absolute paths in normal form.
+fn strictly_below(inner: &[u8], outer: &[u8]) -> bool {
+    inner.len() > outer.len()
+        && inner.starts_with(outer)
+        && (outer == b"/" || inner[outer.len()] == b'/')
 }
 
 /// The private /tmp is writable, so it is `noexec`: a file the server
@@ -552,4 +561,24 @@ pub fn apply(plan: &MountPlan) -> Result<(), (usize, Errno)> {
         op.apply().map_err(|e| (i, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strictly_below_agrees_with_path_prefixes() {
+        let paths = ["/", "/a", "/ab", "/a/b", "/a/bc", "/a/b/c", "/b"];
+        for inner in paths {
+            for outer in paths {
+                let by_path = inner != outer && Path::new(inner).starts_with(outer);
+                assert_eq!(
+                    strictly_below(inner.as_bytes(), outer.as_bytes()),
+                    by_path,
+                    "{inner} below {outer}"
+                );
+            }
+        }
+    }
 }
