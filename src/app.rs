@@ -400,7 +400,7 @@ fn pick_profile(
     command: &[OsString],
     ctx: &Context,
 ) -> Result<crate::hostconfig::choose::Choice, Error> {
-    let names: Vec<String> = profile::list(ctx)?.into_iter().map(|l| l.name).collect();
+    let names = profile::names(ctx)?;
     let words: Vec<String> = command
         .iter()
         .map(|w| w.to_string_lossy().into_owned())
@@ -720,7 +720,7 @@ fn explain_watch(
 fn complete(what: crate::cli::Completed) -> Result<ExitCode, Error> {
     let names = match what {
         crate::cli::Completed::Profiles => match Context::from_env() {
-            Ok(ctx) => profile::names(&ctx),
+            Ok(ctx) => profile::names_for_completion(&ctx),
             Err(_) => profile::builtin_names().map(str::to_owned).collect(),
         },
         crate::cli::Completed::Hosts => crate::hostconfig::HOST_NAMES

@@ -17,6 +17,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
@@ -32,12 +33,43 @@ enum Node {
 /// The kernel's limit on symlinks followed in one lookup.
 const MAX_LINKS: usize = 40;
 
+/// A multiply-rotate hash over the path's bytes (FxHash's round). The keys
+/// are paths cordon builds itself from its profiles and the command line,
+/// so a hash that resists chosen collisions buys nothing; hashing the
+/// bytes, not `Path`'s components, keeps a lookup cheap.
+#[derive(Default)]
+struct BytesHasher(u64);
+
+impl Hasher for BytesHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Keyed by the path's bytes: the paths looked at are built by
+/// [`canonical`] (or are canonical already), so equal paths are equal
+/// bytes.
+type Seen = HashMap<OsString, Node, BuildHasherDefault<BytesHasher>>;
+
 thread_local! {
-    static SEEN: RefCell<HashMap<PathBuf, Node>> = RefCell::new(HashMap::new());
+    static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
+}
+
+fn seen(path: &Path) -> Option<Node> {
+    SEEN.with(|seen| seen.borrow().get(path.as_os_str()).cloned())
 }
 
 fn look(path: &Path) -> Node {
-    if let Some(node) = SEEN.with(|seen| seen.borrow().get(path).cloned()) {
+    if let Some(node) = seen(path) {
         return node;
     }
     let node = match std::fs::symlink_metadata(path) {
@@ -49,7 +81,10 @@ fn look(path: &Path) -> Node {
         Ok(_) => Node::Other,
         Err(e) => Node::Error(e.raw_os_error().unwrap_or(libc::EIO)),
     };
-    SEEN.with(|seen| seen.borrow_mut().insert(path.to_path_buf(), node.clone()));
+    SEEN.with(|seen| {
+        seen.borrow_mut()
+            .insert(path.as_os_str().to_owned(), node.clone())
+    });
     node
 }
 
@@ -86,14 +121,12 @@ pub(crate) fn canonical(path: &Path) -> io::Result<PathBuf> {
             out.pop();
             continue;
         }
-        let next = out.join(&name);
-        match look(&next) {
-            Node::Directory => out = next,
-            Node::Other => {
-                out = next;
-                directory = false;
-            }
+        out.push(&name);
+        match look(&out) {
+            Node::Directory => {}
+            Node::Other => directory = false,
             Node::Link(target) => {
+                out.pop();
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(io::Error::from_raw_os_error(libc::ELOOP));
@@ -117,9 +150,7 @@ pub(crate) fn exists_nofollow(path: &Path) -> bool {
         if !exists_nofollow(parent) {
             return false;
         }
-        if let Some(Node::Other | Node::Error(_)) =
-            SEEN.with(|seen| seen.borrow().get(parent).cloned())
-        {
+        if let Some(Node::Other | Node::Error(_)) = seen(parent) {
             return false;
         }
     }

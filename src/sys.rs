@@ -67,6 +67,18 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
     Ok(())
 }
 
+/// Fills `buf` from the kernel's random source (getrandom(2), no file
+/// to open); one call, which for a few bytes is never short.
+pub fn random(buf: &mut [u8]) -> SysResult<()> {
+    // SAFETY: buf is a valid, writable slice for its whole length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    match n {
+        -1 => Err(Errno::last()),
+        n if n as usize == buf.len() => Ok(()),
+        _ => Err(Errno::EAGAIN),
+    }
+}
+
 /// Reads once, retrying on EINTR.
 pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
     loop {

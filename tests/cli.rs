@@ -567,7 +567,9 @@ fn private_tmp_dirs_left_by_killed_cordons_are_removed_at_the_next_start() {
     std::fs::create_dir(&live).unwrap();
     let unrelated = tmp.join("cordon-tmp-notapid");
     std::fs::create_dir(&unrelated).unwrap();
-    let mut cmd = env.cordon(&["run", "--yes", "--", "true"]);
+    // Without namespaces the private /tmp is a host directory, and its
+    // creation cleans up (with them it is a tmpfs that leaves nothing).
+    let mut cmd = env.cordon(&["run", "--yes", "--no-namespaces", "--", "true"]);
     cmd.env("TMPDIR", &tmp);
     let out = run(cmd, b"");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -2,6 +2,7 @@
 //! by resolved path; the protections a profile lifts; and the one conflict
 //! that spans grants and `private_tmp`.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
@@ -16,7 +17,12 @@ use crate::policy::{Access, FsGrant, GrantSource};
 /// grant's source is kept, and its declared text and link unless only the
 /// new one reaches the path through a symlink.
 pub(crate) fn merge_grant(grants: &mut Vec<FsGrant>, grant: FsGrant) {
-    let Some(existing) = grants.iter_mut().find(|g| g.path == grant.path) else {
+    let normal = |g: &FsGrant| g.exists || is_normal(g.path.as_os_str().as_bytes());
+    let new_normal = normal(&grant);
+    let Some(existing) = grants
+        .iter_mut()
+        .find(|g| same_path(&g.path, &grant.path, || new_normal && normal(g)))
+    else {
         grants.push(grant);
         return;
     };
@@ -25,6 +31,30 @@ pub(crate) fn merge_grant(grants: &mut Vec<FsGrant>, grant: FsGrant) {
         existing.link = grant.link;
         existing.declared = grant.declared;
     }
+}
+
+/// `a == b` for paths, by bytes where both are in normal form (`normal`;
+/// a grant that exists holds its resolved path, which is): `Path`'s
+/// equality walks both component by component from the end, and a
+/// profile merges each of its some 20 grants into all before it.
+fn same_path(a: &Path, b: &Path, normal: impl FnOnce() -> bool) -> bool {
+    if a.as_os_str().as_bytes() == b.as_os_str().as_bytes() {
+        return true;
+    }
+    if normal() {
+        return false;
+    }
+    a == b
+}
+
+/// An absolute path its components spell back byte for byte: no empty
+/// component, no `.`, no trailing slash.
+fn is_normal(path: &[u8]) -> bool {
+    path.first() == Some(&b'/')
+        && (path.len() == 1
+            || path[1..]
+                .split(|&b| b == b'/')
+                .all(|c| !c.is_empty() && c != b"."))
 }
 
 /// Refuses a grant of the temporary directory itself while `private_tmp`
@@ -223,4 +253,27 @@ fn parse_group(doc: &Doc<'_>) -> Result<RawGroup, ProfileError> {
     let mut found = Found::new();
     check_header(doc, &raw.schema, &raw.description, &mut found);
     first_or(found, raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_path_agrees_with_path_equality() {
+        let paths = [
+            "/", "//", "/a", "/a/", "/a//b", "/a/b", "/a/./b", "/a/b/.", "/a/..", "/a/b/..", "a/b",
+            "a//b", "/ab", "/a/bc",
+        ];
+        for a in paths {
+            for b in paths {
+                assert_eq!(
+                    same_path(Path::new(a), Path::new(b), || is_normal(a.as_bytes())
+                        && is_normal(b.as_bytes())),
+                    Path::new(a) == Path::new(b),
+                    "{a} vs {b}"
+                );
+            }
+        }
+    }
 }

@@ -168,20 +168,34 @@ pub(crate) fn all_profiles(ctx: &Context) -> Result<Vec<Found>, ProfileError> {
 
 /// The name of every profile in the directories (unread: a broken file is
 /// still a name) and built in, sorted; a directory that cannot be read
-/// is passed over.
+/// is passed over (for completion).
 pub(crate) fn profile_names(ctx: &Context) -> Vec<String> {
+    names_with(ctx, |dir| Ok(profile_files(dir).unwrap_or_default())).unwrap_or_default()
+}
+
+/// The name of every profile [`all_profiles`] finds, without reading the
+/// files: what picking a profile by name needs. A broken file is reported
+/// when it is the one loaded; a directory that cannot be read is an error.
+pub(crate) fn all_names(ctx: &Context) -> Result<Vec<String>, ProfileError> {
+    names_with(ctx, profile_files)
+}
+
+fn names_with(
+    ctx: &Context,
+    files: impl Fn(&Path) -> Result<Vec<PathBuf>, ProfileError>,
+) -> Result<Vec<String>, ProfileError> {
     let mut names: Vec<String> = builtin::PROFILES
         .iter()
         .map(|(name, _)| (*name).to_owned())
         .collect();
     for dir in &ctx.dirs {
-        let files = profile_files(dir).unwrap_or_default();
-        let stems = files.iter().filter_map(|p| p.file_stem()?.to_str());
+        let found = files(dir)?;
+        let stems = found.iter().filter_map(|p| p.file_stem()?.to_str());
         names.extend(stems.map(str::to_owned));
     }
     names.sort();
     names.dedup();
-    names
+    Ok(names)
 }
 
 /// The `NAME.toml` entries of one directory that are not directories,

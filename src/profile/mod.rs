@@ -230,6 +230,12 @@ pub fn list(ctx: &Context) -> Result<Vec<Listing>, ProfileError> {
     Ok(by_name.into_values().collect())
 }
 
+/// Every profile name, sorted, without parsing the files (see
+/// [`list`] for their headers).
+pub fn names(ctx: &Context) -> Result<Vec<String>, ProfileError> {
+    locate::all_names(ctx)
+}
+
 /// Adds one grant from outside the profile (`--ro`/`--rw`, the resolved
 /// executable, its `#!` interpreter). `~` is expanded, a relative path is
 /// taken against `ctx.cwd`, the path must exist and is canonicalised;
@@ -284,8 +290,9 @@ pub fn add_env_names(policy: &mut Policy, names: &[String]) -> Result<(), Profil
 }
 
 /// The name of every profile `--profile NAME` finds, for completion:
-/// the files are not read.
-pub fn names(ctx: &Context) -> Vec<String> {
+/// the files are not read, and a directory that cannot be read is passed
+/// over.
+pub fn names_for_completion(ctx: &Context) -> Vec<String> {
     locate::profile_names(ctx)
 }
 

@@ -17,10 +17,17 @@
 //! each run removes its own when the sandbox is gone.
 //!
 //! The sandbox's init joins through descriptors opened here: the child
-//! only writes "0" to them.
+//! only writes "0" to them. In a v1 hierarchy that file is `tasks`, which
+//! moves the writing thread: init is single-threaded (a clone without
+//! CLONE_THREAD, and it never starts a thread), so its one thread is the
+//! whole process, and everything it starts inherits the cgroup. Moving a
+//! whole process through `cgroup.procs` write-locks the kernel's global
+//! threadgroup semaphore, which waits for an RCU grace period (10-15 ms
+//! on a busy machine, once per start); moving the calling thread alone
+//! takes no such lock (kernel 6.0 and later; older kernels take it
+//! either way).
 
 use std::fs;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +36,8 @@ use crate::sys::{self, SysResult};
 /// The prefix of every cgroup cordon creates.
 const PREFIX: &str = "cordon-";
 
-/// One cgroup this run created, and its open `cgroup.procs`.
+/// One cgroup this run created, and its open `cgroup.procs` (v2) or
+/// `tasks` (v1): the file init joins through.
 #[derive(Debug)]
 struct Group {
     dir: PathBuf,
@@ -152,7 +160,7 @@ fn make_v1(
         ));
     }
     remove_stale(own);
-    let group = create_unique(own)?;
+    let group = create_unique(own, "tasks")?;
     let dir = group.dir.clone();
     match controller {
         // Init counts too.
@@ -185,7 +193,7 @@ fn make_v2(
     };
     let parent = v2_parent(&v2.dir, &names)?;
     remove_stale(&parent);
-    let group = create_unique(&parent)?;
+    let group = create_unique(&parent, "cgroup.procs")?;
     let dir = group.dir.clone();
     for (controller, limit) in wanted {
         match *controller {
@@ -236,18 +244,16 @@ fn write_limit(dir: &Path, file: &str, value: u64) -> Result<(), String> {
     })
 }
 
-/// mkdir `cordon-<pid>-<start>-<random>` below `parent`; a name that
-/// exists is never reused.
-fn create_unique(parent: &Path) -> Result<Group, String> {
+/// mkdir `cordon-<pid>-<start>-<random>` below `parent`, and open its
+/// `join` file; a name that exists is never reused.
+fn create_unique(parent: &Path, join: &str) -> Result<Group, String> {
     let owner = own_identity();
     let mut last = String::new();
     for _ in 0..16 {
         let dir = parent.join(format!("{PREFIX}{owner}-{:08x}", random_u32()));
         match fs::create_dir(&dir) {
             Ok(()) => {
-                let procs = fs::OpenOptions::new()
-                    .write(true)
-                    .open(dir.join("cgroup.procs"));
+                let procs = fs::OpenOptions::new().write(true).open(dir.join(join));
                 return match procs {
                     Ok(procs) => Ok(Group {
                         dir,
@@ -255,7 +261,7 @@ fn create_unique(parent: &Path) -> Result<Group, String> {
                     }),
                     Err(e) => {
                         let _ = fs::remove_dir(&dir);
-                        Err(format!("cannot open {}/cgroup.procs: {e}", dir.display()))
+                        Err(format!("cannot open {}/{join}: {e}", dir.display()))
                     }
                 };
             }
@@ -271,17 +277,20 @@ fn create_unique(parent: &Path) -> Result<Group, String> {
     ))
 }
 
-/// `<pid>-<start time>`: unique among the live processes.
-fn own_identity() -> String {
-    let pid = std::process::id();
-    let start = start_time(pid).unwrap_or(0);
-    format!("{pid}-{start}")
+/// `<pid>-<start time>`: unique among the live processes; read once per
+/// run (one cgroup per hierarchy is named with it).
+fn own_identity() -> &'static str {
+    static OWN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| {
+        let pid = std::process::id();
+        let start = start_time(pid).unwrap_or(0);
+        format!("{pid}-{start}")
+    })
 }
 
 fn random_u32() -> u32 {
     let mut bytes = [0u8; 4];
-    let read = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    match read {
+    match sys::random(&mut bytes) {
         Ok(()) => u32::from_ne_bytes(bytes),
         // The name stays unique without it (mkdir refuses a taken one).
         Err(_) => std::time::SystemTime::now()

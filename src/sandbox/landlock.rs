@@ -73,12 +73,15 @@ fn rights(access: policy::Access) -> landlock::BitFlags<AccessFs> {
 /// `generated` are files cordon wrote for the sandbox and binds into it
 /// (network `filtered`'s resolver files): readable, each by a rule of its
 /// own, since the rules follow inodes, not the paths they are bound at.
+/// Without `build_ruleset` (a plan that is only shown) the report is the
+/// same and no ruleset is made: its descriptors serve a start alone.
 pub fn prepare(
     policy: &Policy,
     probe: &Probe,
     private_tmp: Option<&Path>,
     generated: &[PathBuf],
     namespaces: bool,
+    build_ruleset: bool,
     report: &mut EnforcementReport,
 ) -> Result<Option<PreparedLandlock>, SandboxError> {
     let kernel_abi = match (&probe.landlock, policy.mechanisms.landlock) {
@@ -99,6 +102,11 @@ pub fn prepare(
             });
         }
     };
+    let effective = kernel_abi.min(PINNED_ABI as u32);
+    if !build_ruleset {
+        report_landlock(policy, effective, kernel_abi, report);
+        return Ok(None);
+    }
     let level = match policy.mechanisms.landlock {
         Requirement::BestEffort => CompatLevel::BestEffort,
         _ => CompatLevel::HardRequirement,
@@ -112,7 +120,6 @@ pub fn prepare(
             "the kernel returned no ruleset".into(),
         ));
     };
-    let effective = kernel_abi.min(PINNED_ABI as u32);
     report_landlock(policy, effective, kernel_abi, report);
     let proc_access = namespaces.then(|| (AccessFs::ReadFile | AccessFs::ReadDir).bits());
     Ok(Some(PreparedLandlock {

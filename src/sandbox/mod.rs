@@ -370,7 +370,8 @@ pub(crate) fn cstring(s: &OsStr) -> Result<CString, SandboxError> {
 /// is the resolved file that is executed. Without `allocate` (a dry run,
 /// which only shows the sandbox) nothing outside cordon is created: no
 /// private temporary directory and no pids cgroup; the report names them
-/// as they will be at a launch.
+/// as they will be at a launch. Nor is anything made that only a start
+/// uses (the Landlock ruleset, the mount plan); the report is the same.
 pub fn prepare(
     policy: &Policy,
     probe: &Probe,
@@ -388,25 +389,39 @@ pub fn prepare(
     let mut protections = check_protections(policy, host, namespaces, &mut report)?;
     // A cleaned copy is bound over the user's file instead of a mask.
     protections.retain(|p| !cleaned_paths.contains(&p.path));
-    let private_tmp = if policy.private_tmp && allocate {
+    let has_tmp = policy.private_tmp && allocate;
+    // With namespaces and a size bound, the private /tmp is a tmpfs made
+    // inside the mount namespace: nothing is created on the host for it.
+    let sized_tmpfs = namespaces && policy.limits.tmp.is_some();
+    let private_tmp = if has_tmp && !sized_tmpfs {
         Some(tmpdir::create().map_err(SandboxError::TempDir)?)
     } else {
         None
     };
     let tmp_host = private_tmp.as_ref().map(|t| t.path().to_path_buf());
-    // Inside namespaces the private directory is mounted at /tmp; without
-    // them the server sees it at its host path.
-    let tmp_inside = tmp_host.as_ref().map(|p| {
-        if namespaces {
-            PathBuf::from("/tmp")
-        } else {
-            p.clone()
-        }
-    });
+    // Inside namespaces the private /tmp is mounted at /tmp; without them
+    // the server sees the directory at its host path.
+    let tmp_inside = if namespaces {
+        has_tmp.then(|| PathBuf::from("/tmp"))
+    } else {
+        tmp_host.clone()
+    };
 
-    let (id_maps, mut mounts) = if namespaces {
-        let plan = mounts::plan(policy, tmp_host.as_deref(), &protections, &overrides)
-            .map_err(SandboxError::Mounts)?;
+    // The mount plan serves a start alone: a shown plan reports nothing
+    // from it.
+    let (id_maps, mounts) = if namespaces && allocate {
+        let tmp = match (has_tmp, policy.limits.tmp, tmp_host.as_deref()) {
+            (false, _, _) => None,
+            (true, Some(size), _) => Some(mounts::PrivateTmp::Sized(size)),
+            (true, None, Some(host)) => Some(mounts::PrivateTmp::Host(host)),
+            (true, None, None) => {
+                return Err(SandboxError::Mounts(
+                    "the private /tmp has neither a size nor a host directory".into(),
+                ));
+            }
+        };
+        let plan =
+            mounts::plan(policy, tmp, &protections, &overrides).map_err(SandboxError::Mounts)?;
         (Some(mounts::IdMaps::for_current_user()), Some(plan))
     } else {
         (None, None)
@@ -418,18 +433,13 @@ pub fn prepare(
         tmp_host.as_deref(),
         &generated,
         namespaces,
+        allocate,
         &mut report,
     )?;
     if !namespaces && policy.network.mode == NetworkMode::Loopback {
         report.degraded(Layer::Network, "loopback: without a network namespace the host's loopback and network are reachable (only Landlock's TCP port rules apply)".into());
     }
-    bound_tmp(
-        policy,
-        tmp_host.as_deref(),
-        mounts.as_mut(),
-        landlock.as_mut(),
-        &mut report,
-    )?;
+    bound_tmp(policy, has_tmp, namespaces, landlock.as_mut(), &mut report)?;
     let seccomp = prepare_seccomp(policy, probe, namespaces, &mut report)?;
     let (cgroup, data_rlimit) = prepare_cgroup(policy, allocate, &mut report)?;
     let envp = env::build(policy, tmp_inside.as_deref(), &mut std::env::vars_os())?;
@@ -838,22 +848,23 @@ fn unavailable(
 }
 
 /// The size of the private /tmp. With namespaces it is a tmpfs of that
-/// size in place of the host directory's bind (Landlock's rule for it is
-/// added in the child, once it is mounted). Without namespaces the server
-/// writes to the host directory itself, on the host's disk: no mechanism
-/// open to an unprivileged process bounds the sum of its files
-/// (RLIMIT_FSIZE bounds each file alone), so the bound is not applied.
+/// size, made in the mount namespace (see [`mounts::PrivateTmp`]);
+/// Landlock's rule for it is added in the child, once it is mounted.
+/// Without namespaces the server writes to a host directory, on the
+/// host's disk: no mechanism open to an unprivileged process bounds the
+/// sum of its files (RLIMIT_FSIZE bounds each file alone), so the bound
+/// is not applied.
 fn bound_tmp(
     policy: &Policy,
-    tmp_host: Option<&Path>,
-    mounts: Option<&mut mounts::MountPlan>,
+    has_tmp: bool,
+    namespaces: bool,
     landlock: Option<&mut landlock::PreparedLandlock>,
     report: &mut EnforcementReport,
 ) -> Result<(), SandboxError> {
-    let (Some(host), Some(size)) = (tmp_host, policy.limits.tmp) else {
+    let (true, Some(size)) = (has_tmp, policy.limits.tmp) else {
         return Ok(());
     };
-    let Some(plan) = mounts else {
+    if !namespaces {
         return unavailable(
             policy,
             "tmp",
@@ -862,8 +873,7 @@ fn bound_tmp(
             "without namespaces the private /tmp is a directory on the host's disk, and the total size of its files cannot be bounded".into(),
             report,
         );
-    };
-    mounts::size_private_tmp(plan, host, size).map_err(SandboxError::Mounts)?;
+    }
     if let Some(landlock) = landlock {
         landlock.grant_fresh_tmp();
     }

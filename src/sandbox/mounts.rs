@@ -368,11 +368,28 @@ fn cpath(prefix: &str, path: &Path) -> Result<CString, String> {
     CString::new(bytes).map_err(|_| format!("{} contains a NUL byte", path.display()))
 }
 
-/// Builds the plan for `policy`. `private_tmp` is the host directory that
-/// becomes the sandbox's /tmp.
+/// What becomes the sandbox's private /tmp.
+#[derive(Debug, Clone, Copy)]
+pub enum PrivateTmp<'a> {
+    /// A directory on the host, bound.
+    Host(&'a Path),
+    /// A tmpfs of this many bytes, made inside the mount namespace: nothing
+    /// on the host. Inodes are bounded in proportion (one per 16 KiB, at
+    /// least 1024): empty files cost memory but no blocks. A write past
+    /// the size fails with ENOSPC and nothing reaches the host's disk.
+    Sized(u64),
+}
+
+/// Where a mount of the new root comes from.
+enum Source<'a> {
+    Host(&'a Path),
+    Tmpfs(CString),
+}
+
+/// Builds the plan for `policy`, with `private_tmp` as the sandbox's /tmp.
 pub fn plan(
     policy: &Policy,
-    private_tmp: Option<&Path>,
+    private_tmp: Option<PrivateTmp<'_>>,
     protections: &[Protection],
     overrides: &Overrides,
 ) -> Result<MountPlan, String> {
@@ -398,32 +415,54 @@ pub fn plan(
 
     // (path inside, path on the host, attributes); the private /tmp is one
     // more bind so grants below /tmp land on top of it, not under it.
-    let mut binds: Vec<(PathBuf, &Path, u64)> = policy
+    let mut binds: Vec<(PathBuf, Source<'_>, u64)> = policy
         .fs
         .iter()
         .filter(|g| g.exists && !covered(policy, g))
-        .map(|g| (g.path.clone(), g.path.as_path(), bind_attrs(g.access)))
+        .map(|g| {
+            (
+                g.path.clone(),
+                Source::Host(g.path.as_path()),
+                bind_attrs(g.access),
+            )
+        })
         .collect();
-    if let Some(tmp) = private_tmp {
-        binds.push((PathBuf::from("/tmp"), tmp, PRIVATE_TMP_ATTRS));
+    match private_tmp {
+        Some(PrivateTmp::Host(tmp)) => {
+            binds.push((PathBuf::from("/tmp"), Source::Host(tmp), PRIVATE_TMP_ATTRS));
+        }
+        Some(PrivateTmp::Sized(size)) => {
+            let inodes = (size / (16 << 10)).max(1024);
+            let options = c(&format!("size={size},nr_inodes={inodes},mode=0700"))?;
+            binds.push((PathBuf::from("/tmp"), Source::Tmpfs(options), 0));
+        }
+        None => {}
     }
     // Parents before children, so a nested grant is mounted on top of its
     // parent's bind rather than hidden under it.
     binds.sort_by_key(|(inside, _, _)| inside.components().count());
     let mut made = Vec::new();
-    for (inside, host, attrs) in binds {
+    for (inside, source, attrs) in binds {
         make_parents(&mut ops, &mut made, &inside)?;
         let target = cpath(NEW, &inside)?;
-        ops.push(if crate::realpath::is_directory(host) {
-            MountOp::Mkdir(target.clone())
-        } else {
-            MountOp::Touch(target.clone())
-        });
-        ops.push(MountOp::Bind {
-            source: cpath(OLD, host)?,
-            target,
-            attrs,
-        });
+        match source {
+            Source::Host(host) => {
+                ops.push(if crate::realpath::is_directory(host) {
+                    MountOp::Mkdir(target.clone())
+                } else {
+                    MountOp::Touch(target.clone())
+                });
+                ops.push(MountOp::Bind {
+                    source: cpath(OLD, host)?,
+                    target,
+                    attrs,
+                });
+            }
+            Source::Tmpfs(options) => {
+                ops.push(MountOp::Mkdir(target.clone()));
+                ops.push(MountOp::SizedTmpfs { target, options });
+            }
+        }
     }
     plan_protections(protections, &mut ops)?;
     recreate_symlinks(policy, &mut ops, &mut made)?;
@@ -438,9 +477,11 @@ pub fn plan(
         target: c(NEW)?,
         attrs: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
     });
-    ops.push(MountOp::Detach(c(OLD)?));
     // Swap roots: the staging tmpfs is stacked over the new root by
-    // pivot_root(".", ".") and then detached.
+    // pivot_root(".", ".") and then detached, and with it the host's tree
+    // below /oldroot: one lazy unmount of the whole old tree, since each
+    // unmount that frees mounts waits for an expedited RCU grace period
+    // (up to milliseconds on a busy virtual machine).
     ops.push(MountOp::Chdir(c(NEW)?));
     ops.push(MountOp::PivotRoot {
         new_root: c(".")?,
@@ -449,26 +490,6 @@ pub fn plan(
     ops.push(MountOp::Detach(c(".")?));
     ops.push(MountOp::Chdir(c("/")?));
     Ok(MountPlan { ops, pin_at })
-}
-
-/// Bounds the private /tmp to `size` bytes: its bind of the host
-/// directory `host_tmp` becomes a tmpfs of that size, so a write past it
-/// fails with ENOSPC and nothing reaches the host's disk. Inodes are
-/// bounded in proportion (one per 16 KiB, at least 1024): empty files
-/// cost memory but no blocks.
-pub fn size_private_tmp(plan: &mut MountPlan, host_tmp: &Path, size: u64) -> Result<(), String> {
-    let source = cpath(OLD, host_tmp)?;
-    let target = cpath(NEW, Path::new("/tmp"))?;
-    let inodes = (size / (16 << 10)).max(1024);
-    let options = c(&format!("size={size},nr_inodes={inodes},mode=0700"))?;
-    let bind = plan.ops.iter_mut().find(
-        |op| matches!(op, MountOp::Bind { source: s, target: t, .. } if *s == source && *t == target),
-    );
-    let Some(op) = bind else {
-        return Err("the mount plan has no private /tmp to bound".into());
-    };
-    *op = MountOp::SizedTmpfs { target, options };
-    Ok(())
 }
 
 /// Masks each protected path inside its grant. Every directory between
@@ -567,13 +588,22 @@ fn plan_overrides(
 
 /// A grant below another grant that allows at least as much needs no
 /// mount of its own.
+/// Both paths are resolved (the grants exist), so they are compared as
+/// bytes: `Path::starts_with` walks components, for every pair of grants.
 pub(crate) fn covered(policy: &Policy, grant: &crate::policy::FsGrant) -> bool {
+    let inner = grant.path.as_os_str().as_bytes();
     policy.fs.iter().any(|other| {
         other.exists
-            && other.path != grant.path
-            && grant.path.starts_with(&other.path)
             && other.access.union(grant.access) == other.access
+            && strictly_below(inner, other.path.as_os_str().as_bytes())
     })
+}
+
+/// `inner` lies below `outer`, both absolute paths in normal form.
+fn strictly_below(inner: &[u8], outer: &[u8]) -> bool {
+    inner.len() > outer.len()
+        && inner.starts_with(outer)
+        && (outer == b"/" || inner[outer.len()] == b'/')
 }
 
 /// The private /tmp is writable, so it is `noexec`: a file the server
@@ -694,4 +724,24 @@ pub fn apply(plan: &MountPlan) -> Result<(), (usize, Errno)> {
         op.apply().map_err(|e| (i, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strictly_below_agrees_with_path_prefixes() {
+        let paths = ["/", "/a", "/ab", "/a/b", "/a/bc", "/a/b/c", "/b"];
+        for inner in paths {
+            for outer in paths {
+                let by_path = inner != outer && Path::new(inner).starts_with(outer);
+                assert_eq!(
+                    strictly_below(inner.as_bytes(), outer.as_bytes()),
+                    by_path,
+                    "{inner} below {outer}"
+                );
+            }
+        }
+    }
 }

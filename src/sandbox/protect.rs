@@ -762,12 +762,20 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
     let in_writable = |p: &Path| writable_grant_containing(policy, p).is_some();
     candidates.extend(git.candidates(&in_writable));
 
+    // A read-only mask, and the report of a missing path, both need a
+    // writable grant containing the path: without any writable grant,
+    // where a read-only candidate resolves to cannot change the outcome,
+    // so it is not looked up (most of the table, for most launches).
+    let any_writable = policy.fs.iter().any(|g| g.exists && g.access.write);
     for Candidate {
         path,
         mask,
         missing,
     } in candidates
     {
+        if mask == Mask::ReadOnly && !any_writable {
+            continue;
+        }
         let Ok(real) = crate::realpath::canonical(&path) else {
             if writable_grant_containing(policy, &path).is_some() && !lifted(&path) {
                 match missing {
