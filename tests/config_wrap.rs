@@ -288,13 +288,8 @@ fn claude_code_project_servers_are_wrapped_too() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let doc = json_of(&path);
-    // Profile `time` supports an installed server only: `uvx` is reported
-    // and the entry left as it was.
-    assert_eq!(doc["mcpServers"]["time"]["command"], "uvx");
-    assert!(
-        err.contains("mcpServers[\"time\"]: not wrapped: profile time does not support this launch form (uvx; it supports installed)"),
-        "{err}"
-    );
+    // Profile `time` accepts uvx: the server runs from cordon's store.
+    assert_eq!(doc["mcpServers"]["time"]["args"][2], "time");
     let project = &doc["projects"]["/home/me/app"];
     assert_eq!(project["mcpServers"]["files"]["args"][2], "filesystem");
     assert_eq!(project["mcpServers"]["docs"]["type"], "http");
@@ -686,21 +681,21 @@ fn four_hosts_wrap_check_approve_and_unwrap_exactly() {
     );
 }
 
-/// `uvx mcp-server-time` gets profile `time`, which supports an installed
-/// server only: the entry is reported and not written, and check counts
-/// it as a server that does not run through cordon.
+/// An installed `mcp-server-fetch` gets profile `fetch`, which supports uvx
+/// only: the entry is reported and not written, and check counts it as a
+/// server that does not run through cordon.
 #[test]
 fn a_launch_form_the_profile_does_not_support_is_reported_not_written() {
     let j = Journey::new();
-    let path = j.env.home.join("time.json");
-    let text = "{\n  \"mcpServers\": {\n    \"time\": { \"command\": \"uvx\", \"args\": [\"mcp-server-time\"] }\n  }\n}\n";
+    let path = j.env.home.join("fetch.json");
+    let text = "{\n  \"mcpServers\": {\n    \"fetch\": { \"command\": \"/opt/mcp/.venv/bin/mcp-server-fetch\", \"args\": [] }\n  }\n}\n";
     fs::write(&path, text).unwrap();
     let host = path.to_str().unwrap();
     let out = j.cordon(&["config", "wrap", "--host", host]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("mcpServers[\"time\"]: not wrapped: profile time does not support this launch form (uvx; it supports installed)"),
+        err.contains("mcpServers[\"fetch\"]: not wrapped: profile fetch does not support this launch form (installed; it supports uvx)"),
         "{err}"
     );
     assert!(err.contains("nothing to change"), "{err}");
@@ -711,7 +706,7 @@ fn a_launch_form_the_profile_does_not_support_is_reported_not_written() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         report.starts_with(&format!(
-            "PROBLEM: {host}: mcpServers[\"time\"]: does not run through cordon (uvx mcp-server-time)"
+            "PROBLEM: {host}: mcpServers[\"fetch\"]: does not run through cordon (/opt/mcp/.venv/bin/mcp-server-fetch)"
         )),
         "{report}"
     );
