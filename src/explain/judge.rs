@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use super::{Access, Layer, Refusal, Suggestion};
 use crate::dirs::HostPaths;
 use crate::policy::{self, Policy};
-use crate::sandbox::protect::{Base, Mask, PROTECTED};
+use crate::sandbox::protect::{self, Mask};
 
 /// The grants and protections of one launch.
 #[derive(Debug, Clone)]
@@ -64,24 +64,10 @@ impl Judge {
             grants.push(("/proc".into(), policy::Access::READ));
         }
         grants.extend(bound.into_iter().map(|p| (p, policy::Access::READ)));
-        let config_base = host.config.parent().map(Path::to_path_buf);
-        let mut protected = Vec::new();
-        for entry in PROTECTED {
-            let base = match entry.base {
-                Base::Home => Some(host.home.clone()),
-                Base::Config => config_base.clone(),
-            };
-            if let Some(base) = base {
-                protected.push((base.join(entry.rel), entry.mask, entry.why));
-            }
-            if entry.base == Base::Config {
-                protected.push((
-                    host.home.join(".config").join(entry.rel),
-                    entry.mask,
-                    entry.why,
-                ));
-            }
-        }
+        let protected = protect::rows(host)
+            .into_iter()
+            .map(|(path, entry)| (path, entry.mask, entry.why))
+            .collect();
         let no_write = host.home.ancestors().map(Path::to_path_buf).collect();
         Judge {
             grants,

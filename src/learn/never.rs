@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::choose::{Setting, shown};
 use crate::dirs::HostPaths;
-use crate::sandbox::protect::{Base, Mask, PROTECTED};
+use crate::sandbox::protect::{self, Mask};
 
 /// The host's temporary directory itself (`/tmp`, `$TMPDIR`), which a
 /// profile with `private_tmp` may not grant.
@@ -21,22 +21,10 @@ fn is_tmp(dir: &Path, tmp: &Path) -> bool {
 /// The protected paths below the home directory, with the reason each is
 /// protected.
 fn protected_paths(host: &HostPaths) -> Vec<(PathBuf, Mask, &'static str)> {
-    let mut config_dirs = vec![host.home.join(".config")];
-    if let Some(xdg) = host.config.parent() {
-        if !config_dirs.iter().any(|d| d == xdg) {
-            config_dirs.push(xdg.to_path_buf());
-        }
-    }
-    let mut out = Vec::new();
-    for entry in PROTECTED {
-        let bases: Vec<&Path> = match entry.base {
-            Base::Home => vec![host.home.as_path()],
-            Base::Config => config_dirs.iter().map(PathBuf::as_path).collect(),
-        };
-        for base in bases {
-            out.push((base.join(entry.rel), entry.mask, entry.why));
-        }
-    }
+    let mut out: Vec<(PathBuf, Mask, &'static str)> = protect::rows(host)
+        .into_iter()
+        .map(|(path, entry)| (path, entry.mask, entry.why))
+        .collect();
     for own in [&host.config, &host.state] {
         out.push((own.clone(), Mask::Hide, "cordon's own files"));
     }

@@ -814,8 +814,9 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
 }
 
 /// The table's rows as paths: `Config` rows below `$XDG_CONFIG_HOME` and,
-/// where that differs, below `~/.config` too.
-fn home_candidates(host: &HostPaths) -> Vec<Candidate> {
+/// where that differs, below `~/.config` too. One expansion of the table
+/// for the mount plan, `--explain` and `profile learn`.
+pub fn rows(host: &HostPaths) -> Vec<(PathBuf, &'static Entry)> {
     let mut config_dirs = vec![host.home.join(".config")];
     if let Some(xdg) = host.config.parent() {
         if !config_dirs.iter().any(|d| d == xdg) {
@@ -829,14 +830,21 @@ fn home_candidates(host: &HostPaths) -> Vec<Candidate> {
             Base::Config => config_dirs.iter().map(PathBuf::as_path).collect(),
         };
         for base in bases {
-            out.push(Candidate {
-                path: base.join(entry.rel),
-                mask: entry.mask,
-                missing: Missing::Absent(entry.absent),
-            });
+            out.push((base.join(entry.rel), entry));
         }
     }
     out
+}
+
+fn home_candidates(host: &HostPaths) -> Vec<Candidate> {
+    rows(host)
+        .into_iter()
+        .map(|(path, entry)| Candidate {
+            path,
+            mask: entry.mask,
+            missing: Missing::Absent(entry.absent),
+        })
+        .collect()
 }
 
 /// Git directories found in writable grants, and the paths git reads as
