@@ -11,78 +11,32 @@ mod support;
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::conversation::Conversation;
+use support::fake_server::FakeServer;
 use support::{Env, User, run, spawn, stderr, users};
 
-/// The fake server. Its configuration is spliced in as JSON; raw lines
-/// travel as text with `@ID@` for the request's id. With `wait_for`, it
-/// reads nothing until that file exists.
-const FAKE_SERVER: &str = r#"#!/usr/bin/python3
-import json, os, sys, time
-CONFIG = json.loads(r'''@CONFIG@''')
-log = open(sys.argv[1], "ab", buffering=0)
-out = sys.stdout.buffer
-def emit(raw):
-    out.write(raw)
-    out.flush()
-def reply(id, result):
-    emit(json.dumps({"jsonrpc": "2.0", "id": id, "result": result}).encode() + b"\n")
-if "wait_for" in CONFIG:
-    while not os.path.exists(CONFIG["wait_for"]):
-        time.sleep(0.005)
-lists = CONFIG.get("lists", [])
-served = 0
-for line in sys.stdin.buffer:
-    log.write(line)
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        continue
-    if not isinstance(msg, dict) or "method" not in msg or "id" not in msg:
-        continue
-    m, id, p = msg["method"], msg["id"], msg.get("params") or {}
-    if m == "tools/list" and lists:
-        emit(lists[served % len(lists)].replace("@ID@", json.dumps(id)).encode() + b"\n")
-        served += 1
-    elif m == "tools/list":
-        reply(id, {"tools": CONFIG.get("tools", [])})
-    elif m == "tools/call":
-        reply(id, {"content": [{"type": "text", "text": "called %s" % p.get("name")}]})
-    elif m == "test/emit":
-        for raw in p.get("lines", []):
-            emit(raw.encode() + b"\n")
-        reply(id, {})
-    else:
-        reply(id, {})
-"#;
+/// One test's world: the fake server, with the wire suite's profile.
+struct World(FakeServer);
 
-/// One test's world: the environment, the fake server and its log.
-struct World {
-    env: Env,
-    server: PathBuf,
-    log: PathBuf,
+impl std::ops::Deref for World {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.0
+    }
 }
 
 impl World {
     fn new(user: User, config: &Value) -> World {
-        World::with(user, |_| config.clone())
+        World(FakeServer::new(user, config))
     }
 
     /// A world whose server configuration names paths inside it.
     fn with(user: User, config: impl FnOnce(&Env) -> Value) -> World {
-        let env = Env::new(user);
-        let config = config(&env);
-        let script = FAKE_SERVER.replace("@CONFIG@", &config.to_string());
-        let server = env.write("server.py", &script);
-        std::fs::set_permissions(&server, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        let log = env.write("logs/received", "");
-        World { env, server, log }
+        World(FakeServer::with(user, config))
     }
 
     /// A profile in the test's directory: the runtime, plus `mcp`.
@@ -95,12 +49,11 @@ impl World {
     }
 
     fn args(&self, mcp: &str) -> Vec<String> {
-        let logs = self.log.parent().unwrap().to_str().unwrap().to_owned();
         vec![
             "run".into(),
             "--yes".into(),
             "--rw".into(),
-            logs,
+            self.logs(),
             "-p".into(),
             self.profile(mcp),
             "--".into(),
@@ -111,11 +64,6 @@ impl World {
 
     fn start(&self, mcp: &str) -> Conversation {
         Conversation::start(spawn(self.env.cordon(&self.args(mcp))))
-    }
-
-    /// Every line the server received.
-    fn received(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap()).into_owned()
     }
 }
 

@@ -7,94 +7,25 @@
 
 mod support;
 
-use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use support::conversation::Conversation;
+use support::fake_server::{FakeServer, hex};
 use support::{Env, User, run, spawn, stderr, users};
 
-/// The fake server. Its configuration is spliced in as JSON; lines to emit
-/// travel as hex so they may be anything, invalid UTF-8 included.
-const FAKE_SERVER: &str = r#"#!/usr/bin/python3
-import json, sys
-CONFIG = json.loads(r'''@CONFIG@''')
-log = open(sys.argv[1], "ab", buffering=0)
-out = sys.stdout.buffer
-def emit(raw):
-    out.write(raw)
-    out.flush()
-def reply(id, result):
-    emit(json.dumps({"jsonrpc": "2.0", "id": id, "result": result}).encode() + b"\n")
-for raw in CONFIG.get("startup", []):
-    emit(bytes.fromhex(raw))
-tools = CONFIG.get("tools", [])
-for line in sys.stdin.buffer:
-    log.write(line)
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        continue
-    if not isinstance(msg, dict) or "method" not in msg or "id" not in msg:
-        continue
-    m, id, p = msg["method"], msg["id"], msg.get("params") or {}
-    if m == "tools/list" and "tools_raw" in CONFIG:
-        emit(CONFIG["tools_raw"].replace("@ID@", json.dumps(id)).encode() + b"\n")
-    elif m == "tools/list":
-        reply(id, {"tools": tools})
-    elif m == "prompts/list":
-        reply(id, {"prompts": CONFIG.get("prompts", [])})
-    elif m == "resources/list":
-        reply(id, {"resources": CONFIG.get("resources", [])})
-    elif m == "tools/call" and p.get("name") == "big":
-        text = "x" * p["arguments"]["size"]
-        result = json.dumps({"content": [{"type": "text", "text": text}]})
-        emit(('{"jsonrpc":"2.0","result":%s,"id":%s}\n' % (result, json.dumps(id))).encode())
-    elif m == "tools/call":
-        name = p.get("name")
-        reply(id, {"content": [{"type": "text", "text": "called %s" % name}], "isError": name == "fails"})
-    elif m == "test/emit":
-        for raw in p.get("lines", []):
-            emit(bytes.fromhex(raw))
-        reply(id, {})
-    elif m == "test/set_tools":
-        tools = p["tools"]
-        emit(b'{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n')
-        reply(id, {})
-    else:
-        reply(id, {})
-"#;
+/// One test's world: the fake server, with the relay suite's profile.
+struct World(FakeServer);
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// One test's world: the environment, the fake server and its log.
-struct World {
-    env: Env,
-    server: PathBuf,
-    log: PathBuf,
+impl std::ops::Deref for World {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.0
+    }
 }
 
 impl World {
     fn new(user: User, config: &Value) -> World {
-        let env = Env::new(user);
-        let server = env.path().join("server.py");
-        let world = World {
-            log: env.path().join("logs/received"),
-            server,
-            env,
-        };
-        world.set_config(config);
-        world.env.write("logs/received", "");
-        world
-    }
-
-    /// Rewrites the server (same path, so the same default pin file).
-    fn set_config(&self, config: &Value) {
-        let script = FAKE_SERVER.replace("@CONFIG@", &config.to_string());
-        let path = self.env.write("server.py", &script);
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        World(FakeServer::new(user, config))
     }
 
     /// A profile in the test's directory: the runtime, plus `mcp`.
@@ -107,8 +38,7 @@ impl World {
     }
 
     fn args(&self, extra: &[&str]) -> Vec<String> {
-        let logs = self.log.parent().unwrap().to_str().unwrap().to_owned();
-        let mut args: Vec<String> = vec!["run".into(), "--yes".into(), "--rw".into(), logs];
+        let mut args: Vec<String> = vec!["run".into(), "--yes".into(), "--rw".into(), self.logs()];
         args.extend(extra.iter().map(|s| s.to_string()));
         args.push("--".into());
         args.push(self.server.to_str().unwrap().into());
@@ -118,11 +48,6 @@ impl World {
 
     fn start(&self, extra: &[&str]) -> Conversation {
         Conversation::start(spawn(self.env.cordon(&self.args(extra))))
-    }
-
-    /// Everything the server received.
-    fn received(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap()).into_owned()
     }
 }
 
@@ -409,7 +334,7 @@ fn tools_are_filtered_and_refused_calls_never_reach_the_server() {
 fn an_unfiltered_list_passes_byte_exact() {
     let raw = r#"{ "jsonrpc" : "2.0", "result" : {"tools":[{"name":"a","inputSchema":{"type":"object"},"description":"caf\u00e9"}]}, "id" : @ID@ }"#;
     for user in users() {
-        let w = World::new(user, &json!({"tools_raw": raw}));
+        let w = World::new(user, &json!({"lists": [raw]}));
         let mut c = w.start(&[]);
         c.send(&json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}));
         let line = c.recv_raw();
@@ -591,7 +516,7 @@ fn hidden_text_is_flagged_and_withheld_when_the_profile_says_so() {
 #[test]
 fn refused_sampling_is_answered_to_the_server_and_allowed_sampling_passes() {
     let sampling = br#"{"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":{"messages":[],"maxTokens":5}}"#;
-    let emit = json!({"lines": [hex(&[&sampling[..], b"\n"].concat())]});
+    let emit = json!({"hex": [hex(&[&sampling[..], b"\n"].concat())]});
     for user in users() {
         let w = World::new(user, &json!({}));
         let mut c = w.start(&[]);

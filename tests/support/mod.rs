@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod conversation;
+pub mod fake_server;
 pub mod registry;
 
 use std::ffi::OsStr;
