@@ -674,10 +674,15 @@ fn explain_watch(
     use crate::explain::Explainer;
     let explainer = std::sync::Arc::new(Explainer::new(output));
     let seccomp = match prepared.seccomp.as_mut() {
-        Some(seccomp) => {
-            seccomp.notify();
-            Some(seccomp.clone())
-        }
+        Some(seccomp) => match seccomp.notify() {
+            Ok(()) => Some(seccomp.clone()),
+            Err(e) => {
+                explainer.note(&format!(
+                    "{e}: refusals are reported by layer, without paths"
+                ));
+                None
+            }
+        },
         None => {
             explainer.note("seccomp is not enforced, so there is no notifier: filesystem refusals are reported by layer, without paths");
             None
