@@ -619,9 +619,11 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
             None => e.into(),
         });
     }
-    let watch = how
-        .explain
-        .and_then(|output| explain_watch(prepared, &launch.policy, host, output));
+    let explaining = how.explain.is_some();
+    let watch = match how.explain {
+        Some(output) => explain_watch(prepared, &launch.policy, host, output),
+        None => denial_watch(prepared, &launch.policy),
+    };
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
     let child = launch::spawn_watched(prepared, watch).inspect_err(|e| {
         let mut reason = e.to_string();
@@ -635,13 +637,15 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
-    match &explainer {
-        Some(explainer) => {
-            if exit == ServerExit::Signal(libc::SIGSYS) {
-                explainer.note("the server was killed by SIGSYS: a call of the seccomp deny list under action \"kill\", which stays in the kernel; with action = \"errno\" in [seccomp] --explain names the call");
-            }
-            explainer.finish();
+    if let Some(explainer) = &explainer {
+        if explaining && exit == ServerExit::Signal(libc::SIGSYS) {
+            explainer.note("the server was killed by SIGSYS: a call of the seccomp deny list under action \"kill\", which stays in the kernel; with action = \"errno\" in [seccomp] --explain names the call");
         }
+        explainer.finish();
+    }
+    let explainer = explainer.filter(|_| explaining);
+    match &explainer {
+        Some(_) => {}
         None if exit != ServerExit::Code(0) => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -660,6 +664,35 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
     Ok(Served::Exited { exit, explainer })
+}
+
+/// Plain `run` and `vet`: under action `errno` the deny list's calls go
+/// to cordon's notifier, which refuses each with the errno and prints one
+/// line per distinct call (no path call is notified; that is
+/// `--explain`'s cost). None when there is no seccomp layer, under the
+/// actions `kill` and `log` (see `PreparedSeccomp::report_denials`), or
+/// when the program cannot be relinked (then the kernel answers the
+/// errno, unreported).
+fn denial_watch(
+    prepared: &mut sandbox::Prepared,
+    policy: &Policy,
+) -> Option<crate::explain::notify::Watch> {
+    let seccomp = prepared.seccomp.as_mut()?;
+    seccomp.report_denials().ok()?;
+    if !seccomp.listener {
+        return None;
+    }
+    Some(crate::explain::notify::Watch {
+        seccomp: Some(seccomp.clone()),
+        judge: None,
+        setting: crate::explain::advice::Setting {
+            network: policy.network.mode,
+            namespaces: prepared.clone_flags != 0,
+        },
+        explainer: std::sync::Arc::new(crate::explain::Explainer::new(
+            crate::explain::Output::Stderr,
+        )),
+    })
 }
 
 /// `--explain`: what the notifier and the egress reader need. Without a
@@ -710,7 +743,7 @@ fn explain_watch(
     );
     Some(crate::explain::notify::Watch {
         seccomp,
-        judge,
+        judge: Some(judge),
         setting: crate::explain::advice::Setting {
             network: policy.network.mode,
             namespaces,
@@ -890,17 +923,16 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
             .into(),
     );
     launch.check_unchanged()?;
-    let watch = args
-        .explain
-        .then(|| {
-            explain_watch(
-                &mut prepared,
-                &launch.policy,
-                &host,
-                crate::explain::Output::Stderr,
-            )
-        })
-        .flatten();
+    let watch = if args.explain {
+        explain_watch(
+            &mut prepared,
+            &launch.policy,
+            &host,
+            crate::explain::Output::Stderr,
+        )
+    } else {
+        denial_watch(&mut prepared, &launch.policy)
+    };
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
     let mut child = launch::spawn_watched(&prepared, watch)?;
     let report = crate::vet::interview(&mut child, &mut log);

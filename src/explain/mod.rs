@@ -10,8 +10,9 @@
 //!
 //! # Where the records come from
 //!
-//! - **System calls the seccomp deny list refuses.** In explain mode the
-//!   deny list answers with `SECCOMP_RET_USER_NOTIF` instead of an errno;
+//! - **System calls the seccomp deny list refuses.** The deny list
+//!   answers with `SECCOMP_RET_USER_NOTIF` instead of an errno (also
+//!   without `--explain`, see below);
 //!   cordon's supervisor thread reads each notification, records the call
 //!   by name and answers it with the profile's errno. The advice is the
 //!   call's `allow` entry of `[seccomp]`, unless the call is refused
@@ -68,23 +69,28 @@
 //!
 //! # Without `--explain`
 //!
-//! A plain `run` installs no notifier and pays nothing: the launch and
-//! relay benchmarks are its contract. Decided, and why:
+//! A plain `run` observes no path call: the launch and relay benchmarks
+//! are its contract. Decided, and why:
 //!
-//! - Filesystem refusals cannot be summarised at exit without an
-//!   observer: Landlock and the mount view refuse in the kernel, which
-//!   counts nothing cordon can read afterwards (Landlock's audit records
-//!   need ABI 7 and the audit log, which only root reads). Observing
-//!   every path call is what makes `--explain` slow. So when the server
+//! - Seccomp refusals are one line each, as with `--explain`: under
+//!   action `errno` the deny list answers `SECCOMP_RET_USER_NOTIF` and the
+//!   same supervisor answers every notification with the errno (it never
+//!   continues one: a notifier that cannot decide refuses; if cordon is
+//!   gone the kernel answers ENOSYS, also a refusal). It costs nothing per
+//!   allowed call: the deny list was already in the program. What it
+//!   costs is the listener's handover and one thread per launch
+//!   (`scripts/bench-launch.sh`). Under action `kill` the call stays in
+//!   the kernel (reported from the exit status); under `log` it runs and
+//!   the kernel's audit log has it, which is what the profile asked for,
+//!   so nothing is printed: notifying every logged call would cost a
+//!   round trip through cordon for a call that is allowed.
+//! - Filesystem refusals cannot be observed without `--explain`:
+//!   Landlock and the mount view refuse in the kernel, which counts
+//!   nothing cordon can read afterwards (Landlock's audit records need
+//!   ABI 7 and the audit log, which only root reads). When the server
 //!   exits non-zero, `run` prints one line pointing at `--explain`.
-//! - Seccomp refusals: `SECCOMP_RET_LOG` does not refuse, and its
-//!   records go to the audit log; the kernel keeps no count of
-//!   `SECCOMP_RET_ERRNO` answers. The sound way is a notifier for the
-//!   deny list alone (no path calls): it costs nothing per allowed call,
-//!   but a supervisor thread and the listener's handover at every
-//!   launch. Not done yet; until then these refusals are reported only
-//!   by `--explain`, and the hint line covers them.
-//! - Egress refusals are one line each, printed by the forwarder.
+//! - Egress refusals are one line each, printed by the forwarder, with
+//!   the filter's reason.
 
 pub mod advice;
 pub mod egress;
@@ -129,7 +135,7 @@ pub fn mechanism() -> Result<String, String> {
             "Yama's ptrace_scope is {scope}: cordon cannot read the paths a server names; --explain reports refusals by layer, without paths (system calls by name)"
         ));
     }
-    Ok("seccomp user notification: --explain reports each refused path (judged against the grants), and system call (by name); egress refusals keep the forwarder's own line".into())
+    Ok("seccomp user notification: --explain reports each refused path (judged against the grants), and system call (by name); without --explain each refused system call is still one line".into())
 }
 
 /// What the refused access was.

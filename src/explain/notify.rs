@@ -1,7 +1,8 @@
-//! The supervisor thread of `--explain`: receives the server's seccomp
-//! listener, answers every notification (a path call: continue, the
+//! The supervisor thread: receives the server's seccomp listener, answers
+//! every notification (a path call under `--explain`: continue, the
 //! kernel decides; a call of the deny list: the profile's errno), and
-//! turns what it saw into [`Refusal`]s.
+//! turns what it saw into [`Refusal`]s. Without `--explain` only the deny
+//! list is notified: every notification is refused.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -25,10 +26,19 @@ pub struct Watch {
     /// The seccomp layer with its listener; None when seccomp is not
     /// enforced (then only the egress filter's refusals are reported).
     pub seccomp: Option<PreparedSeccomp>,
-    pub judge: Judge,
+    /// `--explain`: judges the path calls. None without `--explain`, where
+    /// no path call is notified.
+    pub judge: Option<Judge>,
     /// The network mode and namespaces, for the advice on refused calls.
     pub setting: super::advice::Setting,
     pub explainer: Arc<Explainer>,
+}
+
+impl Watch {
+    /// `--explain` (or `profile learn`), not plain `run`.
+    pub fn explaining(&self) -> bool {
+        self.judge.is_some()
+    }
 }
 
 /// Starts the supervisor on cordon's end of the listener socket. It ends
@@ -48,9 +58,13 @@ fn supervise(socket: OwnedFd, watch: Watch) {
     };
     drop(socket);
     let Some(listener) = listener else {
-        watch.explainer.note(
-            "no seccomp listener from the server: refusals are reported by layer, without paths",
-        );
+        // Without --explain the sandbox's setup failed, which cordon
+        // reports anyway.
+        if watch.judge.is_some() {
+            watch.explainer.note(
+                "no seccomp listener from the server: refusals are reported by layer, without paths",
+            );
+        }
         return;
     };
     let fd = listener.as_raw_fd();
@@ -93,11 +107,11 @@ fn answer(fd: RawFd, notif: &sys::Notification, watch: &Watch) {
             // cannot change under us until the answer.
             let seen = observe(fd, notif, &call);
             let _ = sys::notif_send(fd, notif.id, true, 0);
-            if let Some((access, path)) = seen {
+            if let (Some((access, path)), Some(judge)) = (seen, &watch.judge) {
                 let refusal = if call.what == PathUse::Lookup {
-                    watch.judge.judge_lookup(&path)
+                    judge.judge_lookup(&path)
                 } else {
-                    watch.judge.judge(access, &path)
+                    judge.judge(access, &path)
                 };
                 if let Some(refusal) = refusal {
                     watch.explainer.report(refusal, comm(notif.pid));

@@ -17,6 +17,7 @@ use nix::errno::Errno;
 use super::fds::ChildFds;
 use super::init;
 use super::status::{Record, Step};
+use crate::sandbox::seccomp::PreparedSeccomp;
 use crate::sandbox::{Prepared, mounts};
 use crate::sys;
 
@@ -150,15 +151,25 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
 /// undumpable, and the server is its copy until it executes; nothing else
 /// runs in the sandbox yet). Without `--explain` only the deny list is
 /// notified, whose calls need no reading.
-fn send_listener(program: &[libc::sock_filter], paths: bool, socket: RawFd, report: RawFd) {
-    if paths {
+///
+/// A kernel without listeners (before Linux 5.0) gets the program
+/// without notifications when there is one (plain `run`: the refusals
+/// then go unreported, and cordon's end of the socket receives nothing).
+fn send_listener(seccomp: &PreparedSeccomp, socket: RawFd, report: RawFd) {
+    if seccomp.observes_paths() {
         check(report, Step::Dumpable, sys::prctl(libc::PR_SET_DUMPABLE, 1));
     }
-    let listener = check(
-        report,
-        Step::Seccomp,
-        sys::seccomp_install_listener(program),
-    );
+    let listener = match (
+        sys::seccomp_install_listener(&seccomp.program),
+        &seccomp.fallback,
+    ) {
+        (Ok(fd), _) => fd,
+        (Err(_), Some(fallback)) => {
+            check(report, Step::Seccomp, sys::seccomp_install(fallback));
+            return;
+        }
+        (Err(e), None) => fail(report, Step::Seccomp, 0, e),
+    };
     let sent = crate::sockets::send_fds(socket, b"L", &[listener]);
     sys::close(listener);
     check(report, Step::Seccomp, sent);
@@ -190,12 +201,7 @@ fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
     }
     if let Some(seccomp) = &p.seccomp {
         if seccomp.listener && fds.explain >= 0 {
-            send_listener(
-                &seccomp.program,
-                seccomp.observes_paths(),
-                fds.explain,
-                report,
-            );
+            send_listener(seccomp, fds.explain, report);
         } else {
             // Without a listener a notification is answered ENOSYS by the
             // kernel: still a refusal.

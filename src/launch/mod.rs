@@ -47,8 +47,9 @@ pub struct Child {
     /// Network `filtered`: cordon's forwarder. It ends by itself when the
     /// sandbox or cordon does.
     pub forwarder: Option<std::process::Child>,
-    /// `--explain`: the thread answering the server's seccomp
-    /// notifications; it ends when the sandbox does.
+    /// The thread answering the server's seccomp notifications (the deny
+    /// list's, and under `--explain` the path calls'); it ends when the
+    /// sandbox does.
     notifier: Option<std::thread::JoinHandle<()>>,
     /// `--explain` with network mode `filtered`: the thread turning the
     /// forwarder's refusals into records.
@@ -85,8 +86,8 @@ impl Child {
         tail
     }
 
-    /// Waits for the `--explain` notifier, once the sandbox is gone: every
-    /// refusal it saw is recorded then.
+    /// Waits for the notifier, once the sandbox is gone: every refusal it
+    /// saw is recorded then.
     pub fn finish_explain(&mut self) {
         if let Some(notifier) = self.notifier.take() {
             let _ = notifier.join();
@@ -136,8 +137,9 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
     spawn_watched(prepared, None)
 }
 
-/// [`spawn`], with `--explain`'s notifier when `watch` is given (and the
-/// prepared seccomp layer has a listener).
+/// [`spawn`], with the seccomp notifier when `watch` is given (and the
+/// prepared seccomp layer has a listener): `--explain`'s, or plain
+/// `run`'s for the deny list alone.
 pub fn spawn_watched(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
     let result = spawn_sandbox(prepared, watch);
     match (&result, &prepared.probe_cache) {
@@ -178,7 +180,12 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
     }
     // The forwarder starts before the sandbox, from cordon while it is
     // still single-threaded; init gets the other end of its socket.
-    let explainer = watch.as_ref().map(|w| Arc::clone(&w.explainer));
+    // Without --explain the forwarder prints its own lines (with the
+    // filter's reason), and no reader thread is needed.
+    let explainer = watch
+        .as_ref()
+        .filter(|w| w.explaining())
+        .map(|w| Arc::clone(&w.explainer));
     let (egress_end, forwarder, egress_refusals) = match &prepared.egress {
         Some(egress) => {
             let started = crate::egress::start(

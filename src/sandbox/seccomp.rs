@@ -67,6 +67,10 @@ compile_error!("cordon's seccomp filter is written for x86_64 and aarch64 only")
 pub struct PreparedSeccomp {
     /// What the child installs.
     pub program: Vec<libc::sock_filter>,
+    /// Plain `run`: the program without notifications, installed instead
+    /// when the kernel refuses a listener (before Linux 5.0), so that a
+    /// missing report never stops the server from starting.
+    pub fallback: Option<Vec<libc::sock_filter>>,
     /// Install the program with a notification listener and send the
     /// listener to cordon (see [`PreparedSeccomp::report_denials`] and
     /// [`PreparedSeccomp::notify`]).
@@ -183,6 +187,7 @@ pub fn prepare(
     )?);
     let mut prepared = PreparedSeccomp {
         program: Vec::new(),
+        fallback: None,
         listener: false,
         parts: Parts {
             gate: abi_gate(),
@@ -303,8 +308,10 @@ impl PreparedSeccomp {
     /// would fail open, and a logged call is allowed and goes to the
     /// audit log, as the profile asked.
     pub fn report_denials(&mut self) -> Result<(), SeccompError> {
-        if self.action == SyscallAction::Errno {
-            self.relink(DenyAnswer::NotifyRefused, self.paths)?;
+        if self.action == SyscallAction::Errno && !self.listener {
+            let fallback = self.program.clone();
+            self.relink(DenyAnswer::NotifyRefused, false)?;
+            self.fallback = Some(fallback);
         }
         Ok(())
     }
@@ -321,7 +328,10 @@ impl PreparedSeccomp {
             SyscallAction::Log => DenyAnswer::NotifyContinued,
             SyscallAction::Kill => DenyAnswer::Action,
         };
-        self.relink(answer, true)
+        self.relink(answer, true)?;
+        // --explain was asked for: no silent fallback.
+        self.fallback = None;
+        Ok(())
     }
 
     /// Rebuilds [`PreparedSeccomp::program`] from the parts, with the

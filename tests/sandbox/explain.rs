@@ -22,9 +22,19 @@ pub fn cases() -> Vec<Case> {
             explain_log_and_kill_actions,
         ),
         Case::new(
-            "explain_quiet_without_flag",
+            "plain_run_reports_denied_calls",
             Only::Both,
-            explain_quiet_without_flag,
+            plain_run_reports_denied_calls,
+        ),
+        Case::new(
+            "plain_run_reports_profile_denials",
+            Only::Both,
+            plain_run_reports_profile_denials,
+        ),
+        Case::new(
+            "server_cannot_add_a_listener",
+            Only::Both,
+            server_cannot_add_a_listener,
         ),
     ]
 }
@@ -139,20 +149,64 @@ fn explain_each_refusal(w: &World) -> CaseResult {
     Ok(())
 }
 
-/// Without `--explain` no refusal line is printed (and nothing is
-/// notified: the same script, the same answers).
-fn explain_quiet_without_flag(w: &World) -> CaseResult {
+/// Without `--explain` a call of the deny list is still one line, the
+/// same as `--explain`'s, once however often the server makes it, and
+/// the server sees the profile's errno; the file refusals are not
+/// observed (no path call is notified).
+fn plain_run_reports_denied_calls(w: &World) -> CaseResult {
     let profile = w.profile("explain-quiet", "");
-    let (argv, _) = script(w);
+    let (mut argv, [secret, ..]) = script(w);
+    argv.extend(["+".into(), "keyctl".into()]);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let run = w.sandbox().profile(&profile).ro(&w.ro).probe(&argv);
     let outcome = run.ok()?;
-    ensure(outcome.contains("keyctl:EPERM"), || {
-        format!("keyctl was not refused with EPERM: {outcome}")
+    ensure(outcome.matches("keyctl:EPERM").count() == 2, || {
+        format!("keyctl was not refused with EPERM twice: {outcome}")
     })?;
+    let err = &run.stderr;
+    let lines = err
+        .lines()
+        .filter(|l| l.starts_with("cordon: refused: system call keyctl ("))
+        .count();
+    ensure(lines == 1, || format!("{lines} lines for keyctl:\n{err}"))?;
+    let syscall = line_for(err, "system call", "keyctl")?;
+    ensure(
+        syscall.contains("(seccomp)") && syscall.contains("allow = [\"keyctl\"] in [seccomp]"),
+        || format!("system call line: {syscall}"),
+    )?;
+    line_for(err, "system call", "socket (AF_INET)")?;
+    ensure(!err.contains(&format!("refused: read {secret}")), || {
+        format!("a path reported without --explain:\n{err}")
+    })?;
+    Ok(())
+}
+
+/// A call the profile adds to the deny list is reported like the
+/// built-in ones; under `action = "log"` nothing is refused, so nothing
+/// is reported (the kernel logs it, as the profile asked).
+fn plain_run_reports_profile_denials(w: &World) -> CaseResult {
+    let profile = w.profile("deny-getpid", "[seccomp]\ndeny = [\"getpid\"]\n");
+    let run = w.sandbox().profile(&profile).probe(&["getpid"]);
+    run.errno("EPERM")?;
+    line_for(&run.stderr, "system call", "getpid")?;
+    let logged = w.profile(
+        "log-getpid",
+        "[seccomp]\naction = \"log\"\ndeny = [\"getpid\"]\n",
+    );
+    let run = w.sandbox().profile(&logged).probe(&["getpid"]);
+    run.ok()?;
     ensure(!run.stderr.contains("cordon: refused:"), || {
-        format!("refusal lines without --explain:\n{}", run.stderr)
+        format!("a refusal line under action log: {}", run.stderr)
     })?;
+    Ok(())
+}
+
+/// The kernel allows one seccomp listener per process's filter chain:
+/// cordon's notifier holds it, so a server cannot install its own (EBUSY).
+/// Control: on the host the probe can.
+fn server_cannot_add_a_listener(w: &World) -> CaseResult {
+    w.host(&["seccomp-listener"]).ok()?;
+    w.sandbox().probe(&["seccomp-listener"]).errno("EBUSY")?;
     Ok(())
 }
 
