@@ -293,6 +293,10 @@ pub struct Refusal {
     /// host name, or a system call's name.
     pub target: String,
     pub layer: Layer,
+    /// Why the layer refused it, when the layer says (the egress
+    /// filter's decision: not on the allow list, a private address, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub suggestion: Suggestion,
 }
 
@@ -301,8 +305,12 @@ impl Refusal {
     /// Control characters in the target are escaped: it comes from the
     /// server.
     pub fn line(&self) -> String {
+        let reason = self
+            .reason
+            .as_deref()
+            .map_or_else(String::new, |r| format!(": {}", escape(r)));
         format!(
-            "refused: {} {} ({}): {}",
+            "refused: {} {} ({}{reason}): {}",
             self.access.name(),
             escape(&self.target),
             self.layer.name(),
@@ -514,6 +522,7 @@ mod tests {
             access: Access::Read,
             target: path.into(),
             layer: Layer::Landlock,
+            reason: None,
             suggestion: Suggestion::Grant {
                 flag: format!("--ro {path}"),
                 key: "read".into(),
@@ -532,6 +541,7 @@ mod tests {
             access: Access::Syscall,
             target: "ptrace".into(),
             layer: Layer::Seccomp,
+            reason: None,
             suggestion: Suggestion::Allow {
                 table: "seccomp".into(),
                 key: "allow".into(),
@@ -546,6 +556,7 @@ mod tests {
             access: Access::Read,
             target: "/home/u/.ssh/id_ed25519\x1b".into(),
             layer: Layer::MountView,
+            reason: None,
             suggestion: Suggestion::Impossible {
                 why: "a protected path (ssh keys)".into(),
             },
