@@ -635,7 +635,8 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         approval::report_start_failure(&reason);
     })?;
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
-    let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
+    let session::Ended { exit, stderr_tail } =
+        session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
     if let Some(explainer) = &explainer {
         if explaining && exit == ServerExit::Signal(libc::SIGSYS) {
@@ -647,11 +648,10 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     match &explainer {
         Some(_) => {}
         None if exit != ServerExit::Code(0) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "cordon: the server exited with status {}; if the sandbox refused it something, `cordon run --explain …` reports each refusal and the profile change that allows it",
-                exit.exit_code()
-            );
+            let judge = explain_judge(prepared, &launch.policy, host);
+            let text = String::from_utf8_lossy(&stderr_tail);
+            let refused = crate::explain::named::refusals(&text, &judge);
+            let _ = std::io::stderr().write_all(exit_summary(exit, &refused).as_bytes());
         }
         None => {}
     }
@@ -664,6 +664,36 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
     Ok(Served::Exited { exit, explainer })
+}
+
+/// Paths shown in [`exit_summary`]; the rest are counted.
+const SUMMARY_PATHS: usize = 5;
+
+/// What `run` says when the server exited non-zero without `--explain`:
+/// the paths its error messages name that the profile does not grant
+/// (the first few, each with its change or why none can), then the
+/// pointer to `--explain`. Worded for what it is: what the server's
+/// errors say, not an observation of the kernel's refusals.
+fn exit_summary(exit: ServerExit, refused: &[crate::explain::Refusal]) -> String {
+    let status = exit.exit_code();
+    if refused.is_empty() {
+        return format!(
+            "cordon: the server exited with status {status}; if the sandbox refused it something, `cordon run --explain …` reports each refusal and the profile change that allows it\n"
+        );
+    }
+    let n = refused.len();
+    let paths = if n == 1 { "path" } else { "paths" };
+    let mut out = format!(
+        "cordon: the server exited with status {status}; the server's errors name {n} {paths} this profile does not grant:\n"
+    );
+    for refusal in refused.iter().take(SUMMARY_PATHS) {
+        out.push_str(&format!("cordon:   {}\n", refusal.line()));
+    }
+    if n > SUMMARY_PATHS {
+        out.push_str(&format!("cordon:   and {} more\n", n - SUMMARY_PATHS));
+    }
+    out.push_str("cordon: `cordon run --explain …` observes each refusal as it happens, with the profile change that allows it\n");
+    out
 }
 
 /// Plain `run` and `vet`: under action `errno` the deny list's calls go
@@ -722,6 +752,27 @@ fn explain_watch(
         }
     };
     let namespaces = prepared.clone_flags != 0;
+    let judge = explain_judge(prepared, policy, host);
+    Some(crate::explain::notify::Watch {
+        seccomp,
+        judge: Some(judge),
+        setting: crate::explain::advice::Setting {
+            network: policy.network.mode,
+            namespaces,
+        },
+        explainer,
+    })
+}
+
+/// The judge of path accesses for this launch: the grants Landlock and
+/// the mount view were built from, the private /tmp as the server sees
+/// it, and the protected paths.
+fn explain_judge(
+    prepared: &sandbox::Prepared,
+    policy: &Policy,
+    host: &HostPaths,
+) -> crate::explain::judge::Judge {
+    let namespaces = prepared.clone_flags != 0;
     let tmp = prepared.private_tmp.as_ref().map(|t| {
         if namespaces {
             PathBuf::from("/tmp")
@@ -729,7 +780,7 @@ fn explain_watch(
             t.path().to_path_buf()
         }
     });
-    let judge = crate::explain::judge::Judge::new(
+    crate::explain::judge::Judge::new(
         policy,
         host,
         namespaces,
@@ -740,16 +791,7 @@ fn explain_watch(
             .as_ref()
             .map(sandbox::mounts::MountPlan::bound)
             .unwrap_or_default(),
-    );
-    Some(crate::explain::notify::Watch {
-        seccomp,
-        judge: Some(judge),
-        setting: crate::explain::advice::Setting {
-            network: policy.network.mode,
-            namespaces,
-        },
-        explainer,
-    })
+    )
 }
 
 /// `cordon __complete`: names for the shell, one per line. Nothing here

@@ -92,6 +92,14 @@ struct Session {
     shutdown: Shutdown,
 }
 
+/// How the server ended, and the last bytes it wrote to its stderr
+/// (at most `relay::stderr::TAIL`).
+#[derive(Debug)]
+pub struct Ended {
+    pub exit: ServerExit,
+    pub stderr_tail: Vec<u8>,
+}
+
 /// Relays until the server has exited and its output is drained; returns
 /// how it ended.
 pub fn run(
@@ -99,7 +107,7 @@ pub fn run(
     signals: OwnedFd,
     shutdown: Shutdown,
     filter: Filter,
-) -> Result<ServerExit, SessionError> {
+) -> Result<Ended, SessionError> {
     let shared = Shared::new(filter)?;
     let workers = start_workers(&mut child, &shared)?;
     let mut s = Session {
@@ -128,7 +136,10 @@ pub fn run(
     if s.ended_by_itself {
         answer_unanswered(&s.shared, exit, &tail);
     }
-    Ok(exit)
+    Ok(Ended {
+        exit,
+        stderr_tail: tail,
+    })
 }
 
 /// How long cordon waits for the host's first request after the server

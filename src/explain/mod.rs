@@ -88,13 +88,17 @@
 //!   Landlock and the mount view refuse in the kernel, which counts
 //!   nothing cordon can read afterwards (Landlock's audit records need
 //!   ABI 7 and the audit log, which only root reads). When the server
-//!   exits non-zero, `run` prints one line pointing at `--explain`.
+//!   exits non-zero, `run` reads the paths its own error messages name
+//!   in the last of its stderr (`named`), judges them against the grants,
+//!   and prints how many the profile does not grant, the first few with
+//!   their change (or why none can), and the pointer to `--explain`.
 //! - Egress refusals are one line each, printed by the forwarder, with
 //!   the filter's reason.
 
 pub mod advice;
 pub mod egress;
 pub mod judge;
+pub mod named;
 pub mod notify;
 
 use std::collections::HashMap;

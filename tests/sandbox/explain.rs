@@ -32,6 +32,16 @@ pub fn cases() -> Vec<Case> {
             plain_run_reports_profile_denials,
         ),
         Case::new(
+            "exit_summary_names_refused_paths",
+            Only::Both,
+            exit_summary_names_refused_paths,
+        ),
+        Case::new(
+            "exit_summary_never_grants_protected",
+            Only::Both,
+            exit_summary_never_grants_protected,
+        ),
+        Case::new(
             "server_cannot_add_a_listener",
             Only::Both,
             server_cannot_add_a_listener,
@@ -198,6 +208,115 @@ fn plain_run_reports_profile_denials(w: &World) -> CaseResult {
     ensure(!run.stderr.contains("cordon: refused:"), || {
         format!("a refusal line under action log: {}", run.stderr)
     })?;
+    Ok(())
+}
+
+/// `sh -c SCRIPT` inside cordon (plain `run`, the given profile and a
+/// read-only grant of the world's `ro`).
+fn shell(w: &World, profile: &std::path::Path, script: &str) -> crate::invoke::Probe {
+    let inv = w.sandbox().profile(profile).ro(&w.ro);
+    let cmd = inv.build(&["sh", "-c", script]);
+    crate::invoke::run_timed(cmd, format!("[sandbox] sh -c {script}"))
+}
+
+/// The summary line for `path` under the exit's summary.
+fn summary_line<'a>(stderr: &'a str, path: &str) -> Result<&'a str, String> {
+    let head = format!("cordon:   refused: read {path} (");
+    stderr
+        .lines()
+        .find(|l| l.starts_with(&head))
+        .ok_or_else(|| format!("no summary line for {path}:\n{stderr}"))
+}
+
+/// Without `--explain`, a server that exits 1 after its runtime's errors
+/// named paths outside its grants (Node's and Python's message, and a
+/// real `cat` of a file outside): the summary counts them and gives each
+/// its grant. A refused write of a file granted read-only gets the write
+/// grant; a missing file in a read grant is not counted; a server that
+/// exits 0 gets no summary.
+fn exit_summary_names_refused_paths(w: &World) -> CaseResult {
+    let profile = w.profile("exit-summary", "");
+    let node = w.plant("outside/node.json", "{}\n");
+    let python = w.plant("outside/python.txt", "x\n");
+    let cat = w.plant("outside/cat.txt", "x\n");
+    let granted = w.plant("ro/granted.txt", "x\n");
+    let missing = w.ro.join("missing.txt");
+    let (node, python, cat, granted, missing) =
+        (s(&node), s(&python), s(&cat), s(&granted), s(&missing));
+    let script = format!(
+        "echo \"Error: ENOENT: no such file or directory, open '{node}'\" >&2; \
+         echo \"PermissionError: [Errno 13] Permission denied: '{python}'\" >&2; \
+         echo \"Error: EACCES: permission denied, open '{granted}'\" >&2; \
+         echo \"Error: ENOENT: no such file or directory, open '{missing}'\" >&2; \
+         cat '{cat}' >/dev/null; exit 1"
+    );
+    let run = shell(w, &profile, &script);
+    ensure(run.code == Some(1), || {
+        format!(
+            "the server's status was not passed through: {}",
+            run.describe()
+        )
+    })?;
+    let err = &run.stderr;
+    ensure(
+        err.contains("the server's errors name 4 paths this profile does not grant"),
+        || format!("no count of 4 paths:\n{err}"),
+    )?;
+    for path in [node, python, cat] {
+        let line = summary_line(err, path)?;
+        ensure(
+            line.contains(&format!("--ro {path}"))
+                && line.contains(&format!("read = [\"{path}\"] in [filesystem]")),
+            || format!("summary line: {line}"),
+        )?;
+    }
+    ensure(
+        err.contains(&format!(
+            "cordon:   refused: write {granted} (landlock): allow with --rw {granted}"
+        )),
+        || format!("no write grant for the read-only file:\n{err}"),
+    )?;
+    ensure(!err.contains(&format!(" {missing} (")), || {
+        format!("a missing file of a grant counted:\n{err}")
+    })?;
+    ensure(err.contains("cordon run --explain"), || {
+        format!("no pointer to --explain:\n{err}")
+    })?;
+
+    let script = format!("echo \"Error: ENOENT: no such file or directory, open '{node}'\" >&2");
+    let run = shell(w, &profile, &script);
+    ensure(run.code == Some(0), || {
+        format!("control: {}", run.describe())
+    })?;
+    ensure(!run.stderr.contains("does not grant"), || {
+        format!("a summary after exit 0:\n{}", run.stderr)
+    })?;
+    Ok(())
+}
+
+/// A protected credential path the server's errors name is reported as
+/// never granted, with no flag or entry that would grant it.
+fn exit_summary_never_grants_protected(w: &World) -> CaseResult {
+    let profile = w.profile("exit-summary-protected", "");
+    let key = w.at("home/.ssh/id_ed25519");
+    let key = s(&key);
+    let script = format!(
+        "echo \"Error: EACCES: permission denied, open '{key}'\" >&2; cat '{key}' >/dev/null; exit 1"
+    );
+    let run = shell(w, &profile, &script);
+    let err = &run.stderr;
+    let line = summary_line(err, key)?;
+    ensure(
+        line.contains("no profile change allows it")
+            && line.contains("protected path")
+            && !line.contains("--ro")
+            && !line.contains("[filesystem]"),
+        || format!("protected line: {line}"),
+    )?;
+    ensure(
+        err.contains("the server's errors name 1 path this profile does not grant"),
+        || format!("no count:\n{err}"),
+    )?;
     Ok(())
 }
 
