@@ -625,7 +625,9 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         None => denial_watch(prepared, &launch.policy),
     };
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
-    let child = launch::spawn_watched(prepared, watch).inspect_err(|e| {
+    // The session's loop answers the deny list's notifications (no
+    // thread for them); --explain's notifier is a thread of its own.
+    let child = launch::spawn_polled(prepared, watch).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(cause) = source {

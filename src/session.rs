@@ -284,12 +284,21 @@ impl Session {
         if ready(2) {
             self.shared.clear_changed();
         }
+        if pfds[3].revents & libc::POLLIN != 0 {
+            if let Some(denials) = self.child.denials() {
+                denials.answer_pending();
+            }
+        } else if ready(3) {
+            // Every process of the sandbox is gone: nothing more comes.
+            self.child.end_denials();
+        }
         self.advance_shutdown();
         Ok(())
     }
 
-    /// What to wait for: 0 signals, 1 status, 2 a direction's news.
-    fn poll_set(&self, signals: BorrowedFd<'_>) -> [libc::pollfd; 3] {
+    /// What to wait for: 0 signals, 1 status, 2 a direction's news, 3 a
+    /// notification of the seccomp deny list (plain `run`).
+    fn poll_set(&self, signals: BorrowedFd<'_>) -> [libc::pollfd; 4] {
         let watch = |fd: RawFd| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -304,6 +313,7 @@ impl Session {
             watch(signals.as_raw_fd()),
             watch(status),
             watch(self.shared.changed_fd().as_raw_fd()),
+            watch(self.child.denials().map_or(-1, |d| d.listener.as_raw_fd())),
         ]
     }
 

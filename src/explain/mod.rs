@@ -78,8 +78,10 @@
 //!   continues one: a notifier that cannot decide refuses; if cordon is
 //!   gone the kernel answers ENOSYS, also a refusal). It costs nothing per
 //!   allowed call: the deny list was already in the program. What it
-//!   costs is the listener's handover and one thread per launch
-//!   (`scripts/bench-launch.sh`). Under action `kill` the call stays in
+//!   costs per launch is a socket pair and one message for the
+//!   listener's handover; `run`'s session loop polls the listener next
+//!   to its other descriptors (`notify::Polled`), so no thread is added
+//!   (`vet`, which has no such loop, answers from a thread). Under action `kill` the call stays in
 //!   the kernel (reported from the exit status); under `log` it runs and
 //!   the kernel's audit log has it, which is what the profile asked for,
 //!   so nothing is printed: notifying every logged call would cost a

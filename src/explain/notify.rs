@@ -50,13 +50,42 @@ pub fn start(socket: OwnedFd, watch: Watch) -> std::io::Result<JoinHandle<()>> {
         .spawn(move || supervise(socket, watch))
 }
 
-fn supervise(socket: OwnedFd, watch: Watch) {
+/// The listener the server sent through `socket`, if it sent one. Blocks
+/// until it does or every other holder of the socket has closed it (the
+/// server at `execve`, init once the server is forked).
+pub fn receive_listener(socket: OwnedFd) -> Option<OwnedFd> {
     let mut buf = [0u8; 8];
-    let listener = match crate::sockets::recv_fds(socket.as_raw_fd(), &mut buf) {
+    match crate::sockets::recv_fds(socket.as_raw_fd(), &mut buf) {
         Ok((_, mut fds)) if fds.len() == 1 => fds.pop(),
         _ => None,
-    };
-    drop(socket);
+    }
+}
+
+/// Plain `run`: the listener and what answers it, polled by the session's
+/// own loop instead of a thread of its own (only the deny list is
+/// notified, and only once the server runs: nothing needs answering
+/// before the launch returns).
+#[derive(Debug)]
+pub struct Polled {
+    pub listener: OwnedFd,
+    pub watch: Watch,
+}
+
+impl Polled {
+    /// Answers the notification the listener has pending (the caller
+    /// polled it readable). Never blocks: each pending notification
+    /// counts once, and one whose caller died is answered by the kernel
+    /// with ENOENT.
+    pub fn answer_pending(&self) {
+        let fd = self.listener.as_raw_fd();
+        if let Ok(notif) = sys::notif_recv(fd) {
+            answer(fd, &notif, &self.watch);
+        }
+    }
+}
+
+fn supervise(socket: OwnedFd, watch: Watch) {
+    let listener = receive_listener(socket);
     let Some(listener) = listener else {
         // Without --explain the sandbox's setup failed, which cordon
         // reports anyway.
