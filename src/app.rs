@@ -619,11 +619,15 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
             None => e.into(),
         });
     }
-    let watch = how
-        .explain
-        .and_then(|output| explain_watch(prepared, &launch.policy, host, output));
+    let explaining = how.explain.is_some();
+    let watch = match how.explain {
+        Some(output) => explain_watch(prepared, &launch.policy, host, output),
+        None => denial_watch(prepared, &launch.policy),
+    };
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
-    let child = launch::spawn_watched(prepared, watch).inspect_err(|e| {
+    // The session's loop answers the deny list's notifications (no
+    // thread for them); --explain's notifier is a thread of its own.
+    let child = launch::spawn_polled(prepared, watch).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(cause) = source {
@@ -633,21 +637,23 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         approval::report_start_failure(&reason);
     })?;
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
-    let exit = session::run(child, signals, launch.policy.shutdown, filter)?;
+    let session::Ended { exit, stderr_tail } =
+        session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
-    match &explainer {
-        Some(explainer) => {
-            if exit == ServerExit::Signal(libc::SIGSYS) {
-                explainer.note("the server was killed by SIGSYS: a call of the seccomp deny list under action \"kill\", which stays in the kernel; with action = \"errno\" in [seccomp] --explain names the call");
-            }
-            explainer.finish();
+    if let Some(explainer) = &explainer {
+        if explaining && exit == ServerExit::Signal(libc::SIGSYS) {
+            explainer.note("the server was killed by SIGSYS: a call of the seccomp deny list under action \"kill\", which stays in the kernel; with action = \"errno\" in [seccomp] --explain names the call");
         }
+        explainer.finish();
+    }
+    let explainer = explainer.filter(|_| explaining);
+    match &explainer {
+        Some(_) => {}
         None if exit != ServerExit::Code(0) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "cordon: the server exited with status {}; if the sandbox refused it something, `cordon run --explain …` reports each refusal and the profile change that allows it",
-                exit.exit_code()
-            );
+            let judge = explain_judge(prepared, &launch.policy, host);
+            let text = String::from_utf8_lossy(&stderr_tail);
+            let refused = crate::explain::named::refusals(&text, &judge);
+            let _ = std::io::stderr().write_all(exit_summary(exit, &refused).as_bytes());
         }
         None => {}
     }
@@ -662,6 +668,65 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     Ok(Served::Exited { exit, explainer })
 }
 
+/// Paths shown in [`exit_summary`]; the rest are counted.
+const SUMMARY_PATHS: usize = 5;
+
+/// What `run` says when the server exited non-zero without `--explain`:
+/// the paths its error messages name that the profile does not grant
+/// (the first few, each with its change or why none can), then the
+/// pointer to `--explain`. Worded for what it is: what the server's
+/// errors say, not an observation of the kernel's refusals.
+fn exit_summary(exit: ServerExit, refused: &[crate::explain::Refusal]) -> String {
+    let status = exit.exit_code();
+    if refused.is_empty() {
+        return format!(
+            "cordon: the server exited with status {status}; if the sandbox refused it something, `cordon run --explain …` reports each refusal and the profile change that allows it\n"
+        );
+    }
+    let n = refused.len();
+    let paths = if n == 1 { "path" } else { "paths" };
+    let mut out = format!(
+        "cordon: the server exited with status {status}; the server's errors name {n} {paths} this profile does not grant:\n"
+    );
+    for refusal in refused.iter().take(SUMMARY_PATHS) {
+        out.push_str(&format!("cordon:   {}\n", refusal.line()));
+    }
+    if n > SUMMARY_PATHS {
+        out.push_str(&format!("cordon:   and {} more\n", n - SUMMARY_PATHS));
+    }
+    out.push_str("cordon: `cordon run --explain …` observes each refusal as it happens, with the profile change that allows it\n");
+    out
+}
+
+/// Plain `run` and `vet`: under action `errno` the deny list's calls go
+/// to cordon's notifier, which refuses each with the errno and prints one
+/// line per distinct call (no path call is notified; that is
+/// `--explain`'s cost). None when there is no seccomp layer, under the
+/// actions `kill` and `log` (see `PreparedSeccomp::report_denials`), or
+/// when the program cannot be relinked (then the kernel answers the
+/// errno, unreported).
+fn denial_watch(
+    prepared: &mut sandbox::Prepared,
+    policy: &Policy,
+) -> Option<crate::explain::notify::Watch> {
+    let seccomp = prepared.seccomp.as_mut()?;
+    seccomp.report_denials().ok()?;
+    if !seccomp.listener {
+        return None;
+    }
+    Some(crate::explain::notify::Watch {
+        seccomp: Some(seccomp.clone()),
+        judge: None,
+        setting: crate::explain::advice::Setting {
+            network: policy.network.mode,
+            namespaces: prepared.clone_flags != 0,
+        },
+        explainer: std::sync::Arc::new(crate::explain::Explainer::new(
+            crate::explain::Output::Stderr,
+        )),
+    })
+}
+
 /// `--explain`: what the notifier and the egress reader need. Without a
 /// seccomp layer there is no notifier (said on stderr): filesystem
 /// refusals can only be reported by layer, the egress filter's still are.
@@ -674,15 +739,41 @@ fn explain_watch(
     use crate::explain::Explainer;
     let explainer = std::sync::Arc::new(Explainer::new(output));
     let seccomp = match prepared.seccomp.as_mut() {
-        Some(seccomp) => {
-            seccomp.notify();
-            Some(seccomp.clone())
-        }
+        Some(seccomp) => match seccomp.notify() {
+            Ok(()) => Some(seccomp.clone()),
+            Err(e) => {
+                explainer.note(&format!(
+                    "{e}: refusals are reported by layer, without paths"
+                ));
+                None
+            }
+        },
         None => {
             explainer.note("seccomp is not enforced, so there is no notifier: filesystem refusals are reported by layer, without paths");
             None
         }
     };
+    let namespaces = prepared.clone_flags != 0;
+    let judge = explain_judge(prepared, policy, host);
+    Some(crate::explain::notify::Watch {
+        seccomp,
+        judge: Some(judge),
+        setting: crate::explain::advice::Setting {
+            network: policy.network.mode,
+            namespaces,
+        },
+        explainer,
+    })
+}
+
+/// The judge of path accesses for this launch: the grants Landlock and
+/// the mount view were built from, the private /tmp as the server sees
+/// it, and the protected paths.
+fn explain_judge(
+    prepared: &sandbox::Prepared,
+    policy: &Policy,
+    host: &HostPaths,
+) -> crate::explain::judge::Judge {
     let namespaces = prepared.clone_flags != 0;
     let tmp = prepared.private_tmp.as_ref().map(|t| {
         if namespaces {
@@ -691,7 +782,7 @@ fn explain_watch(
             t.path().to_path_buf()
         }
     });
-    let judge = crate::explain::judge::Judge::new(
+    crate::explain::judge::Judge::new(
         policy,
         host,
         namespaces,
@@ -702,16 +793,7 @@ fn explain_watch(
             .as_ref()
             .map(sandbox::mounts::MountPlan::bound)
             .unwrap_or_default(),
-    );
-    Some(crate::explain::notify::Watch {
-        seccomp,
-        judge,
-        setting: crate::explain::advice::Setting {
-            network: policy.network.mode,
-            namespaces,
-        },
-        explainer,
-    })
+    )
 }
 
 /// `cordon __complete`: names for the shell, one per line. Nothing here
@@ -885,17 +967,16 @@ fn vet(args: VetArgs) -> Result<ExitCode, Error> {
             .into(),
     );
     launch.check_unchanged()?;
-    let watch = args
-        .explain
-        .then(|| {
-            explain_watch(
-                &mut prepared,
-                &launch.policy,
-                &host,
-                crate::explain::Output::Stderr,
-            )
-        })
-        .flatten();
+    let watch = if args.explain {
+        explain_watch(
+            &mut prepared,
+            &launch.policy,
+            &host,
+            crate::explain::Output::Stderr,
+        )
+    } else {
+        denial_watch(&mut prepared, &launch.policy)
+    };
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
     let mut child = launch::spawn_watched(&prepared, watch)?;
     let report = crate::vet::interview(&mut child, &mut log);

@@ -92,6 +92,14 @@ struct Session {
     shutdown: Shutdown,
 }
 
+/// How the server ended, and the last bytes it wrote to its stderr
+/// (at most `relay::stderr::TAIL`).
+#[derive(Debug)]
+pub struct Ended {
+    pub exit: ServerExit,
+    pub stderr_tail: Vec<u8>,
+}
+
 /// Relays until the server has exited and its output is drained; returns
 /// how it ended.
 pub fn run(
@@ -99,7 +107,7 @@ pub fn run(
     signals: OwnedFd,
     shutdown: Shutdown,
     filter: Filter,
-) -> Result<ServerExit, SessionError> {
+) -> Result<Ended, SessionError> {
     let shared = Shared::new(filter)?;
     let workers = start_workers(&mut child, &shared)?;
     let mut s = Session {
@@ -128,7 +136,10 @@ pub fn run(
     if s.ended_by_itself {
         answer_unanswered(&s.shared, exit, &tail);
     }
-    Ok(exit)
+    Ok(Ended {
+        exit,
+        stderr_tail: tail,
+    })
 }
 
 /// How long cordon waits for the host's first request after the server
@@ -273,12 +284,21 @@ impl Session {
         if ready(2) {
             self.shared.clear_changed();
         }
+        if pfds[3].revents & libc::POLLIN != 0 {
+            if let Some(denials) = self.child.denials() {
+                denials.answer_pending();
+            }
+        } else if ready(3) {
+            // Every process of the sandbox is gone: nothing more comes.
+            self.child.end_denials();
+        }
         self.advance_shutdown();
         Ok(())
     }
 
-    /// What to wait for: 0 signals, 1 status, 2 a direction's news.
-    fn poll_set(&self, signals: BorrowedFd<'_>) -> [libc::pollfd; 3] {
+    /// What to wait for: 0 signals, 1 status, 2 a direction's news, 3 a
+    /// notification of the seccomp deny list (plain `run`).
+    fn poll_set(&self, signals: BorrowedFd<'_>) -> [libc::pollfd; 4] {
         let watch = |fd: RawFd| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -293,6 +313,7 @@ impl Session {
             watch(signals.as_raw_fd()),
             watch(status),
             watch(self.shared.changed_fd().as_raw_fd()),
+            watch(self.child.denials().map_or(-1, |d| d.listener.as_raw_fd())),
         ]
     }
 

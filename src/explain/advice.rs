@@ -75,6 +75,7 @@ pub fn denied_call(name: &str, args: &[u64; 6], setting: Setting) -> Refusal {
         target,
         layer: Layer::Seccomp,
         suggestion,
+        reason: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The egress filter's refusals in the `--explain` stream: the forwarder
 //! (a process of its own) writes each as a JSON line to a pipe
 //! (`egress::Refused`), and a thread of cordon's turns them into
-//! [`Refusal`]s with layer [`Layer::Egress`] and the `allow` entry of
+//! [`Refusal`]s with layer [`Layer::Egress`], the filter's reason, and the `allow` entry of
 //! `[network]` that would reach the destination, or why none can.
 
 use std::io::{BufRead, BufReader};
@@ -80,6 +80,7 @@ pub fn refusal(record: Refused) -> Refusal {
         },
         target: record.dest,
         layer: Layer::Egress,
+        reason: Some(record.reason),
         suggestion,
     }
 }
@@ -98,7 +99,7 @@ mod tests {
         });
         assert_eq!(
             r.line(),
-            "refused: connect 127.0.0.1:8080 (egress filter): allow with allow = [\"127.0.0.1:8080\"] in [network]"
+            "refused: connect 127.0.0.1:8080 (egress filter: loopback): allow with allow = [\"127.0.0.1:8080\"] in [network]"
         );
     }
 }

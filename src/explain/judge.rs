@@ -236,6 +236,7 @@ fn refusal(access: Access, path: &Path, layer: Layer, suggestion: Suggestion) ->
         target: path.display().to_string(),
         layer,
         suggestion,
+        reason: None,
     }
 }
 

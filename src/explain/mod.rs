@@ -10,8 +10,9 @@
 //!
 //! # Where the records come from
 //!
-//! - **System calls the seccomp deny list refuses.** In explain mode the
-//!   deny list answers with `SECCOMP_RET_USER_NOTIF` instead of an errno;
+//! - **System calls the seccomp deny list refuses.** The deny list
+//!   answers with `SECCOMP_RET_USER_NOTIF` instead of an errno (also
+//!   without `--explain`, see below);
 //!   cordon's supervisor thread reads each notification, records the call
 //!   by name and answers it with the profile's errno. The advice is the
 //!   call's `allow` entry of `[seccomp]`, unless the call is refused
@@ -68,27 +69,38 @@
 //!
 //! # Without `--explain`
 //!
-//! A plain `run` installs no notifier and pays nothing: the launch and
-//! relay benchmarks are its contract. Decided, and why:
+//! A plain `run` observes no path call: the launch and relay benchmarks
+//! are its contract. Decided, and why:
 //!
-//! - Filesystem refusals cannot be summarised at exit without an
-//!   observer: Landlock and the mount view refuse in the kernel, which
-//!   counts nothing cordon can read afterwards (Landlock's audit records
-//!   need ABI 7 and the audit log, which only root reads). Observing
-//!   every path call is what makes `--explain` slow. So when the server
-//!   exits non-zero, `run` prints one line pointing at `--explain`.
-//! - Seccomp refusals: `SECCOMP_RET_LOG` does not refuse, and its
-//!   records go to the audit log; the kernel keeps no count of
-//!   `SECCOMP_RET_ERRNO` answers. The sound way is a notifier for the
-//!   deny list alone (no path calls): it costs nothing per allowed call,
-//!   but a supervisor thread and the listener's handover at every
-//!   launch. Not done yet; until then these refusals are reported only
-//!   by `--explain`, and the hint line covers them.
-//! - Egress refusals are one line each, printed by the forwarder.
+//! - Seccomp refusals are one line each, as with `--explain`: under
+//!   action `errno` the deny list answers `SECCOMP_RET_USER_NOTIF` and the
+//!   same supervisor answers every notification with the errno (it never
+//!   continues one: a notifier that cannot decide refuses; if cordon is
+//!   gone the kernel answers ENOSYS, also a refusal). It costs nothing per
+//!   allowed call: the deny list was already in the program. What it
+//!   costs per launch is a socket pair and one message for the
+//!   listener's handover; `run`'s session loop polls the listener next
+//!   to its other descriptors (`notify::Polled`), so no thread is added
+//!   (`vet`, which has no such loop, answers from a thread). Under action `kill` the call stays in
+//!   the kernel (reported from the exit status); under `log` it runs and
+//!   the kernel's audit log has it, which is what the profile asked for,
+//!   so nothing is printed: notifying every logged call would cost a
+//!   round trip through cordon for a call that is allowed.
+//! - Filesystem refusals cannot be observed without `--explain`:
+//!   Landlock and the mount view refuse in the kernel, which counts
+//!   nothing cordon can read afterwards (Landlock's audit records need
+//!   ABI 7 and the audit log, which only root reads). When the server
+//!   exits non-zero, `run` reads the paths its own error messages name
+//!   in the last of its stderr (`named`), judges them against the grants,
+//!   and prints how many the profile does not grant, the first few with
+//!   their change (or why none can), and the pointer to `--explain`.
+//! - Egress refusals are one line each, printed by the forwarder, with
+//!   the filter's reason.
 
 pub mod advice;
 pub mod egress;
 pub mod judge;
+pub mod named;
 pub mod notify;
 
 use std::collections::HashMap;
@@ -129,7 +141,7 @@ pub fn mechanism() -> Result<String, String> {
             "Yama's ptrace_scope is {scope}: cordon cannot read the paths a server names; --explain reports refusals by layer, without paths (system calls by name)"
         ));
     }
-    Ok("seccomp user notification: --explain reports each refused path (judged against the grants), and system call (by name); egress refusals keep the forwarder's own line".into())
+    Ok("seccomp user notification: --explain reports each refused path (judged against the grants), and system call (by name); without --explain each refused system call is still one line".into())
 }
 
 /// What the refused access was.
@@ -287,6 +299,10 @@ pub struct Refusal {
     /// host name, or a system call's name.
     pub target: String,
     pub layer: Layer,
+    /// Why the layer refused it, when the layer says (the egress
+    /// filter's decision: not on the allow list, a private address, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub suggestion: Suggestion,
 }
 
@@ -295,8 +311,12 @@ impl Refusal {
     /// Control characters in the target are escaped: it comes from the
     /// server.
     pub fn line(&self) -> String {
+        let reason = self
+            .reason
+            .as_deref()
+            .map_or_else(String::new, |r| format!(": {}", escape(r)));
         format!(
-            "refused: {} {} ({}): {}",
+            "refused: {} {} ({}{reason}): {}",
             self.access.name(),
             escape(&self.target),
             self.layer.name(),
@@ -508,6 +528,7 @@ mod tests {
             access: Access::Read,
             target: path.into(),
             layer: Layer::Landlock,
+            reason: None,
             suggestion: Suggestion::Grant {
                 flag: format!("--ro {path}"),
                 key: "read".into(),
@@ -526,6 +547,7 @@ mod tests {
             access: Access::Syscall,
             target: "ptrace".into(),
             layer: Layer::Seccomp,
+            reason: None,
             suggestion: Suggestion::Allow {
                 table: "seccomp".into(),
                 key: "allow".into(),
@@ -540,6 +562,7 @@ mod tests {
             access: Access::Read,
             target: "/home/u/.ssh/id_ed25519\x1b".into(),
             layer: Layer::MountView,
+            reason: None,
             suggestion: Suggestion::Impossible {
                 why: "a protected path (ssh keys)".into(),
             },

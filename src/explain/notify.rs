@@ -1,7 +1,8 @@
-//! The supervisor thread of `--explain`: receives the server's seccomp
-//! listener, answers every notification (a path call: continue, the
+//! The supervisor thread: receives the server's seccomp listener, answers
+//! every notification (a path call under `--explain`: continue, the
 //! kernel decides; a call of the deny list: the profile's errno), and
-//! turns what it saw into [`Refusal`]s.
+//! turns what it saw into [`Refusal`]s. Without `--explain` only the deny
+//! list is notified: every notification is refused.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -25,10 +26,19 @@ pub struct Watch {
     /// The seccomp layer with its listener; None when seccomp is not
     /// enforced (then only the egress filter's refusals are reported).
     pub seccomp: Option<PreparedSeccomp>,
-    pub judge: Judge,
+    /// `--explain`: judges the path calls. None without `--explain`, where
+    /// no path call is notified.
+    pub judge: Option<Judge>,
     /// The network mode and namespaces, for the advice on refused calls.
     pub setting: super::advice::Setting,
     pub explainer: Arc<Explainer>,
+}
+
+impl Watch {
+    /// `--explain` (or `profile learn`), not plain `run`.
+    pub fn explaining(&self) -> bool {
+        self.judge.is_some()
+    }
 }
 
 /// Starts the supervisor on cordon's end of the listener socket. It ends
@@ -40,17 +50,50 @@ pub fn start(socket: OwnedFd, watch: Watch) -> std::io::Result<JoinHandle<()>> {
         .spawn(move || supervise(socket, watch))
 }
 
-fn supervise(socket: OwnedFd, watch: Watch) {
+/// The listener the server sent through `socket`, if it sent one. Blocks
+/// until it does or every other holder of the socket has closed it (the
+/// server at `execve`, init once the server is forked).
+pub fn receive_listener(socket: OwnedFd) -> Option<OwnedFd> {
     let mut buf = [0u8; 8];
-    let listener = match crate::sockets::recv_fds(socket.as_raw_fd(), &mut buf) {
+    match crate::sockets::recv_fds(socket.as_raw_fd(), &mut buf) {
         Ok((_, mut fds)) if fds.len() == 1 => fds.pop(),
         _ => None,
-    };
-    drop(socket);
+    }
+}
+
+/// Plain `run`: the listener and what answers it, polled by the session's
+/// own loop instead of a thread of its own (only the deny list is
+/// notified, and only once the server runs: nothing needs answering
+/// before the launch returns).
+#[derive(Debug)]
+pub struct Polled {
+    pub listener: OwnedFd,
+    pub watch: Watch,
+}
+
+impl Polled {
+    /// Answers the notification the listener has pending (the caller
+    /// polled it readable). Never blocks: each pending notification
+    /// counts once, and one whose caller died is answered by the kernel
+    /// with ENOENT.
+    pub fn answer_pending(&self) {
+        let fd = self.listener.as_raw_fd();
+        if let Ok(notif) = sys::notif_recv(fd) {
+            answer(fd, &notif, &self.watch);
+        }
+    }
+}
+
+fn supervise(socket: OwnedFd, watch: Watch) {
+    let listener = receive_listener(socket);
     let Some(listener) = listener else {
-        watch.explainer.note(
-            "no seccomp listener from the server: refusals are reported by layer, without paths",
-        );
+        // Without --explain the sandbox's setup failed, which cordon
+        // reports anyway.
+        if watch.judge.is_some() {
+            watch.explainer.note(
+                "no seccomp listener from the server: refusals are reported by layer, without paths",
+            );
+        }
         return;
     };
     let fd = listener.as_raw_fd();
@@ -93,11 +136,11 @@ fn answer(fd: RawFd, notif: &sys::Notification, watch: &Watch) {
             // cannot change under us until the answer.
             let seen = observe(fd, notif, &call);
             let _ = sys::notif_send(fd, notif.id, true, 0);
-            if let Some((access, path)) = seen {
+            if let (Some((access, path)), Some(judge)) = (seen, &watch.judge) {
                 let refusal = if call.what == PathUse::Lookup {
-                    watch.judge.judge_lookup(&path)
+                    judge.judge_lookup(&path)
                 } else {
-                    watch.judge.judge(access, &path)
+                    judge.judge(access, &path)
                 };
                 if let Some(refusal) = refusal {
                     watch.explainer.report(refusal, comm(notif.pid));

@@ -17,6 +17,7 @@ use nix::errno::Errno;
 use super::fds::ChildFds;
 use super::init;
 use super::status::{Record, Step};
+use crate::sandbox::seccomp::PreparedSeccomp;
 use crate::sandbox::{Prepared, mounts};
 use crate::sys;
 
@@ -142,17 +143,32 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     )
 }
 
-/// `--explain`: installs the last program with a listener and sends the
-/// listener to cordon, whose notifier must be answering before `execve`
-/// (itself a notified call). The process is made dumpable first, so that
-/// cordon, without privileges, may read the path arguments of the calls
-/// made before `execve` (init made itself undumpable, and the server is
-/// its copy until it executes; nothing else runs in the sandbox yet).
-fn send_listener(program: &[libc::sock_filter], socket: RawFd, report: RawFd, index: usize) {
-    check(report, Step::Dumpable, sys::prctl(libc::PR_SET_DUMPABLE, 1));
-    let listener = match sys::seccomp_install_listener(program) {
-        Ok(fd) => fd,
-        Err(e) => fail(report, Step::Seccomp, index, e),
+/// Installs the program with a listener and sends the listener to
+/// cordon. Under `--explain` the notifier must be answering before
+/// `execve` (itself a notified call then), and the process is made
+/// dumpable first, so that cordon, without privileges, may read the path
+/// arguments of the calls made before `execve` (init made itself
+/// undumpable, and the server is its copy until it executes; nothing else
+/// runs in the sandbox yet). Without `--explain` only the deny list is
+/// notified, whose calls need no reading.
+///
+/// A kernel without listeners (before Linux 5.0) gets the program
+/// without notifications when there is one (plain `run`: the refusals
+/// then go unreported, and cordon's end of the socket receives nothing).
+fn send_listener(seccomp: &PreparedSeccomp, socket: RawFd, report: RawFd) {
+    if seccomp.observes_paths() {
+        check(report, Step::Dumpable, sys::prctl(libc::PR_SET_DUMPABLE, 1));
+    }
+    let listener = match (
+        sys::seccomp_install_listener(&seccomp.program),
+        &seccomp.fallback,
+    ) {
+        (Ok(fd), _) => fd,
+        (Err(_), Some(fallback)) => {
+            check(report, Step::Seccomp, sys::seccomp_install(fallback));
+            return;
+        }
+        (Err(e), None) => fail(report, Step::Seccomp, 0, e),
     };
     let sent = crate::sockets::send_fds(socket, b"L", &[listener]);
     sys::close(listener);
@@ -184,13 +200,16 @@ fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
         None => check(report, Step::NoNewPrivs, sys::set_no_new_privs()),
     }
     if let Some(seccomp) = &p.seccomp {
-        let last = seccomp.programs.len().saturating_sub(1);
-        for (i, program) in seccomp.programs.iter().enumerate() {
-            if seccomp.listener && i == last && fds.explain >= 0 {
-                send_listener(program, fds.explain, report, i);
-            } else if let Err(e) = sys::seccomp_install(program) {
-                fail(report, Step::Seccomp, i, e);
-            }
+        if seccomp.listener && fds.explain >= 0 {
+            send_listener(seccomp, fds.explain, report);
+        } else {
+            // Without a listener a notification is answered ENOSYS by the
+            // kernel: still a refusal.
+            check(
+                report,
+                Step::Seccomp,
+                sys::seccomp_install(&seccomp.program),
+            );
         }
     }
     if fds.explain >= 0 {

@@ -47,9 +47,13 @@ pub struct Child {
     /// Network `filtered`: cordon's forwarder. It ends by itself when the
     /// sandbox or cordon does.
     pub forwarder: Option<std::process::Child>,
-    /// `--explain`: the thread answering the server's seccomp
-    /// notifications; it ends when the sandbox does.
+    /// The thread answering the server's seccomp notifications (the deny
+    /// list's, and under `--explain` the path calls'); it ends when the
+    /// sandbox does.
     notifier: Option<std::thread::JoinHandle<()>>,
+    /// Plain `run`: the listener of the deny list's notifications, which
+    /// the session's loop polls and answers (see [`Child::denials`]).
+    denials: Option<crate::explain::notify::Polled>,
     /// `--explain` with network mode `filtered`: the thread turning the
     /// forwarder's refusals into records.
     egress_reader: Option<crate::explain::egress::Reader>,
@@ -85,8 +89,21 @@ impl Child {
         tail
     }
 
-    /// Waits for the `--explain` notifier, once the sandbox is gone: every
-    /// refusal it saw is recorded then.
+    /// The deny list's listener when the caller answers it (a launch by
+    /// [`spawn_polled`]): whoever holds the child must poll it and call
+    /// `answer_pending` when it is readable, or the server waits in a
+    /// denied call.
+    pub fn denials(&self) -> Option<&crate::explain::notify::Polled> {
+        self.denials.as_ref()
+    }
+
+    /// Closes the deny list's listener (the sandbox is gone).
+    pub fn end_denials(&mut self) {
+        self.denials = None;
+    }
+
+    /// Waits for the notifier, once the sandbox is gone: every refusal it
+    /// saw is recorded then.
     pub fn finish_explain(&mut self) {
         if let Some(notifier) = self.notifier.take() {
             let _ = notifier.join();
@@ -136,10 +153,26 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
     spawn_watched(prepared, None)
 }
 
-/// [`spawn`], with `--explain`'s notifier when `watch` is given (and the
-/// prepared seccomp layer has a listener).
+/// [`spawn`], with the seccomp notifier when `watch` is given (and the
+/// prepared seccomp layer has a listener): `--explain`'s, or plain
+/// `run`'s for the deny list alone.
 pub fn spawn_watched(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
-    let result = spawn_sandbox(prepared, watch);
+    spawn_with(prepared, watch, false)
+}
+
+/// [`spawn_watched`] for a caller that polls the deny list's listener
+/// itself ([`Child::denials`]) when `watch` is not `--explain`'s: no
+/// thread is started for it.
+pub fn spawn_polled(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
+    spawn_with(prepared, watch, true)
+}
+
+fn spawn_with(
+    prepared: &Prepared,
+    watch: Option<Watch>,
+    polled: bool,
+) -> Result<Child, LaunchError> {
+    let result = spawn_sandbox(prepared, watch, polled);
     match (&result, &prepared.probe_cache) {
         (Err(e), Some(cache)) if e.is_namespace_step() => {
             cache.forget();
@@ -166,7 +199,11 @@ impl LaunchError {
 
 /// Starts the server under `prepared` and waits until it has been
 /// executed (or setup failed).
-fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
+fn spawn_sandbox(
+    prepared: &Prepared,
+    watch: Option<Watch>,
+    polled: bool,
+) -> Result<Child, LaunchError> {
     if !prepared.launchable {
         return Err(LaunchError::Spawn(std::io::Error::other(
             "the sandbox was prepared to be shown only (a dry run), without its private /tmp and cgroup",
@@ -178,7 +215,12 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
     }
     // The forwarder starts before the sandbox, from cordon while it is
     // still single-threaded; init gets the other end of its socket.
-    let explainer = watch.as_ref().map(|w| Arc::clone(&w.explainer));
+    // Without --explain the forwarder prints its own lines (with the
+    // filter's reason), and no reader thread is needed.
+    let explainer = watch
+        .as_ref()
+        .filter(|w| w.explaining())
+        .map(|w| Arc::clone(&w.explainer));
     let (egress_end, forwarder, egress_refusals) = match &prepared.egress {
         Some(egress) => {
             let started = crate::egress::start(
@@ -204,8 +246,15 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
         Err(e) => return Err(LaunchError::Clone(e)),
     };
     let mut ends = descriptors.into_cordon();
-    // The server waits in `execve` (a notified call) for the notifier.
+    // Under --explain the server waits in `execve` (a notified call) for
+    // the notifier. Without it nothing is notified before `execve`, and a
+    // polled listener is taken once the server runs.
+    let mut later = None;
     let notifier = match (watch, ends.explain.take()) {
+        (Some(watch), Some(socket)) if polled && !watch.explaining() => {
+            later = Some((socket, watch));
+            None
+        }
         (Some(watch), Some(socket)) => {
             Some(crate::explain::notify::start(socket, watch).map_err(LaunchError::Spawn)?)
         }
@@ -235,6 +284,13 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
             };
             let stderr =
                 stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?;
+            // The server has executed: its listener is in the socket, or
+            // it sent none (a kernel without listeners) and every other
+            // end is closed. Either way this does not block.
+            let denials = later.and_then(|(socket, watch)| {
+                crate::explain::notify::receive_listener(socket)
+                    .map(|listener| crate::explain::notify::Polled { listener, watch })
+            });
             Ok(Child {
                 pid,
                 stdin: Some(ends.stdin),
@@ -244,6 +300,7 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
                 life: Some(ends.life),
                 forwarder,
                 notifier,
+                denials,
                 egress_reader,
             })
         }

@@ -141,6 +141,7 @@ fn refused(access: Access, target: &str, layer: Layer) -> Seen {
             target: target.into(),
             layer,
             suggestion,
+            reason: None,
         },
         count: 1,
         by: Some("server".into()),

@@ -1,9 +1,13 @@
 //! The seccomp layer: cordon's built-in system call deny list, adjusted by
 //! the profile, compiled to BPF in the parent before fork.
 //!
-//! The child installs [`PreparedSeccomp::programs`] in order, last of all
-//! its setup steps, each with `SECCOMP_SET_MODE_FILTER`; the kernel runs
-//! every installed filter on every call and the strictest answer wins.
+//! The layer has four parts, listed here in the order the kernel's rules
+//! for several filters would have them installed. They are linked into
+//! ONE program, which the child installs last of all its setup steps:
+//! one install (one JIT) and one run per system call, instead of one per
+//! part. The linked program answers what the kernel would answer for the
+//! parts installed as separate filters (the strictest answer, and among
+//! equal ones the part installed last); see `PreparedSeccomp::relink`.
 //!
 //! 1. The ABI gate (hand-written): a call made through another
 //!    architecture's entry point (i386 `int 0x80`, x32) has other syscall
@@ -16,12 +20,12 @@
 //!    setting extended attributes, whose name the filter cannot read
 //!    (file capabilities, ACLs). A profile that names one of them in
 //!    `allow` or `deny` takes it out of this program, except `openat2`:
-//!    program 3 relies on it. One program per errno.
+//!    part 3 relies on it. One part per errno.
 //! 3. No set-user-ID or set-group-ID file (systemd's `RestrictSUIDSGID=`):
 //!    EPERM for every call that creates a file or sets a mode with
 //!    `S_ISUID` or `S_ISGID` in its mode argument, whatever the profile
 //!    says. (File capabilities need `setxattr("security.capability")`
-//!    and CAP_SETFCAP: the capability is dropped, and program 2 refuses
+//!    and CAP_SETFCAP: the capability is dropped, and part 2 refuses
 //!    the call.)
 //! 4. The deny list: a denylist, not an allowlist, because MCP servers
 //!    are arbitrary programs in arbitrary runtimes. It removes what lets a
@@ -33,7 +37,10 @@
 //!    or attribute flags (`chattr`'s ioctls), which Landlock does not
 //!    cover and where seccomp cannot see which file a call names; and
 //!    System V IPC and POSIX message queues (no IPC namespace). A match
-//!    gets the profile's action; `allow` lifts any of these.
+//!    gets the profile's action; `allow` lifts any of these. Under action
+//!    `errno` a match is a notification that cordon answers with the
+//!    errno and reports in one line (`explain::notify`); should cordon be
+//!    gone, the kernel answers ENOSYS: refused either way.
 //!
 //! Every rule reads the low 32 bits of an argument only, matching how the
 //! kernel reads these arguments (`int` or `unsigned int`; `clone` uses the
@@ -54,26 +61,63 @@ use crate::policy::{NetworkMode, SyscallAction, SyscallPolicy};
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("cordon's seccomp filter is written for x86_64 and aarch64 only");
 
-/// Compiled programs, installed in this order by the child (each with
-/// `SECCOMP_SET_MODE_FILTER`; all stay active).
+/// The compiled layer: one program, installed by the child with
+/// `SECCOMP_SET_MODE_FILTER` (see [`link`] for how its parts are chained).
 #[derive(Clone)]
 pub struct PreparedSeccomp {
-    pub programs: Vec<Vec<libc::sock_filter>>,
-    /// Install the last program with a notification listener and send
-    /// the listener to cordon (`--explain`; see [`PreparedSeccomp::notify`]).
+    /// What the child installs.
+    pub program: Vec<libc::sock_filter>,
+    /// Plain `run`: the program without notifications, installed instead
+    /// when the kernel refuses a listener (before Linux 5.0), so that a
+    /// missing report never stops the server from starting.
+    pub fallback: Option<Vec<libc::sock_filter>>,
+    /// Install the program with a notification listener and send the
+    /// listener to cordon (see [`PreparedSeccomp::report_denials`] and
+    /// [`PreparedSeccomp::notify`]).
     pub listener: bool,
+    parts: Parts,
+    /// How the deny list answers a match.
+    answer: DenyAnswer,
+    /// The path calls of [`PATH_CALLS`] reach the notifier (`--explain`).
+    paths: bool,
     /// The deny list's numbers and what a match does, for the notifier.
     denied: Vec<c_long>,
     action: SyscallAction,
 }
 
+/// The parts of the program, each compiled on its own: a part's "allow"
+/// means "ask the next part".
+#[derive(Clone)]
+struct Parts {
+    gate: Vec<libc::sock_filter>,
+    /// The fixed errno answers, in the order of the module docs (ENOSYS,
+    /// EOPNOTSUPP, set-ID EPERM).
+    answers: Vec<Vec<libc::sock_filter>>,
+    /// The deny list, answering the profile's action.
+    deny: Vec<libc::sock_filter>,
+}
+
+/// What the deny list answers for a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DenyAnswer {
+    /// The profile's action, in the kernel.
+    Action,
+    /// `SECCOMP_RET_USER_NOTIF`; cordon's notifier answers with the
+    /// errno (action `errno`: refused either way).
+    NotifyRefused,
+    /// `SECCOMP_RET_USER_NOTIF`; the notifier lets the call run (action
+    /// `log` under `--explain`).
+    NotifyContinued,
+}
+
 impl std::fmt::Debug for PreparedSeccomp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // libc's sock_filter has no Debug; the lengths say enough.
-        let lengths: Vec<usize> = self.programs.iter().map(Vec::len).collect();
         f.debug_struct("PreparedSeccomp")
-            .field("program_lengths", &lengths)
+            .field("program_length", &self.program.len())
             .field("listener", &self.listener)
+            .field("answer", &self.answer)
+            .field("paths", &self.paths)
             .finish()
     }
 }
@@ -89,7 +133,7 @@ pub enum SeccompError {
     Compile(String),
 }
 
-/// Builds the programs for `policy`. Runs in the parent before fork (it
+/// Builds the program for `policy`. Runs in the parent before fork (it
 /// allocates). `network` decides which socket families stay available.
 /// `namespaces` tells whether cordon uses namespaces: without them the
 /// server sees the host's unix sockets (a session bus, an agent socket)
@@ -122,9 +166,7 @@ pub fn prepare(
         rules.insert(resolve(name)?, chain);
     }
 
-    // The deny list comes last so that a profile denying `seccomp` or
-    // `prctl` cannot stop the programs before it from being installed.
-    let mut programs = vec![abi_gate()];
+    let mut answers = Vec::new();
     for errno in [libc::ENOSYS, libc::EOPNOTSUPP] {
         let mut calls = BTreeMap::new();
         if errno == libc::ENOSYS {
@@ -136,20 +178,29 @@ pub fn prepare(
             }
         }
         if !calls.is_empty() {
-            programs.push(compile(calls, SeccompAction::Errno(errno as u32))?);
+            answers.push(compile(calls, SeccompAction::Errno(errno as u32))?);
         }
     }
-    programs.push(compile(
+    answers.push(compile(
         set_id_rules()?,
         SeccompAction::Errno(libc::EPERM as u32),
     )?);
-    programs.push(compile(rules, match_action(policy.action))?);
-    Ok(PreparedSeccomp {
-        programs,
+    let mut prepared = PreparedSeccomp {
+        program: Vec::new(),
+        fallback: None,
         listener: false,
+        parts: Parts {
+            gate: abi_gate(),
+            answers,
+            deny: compile(rules, match_action(policy.action))?,
+        },
+        answer: DenyAnswer::Action,
+        paths: false,
         denied: numbers,
         action: policy.action,
-    })
+    };
+    prepared.relink(DenyAnswer::Action, false)?;
+    Ok(prepared)
 }
 
 /// The calls with a path argument that `--explain` observes: (name,
@@ -250,63 +301,172 @@ pub enum Notified {
 }
 
 impl PreparedSeccomp {
-    /// `--explain`: the deny list answers `SECCOMP_RET_USER_NOTIF`
-    /// instead of EPERM, and the path calls of [`PATH_CALLS`] that the
-    /// deny list does not name reach the notifier too; the program is
-    /// installed with a listener (only one filter of a process may have
-    /// one, so both are one program). A deny list that logs is notified
-    /// too and answered "continue"; one that kills keeps killing in the
-    /// kernel (the call is then reported by layer only, from the exit).
-    pub fn notify(&mut self) {
-        let paths: Vec<u32> = PATH_CALLS
-            .iter()
-            .filter_map(|c| syscall_number(c.name))
-            .filter(|nr| !self.denied.contains(nr))
-            .map(|nr| nr as u32)
-            .collect();
-        let errno_ret = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA);
-        let Some(last) = self.programs.last_mut() else {
-            return;
-        };
-        // Kill stays in the kernel: a notifier that failed to kill would
-        // fail open. Log becomes a notification answered with "continue"
-        // (what log does), so the notifier sees the call.
-        let matched = match self.action {
-            SyscallAction::Errno => Some(errno_ret),
-            SyscallAction::Log => Some(libc::SECCOMP_RET_LOG),
-            SyscallAction::Kill => None,
-        };
-        if let Some(matched) = matched {
-            for op in last.iter_mut() {
-                if op.code == (libc::BPF_RET | libc::BPF_K) as u16 && op.k == matched {
-                    op.k = libc::SECCOMP_RET_USER_NOTIF;
-                }
-            }
+    /// Plain `run`: a call of the deny list under action `errno` is
+    /// answered by cordon's notifier, which refuses it with the errno and
+    /// reports it (one line each). The program gets a listener. Under
+    /// `kill` and `log` nothing changes: a notifier that failed to kill
+    /// would fail open, and a logged call is allowed and goes to the
+    /// audit log, as the profile asked.
+    pub fn report_denials(&mut self) -> Result<(), SeccompError> {
+        if self.action == SyscallAction::Errno && !self.listener {
+            let fallback = self.program.clone();
+            self.relink(DenyAnswer::NotifyRefused, false)?;
+            self.fallback = Some(fallback);
         }
-        let mut program = path_prefix(&paths);
-        program.append(last);
-        *last = program;
-        self.listener = true;
+        Ok(())
+    }
+
+    /// `--explain`: on top of [`PreparedSeccomp::report_denials`], the
+    /// path calls of [`PATH_CALLS`] that the deny list does not name reach
+    /// the notifier (which lets the kernel decide them), and a deny list
+    /// that logs is notified too and answered "continue" (what log does).
+    /// One that kills keeps killing in the kernel (the call is then
+    /// reported by layer only, from the exit).
+    pub fn notify(&mut self) -> Result<(), SeccompError> {
+        let answer = match self.action {
+            SyscallAction::Errno => DenyAnswer::NotifyRefused,
+            SyscallAction::Log => DenyAnswer::NotifyContinued,
+            SyscallAction::Kill => DenyAnswer::Action,
+        };
+        self.relink(answer, true)?;
+        // --explain was asked for: no silent fallback.
+        self.fallback = None;
+        Ok(())
+    }
+
+    /// Rebuilds [`PreparedSeccomp::program`] from the parts, with the
+    /// deny list answering `answer` and the path calls notified or not;
+    /// changes nothing when the program cannot be built.
+    fn relink(&mut self, answer: DenyAnswer, paths: bool) -> Result<(), SeccompError> {
+        let deny = match answer {
+            DenyAnswer::Action => self.parts.deny.clone(),
+            DenyAnswer::NotifyRefused | DenyAnswer::NotifyContinued => {
+                let matched = match self.action {
+                    SyscallAction::Errno => {
+                        libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA)
+                    }
+                    SyscallAction::Log => libc::SECCOMP_RET_LOG,
+                    SyscallAction::Kill => libc::SECCOMP_RET_KILL_PROCESS,
+                };
+                let mut deny = self.parts.deny.clone();
+                for op in &mut deny {
+                    if op.code == RET && op.k == matched {
+                        op.k = libc::SECCOMP_RET_USER_NOTIF;
+                    }
+                }
+                deny
+            }
+        };
+        let prefix = if paths {
+            let paths: Vec<u32> = PATH_CALLS
+                .iter()
+                .filter_map(|c| syscall_number(c.name))
+                .filter(|nr| !self.denied.contains(nr))
+                .map(|nr| nr as u32)
+                .collect();
+            Some(path_prefix(&paths))
+        } else {
+            None
+        };
+        // The kernel's order among filters: the strictest answer wins
+        // (kill, errno, notification, log, allow), and among equal answers
+        // the filter installed last. One program answers the first
+        // refusal its parts reach, so the parts go strictest first, and
+        // within a class in the reverse of the install order the module
+        // docs give (the deny list last of all).
+        //
+        // A refusing notification is an errno answer that cordon writes:
+        // it goes where the deny list's errno went, before the fixed
+        // answers, so a call both name gets the profile's errno, as
+        // without a notifier. The path calls' notification is answered
+        // "continue": it must come after every errno part, or a continued
+        // `openat` would skip the set-ID check.
+        let mut parts: Vec<&[libc::sock_filter]> = vec![&self.parts.gate];
+        let deny_first = answer == DenyAnswer::NotifyRefused
+            || (answer == DenyAnswer::Action && self.action != SyscallAction::Log);
+        if deny_first {
+            parts.push(&deny);
+        }
+        parts.extend(self.parts.answers.iter().rev().map(Vec::as_slice));
+        if let Some(prefix) = &prefix {
+            parts.push(prefix);
+        }
+        if !deny_first {
+            parts.push(&deny);
+        }
+        self.program = link(&parts)?;
+        self.answer = answer;
+        self.paths = paths;
+        self.listener = answer != DenyAnswer::Action || paths;
+        Ok(())
+    }
+
+    /// Whether the path calls reach the notifier (`--explain`).
+    pub fn observes_paths(&self) -> bool {
+        self.paths
     }
 
     /// What the listener's program answers for call `nr` (for the
     /// notifier, which must answer every notification).
     pub fn notified(&self, nr: i64) -> Option<Notified> {
-        if let Some(call) = PATH_CALLS
-            .iter()
-            .find(|c| syscall_number(c.name) == Some(nr) && !self.denied.contains(&nr))
-        {
-            return Some(Notified::Path(*call));
+        if self.paths {
+            if let Some(call) = PATH_CALLS
+                .iter()
+                .find(|c| syscall_number(c.name) == Some(nr) && !self.denied.contains(&nr))
+            {
+                return Some(Notified::Path(*call));
+            }
         }
         if !self.denied.contains(&nr) {
             return None;
         }
-        match self.action {
-            SyscallAction::Errno => Some(Notified::Denied(libc::EPERM)),
-            SyscallAction::Log => Some(Notified::Logged),
-            SyscallAction::Kill => None,
+        match self.answer {
+            DenyAnswer::NotifyRefused => Some(Notified::Denied(libc::EPERM)),
+            DenyAnswer::NotifyContinued => Some(Notified::Logged),
+            DenyAnswer::Action => None,
         }
     }
+}
+
+/// The longest program the kernel takes (`BPF_MAXINSNS`).
+const MAX_PROGRAM: usize = 4096;
+
+const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
+const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+/// Chains programs into one: each part's `RET ALLOW` becomes a jump to
+/// the first instruction of the next part (the last part's stays). Every
+/// part ends in a return, and its own jumps stay inside it, so replacing
+/// one instruction by one keeps them valid; `BPF_JA` takes a 32-bit
+/// offset, so a jump over the rest of a long part fits. One program costs
+/// one install (one JIT) and one run per call, instead of one per part.
+fn link(parts: &[&[libc::sock_filter]]) -> Result<Vec<libc::sock_filter>, SeccompError> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if len > MAX_PROGRAM {
+        return Err(SeccompError::Compile(format!(
+            "{len} instructions, more than the kernel's {MAX_PROGRAM}"
+        )));
+    }
+    let mut program = Vec::with_capacity(len);
+    let last = parts.len().saturating_sub(1);
+    for (i, part) in parts.iter().enumerate() {
+        for (at, op) in part.iter().enumerate() {
+            if i < last && op.code == RET && op.k == libc::SECCOMP_RET_ALLOW {
+                let rest = (part.len() - at - 1) as u32;
+                program.push(libc::sock_filter {
+                    code: JA,
+                    jt: 0,
+                    jf: 0,
+                    k: rest,
+                });
+            } else {
+                program.push(*op);
+            }
+        }
+    }
+    Ok(program)
 }
 
 /// The name of system call `nr` on this architecture.
@@ -319,24 +479,19 @@ pub fn syscall_name(nr: i64) -> Option<&'static str> {
         .and_then(|(constant, _)| constant.strip_prefix("SYS_"))
 }
 
-/// Instructions put before the deny list in `--explain` mode:
-/// `SECCOMP_RET_USER_NOTIF` for the calls in `paths`, else fall through
-/// to the deny list (a call of another architecture falls through too:
-/// the ABI gate kills it).
+/// The part `--explain` adds: `SECCOMP_RET_USER_NOTIF` for the calls in
+/// `paths`, else allow (the next part; a call of another architecture
+/// never gets here: the ABI gate killed it).
 fn path_prefix(paths: &[u32]) -> Vec<libc::sock_filter> {
-    const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-    const JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
-    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     let op = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
-    // [load arch, jeq arch, load nr, jeq nr × n, ja over ret, ret notify]
+    // [load arch, jeq arch, load nr, jeq nr × n, ret allow, ret notify]
     let n = paths.len().min(200) as u8;
-    let mut program = vec![op(LOAD, DATA_ARCH, 0, 0), op(JEQ, AUDIT_ARCH, 0, n + 3)];
+    let mut program = vec![op(LOAD, DATA_ARCH, 0, 0), op(JEQ, AUDIT_ARCH, 0, n + 1)];
     program.push(op(LOAD, DATA_NR, 0, 0));
     for (i, &nr) in paths.iter().take(usize::from(n)).enumerate() {
         program.push(op(JEQ, nr, n - i as u8, 0));
     }
-    program.push(op(JA, 1, 0, 0));
+    program.push(op(RET, libc::SECCOMP_RET_ALLOW, 0, 0));
     program.push(op(RET, libc::SECCOMP_RET_USER_NOTIF, 0, 0));
     program
 }
@@ -701,9 +856,6 @@ const DATA_ARCH: u32 = 4;
 
 /// Program 1: kill any call that does not use the native ABI.
 fn abi_gate() -> Vec<libc::sock_filter> {
-    const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     let op = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
 
     let mut program = vec![
@@ -825,7 +977,7 @@ static ARCH_SYSCALLS: &[(&str, c_long)] = &[("SYS_kexec_file_load", 294)];
 #[cfg(test)]
 #[allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    //! Each case forks a child that installs the prepared programs exactly
+    //! Each case forks a child that installs the prepared program exactly
     //! as `launch::child` does, makes one system call and reports its errno
     //! in the exit code; the parent asserts on how the child ended.
     //! Under `Kill`, a SIGSYS proves the filter (not the kernel) refused.
@@ -855,7 +1007,7 @@ mod tests {
         }
     }
 
-    /// Runs `probe` in a child under the programs prepared for `policy`.
+    /// Runs `probe` in a child under the program prepared for `policy`.
     fn run_with(policy: &SyscallPolicy, network: NetworkMode, probe: fn() -> c_long) -> Outcome {
         run_in(policy, network, true, probe)
     }
@@ -868,11 +1020,16 @@ mod tests {
         probe: fn() -> c_long,
     ) -> Outcome {
         let prepared = prepare(policy, network, namespaces).expect("prepare");
+        run_prepared(&prepared, probe)
+    }
+
+    /// Runs `probe` in a child under `prepared`.
+    fn run_prepared(prepared: &PreparedSeccomp, probe: fn() -> c_long) -> Outcome {
         // SAFETY: the test binary is multi-threaded; the child only makes
         // raw system calls on memory it already has and leaves with _exit,
         // so it never touches a lock another thread may have held.
         match unsafe { fork() }.expect("fork") {
-            ForkResult::Child => child(&prepared, probe),
+            ForkResult::Child => child(prepared, probe),
             ForkResult::Parent { child } => match waitpid(child, None).expect("waitpid") {
                 WaitStatus::Exited(_, 0) => Outcome::Ok,
                 WaitStatus::Exited(_, SETUP_FAILED) => Outcome::SetupFailed,
@@ -887,7 +1044,7 @@ mod tests {
         run_with(&policy(action, &[], &[]), network, probe)
     }
 
-    /// The child: no core file, no_new_privs, the programs, the probe.
+    /// The child: no core file, no_new_privs, the program, the probe.
     fn child(prepared: &PreparedSeccomp, probe: fn() -> c_long) -> ! {
         let no_core = libc::rlimit {
             rlim_cur: 0,
@@ -902,24 +1059,23 @@ mod tests {
         if !ok {
             exit(SETUP_FAILED);
         }
-        for program in &prepared.programs {
-            let prog = libc::sock_fprog {
-                len: program.len() as u16,
-                filter: program.as_ptr().cast_mut(),
-            };
-            // SAFETY: prog points to a program that outlives the call; the
-            // kernel copies it.
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &prog as *const libc::sock_fprog,
-                )
-            };
-            if ret != 0 {
-                exit(SETUP_FAILED);
-            }
+        let program = &prepared.program;
+        let prog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr().cast_mut(),
+        };
+        // SAFETY: prog points to a program that outlives the call; the
+        // kernel copies it.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if ret != 0 {
+            exit(SETUP_FAILED);
         }
         let ret = probe();
         exit(if ret == -1 { Errno::last_raw() } else { 0 })
@@ -1316,28 +1472,145 @@ mod tests {
     }
 
     #[test]
-    fn programs_come_in_install_order() {
+    fn one_program_of_linked_parts() {
         let prepared = prepare(
             &policy(SyscallAction::Errno, &[], &[]),
             NetworkMode::None,
             true,
         )
         .unwrap();
-        assert_eq!(prepared.programs.len(), 5);
-        assert!(
-            prepared
-                .programs
-                .iter()
-                .all(|p| !p.is_empty() && p.len() < 4096)
-        );
+        let p = &prepared.program;
+        assert!(!p.is_empty() && p.len() <= MAX_PROGRAM);
+        // Only the last part's allow is a return; the others jump on.
+        let allows = p
+            .iter()
+            .filter(|op| op.code == RET && op.k == libc::SECCOMP_RET_ALLOW)
+            .count();
+        let jumps = p.iter().filter(|op| op.code == JA).count();
+        assert!(allows >= 1 && jumps >= 4, "{allows} {jumps}");
+        assert!(matches!(p.last(), Some(op) if op.code == RET));
         let no_clone3 = prepare(
             &policy(SyscallAction::Errno, &["clone3"], &[]),
             NetworkMode::None,
             true,
         )
         .unwrap();
-        assert_eq!(no_clone3.programs.len(), 5);
-        assert!(no_clone3.programs[1].len() < prepared.programs[1].len());
+        assert!(no_clone3.program.len() < prepared.program.len());
+        assert!(!prepared.listener);
+    }
+
+    /// Every jump of the linked program lands inside it, and the program
+    /// ends in a return (what the kernel's checker demands).
+    fn assert_well_formed(program: &[libc::sock_filter]) {
+        for (at, op) in program.iter().enumerate() {
+            let targets: Vec<usize> = if op.code == JA {
+                vec![at + 1 + op.k as usize]
+            } else if op.code & 0x07 == libc::BPF_JMP as u16 {
+                vec![at + 1 + usize::from(op.jt), at + 1 + usize::from(op.jf)]
+            } else {
+                Vec::new()
+            };
+            for t in targets {
+                assert!(
+                    t < program.len(),
+                    "jump at {at} to {t} of {}",
+                    program.len()
+                );
+            }
+        }
+        assert!(matches!(program.last(), Some(op) if op.code == RET));
+    }
+
+    #[test]
+    fn linked_programs_are_well_formed_in_every_mode() {
+        for action in [
+            SyscallAction::Errno,
+            SyscallAction::Log,
+            SyscallAction::Kill,
+        ] {
+            for namespaces in [true, false] {
+                let p = policy(action, &[], &["openat2"]);
+                let mut prepared = prepare(&p, NetworkMode::Host, namespaces).unwrap();
+                assert_well_formed(&prepared.program);
+                prepared.report_denials().unwrap();
+                assert_well_formed(&prepared.program);
+                assert_eq!(prepared.listener, action == SyscallAction::Errno);
+                prepared.notify().unwrap();
+                assert_well_formed(&prepared.program);
+                assert!(prepared.listener && prepared.observes_paths());
+            }
+        }
+    }
+
+    /// The deny list's refusal under `errno`: the same errno as when the
+    /// parts were separate filters (the deny list, installed last, won
+    /// among errno answers), and under `kill` and `log` the kernel's
+    /// order too: kill beats ENOSYS, ENOSYS beats log.
+    #[test]
+    fn a_call_in_two_parts_gets_the_kernels_answer() {
+        let openat2 = || {
+            let how = [libc::O_RDONLY as u64, 0, 0];
+            let args = [
+                libc::AT_FDCWD as c_long,
+                MISSING.as_ptr() as c_long,
+                how.as_ptr() as c_long,
+                std::mem::size_of_val(&how) as c_long,
+            ];
+            sys(libc::SYS_openat2, args)
+        };
+        let denied = |action| policy(action, &[], &["openat2"]);
+        assert_eq!(
+            run_with(&denied(SyscallAction::Errno), NetworkMode::None, openat2),
+            EPERM
+        );
+        assert_eq!(
+            run_with(&denied(SyscallAction::Kill), NetworkMode::None, openat2),
+            SIGSYS
+        );
+        assert_eq!(
+            run_with(&denied(SyscallAction::Log), NetworkMode::None, openat2),
+            Outcome::Failed(Errno::ENOSYS)
+        );
+        // Set-ID under a deny list that kills the same call: killed.
+        let setid = || at_call(libc::SYS_fchmodat, 0o4755);
+        let killed = policy(SyscallAction::Kill, &[], &["fchmodat"]);
+        assert_eq!(run_with(&killed, NetworkMode::None, setid), SIGSYS);
+    }
+
+    /// Under `--explain` the path calls are notified and then continued
+    /// by the notifier: the set-ID check must answer first. Without a
+    /// listener a notification gets ENOSYS, so EPERM proves the errno
+    /// part answered before the path part was reached.
+    #[test]
+    fn set_id_is_refused_before_a_path_call_is_notified() {
+        let mut prepared = prepare(
+            &policy(SyscallAction::Errno, &[], &[]),
+            NetworkMode::None,
+            true,
+        )
+        .unwrap();
+        prepared.notify().unwrap();
+        let create = || {
+            let flags = (libc::O_CREAT | libc::O_WRONLY) as c_long;
+            let path = MISSING.as_ptr() as c_long;
+            sys(
+                libc::SYS_openat,
+                [libc::AT_FDCWD as c_long, path, flags, 0o4755],
+            )
+        };
+        assert_eq!(run_prepared(&prepared, create), EPERM);
+        // The control: a plain open reaches the (absent) notifier.
+        let open = || at_call(libc::SYS_openat, 0);
+        assert_eq!(
+            run_prepared(&prepared, open),
+            Outcome::Failed(Errno::ENOSYS)
+        );
+        // A call of the deny list is notified too, before the fixed
+        // answers: ENOSYS from the missing listener, not EPERM.
+        assert_eq!(
+            run_prepared(&prepared, ptrace_traceme),
+            Outcome::Failed(Errno::ENOSYS)
+        );
     }
 
     /// A path that does not exist: should the filter let a call through,

@@ -421,7 +421,7 @@ fn explain_reports_egress_refusals(c: &Ctx) -> Result<(), String> {
     let run = c.run_with(&allow, "", &explain, &["tcp", &entry]);
     run.err()?;
     run.reported(&format!(
-        "cordon: refused: connect {entry} (egress filter): {suggested}"
+        "cordon: refused: connect {entry} (egress filter: loopback): {suggested}"
     ))?;
     expect(
         "the forwarder's own line as well",
@@ -438,14 +438,25 @@ fn explain_reports_egress_refusals(c: &Ctx) -> Result<(), String> {
     let run = c.run_with(&allow, "", &explain, &["tcp", &format!("loop.test:{p}")]);
     run.err()?;
     run.reported(&format!(
-        "cordon: refused: connect loop.test:{p} (egress filter): {suggested}"
+        "cordon: refused: connect loop.test:{p} (egress filter: resolves only to refused addresses: 127.0.0.1 (loopback)): {suggested}"
     ))?;
+
+    // A private address: the reason names the range, and the entry
+    // suggested names the address (the explicit form private ranges
+    // need).
+    let b = c.world.b_http();
+    let run = c.run_with(&a_allowed(c), "", &explain, &["tcp", &b]);
+    run.err()?;
+    run.reported(&format!(
+        "cordon: refused: connect {b} (egress filter: private range (10.0.0.0/8)): allow with allow = [\"{b}\"] in [network]"
+    ))?;
+    never_reached("B", &c.world.b.http)?;
 
     // (`*` would let every name resolve.)
     let run = c.run_with(&a_allowed(c), "", &explain, &["resolve", "nope.test"]);
     run.err()?;
     run.reported(
-        "cordon: refused: resolve nope.test (egress filter): allow with allow = [\"nope.test:443\"] in [network]",
+        "cordon: refused: resolve nope.test (egress filter: name not in the allowlist): allow with allow = [\"nope.test:443\"] in [network]",
     )?;
     never_reached("the host's loopback", &c.world.loop_log)?;
 

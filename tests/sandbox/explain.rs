@@ -22,9 +22,29 @@ pub fn cases() -> Vec<Case> {
             explain_log_and_kill_actions,
         ),
         Case::new(
-            "explain_quiet_without_flag",
+            "plain_run_reports_denied_calls",
             Only::Both,
-            explain_quiet_without_flag,
+            plain_run_reports_denied_calls,
+        ),
+        Case::new(
+            "plain_run_reports_profile_denials",
+            Only::Both,
+            plain_run_reports_profile_denials,
+        ),
+        Case::new(
+            "exit_summary_names_refused_paths",
+            Only::Both,
+            exit_summary_names_refused_paths,
+        ),
+        Case::new(
+            "exit_summary_never_grants_protected",
+            Only::Both,
+            exit_summary_never_grants_protected,
+        ),
+        Case::new(
+            "server_cannot_add_a_listener",
+            Only::Both,
+            server_cannot_add_a_listener,
         ),
     ]
 }
@@ -139,20 +159,173 @@ fn explain_each_refusal(w: &World) -> CaseResult {
     Ok(())
 }
 
-/// Without `--explain` no refusal line is printed (and nothing is
-/// notified: the same script, the same answers).
-fn explain_quiet_without_flag(w: &World) -> CaseResult {
+/// Without `--explain` a call of the deny list is still one line, the
+/// same as `--explain`'s, once however often the server makes it, and
+/// the server sees the profile's errno; the file refusals are not
+/// observed (no path call is notified).
+fn plain_run_reports_denied_calls(w: &World) -> CaseResult {
     let profile = w.profile("explain-quiet", "");
-    let (argv, _) = script(w);
+    let (mut argv, [secret, ..]) = script(w);
+    argv.extend(["+".into(), "keyctl".into()]);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let run = w.sandbox().profile(&profile).ro(&w.ro).probe(&argv);
     let outcome = run.ok()?;
-    ensure(outcome.contains("keyctl:EPERM"), || {
-        format!("keyctl was not refused with EPERM: {outcome}")
+    ensure(outcome.matches("keyctl:EPERM").count() == 2, || {
+        format!("keyctl was not refused with EPERM twice: {outcome}")
     })?;
+    let err = &run.stderr;
+    let lines = err
+        .lines()
+        .filter(|l| l.starts_with("cordon: refused: system call keyctl ("))
+        .count();
+    ensure(lines == 1, || format!("{lines} lines for keyctl:\n{err}"))?;
+    let syscall = line_for(err, "system call", "keyctl")?;
+    ensure(
+        syscall.contains("(seccomp)") && syscall.contains("allow = [\"keyctl\"] in [seccomp]"),
+        || format!("system call line: {syscall}"),
+    )?;
+    line_for(err, "system call", "socket (AF_INET)")?;
+    ensure(!err.contains(&format!("refused: read {secret}")), || {
+        format!("a path reported without --explain:\n{err}")
+    })?;
+    Ok(())
+}
+
+/// A call the profile adds to the deny list is reported like the
+/// built-in ones; under `action = "log"` nothing is refused, so nothing
+/// is reported (the kernel logs it, as the profile asked).
+fn plain_run_reports_profile_denials(w: &World) -> CaseResult {
+    let profile = w.profile("deny-getpid", "[seccomp]\ndeny = [\"getpid\"]\n");
+    let run = w.sandbox().profile(&profile).probe(&["getpid"]);
+    run.errno("EPERM")?;
+    line_for(&run.stderr, "system call", "getpid")?;
+    let logged = w.profile(
+        "log-getpid",
+        "[seccomp]\naction = \"log\"\ndeny = [\"getpid\"]\n",
+    );
+    let run = w.sandbox().profile(&logged).probe(&["getpid"]);
+    run.ok()?;
     ensure(!run.stderr.contains("cordon: refused:"), || {
-        format!("refusal lines without --explain:\n{}", run.stderr)
+        format!("a refusal line under action log: {}", run.stderr)
     })?;
+    Ok(())
+}
+
+/// `sh -c SCRIPT` inside cordon (plain `run`, the given profile and a
+/// read-only grant of the world's `ro`).
+fn shell(w: &World, profile: &std::path::Path, script: &str) -> crate::invoke::Probe {
+    let inv = w.sandbox().profile(profile).ro(&w.ro);
+    let cmd = inv.build(&["sh", "-c", script]);
+    crate::invoke::run_timed(cmd, format!("[sandbox] sh -c {script}"))
+}
+
+/// The summary line for `path` under the exit's summary.
+fn summary_line<'a>(stderr: &'a str, path: &str) -> Result<&'a str, String> {
+    let head = format!("cordon:   refused: read {path} (");
+    stderr
+        .lines()
+        .find(|l| l.starts_with(&head))
+        .ok_or_else(|| format!("no summary line for {path}:\n{stderr}"))
+}
+
+/// Without `--explain`, a server that exits 1 after its runtime's errors
+/// named paths outside its grants (Node's and Python's message, and a
+/// real `cat` of a file outside): the summary counts them and gives each
+/// its grant. A refused write of a file granted read-only gets the write
+/// grant; a missing file in a read grant is not counted; a server that
+/// exits 0 gets no summary.
+fn exit_summary_names_refused_paths(w: &World) -> CaseResult {
+    let profile = w.profile("exit-summary", "");
+    let node = w.plant("outside/node.json", "{}\n");
+    let python = w.plant("outside/python.txt", "x\n");
+    let cat = w.plant("outside/cat.txt", "x\n");
+    let granted = w.plant("ro/granted.txt", "x\n");
+    let missing = w.ro.join("missing.txt");
+    let (node, python, cat, granted, missing) =
+        (s(&node), s(&python), s(&cat), s(&granted), s(&missing));
+    let script = format!(
+        "echo \"Error: ENOENT: no such file or directory, open '{node}'\" >&2; \
+         echo \"PermissionError: [Errno 13] Permission denied: '{python}'\" >&2; \
+         echo \"Error: EACCES: permission denied, open '{granted}'\" >&2; \
+         echo \"Error: ENOENT: no such file or directory, open '{missing}'\" >&2; \
+         cat '{cat}' >/dev/null; exit 1"
+    );
+    let run = shell(w, &profile, &script);
+    ensure(run.code == Some(1), || {
+        format!(
+            "the server's status was not passed through: {}",
+            run.describe()
+        )
+    })?;
+    let err = &run.stderr;
+    ensure(
+        err.contains("the server's errors name 4 paths this profile does not grant"),
+        || format!("no count of 4 paths:\n{err}"),
+    )?;
+    for path in [node, python, cat] {
+        let line = summary_line(err, path)?;
+        ensure(
+            line.contains(&format!("--ro {path}"))
+                && line.contains(&format!("read = [\"{path}\"] in [filesystem]")),
+            || format!("summary line: {line}"),
+        )?;
+    }
+    ensure(
+        err.contains(&format!(
+            "cordon:   refused: write {granted} (landlock): allow with --rw {granted}"
+        )),
+        || format!("no write grant for the read-only file:\n{err}"),
+    )?;
+    ensure(!err.contains(&format!(" {missing} (")), || {
+        format!("a missing file of a grant counted:\n{err}")
+    })?;
+    ensure(err.contains("cordon run --explain"), || {
+        format!("no pointer to --explain:\n{err}")
+    })?;
+
+    let script = format!("echo \"Error: ENOENT: no such file or directory, open '{node}'\" >&2");
+    let run = shell(w, &profile, &script);
+    ensure(run.code == Some(0), || {
+        format!("control: {}", run.describe())
+    })?;
+    ensure(!run.stderr.contains("does not grant"), || {
+        format!("a summary after exit 0:\n{}", run.stderr)
+    })?;
+    Ok(())
+}
+
+/// A protected credential path the server's errors name is reported as
+/// never granted, with no flag or entry that would grant it.
+fn exit_summary_never_grants_protected(w: &World) -> CaseResult {
+    let profile = w.profile("exit-summary-protected", "");
+    let key = w.at("home/.ssh/id_ed25519");
+    let key = s(&key);
+    let script = format!(
+        "echo \"Error: EACCES: permission denied, open '{key}'\" >&2; cat '{key}' >/dev/null; exit 1"
+    );
+    let run = shell(w, &profile, &script);
+    let err = &run.stderr;
+    let line = summary_line(err, key)?;
+    ensure(
+        line.contains("no profile change allows it")
+            && line.contains("protected path")
+            && !line.contains("--ro")
+            && !line.contains("[filesystem]"),
+        || format!("protected line: {line}"),
+    )?;
+    ensure(
+        err.contains("the server's errors name 1 path this profile does not grant"),
+        || format!("no count:\n{err}"),
+    )?;
+    Ok(())
+}
+
+/// The kernel allows one seccomp listener per process's filter chain:
+/// cordon's notifier holds it, so a server cannot install its own (EBUSY).
+/// Control: on the host the probe can.
+fn server_cannot_add_a_listener(w: &World) -> CaseResult {
+    w.host(&["seccomp-listener"]).ok()?;
+    w.sandbox().probe(&["seccomp-listener"]).errno("EBUSY")?;
     Ok(())
 }
 

@@ -63,6 +63,7 @@ pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
         "mq-read" => probe_meta::mq_read(arg(0)),
         "shm-private" => probe_meta::shm_private(),
         "memfd-exec" => probe_meta::memfd_exec(arg(0), arg(1))?,
+        "seccomp-listener" => seccomp_listener(),
         "eventfd" => close_fd(sys(libc::SYS_eventfd2, [0, 0, 0])),
         "epoll" => close_fd(sys(libc::SYS_epoll_create1, [0, 0, 0])),
         "fd-flags" => ret(sys(
@@ -79,6 +80,34 @@ pub fn act(action: &str, args: &[String]) -> Option<Outcome> {
         "mount-of" => resources::mount_of(arg(0)),
         _ => return None,
     })
+}
+
+/// Installs an allow-all seccomp filter with a notification listener, as
+/// a server supervising its own children would (no_new_privs first, which
+/// an unprivileged process needs).
+fn seccomp_listener() -> Outcome {
+    let allow = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: libc::SECCOMP_RET_ALLOW,
+    }];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: allow.as_ptr().cast_mut(),
+    };
+    // SAFETY: prctl takes plain values; prog points to a live
+    // one-instruction program, which the kernel copies.
+    let fd = unsafe {
+        Errno::result(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    close_fd(fd)
 }
 
 /// `ppid`, `self` or a pid.

@@ -40,6 +40,11 @@ pub fn cases() -> Vec<Case> {
         #[cfg(target_arch = "x86_64")]
         Case::new("x32_syscall_kills", Only::Both, x32_syscall_kills),
         Case::new(
+            "one_program_keeps_each_answer",
+            Only::Both,
+            one_program_keeps_each_answer,
+        ),
+        Case::new(
             "setuid_file_in_writable_grant",
             Only::Both,
             setuid_file_in_writable_grant,
@@ -188,6 +193,53 @@ fn x32_syscall_kills(w: &World) -> CaseResult {
         format!("expected death by SIGSYS (exit 159): {}", run.describe())
     })?;
     w.sandbox().probe(&["getpid"]).ok()?;
+    Ok(())
+}
+
+/// The layer's parts are linked into one program that must answer what
+/// separate filters answered: a profile that denies `openat2` (also a
+/// fixed ENOSYS answer) gets the deny list's EPERM, as when the deny list
+/// was the filter installed last; under `--explain` (path calls are
+/// notified, then continued) a set-ID creation is still refused and an
+/// x32 call still kills. Controls: without the profile's entry openat2 is
+/// ENOSYS; a plain creation works under `--explain`.
+fn one_program_keeps_each_answer(w: &World) -> CaseResult {
+    let denied = w.profile("deny-openat2", "[seccomp]\ndeny = [\"openat2\"]\n");
+    let path = w.rw.join("openat2-denied");
+    w.sandbox()
+        .profile(&denied)
+        .rw(&w.rw)
+        .probe(&["mkfile", "openat2", s(&path), "644"])
+        .errno("EPERM")?;
+    w.sandbox()
+        .rw(&w.rw)
+        .probe(&["mkfile", "openat2", s(&path), "644"])
+        .errno("ENOSYS")?;
+
+    let suid = w.rw.join("explain-suid");
+    let run =
+        w.sandbox()
+            .rw(&w.rw)
+            .flags(&["--explain"])
+            .probe(&["mkfile", "openat", s(&suid), "4755"]);
+    no_set_id(&suid)?;
+    run.errno("EPERM")?;
+    let plain = w.rw.join("explain-plain");
+    let made = w
+        .sandbox()
+        .rw(&w.rw)
+        .flags(&["--explain"])
+        .probe(&["mkfile", "openat", s(&plain), "755"])
+        .ok()?;
+    ensure(made == "mode 755", || format!("created {made}"))?;
+
+    let run = w.sandbox().flags(&["--explain"]).probe(&["x32-getpid"]);
+    ensure(run.code == Some(128 + 31) && run.stdout.is_empty(), || {
+        format!(
+            "expected death by SIGSYS (exit 159) under --explain: {}",
+            run.describe()
+        )
+    })?;
     Ok(())
 }
 
