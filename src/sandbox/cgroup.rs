@@ -169,9 +169,7 @@ fn make_v1(
             write_limit(&dir, "memory.limit_in_bytes", limit)?;
             // With swap accounting, memory plus swap gets the same bound:
             // the server cannot swap its way past the limit.
-            if dir.join("memory.memsw.limit_in_bytes").exists() {
-                write_limit(&dir, "memory.memsw.limit_in_bytes", limit)?;
-            }
+            write_optional_limit(&dir, "memory.memsw.limit_in_bytes", limit)?;
         }
     }
     prepared.groups.push(group);
@@ -200,9 +198,7 @@ fn make_v2(
             "pids" => write_limit(&dir, "pids.max", limit.saturating_add(1))?,
             _ => {
                 write_limit(&dir, "memory.max", *limit)?;
-                if dir.join("memory.swap.max").exists() {
-                    write_limit(&dir, "memory.swap.max", 0)?;
-                }
+                write_optional_limit(&dir, "memory.swap.max", 0)?;
             }
         }
     }
@@ -216,7 +212,7 @@ fn make_v2(
 fn v2_parent(own: &Path, names: &[&str]) -> Result<PathBuf, String> {
     let candidates = [Some(own), own.parent()];
     for dir in candidates.into_iter().flatten() {
-        let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+        let enabled = sys::read_text(dir.join("cgroup.subtree_control")).unwrap_or_default();
         let has_all = names
             .iter()
             .all(|n| enabled.split_whitespace().any(|c| c == *n));
@@ -236,12 +232,30 @@ fn writable(path: &Path) -> bool {
 }
 
 fn write_limit(dir: &Path, file: &str, value: u64) -> Result<(), String> {
-    fs::write(dir.join(file), value.to_string()).map_err(|e| {
-        format!(
-            "the kernel refused {value} in {}/{file}: {e}",
-            dir.display()
-        )
-    })
+    write_control(dir, file, value).map_err(|e| refused(dir, file, value, &e))
+}
+
+/// [`write_limit`] for a file the kernel shows only with an option
+/// (swap accounting): a missing file is skipped, no stat first.
+fn write_optional_limit(dir: &Path, file: &str, value: u64) -> Result<(), String> {
+    match write_control(dir, file, value) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other.map_err(|e| refused(dir, file, value, &e)),
+    }
+}
+
+/// Writes `value` to an existing control file (never creates one).
+fn write_control(dir: &Path, file: &str, value: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut control = fs::OpenOptions::new().write(true).open(dir.join(file))?;
+    control.write_all(value.to_string().as_bytes())
+}
+
+fn refused(dir: &Path, file: &str, value: u64, e: &std::io::Error) -> String {
+    format!(
+        "the kernel refused {value} in {}/{file}: {e}",
+        dir.display()
+    )
 }
 
 /// mkdir `cordon-<pid>-<start>-<random>` below `parent`, and open its
@@ -302,7 +316,7 @@ fn random_u32() -> u32 {
 /// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks
 /// since boot; with the pid, it names one process for good.
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = sys::read_text(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses.
     let rest = stat.rsplit_once(')')?.1;
     rest.split_whitespace().nth(19)?.parse().ok()
@@ -358,9 +372,9 @@ struct Hierarchy {
 /// The hierarchies of `/proc/self/cgroup`, located through the mounts of
 /// `/proc/self/mountinfo` (v1: one mount per controller set; v2: one).
 fn own_hierarchies() -> Result<Vec<Hierarchy>, String> {
-    let own = fs::read_to_string("/proc/self/cgroup")
+    let own = sys::read_text("/proc/self/cgroup")
         .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-    let mounts = fs::read_to_string("/proc/self/mountinfo")
+    let mounts = sys::read_text("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     Ok(parse_hierarchies(&own, &mounts))
 }
