@@ -204,6 +204,18 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
         Err(e) => return Err(LaunchError::Clone(e)),
     };
     let mut ends = descriptors.into_cordon();
+    // While init builds the sandbox on another CPU, cordon does what the
+    // server's start does not wait for: the stderr relay's thread (init
+    // and the server write nothing there before the server runs; setup
+    // failures come on the status pipe), and the sweep of stale cgroups.
+    let sink = match &prepared.stderr {
+        Some(log) => stderr::Sink::from(log.try_clone().map_err(LaunchError::Spawn)?),
+        None => stderr::Sink::host(),
+    };
+    let stderr = stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?;
+    if let Some(cgroup) = &prepared.cgroup {
+        cgroup.remove_stale();
+    }
     // The server waits in `execve` (a notified call) for the notifier.
     let notifier = match (watch, ends.explain.take()) {
         (Some(watch), Some(socket)) => {
@@ -228,27 +240,20 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
         let _ = sys::resize_pipe(pipe.as_raw_fd(), crate::relay::PIPE_SIZE);
     }
     match read_record(&ends.status) {
-        Some(Record::Started) => {
-            let sink = match &prepared.stderr {
-                Some(log) => stderr::Sink::from(log.try_clone().map_err(LaunchError::Spawn)?),
-                None => stderr::Sink::host(),
-            };
-            let stderr =
-                stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?;
-            Ok(Child {
-                pid,
-                stdin: Some(ends.stdin),
-                stdout: ends.stdout,
-                status: ends.status,
-                stderr: Some(stderr),
-                life: Some(ends.life),
-                forwarder,
-                notifier,
-                egress_reader,
-            })
-        }
+        Some(Record::Started) => Ok(Child {
+            pid,
+            stdin: Some(ends.stdin),
+            stdout: ends.stdout,
+            status: ends.status,
+            stderr: Some(stderr),
+            life: Some(ends.life),
+            forwarder,
+            notifier,
+            egress_reader,
+        }),
         Some(Record::Failed { step, index, errno }) => {
             let _ = nix::sys::wait::waitpid(pid, None);
+            stderr.finish();
             if let Some(path) = checked_path(prepared, step, index) {
                 return Err(LaunchError::Replaced { path, errno });
             }
@@ -260,6 +265,7 @@ fn spawn_sandbox(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, Lau
         }
         _ => {
             let _ = nix::sys::wait::waitpid(pid, None);
+            stderr.finish();
             Err(LaunchError::Vanished)
         }
     }

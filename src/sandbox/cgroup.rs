@@ -13,8 +13,10 @@
 //! never reused (EEXIST picks another random part), so a cgroup left by a
 //! cordon killed outright can never be taken for this run's. Each start
 //! removes the `cordon-*` cgroups whose cordon is gone (rmdir fails on a
-//! cgroup that still holds processes, so a live sandbox's stays), and
-//! each run removes its own when the sandbox is gone.
+//! cgroup that still holds processes, so a live sandbox's stays), while
+//! its init builds the sandbox ([`PreparedCgroup::remove_stale`]: off the
+//! path to the server's start); each run removes its own when the
+//! sandbox is gone.
 //!
 //! The sandbox's init joins through descriptors opened here: the child
 //! only writes "0" to them. In a v1 hierarchy that file is `tasks`, which
@@ -80,6 +82,18 @@ impl PreparedCgroup {
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
+
+    /// Removes the `cordon-*` cgroups left beside this run's by a cordon
+    /// that is gone. Best effort and for tidiness only: names are never
+    /// reused, so a leftover is never taken for this run's; called while
+    /// init builds the sandbox, so the start does not wait for it.
+    pub fn remove_stale(&self) {
+        for group in &self.groups {
+            if let Some(parent) = group.dir.parent() {
+                remove_stale(parent);
+            }
+        }
+    }
 }
 
 /// What to bound, and with what.
@@ -100,7 +114,8 @@ pub struct Outcome {
     pub memory: Option<Result<PathBuf, String>>,
 }
 
-/// Makes the cgroups for `request`, after removing stale ones.
+/// Makes the cgroups for `request` (stale ones are removed later, by
+/// [`PreparedCgroup::remove_stale`]).
 pub fn prepare(request: Request) -> Outcome {
     let mut outcome = Outcome::default();
     if request.pids.is_none() && request.memory.is_none() {
@@ -159,7 +174,6 @@ fn make_v1(
             own.display()
         ));
     }
-    remove_stale(own);
     let group = create_unique(own, "tasks")?;
     let dir = group.dir.clone();
     match controller {
@@ -190,7 +204,6 @@ fn make_v2(
         ));
     };
     let parent = v2_parent(&v2.dir, &names)?;
-    remove_stale(&parent);
     let group = create_unique(&parent, "cgroup.procs")?;
     let dir = group.dir.clone();
     for (controller, limit) in wanted {
