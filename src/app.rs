@@ -466,7 +466,7 @@ fn stage(args: &LaunchArgs, allocate: bool, packages: Packages) -> Result<Staged
     // record) for a later approval to take. Creating it fails closed: the
     // sandbox then refuses such a grant.
     if crate::files::Dir::own(&ctx.own_dirs().data, &[crate::dirs::STORE]).is_ok() {
-        crate::realpath::forget();
+        crate::realpath::forget_missing();
     }
     let namespaces = launch.policy.mechanisms.namespaces != Requirement::Off;
     let probe = Probe::for_launch(&host.state, namespaces);

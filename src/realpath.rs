@@ -88,15 +88,26 @@ fn look(path: &Path) -> Node {
     node
 }
 
-/// `path` absolute and without symlinks, `.` or `..`, as
-/// `std::fs::canonicalize` gives it; a relative path is taken against
-/// the working directory.
-/// Drops what was remembered: cordon created paths itself (a store
-/// entry), so the snapshot is stale.
+/// Drops what was remembered: cordon changed paths itself (a store
+/// entry replaced), so the snapshot is stale.
 pub(crate) fn forget() {
     SEEN.with(|seen| seen.borrow_mut().clear());
 }
 
+/// Drops what was remembered missing: cordon may have created
+/// directories since (`mkdir -p`), which only ever turns a missing path
+/// into a directory. What was seen to exist is still what it was, so the
+/// grants resolved before are not walked again.
+pub(crate) fn forget_missing() {
+    SEEN.with(|seen| {
+        seen.borrow_mut()
+            .retain(|_, node| !matches!(node, Node::Error(_)))
+    });
+}
+
+/// `path` absolute and without symlinks, `.` or `..`, as
+/// `std::fs::canonicalize` gives it; a relative path is taken against
+/// the working directory.
 pub(crate) fn canonical(path: &Path) -> io::Result<PathBuf> {
     if path.as_os_str().is_empty() {
         return Err(io::Error::from_raw_os_error(libc::ENOENT));
@@ -237,5 +248,24 @@ mod tests {
             }
         }
         assert_eq!(canonical(Path::new("/")).unwrap(), Path::new("/"));
+    }
+
+    #[test]
+    fn a_directory_created_later_is_seen_after_forget_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let made = root.join("made");
+        assert!(!exists_nofollow(&made));
+        std::fs::create_dir(&made).unwrap();
+        forget_missing();
+        assert!(exists_nofollow(&made));
+        assert_eq!(canonical(&made).unwrap(), made);
+        // What existed stays remembered: its removal goes unseen until a
+        // full forget, as the snapshot says.
+        std::fs::remove_dir(&made).unwrap();
+        forget_missing();
+        assert!(exists_nofollow(&made));
+        forget();
+        assert!(!exists_nofollow(&made));
     }
 }

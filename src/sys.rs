@@ -567,11 +567,35 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> SysResult<usize> {
     }
 }
 
+/// The whole of a small text file of /proc or /sys. Their size reads as
+/// 0, so `fs::read_to_string` stats the file and then reads it in pieces
+/// that double from 32 bytes, one system call each; this reads up to
+/// 4 KiB at once. Not async-signal-safe.
+pub fn read_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Number of threads of this process, from /proc/self/status. Not
 /// async-signal-safe; used before fork to assert the precondition of
 /// [`clone_fork`].
 pub fn thread_count() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let status = read_text("/proc/self/status").ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))

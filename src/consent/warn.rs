@@ -7,6 +7,7 @@
 //! existence checks on the granted paths (`.env` inside a granted
 //! directory, credential directories inside a granted home).
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::Invocation;
@@ -490,14 +491,21 @@ const LOCAL_FILES: [(&str, &str); 4] = [
 ];
 
 fn grant_warnings(policy: &Policy, home: &Path, out: &mut Vec<String>) {
-    let places = sensitive_places(home);
+    let mut places = sensitive_places(home);
+    // Compared as bytes below: normal forms (no `//`, `.` or trailing
+    // `/`) make that the same as comparing components, at a fraction of
+    // the cost (every grant meets every place).
+    for s in &mut places {
+        s.path = normal(&s.path);
+    }
     for g in &policy.fs {
         let mut hits: Vec<&str> = Vec::new();
         let mut contains: Vec<PathBuf> = Vec::new();
+        let grant = normal(&g.path);
         for s in &places {
-            if g.path == s.path || (s.below_too && g.path.starts_with(&s.path)) {
+            if grant == s.path || (s.below_too && within(&grant, &s.path)) {
                 hits.push(s.what);
-            } else if s.path.starts_with(&g.path) && g.path != Path::new("/") && exists(&s.path) {
+            } else if within(&s.path, &grant) && grant != Path::new("/") && exists(&s.path) {
                 contains.push(s.path.clone());
             }
         }
@@ -521,6 +529,18 @@ fn grant_warnings(policy: &Policy, home: &Path, out: &mut Vec<String>) {
             home,
         ));
     }
+}
+
+/// `path` without `//`, `.` components or a trailing `/` (`..` stays).
+fn normal(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
+/// `Path::starts_with` for paths in [`normal`] form, on their bytes.
+fn within(path: &Path, base: &Path) -> bool {
+    let (path, base) = (path.as_os_str().as_bytes(), base.as_os_str().as_bytes());
+    path.starts_with(base)
+        && (path.len() == base.len() || base.ends_with(b"/") || path[base.len()] == b'/')
 }
 
 fn grant_sentence(
@@ -795,6 +815,34 @@ mod tests {
             .map(|(path, access)| grant(path.to_str().unwrap(), *access, GrantSource::Profile))
             .collect();
         warnings(&p, &invocation(&["server"]), home)
+    }
+
+    #[test]
+    fn within_agrees_with_path_starts_with() {
+        let paths = [
+            "/",
+            "/home",
+            "/home/",
+            "/home/u",
+            "/home//u/",
+            "/home/u/.ssh",
+            "/home/us",
+            "/home/./u",
+            "/home/u/../v",
+            "/etc",
+            "/etcetera",
+            "",
+        ];
+        for a in paths {
+            for b in paths {
+                let (a, b) = (Path::new(a), Path::new(b));
+                assert_eq!(
+                    within(&normal(a), &normal(b)),
+                    a.starts_with(b),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
     }
 
     #[test]

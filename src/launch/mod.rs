@@ -246,6 +246,18 @@ fn spawn_sandbox(
         Err(e) => return Err(LaunchError::Clone(e)),
     };
     let mut ends = descriptors.into_cordon();
+    // While init builds the sandbox on another CPU, cordon does what the
+    // server's start does not wait for: the stderr relay's thread (init
+    // and the server write nothing there before the server runs; setup
+    // failures come on the status pipe), and the sweep of stale cgroups.
+    let sink = match &prepared.stderr {
+        Some(log) => stderr::Sink::from(log.try_clone().map_err(LaunchError::Spawn)?),
+        None => stderr::Sink::host(),
+    };
+    let stderr = stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?;
+    if let Some(cgroup) = &prepared.cgroup {
+        cgroup.remove_stale();
+    }
     // Under --explain the server waits in `execve` (a notified call) for
     // the notifier. Without it nothing is notified before `execve`, and a
     // polled listener is taken once the server runs.
@@ -278,12 +290,6 @@ fn spawn_sandbox(
     }
     match read_record(&ends.status) {
         Some(Record::Started) => {
-            let sink = match &prepared.stderr {
-                Some(log) => stderr::Sink::from(log.try_clone().map_err(LaunchError::Spawn)?),
-                None => stderr::Sink::host(),
-            };
-            let stderr =
-                stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?;
             // The server has executed: its listener is in the socket, or
             // it sent none (a kernel without listeners) and every other
             // end is closed. Either way this does not block.
@@ -306,6 +312,7 @@ fn spawn_sandbox(
         }
         Some(Record::Failed { step, index, errno }) => {
             let _ = nix::sys::wait::waitpid(pid, None);
+            stderr.finish();
             if let Some(path) = checked_path(prepared, step, index) {
                 return Err(LaunchError::Replaced { path, errno });
             }
@@ -317,6 +324,7 @@ fn spawn_sandbox(
         }
         _ => {
             let _ = nix::sys::wait::waitpid(pid, None);
+            stderr.finish();
             Err(LaunchError::Vanished)
         }
     }

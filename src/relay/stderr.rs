@@ -31,6 +31,9 @@ use crate::sys;
 /// How much one read takes from the pipe.
 const CHUNK: usize = 64 * 1024;
 
+/// What the first read takes; reads that fill the buffer grow it.
+const FIRST_CHUNK: usize = 4096;
+
 /// The last bytes of the server's stderr are kept, for the error a host
 /// gets when the server ends before answering.
 pub const TAIL: usize = 4096;
@@ -231,7 +234,10 @@ enum Drain {
 
 impl Worker {
     fn run(mut self) -> Vec<u8> {
-        let mut buf = vec![0u8; CHUNK];
+        // Most servers write little to stderr: the buffer starts at a
+        // page and doubles, up to CHUNK, each time a read fills it, so
+        // a quiet server's relay does not zero (and fault in) 64 KiB.
+        let mut buf = vec![0u8; FIRST_CHUNK];
         let mut drain: Option<Drain> = None;
         loop {
             drain = self.requests(drain);
@@ -243,6 +249,9 @@ impl Worker {
                 Ok(0) => break,
                 Ok(n) => {
                     self.write(buf.get(..n).unwrap_or_default());
+                    if n == buf.len() && buf.len() < CHUNK {
+                        buf.resize(buf.len() * 2, 0);
+                    }
                     if let Some(Drain::Settle { ticket, left }) = drain {
                         drain = match left.checked_sub(n) {
                             Some(left) if left > 0 => Some(Drain::Settle { ticket, left }),

@@ -13,8 +13,10 @@
 //! never reused (EEXIST picks another random part), so a cgroup left by a
 //! cordon killed outright can never be taken for this run's. Each start
 //! removes the `cordon-*` cgroups whose cordon is gone (rmdir fails on a
-//! cgroup that still holds processes, so a live sandbox's stays), and
-//! each run removes its own when the sandbox is gone.
+//! cgroup that still holds processes, so a live sandbox's stays), while
+//! its init builds the sandbox ([`PreparedCgroup::remove_stale`]: off the
+//! path to the server's start); each run removes its own when the
+//! sandbox is gone.
 //!
 //! The sandbox's init joins through descriptors opened here: the child
 //! only writes "0" to them. In a v1 hierarchy that file is `tasks`, which
@@ -80,6 +82,18 @@ impl PreparedCgroup {
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
+
+    /// Removes the `cordon-*` cgroups left beside this run's by a cordon
+    /// that is gone. Best effort and for tidiness only: names are never
+    /// reused, so a leftover is never taken for this run's; called while
+    /// init builds the sandbox, so the start does not wait for it.
+    pub fn remove_stale(&self) {
+        for group in &self.groups {
+            if let Some(parent) = group.dir.parent() {
+                remove_stale(parent);
+            }
+        }
+    }
 }
 
 /// What to bound, and with what.
@@ -100,7 +114,8 @@ pub struct Outcome {
     pub memory: Option<Result<PathBuf, String>>,
 }
 
-/// Makes the cgroups for `request`, after removing stale ones.
+/// Makes the cgroups for `request` (stale ones are removed later, by
+/// [`PreparedCgroup::remove_stale`]).
 pub fn prepare(request: Request) -> Outcome {
     let mut outcome = Outcome::default();
     if request.pids.is_none() && request.memory.is_none() {
@@ -159,7 +174,6 @@ fn make_v1(
             own.display()
         ));
     }
-    remove_stale(own);
     let group = create_unique(own, "tasks")?;
     let dir = group.dir.clone();
     match controller {
@@ -169,9 +183,7 @@ fn make_v1(
             write_limit(&dir, "memory.limit_in_bytes", limit)?;
             // With swap accounting, memory plus swap gets the same bound:
             // the server cannot swap its way past the limit.
-            if dir.join("memory.memsw.limit_in_bytes").exists() {
-                write_limit(&dir, "memory.memsw.limit_in_bytes", limit)?;
-            }
+            write_optional_limit(&dir, "memory.memsw.limit_in_bytes", limit)?;
         }
     }
     prepared.groups.push(group);
@@ -192,7 +204,6 @@ fn make_v2(
         ));
     };
     let parent = v2_parent(&v2.dir, &names)?;
-    remove_stale(&parent);
     let group = create_unique(&parent, "cgroup.procs")?;
     let dir = group.dir.clone();
     for (controller, limit) in wanted {
@@ -200,9 +211,7 @@ fn make_v2(
             "pids" => write_limit(&dir, "pids.max", limit.saturating_add(1))?,
             _ => {
                 write_limit(&dir, "memory.max", *limit)?;
-                if dir.join("memory.swap.max").exists() {
-                    write_limit(&dir, "memory.swap.max", 0)?;
-                }
+                write_optional_limit(&dir, "memory.swap.max", 0)?;
             }
         }
     }
@@ -216,7 +225,7 @@ fn make_v2(
 fn v2_parent(own: &Path, names: &[&str]) -> Result<PathBuf, String> {
     let candidates = [Some(own), own.parent()];
     for dir in candidates.into_iter().flatten() {
-        let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+        let enabled = sys::read_text(dir.join("cgroup.subtree_control")).unwrap_or_default();
         let has_all = names
             .iter()
             .all(|n| enabled.split_whitespace().any(|c| c == *n));
@@ -236,12 +245,30 @@ fn writable(path: &Path) -> bool {
 }
 
 fn write_limit(dir: &Path, file: &str, value: u64) -> Result<(), String> {
-    fs::write(dir.join(file), value.to_string()).map_err(|e| {
-        format!(
-            "the kernel refused {value} in {}/{file}: {e}",
-            dir.display()
-        )
-    })
+    write_control(dir, file, value).map_err(|e| refused(dir, file, value, &e))
+}
+
+/// [`write_limit`] for a file the kernel shows only with an option
+/// (swap accounting): a missing file is skipped, no stat first.
+fn write_optional_limit(dir: &Path, file: &str, value: u64) -> Result<(), String> {
+    match write_control(dir, file, value) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other.map_err(|e| refused(dir, file, value, &e)),
+    }
+}
+
+/// Writes `value` to an existing control file (never creates one).
+fn write_control(dir: &Path, file: &str, value: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut control = fs::OpenOptions::new().write(true).open(dir.join(file))?;
+    control.write_all(value.to_string().as_bytes())
+}
+
+fn refused(dir: &Path, file: &str, value: u64, e: &std::io::Error) -> String {
+    format!(
+        "the kernel refused {value} in {}/{file}: {e}",
+        dir.display()
+    )
 }
 
 /// mkdir `cordon-<pid>-<start>-<random>` below `parent`, and open its
@@ -302,7 +329,7 @@ fn random_u32() -> u32 {
 /// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks
 /// since boot; with the pid, it names one process for good.
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = sys::read_text(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses.
     let rest = stat.rsplit_once(')')?.1;
     rest.split_whitespace().nth(19)?.parse().ok()
@@ -358,9 +385,9 @@ struct Hierarchy {
 /// The hierarchies of `/proc/self/cgroup`, located through the mounts of
 /// `/proc/self/mountinfo` (v1: one mount per controller set; v2: one).
 fn own_hierarchies() -> Result<Vec<Hierarchy>, String> {
-    let own = fs::read_to_string("/proc/self/cgroup")
+    let own = sys::read_text("/proc/self/cgroup")
         .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-    let mounts = fs::read_to_string("/proc/self/mountinfo")
+    let mounts = sys::read_text("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     Ok(parse_hierarchies(&own, &mounts))
 }

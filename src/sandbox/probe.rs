@@ -155,7 +155,9 @@ fn cache_key() -> Option<String> {
 }
 
 fn read_sysctl(path: &str) -> Option<String> {
-    fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+    crate::sys::read_text(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 fn probe_landlock() -> Result<u32, String> {
