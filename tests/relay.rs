@@ -7,7 +7,6 @@
 
 mod support;
 
-
 use serde_json::{Value, json};
 use support::conversation::Conversation;
 use support::fake_server::{FakeServer, hex};
