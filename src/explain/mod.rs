@@ -90,10 +90,16 @@
 //!   Landlock and the mount view refuse in the kernel, which counts
 //!   nothing cordon can read afterwards (Landlock's audit records need
 //!   ABI 7 and the audit log, which only root reads). When the server
-//!   exits non-zero, `run` reads the paths its own error messages name
-//!   in the last of its stderr (`named`), judges them against the grants,
-//!   and prints how many the profile does not grant, the first few with
-//!   their change (or why none can), and the pointer to `--explain`.
+//!   exits non-zero, `run` takes the paths its own error messages name
+//!   (`named`: the relay of its stderr collects them from every line as
+//!   it passes, the first 64 distinct ones, counting the rest), judges
+//!   them against the grants, and prints how many the profile does not
+//!   grant, the first few with their change (or why none can), and the
+//!   pointer to `--explain`.
+//!
+//! With `--explain`, a server that exits non-zero after refusals gets
+//! one more line: how many distinct refusals, by layer, pointing at the
+//! lines above (they may be far up, among the server's own output).
 //! - Egress refusals are one line each, printed by the forwarder, with
 //!   the filter's reason.
 
