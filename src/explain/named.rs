@@ -60,19 +60,17 @@ const MAX_MORE: usize = 16 * 1024;
 /// Longer lines are not parsed.
 pub const MAX_LINE: usize = 16 * 1024;
 
-/// A line holding none of these is no recognised message (the codes of
-/// Node.js, Python's `[Errno`, and the reasons of `strerror` without
-/// their first letter, which may be capitalised).
+/// A line holding none of these is no recognised message: every one
+/// carries the reason as `strerror` words it (Node.js after its code,
+/// Python after its errno), but for Node.js's `spawn /x CODE`. The
+/// reasons go without their first letter, which may be capitalised.
+/// Fewer words is less searching of every chunk relayed.
 const WORDS: &[&str] = &[
-    "ENOENT",
-    "EACCES",
-    "EPERM",
-    "EROFS",
-    "[Errno ",
     "ermission denied",
     "o such file or directory",
     "ead-only file system",
     "peration not permitted",
+    "spawn ",
 ];
 
 /// Collects the paths named in output fed to it in arbitrary pieces.
@@ -452,5 +450,30 @@ mod tests {
             .map(|n| n.path)
             .collect();
         assert_eq!(got, [PathBuf::from("/next")]);
+    }
+
+    /// Each message form, with each of its codes, holds one of the words
+    /// the relay searches for (or its lines would never be parsed).
+    #[test]
+    fn every_recognised_message_holds_a_word() {
+        let lines = [
+            "Error: ENOENT: no such file or directory, open '/a'",
+            "Error: EACCES: permission denied, open '/b'",
+            "Error: EPERM: operation not permitted, unlink '/c'",
+            "Error: EROFS: read-only file system, open '/d'",
+            "Error: spawn /e ENOENT",
+            "Error: spawn /f EPERM",
+            "PermissionError: [Errno 1] Operation not permitted: '/g'",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/h'",
+            "PermissionError: [Errno 13] Permission denied: '/i'",
+            "OSError: [Errno 30] Read-only file system: '/j'",
+            "open /k: permission denied",
+            "mkdir /l: read-only file system",
+            "rm: cannot remove '/m': Operation not permitted",
+            "cat: /n: No such file or directory",
+        ];
+        for line in lines {
+            assert_eq!(paths(&format!("{line}\n")).len(), 1, "{line}");
+        }
     }
 }
