@@ -77,9 +77,8 @@ impl Child {
 
     /// Relays what is left of the server's stderr and ends the relay;
     /// returns what the relay saw (nothing when its stderr was already
-    /// finished). Called once the sandbox is gone:
-    /// everything the server wrote is in the pipe then, and nothing is
-    /// lost.
+    /// finished). Called once the sandbox is gone: everything the server
+    /// wrote is in the pipe then, and nothing is lost.
     pub fn finish_stderr(&mut self) -> stderr::Relayed {
         let relayed = match self.stderr.take() {
             Some(relay) => relay.finish(),

@@ -344,17 +344,18 @@ impl Worker {
     /// it, and the relay goes on reading so the server never blocks.
     fn write(&mut self, bytes: &[u8]) {
         keep_tail(&mut self.tail, bytes);
-        self.named.feed(bytes);
-        if !matches!(self.sink, Sink::Terminal) {
+        if matches!(self.sink, Sink::Terminal) {
+            let mut whole = std::mem::take(&mut self.carry);
+            whole.extend_from_slice(bytes);
+            let keep = incomplete_tail(&whole);
+            let cut = whole.len() - keep;
+            self.carry = whole.split_off(cut);
+            let _ = self.sink.write(&whole);
+        } else {
             let _ = self.sink.write(bytes);
-            return;
         }
-        let mut whole = std::mem::take(&mut self.carry);
-        whole.extend_from_slice(bytes);
-        let keep = incomplete_tail(&whole);
-        let cut = whole.len() - keep;
-        self.carry = whole.split_off(cut);
-        let _ = self.sink.write(&whole);
+        // After the write: the search does not delay what the user sees.
+        self.named.feed(bytes);
     }
 
     fn flush_carry(&mut self) {
