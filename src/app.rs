@@ -740,9 +740,13 @@ fn explain_exit_summary(exit: ServerExit, seen: &[crate::explain::Seen]) -> Opti
         .collect();
     let n = seen.len();
     let refusals = if n == 1 { "refusal" } else { "refusals" };
+    // A signal is named on the line after this one.
+    let how = match exit {
+        ServerExit::Code(code) => format!("exited with status {code}"),
+        ServerExit::Signal(_) => "was killed".to_owned(),
+    };
     Some(format!(
-        "cordon: the server exited with status {} after {n} {refusals}: {}; see the lines above\n",
-        exit.exit_code(),
+        "cordon: the server {how} after {n} {refusals}: {}; see the lines above\n",
         by_layer.join(", ")
     ))
 }
