@@ -637,7 +637,7 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         approval::report_start_failure(&reason);
     })?;
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
-    let session::Ended { exit, stderr_tail } =
+    let session::Ended { exit, stderr } =
         session::run(child, signals, launch.policy.shutdown, filter)?;
     tracing::info!(?exit, "server exited");
     if let Some(explainer) = &explainer {
@@ -648,12 +648,18 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     }
     let explainer = explainer.filter(|_| explaining);
     match &explainer {
+        Some(explainer) if exit != ServerExit::Code(0) => {
+            let seen = explainer.refusals();
+            if let Some(text) = explain_exit_summary(exit, &seen) {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+        }
         Some(_) => {}
         None if exit != ServerExit::Code(0) => {
             let judge = explain_judge(prepared, &launch.policy, host);
-            let text = String::from_utf8_lossy(&stderr_tail);
-            let refused = crate::explain::named::refusals(&text, &judge);
-            let _ = std::io::stderr().write_all(exit_summary(exit, &refused).as_bytes());
+            let refused = crate::explain::named::refusals(&stderr.named.paths, &judge);
+            let text = exit_summary(exit, &refused, stderr.named.more);
+            let _ = std::io::stderr().write_all(text.as_bytes());
         }
         None => {}
     }
@@ -675,10 +681,19 @@ const SUMMARY_PATHS: usize = 5;
 /// the paths its error messages name that the profile does not grant
 /// (the first few, each with its change or why none can), then the
 /// pointer to `--explain`. Worded for what it is: what the server's
-/// errors say, not an observation of the kernel's refusals.
-fn exit_summary(exit: ServerExit, refused: &[crate::explain::Refusal]) -> String {
+/// errors say, not an observation of the kernel's refusals. `unjudged`
+/// counts the distinct paths named after the first
+/// [`crate::explain::named::MAX_PATHS`], which were not judged.
+fn exit_summary(exit: ServerExit, refused: &[crate::explain::Refusal], unjudged: usize) -> String {
     let status = exit.exit_code();
-    if refused.is_empty() {
+    let unjudged = match unjudged {
+        0 => String::new(),
+        n => format!(
+            "cordon:   the errors name {n} more paths after the first {}, not judged\n",
+            crate::explain::named::MAX_PATHS
+        ),
+    };
+    if refused.is_empty() && unjudged.is_empty() {
         return format!(
             "cordon: the server exited with status {status}; if the sandbox refused it something, `cordon run --explain …` reports each refusal and the profile change that allows it\n"
         );
@@ -694,8 +709,46 @@ fn exit_summary(exit: ServerExit, refused: &[crate::explain::Refusal]) -> String
     if n > SUMMARY_PATHS {
         out.push_str(&format!("cordon:   and {} more\n", n - SUMMARY_PATHS));
     }
+    out.push_str(&unjudged);
     out.push_str("cordon: `cordon run --explain …` observes each refusal as it happens, with the profile change that allows it\n");
     out
+}
+
+/// What `run --explain` says when the server exited non-zero after
+/// refusals: how many distinct ones, by layer, pointing at their lines
+/// (which may be far above, between the server's own output). Nothing
+/// when none was seen: a mechanism that is missing was said at the start.
+fn explain_exit_summary(exit: ServerExit, seen: &[crate::explain::Seen]) -> Option<String> {
+    if seen.is_empty() {
+        return None;
+    }
+    let mut layers: Vec<(crate::explain::Layer, usize)> = Vec::new();
+    for s in seen {
+        match layers.iter_mut().find(|(l, _)| *l == s.refusal.layer) {
+            Some((_, n)) => *n += 1,
+            None => layers.push((s.refusal.layer, 1)),
+        }
+    }
+    layers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let by_layer: Vec<String> = layers
+        .iter()
+        .map(|(layer, n)| match layer {
+            // Its long name has commas of its own.
+            crate::explain::Layer::SeccompLog => format!("{n} seccomp (action log)"),
+            layer => format!("{n} {}", layer.name()),
+        })
+        .collect();
+    let n = seen.len();
+    let refusals = if n == 1 { "refusal" } else { "refusals" };
+    // A signal is named on the line after this one.
+    let how = match exit {
+        ServerExit::Code(code) => format!("exited with status {code}"),
+        ServerExit::Signal(_) => "was killed".to_owned(),
+    };
+    Some(format!(
+        "cordon: the server {how} after {n} {refusals}: {}; see the lines above\n",
+        by_layer.join(", ")
+    ))
 }
 
 /// Plain `run` and `vet`: under action `errno` the deny list's calls go

@@ -28,6 +28,16 @@ Examples:
   Pass one environment variable (by name, never by value):
     cordon run -p github --env GITHUB_TOKEN -- github-mcp-server stdio
 
+When the sandbox refuses the server something: each system call of the
+seccomp deny list, and each connection the egress filter refuses, is one
+line on stderr with the profile change that allows it. Filesystem refusals
+happen in the kernel, which does not tell cordon; so when the server exits
+non-zero, cordon lists the paths its own error messages name (those of
+Node.js, Python, Go and C programs, from all of its stderr) that the profile
+does not grant, each with the grant that allows it. --explain observes every
+refusal as it happens, paths included, and at a non-zero exit counts them by
+layer.
+
 Exit status: the server's own status; 128+N when it died of signal N;
 125 cordon failed (profile, sandbox setup, bad usage); 126 the command was
 found but cannot be executed; 127 the command was not found; 124 consent was
@@ -378,8 +388,9 @@ pub struct RunArgs {
 
     /// Report every access the sandbox refuses on stderr, one line each:
     /// what, the path or destination, which layer refused it, and the
-    /// profile change that would allow it (or why none can). Costs speed:
-    /// the server's path system calls pass through cordon.
+    /// profile change that would allow it (or why none can); at a non-zero
+    /// exit, how many by layer. Costs speed: the server's path system calls
+    /// pass through cordon.
     #[arg(long)]
     pub explain: bool,
 }

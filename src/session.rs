@@ -92,12 +92,12 @@ struct Session {
     shutdown: Shutdown,
 }
 
-/// How the server ended, and the last bytes it wrote to its stderr
-/// (at most `relay::stderr::TAIL`).
+/// How the server ended, and what it wrote to its stderr: the last
+/// bytes (at most `relay::stderr::TAIL`) and the paths its errors named.
 #[derive(Debug)]
 pub struct Ended {
     pub exit: ServerExit,
-    pub stderr_tail: Vec<u8>,
+    pub stderr: crate::relay::stderr::Relayed,
 }
 
 /// Relays until the server has exited and its output is drained; returns
@@ -131,15 +131,12 @@ pub fn run(
     let _ = nix::sys::wait::waitpid(s.child.pid, None);
     // The sandbox is gone: whatever the server wrote to its stderr is in
     // the pipe, and goes out before cordon says anything more.
-    let tail = s.child.finish_stderr();
+    let stderr = s.child.finish_stderr();
     let exit = s.exit.unwrap_or(ServerExit::Signal(libc::SIGKILL));
     if s.ended_by_itself {
-        answer_unanswered(&s.shared, exit, &tail);
+        answer_unanswered(&s.shared, exit, &stderr.tail);
     }
-    Ok(Ended {
-        exit,
-        stderr_tail: tail,
-    })
+    Ok(Ended { exit, stderr })
 }
 
 /// How long cordon waits for the host's first request after the server

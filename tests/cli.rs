@@ -448,6 +448,15 @@ fn doctor_tells_the_truth_about_this_kernel() {
         assert!(line("namespaces:").starts_with("namespaces: ok"), "{text}");
     }
     assert!(line("seccomp:").starts_with("seccomp: ok"), "{text}");
+    // The explanation line says what --explain reports here, and that a
+    // failed server's own errors are summarised whatever the mechanism.
+    let explain = line("explain:");
+    assert!(
+        explain.contains("--explain reports")
+            && explain.contains("a server that exits non-zero")
+            && explain.contains("paths its own errors name"),
+        "{text}"
+    );
     assert_eq!(out.status.success(), !text.contains("MISSING"), "{text}");
 }
 

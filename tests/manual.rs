@@ -167,6 +167,33 @@ fn the_profile_page_documents_every_table_and_key() {
     assert!(keys > 40, "{keys} keys found in the reference");
 }
 
+/// cordon-run(1) says, under NOTES, what a plain run reports of the
+/// sandbox's refusals and what --explain adds, as `run --help` does.
+#[test]
+fn the_run_page_says_how_refusals_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let text = render(&dir.path().join("cordon-run.1"));
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let notes = words
+        .split_once(" NOTES ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no NOTES section:\n{text}"));
+    for claim in [
+        "each system call of the seccomp deny list, and each connection the egress filter refuses, is one line on stderr",
+        "when the server exits non-zero, cordon lists the paths its own error messages name",
+        "--explain observes every refusal as it happens, paths included, and at a non-zero exit counts them by layer",
+    ] {
+        assert!(notes.contains(claim), "NOTES lack {claim:?}:\n{text}");
+    }
+    let help = help(&["run", "--help"]);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("at a non-zero exit counts them by layer"),
+        "{help}"
+    );
+}
+
 /// The bash completion, sourced as bash-completion does, offers the
 /// profile names (shipped and the user's) after `--profile`/`-p` and in
 /// `profile show`, the host names after `--host`, and still completes

@@ -90,10 +90,16 @@
 //!   Landlock and the mount view refuse in the kernel, which counts
 //!   nothing cordon can read afterwards (Landlock's audit records need
 //!   ABI 7 and the audit log, which only root reads). When the server
-//!   exits non-zero, `run` reads the paths its own error messages name
-//!   in the last of its stderr (`named`), judges them against the grants,
-//!   and prints how many the profile does not grant, the first few with
-//!   their change (or why none can), and the pointer to `--explain`.
+//!   exits non-zero, `run` takes the paths its own error messages name
+//!   (`named`: the relay of its stderr collects them from every line as
+//!   it passes, the first 64 distinct ones, counting the rest), judges
+//!   them against the grants, and prints how many the profile does not
+//!   grant, the first few with their change (or why none can), and the
+//!   pointer to `--explain`.
+//!
+//! With `--explain`, a server that exits non-zero after refusals gets
+//! one more line: how many distinct refusals, by layer, pointing at the
+//! lines above (they may be far up, among the server's own output).
 //! - Egress refusals are one line each, printed by the forwarder, with
 //!   the filter's reason.
 
@@ -130,7 +136,7 @@ pub fn mechanism() -> Result<String, String> {
         Ok(Some((_, status))) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
     );
     if !listener {
-        return Err("seccomp user notification is not available (Linux 5.5): --explain reports refusals by layer, without paths".into());
+        return Err("seccomp user notification is not available (Linux 5.5): --explain reports refusals by layer, without paths, and without it a refused system call gets its errno unreported; a server that exits non-zero still gets the paths its own errors name".into());
     }
     let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
         .ok()
@@ -138,10 +144,10 @@ pub fn mechanism() -> Result<String, String> {
         .unwrap_or(0);
     if scope >= 2 {
         return Err(format!(
-            "Yama's ptrace_scope is {scope}: cordon cannot read the paths a server names; --explain reports refusals by layer, without paths (system calls by name)"
+            "Yama's ptrace_scope is {scope}: cordon cannot read the paths a server names; --explain reports refusals by layer, without paths (system calls by name, as without --explain); a server that exits non-zero still gets the paths its own errors name"
         ));
     }
-    Ok("seccomp user notification: --explain reports each refused path (judged against the grants), and system call (by name); without --explain each refused system call is still one line".into())
+    Ok("seccomp user notification: --explain reports each refused path (judged against the grants) and system call (by name); without --explain each refused system call is still one line, and a server that exits non-zero gets the paths its own errors name".into())
 }
 
 /// What the refused access was.

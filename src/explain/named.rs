@@ -1,10 +1,11 @@
 //! The paths a server's own error output names: without `--explain`
-//! cordon observes no open, so at a non-zero exit it reads the last of
-//! what the server wrote to its stderr (the tail the relay keeps) for the
-//! error messages runtimes print about a path, and judges each path
-//! against the resolved policy (`judge`). What it finds is what the
-//! server's errors say, not what the kernel refused: the summary is
-//! worded so.
+//! cordon observes no open, so at a non-zero exit it reports the paths
+//! the error messages runtimes print about a path name, judged against
+//! the resolved policy (`judge`). The relay of the server's stderr feeds
+//! every byte to a [`Collector`] as it passes, so an error early in a
+//! long trace counts as much as one in the last lines. What it finds is
+//! what the server's errors say, not what the kernel refused: the
+//! summary is worded so.
 //!
 //! Recognised, one message per line:
 //! - Node.js: `ENOENT: no such file or directory, open '/x'` (and
@@ -17,8 +18,17 @@
 //!
 //! Only absolute paths are taken: a relative one would need the
 //! server's working directory at the time it failed.
+//!
+//! The relay must stay cheap: a chunk of output is searched once for the
+//! words these messages contain ([`WORDS`], with SIMD substring search),
+//! and only the lines holding one are parsed. A line longer than
+//! [`MAX_LINE`] is not parsed (no runtime prints its path errors so).
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
+
+use memchr::memmem::Finder;
 
 use super::judge::{Judge, absolute};
 use super::{Access, Refusal};
@@ -31,41 +41,182 @@ pub struct Named {
     pub tried: &'static [Access],
 }
 
-/// At most this many distinct paths are taken from one output.
-const MAX_PATHS: usize = 64;
-
-/// Every distinct absolute path `text` names in a recognised error
-/// message, in order of appearance.
-pub fn paths(text: &str) -> Vec<Named> {
-    let mut out: Vec<Named> = Vec::new();
-    for line in text.lines() {
-        let found = node(line)
-            .or_else(|| node_spawn(line))
-            .or_else(|| python(line))
-            .or_else(|| perror(line));
-        let Some((path, tried)) = found else {
-            continue;
-        };
-        if !path.starts_with('/') {
-            continue;
-        }
-        let path = absolute(std::path::Path::new("/"), std::path::Path::new(path));
-        if !out.iter().any(|n| n.path == path) {
-            out.push(Named { path, tried });
-        }
-        if out.len() >= MAX_PATHS {
-            break;
-        }
-    }
-    out
+/// What a server's errors named: the first distinct paths, and how many
+/// more distinct paths they named after those.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    pub paths: Vec<Named>,
+    pub more: usize,
 }
 
-/// The refusals among the paths `text` names: for each path, the first
-/// of its accesses that `judge` finds refused (a protected path included,
-/// with why no profile change allows it).
-pub fn refusals(text: &str, judge: &Judge) -> Vec<Refusal> {
-    paths(text)
-        .into_iter()
+/// At most this many distinct paths are kept (and judged) from one
+/// output.
+pub const MAX_PATHS: usize = 64;
+
+/// Paths beyond [`MAX_PATHS`] are counted by a hash each, up to this
+/// many; past it every further one counts, distinct or not.
+const MAX_MORE: usize = 16 * 1024;
+
+/// Longer lines are not parsed.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// A line holding none of these is no recognised message: every one
+/// carries the reason as `strerror` words it (Node.js after its code,
+/// Python after its errno), but for Node.js's `spawn /x CODE`. The
+/// reasons go without their first letter, which may be capitalised.
+/// Fewer words is less searching of every chunk relayed.
+const WORDS: &[&str] = &[
+    "ermission denied",
+    "o such file or directory",
+    "ead-only file system",
+    "peration not permitted",
+    "spawn ",
+];
+
+/// Collects the paths named in output fed to it in arbitrary pieces.
+#[derive(Debug)]
+pub struct Collector {
+    words: Vec<Finder<'static>>,
+    /// The start of a line not ended yet.
+    partial: Vec<u8>,
+    /// The current line outgrew [`MAX_LINE`]: skipped up to its end.
+    skipping: bool,
+    found: Found,
+    /// Hashes of the paths counted in `found.more`.
+    counted: HashSet<u64>,
+}
+
+impl Default for Collector {
+    fn default() -> Collector {
+        Collector::new()
+    }
+}
+
+impl Collector {
+    pub fn new() -> Collector {
+        Collector {
+            words: WORDS.iter().map(|w| Finder::new(w.as_bytes())).collect(),
+            partial: Vec::new(),
+            skipping: false,
+            found: Found::default(),
+            counted: HashSet::new(),
+        }
+    }
+
+    /// Takes the next piece of output.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let Some(last) = memchr::memrchr(b'\n', bytes) else {
+            self.keep_partial(bytes);
+            return;
+        };
+        let (whole, rest) = bytes.split_at(last + 1);
+        let whole = if self.partial.is_empty() && !self.skipping {
+            whole
+        } else {
+            // The line begun in an earlier piece ends in this one.
+            let end = memchr::memchr(b'\n', whole).unwrap_or(last);
+            let (first, after) = whole.split_at(end + 1);
+            let mut line = std::mem::take(&mut self.partial);
+            if !self.skipping && line.len() + first.len() <= MAX_LINE {
+                line.extend_from_slice(first);
+                self.lines(&line);
+            }
+            line.clear();
+            self.partial = line;
+            self.skipping = false;
+            after
+        };
+        self.lines(whole);
+        self.keep_partial(rest);
+    }
+
+    /// What the output named, its last line included.
+    pub fn finish(mut self) -> Found {
+        let last = std::mem::take(&mut self.partial);
+        if !self.skipping {
+            self.lines(&last);
+        }
+        self.found
+    }
+
+    fn keep_partial(&mut self, bytes: &[u8]) {
+        if self.skipping {
+            return;
+        }
+        if self.partial.len() + bytes.len() > MAX_LINE {
+            self.partial.clear();
+            self.skipping = true;
+            return;
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    fn has_word(&self, bytes: &[u8]) -> bool {
+        self.words.iter().any(|w| w.find(bytes).is_some())
+    }
+
+    /// Whole lines: searched at once, and each parsed only when the
+    /// search found a word.
+    fn lines(&mut self, text: &[u8]) {
+        if !self.has_word(text) {
+            return;
+        }
+        for line in text.split(|&b| b == b'\n') {
+            if line.len() <= MAX_LINE && self.has_word(line) {
+                if let Some(named) = parse(&String::from_utf8_lossy(line)) {
+                    self.add(named);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, named: Named) {
+        if self.found.paths.iter().any(|n| n.path == named.path) {
+            return;
+        }
+        if self.found.paths.len() < MAX_PATHS {
+            self.found.paths.push(named);
+            return;
+        }
+        if self.counted.len() >= MAX_MORE {
+            self.found.more += 1;
+            return;
+        }
+        let mut hasher = std::hash::DefaultHasher::new();
+        named.path.hash(&mut hasher);
+        if self.counted.insert(hasher.finish()) {
+            self.found.more += 1;
+        }
+    }
+}
+
+/// The path one line names in a recognised error message, when absolute.
+fn parse(line: &str) -> Option<Named> {
+    let (path, tried) = node(line)
+        .or_else(|| node_spawn(line))
+        .or_else(|| python(line))
+        .or_else(|| perror(line))?;
+    if !path.starts_with('/') {
+        return None;
+    }
+    let path = absolute(std::path::Path::new("/"), std::path::Path::new(path));
+    Some(Named { path, tried })
+}
+
+/// Every distinct absolute path `text` names in a recognised error
+/// message, in order of appearance (the first [`MAX_PATHS`]).
+pub fn paths(text: &str) -> Vec<Named> {
+    let mut collector = Collector::new();
+    collector.feed(text.as_bytes());
+    collector.finish().paths
+}
+
+/// The refusals among the `named` paths: for each path, the first of its
+/// accesses that `judge` finds refused (a protected path included, with
+/// why no profile change allows it).
+pub fn refusals(named: &[Named], judge: &Judge) -> Vec<Refusal> {
+    named
+        .iter()
         .filter_map(|named| {
             named
                 .tried
@@ -246,5 +397,83 @@ mod tests {
             paths("Error: ENOENT: no such file or directory, open '/x/../y'\n")[0].path,
             PathBuf::from("/y")
         );
+    }
+
+    #[test]
+    fn pieces_cut_anywhere_find_the_same_paths() {
+        let mut text = String::from("Error: ENOENT: no such file or directory, open '/early'\n");
+        text.push_str(&"noise that names no path\n".repeat(400));
+        text.push_str("cat: /late: Permission denied");
+        for size in [1, 7, 4096] {
+            let mut collector = Collector::new();
+            for piece in text.as_bytes().chunks(size) {
+                collector.feed(piece);
+            }
+            let found = collector.finish();
+            let got: Vec<_> = found.paths.iter().map(|n| n.path.clone()).collect();
+            assert_eq!(
+                got,
+                [PathBuf::from("/early"), PathBuf::from("/late")],
+                "{size}"
+            );
+            assert_eq!(found.more, 0);
+        }
+    }
+
+    #[test]
+    fn paths_beyond_the_first_are_counted() {
+        let mut collector = Collector::new();
+        for round in 0..2 {
+            for i in 0..(MAX_PATHS + 10) {
+                let line = format!("open /f{i}: permission denied\n");
+                collector.feed(line.as_bytes());
+            }
+            collector.feed(format!("round {round}\n").as_bytes());
+        }
+        let found = collector.finish();
+        assert_eq!(found.paths.len(), MAX_PATHS);
+        assert_eq!(found.more, 10);
+    }
+
+    #[test]
+    fn an_overlong_line_is_skipped_not_the_next() {
+        let mut collector = Collector::new();
+        let long = format!("open /long: permission denied {}\n", "x".repeat(MAX_LINE));
+        for piece in long.as_bytes().chunks(1000) {
+            collector.feed(piece);
+        }
+        collector.feed(b"open /next: permission denied\n");
+        let got: Vec<_> = collector
+            .finish()
+            .paths
+            .into_iter()
+            .map(|n| n.path)
+            .collect();
+        assert_eq!(got, [PathBuf::from("/next")]);
+    }
+
+    /// Each message form, with each of its codes, holds one of the words
+    /// the relay searches for (or its lines would never be parsed).
+    #[test]
+    fn every_recognised_message_holds_a_word() {
+        let lines = [
+            "Error: ENOENT: no such file or directory, open '/a'",
+            "Error: EACCES: permission denied, open '/b'",
+            "Error: EPERM: operation not permitted, unlink '/c'",
+            "Error: EROFS: read-only file system, open '/d'",
+            "Error: spawn /e ENOENT",
+            "Error: spawn /f EPERM",
+            "PermissionError: [Errno 1] Operation not permitted: '/g'",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/h'",
+            "PermissionError: [Errno 13] Permission denied: '/i'",
+            "OSError: [Errno 30] Read-only file system: '/j'",
+            "open /k: permission denied",
+            "mkdir /l: read-only file system",
+            "rm: cannot remove '/m': Operation not permitted",
+            "cat: /n: No such file or directory",
+        ];
+        for line in lines {
+            assert_eq!(paths(&format!("{line}\n")).len(), 1, "{line}");
+        }
     }
 }

@@ -76,17 +76,16 @@ impl Child {
     }
 
     /// Relays what is left of the server's stderr and ends the relay;
-    /// returns the last bytes the server wrote there (empty when its
-    /// stderr was already finished). Called once the sandbox is gone:
-    /// everything the server wrote is in the pipe then, and nothing is
-    /// lost.
-    pub fn finish_stderr(&mut self) -> Vec<u8> {
-        let tail = match self.stderr.take() {
+    /// returns what the relay saw (nothing when its stderr was already
+    /// finished). Called once the sandbox is gone: everything the server
+    /// wrote is in the pipe then, and nothing is lost.
+    pub fn finish_stderr(&mut self) -> stderr::Relayed {
+        let relayed = match self.stderr.take() {
             Some(relay) => relay.finish(),
-            None => Vec::new(),
+            None => stderr::Relayed::default(),
         };
         self.finish_explain();
-        tail
+        relayed
     }
 
     /// The deny list's listener when the caller answers it (a launch by

@@ -12,6 +12,10 @@
 //! file or pipe the bytes pass verbatim. Nothing is lost: the relay ends
 //! at EOF, or, asked to finish once the sandbox is gone, after draining
 //! what the pipe still holds.
+//!
+//! On the way it keeps the last bytes (for the early-exit answer) and
+//! the paths the server's error messages name
+//! ([`crate::explain::named`], for the exit summary).
 
 use std::fs::File;
 use std::io::Write;
@@ -25,6 +29,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
+use crate::explain::named;
 use crate::mcp::quote::escape_os;
 use crate::sys;
 
@@ -139,12 +144,20 @@ fn lock(m: &Mutex<Progress>) -> MutexGuard<'_, Progress> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What the relay saw pass.
+#[derive(Debug, Default)]
+pub struct Relayed {
+    /// The last [`TAIL`] bytes.
+    pub tail: Vec<u8>,
+    /// The paths the server's error messages named, from every line.
+    pub named: named::Found,
+}
+
 /// The running relay of the server's stderr.
 #[derive(Debug)]
 pub struct StderrRelay {
     shared: Arc<Shared>,
-    /// Returns the last [`TAIL`] bytes relayed.
-    thread: Option<JoinHandle<Vec<u8>>>,
+    thread: Option<JoinHandle<Relayed>>,
 }
 
 impl StderrRelay {
@@ -164,6 +177,7 @@ impl StderrRelay {
             shared: Arc::clone(&shared),
             carry: Vec::new(),
             tail: Vec::new(),
+            named: named::Collector::new(),
         };
         let thread = std::thread::Builder::new()
             .name("relay stderr".into())
@@ -191,17 +205,17 @@ impl StderrRelay {
     }
 
     /// Drains what the pipe holds, then ends the relay and waits for it;
-    /// returns the last [`TAIL`] bytes of everything relayed.
-    pub fn finish(mut self) -> Vec<u8> {
+    /// returns what it saw pass.
+    pub fn finish(mut self) -> Relayed {
         self.stop_and_join()
     }
 
-    fn stop_and_join(&mut self) -> Vec<u8> {
+    fn stop_and_join(&mut self) -> Relayed {
         self.shared.stop.store(true, Ordering::Release);
         let _ = self.shared.wake.write(1);
         match self.thread.take() {
             Some(thread) => thread.join().unwrap_or_default(),
-            None => Vec::new(),
+            None => Relayed::default(),
         }
     }
 }
@@ -220,6 +234,7 @@ struct Worker {
     carry: Vec<u8>,
     /// The last bytes read, at most [`TAIL`].
     tail: Vec<u8>,
+    named: named::Collector,
 }
 
 /// What a drain is for.
@@ -233,7 +248,7 @@ enum Drain {
 }
 
 impl Worker {
-    fn run(mut self) -> Vec<u8> {
+    fn run(mut self) -> Relayed {
         // Most servers write little to stderr: the buffer starts at a
         // page and doubles, up to CHUNK, each time a read fills it, so
         // a quiet server's relay does not zero (and fault in) 64 KiB.
@@ -272,7 +287,10 @@ impl Worker {
         p.done = true;
         self.shared.changed.notify_all();
         drop(p);
-        self.tail
+        Relayed {
+            tail: self.tail,
+            named: self.named.finish(),
+        }
     }
 
     /// Waits until the pipe has data (or EOF) or a request came.
@@ -326,16 +344,18 @@ impl Worker {
     /// it, and the relay goes on reading so the server never blocks.
     fn write(&mut self, bytes: &[u8]) {
         keep_tail(&mut self.tail, bytes);
-        if !matches!(self.sink, Sink::Terminal) {
+        if matches!(self.sink, Sink::Terminal) {
+            let mut whole = std::mem::take(&mut self.carry);
+            whole.extend_from_slice(bytes);
+            let keep = incomplete_tail(&whole);
+            let cut = whole.len() - keep;
+            self.carry = whole.split_off(cut);
+            let _ = self.sink.write(&whole);
+        } else {
             let _ = self.sink.write(bytes);
-            return;
         }
-        let mut whole = std::mem::take(&mut self.carry);
-        whole.extend_from_slice(bytes);
-        let keep = incomplete_tail(&whole);
-        let cut = whole.len() - keep;
-        self.carry = whole.split_off(cut);
-        let _ = self.sink.write(&whole);
+        // After the write: the search does not delay what the user sees.
+        self.named.feed(bytes);
     }
 
     fn flush_carry(&mut self) {

@@ -42,6 +42,26 @@ pub fn cases() -> Vec<Case> {
             exit_summary_never_grants_protected,
         ),
         Case::new(
+            "exit_summary_reads_the_whole_stderr",
+            Only::Both,
+            exit_summary_reads_the_whole_stderr,
+        ),
+        Case::new(
+            "exit_summary_caps_many_paths",
+            Only::Both,
+            exit_summary_caps_many_paths,
+        ),
+        Case::new(
+            "explain_exit_counts_by_layer",
+            Only::Both,
+            explain_exit_counts_by_layer,
+        ),
+        Case::new(
+            "vet_reports_denied_calls",
+            Only::Both,
+            vet_reports_denied_calls,
+        ),
+        Case::new(
             "server_cannot_add_a_listener",
             Only::Both,
             server_cannot_add_a_listener,
@@ -214,9 +234,27 @@ fn plain_run_reports_profile_denials(w: &World) -> CaseResult {
 /// `sh -c SCRIPT` inside cordon (plain `run`, the given profile and a
 /// read-only grant of the world's `ro`).
 fn shell(w: &World, profile: &std::path::Path, script: &str) -> crate::invoke::Probe {
-    let inv = w.sandbox().profile(profile).ro(&w.ro);
+    shell_with(w, profile, &[], script)
+}
+
+/// [`shell`] with more flags of `run`.
+fn shell_with(
+    w: &World,
+    profile: &std::path::Path,
+    flags: &[&str],
+    script: &str,
+) -> crate::invoke::Probe {
+    let inv = w.sandbox().profile(profile).ro(&w.ro).flags(flags);
     let cmd = inv.build(&["sh", "-c", script]);
-    crate::invoke::run_timed(cmd, format!("[sandbox] sh -c {script}"))
+    crate::invoke::run_timed(cmd, format!("[sandbox {}] sh -c {script}", flags.join(" ")))
+}
+
+/// Shell lines writing `lines` lines of progress (about 60 bytes each)
+/// to stderr.
+fn noise(lines: u32) -> String {
+    format!(
+        "i=0; while [ $i -lt {lines} ]; do echo \"progress: step $i of a long trace, nothing wrong\" >&2; i=$((i+1)); done"
+    )
 }
 
 /// The summary line for `path` under the exit's summary.
@@ -399,5 +437,219 @@ fn explain_log_and_kill_actions(w: &World) -> CaseResult {
         .flags(&["--explain"])
         .probe(&["socketpair"])
         .ok()?;
+    Ok(())
+}
+
+/// An error early in a long stderr trace (then more than 8 KiB of other
+/// output, twice the tail cordon keeps) still gets its path named at the
+/// non-zero exit; the control: without the error no path is named.
+fn exit_summary_reads_the_whole_stderr(w: &World) -> CaseResult {
+    let profile = w.profile("exit-summary-long", "");
+    let early = w.plant("outside/early.json", "{}\n");
+    let early = s(&early);
+    let script = format!(
+        "echo \"Error: EACCES: permission denied, open '{early}'\" >&2; {}; exit 1",
+        noise(200)
+    );
+    let run = shell(w, &profile, &script);
+    ensure(run.code == Some(1), || {
+        format!(
+            "the server's status was not passed through: {}",
+            run.describe()
+        )
+    })?;
+    let err = &run.stderr;
+    ensure(err.len() > 8192, || {
+        format!("the trace was short: {} bytes", err.len())
+    })?;
+    let line = summary_line(err, early)?;
+    ensure(line.contains(&format!("--ro {early}")), || {
+        format!("summary line: {line}")
+    })?;
+    ensure(
+        err.contains("the server's errors name 1 path this profile does not grant"),
+        || format!("no count of 1 path:\n{err}"),
+    )?;
+
+    let run = shell(w, &profile, &format!("{}; exit 1", noise(200)));
+    ensure(run.code == Some(1), || {
+        format!("control: {}", run.describe())
+    })?;
+    ensure(!run.stderr.contains("does not grant"), || {
+        format!("a path named without an error:\n{}", run.stderr)
+    })?;
+    Ok(())
+}
+
+/// A server whose errors name more paths than cordon keeps: the first
+/// ones are judged and counted, five shown, the rest of them summed up
+/// ("and N more"), and the paths named after the kept ones only counted.
+fn exit_summary_caps_many_paths(w: &World) -> CaseResult {
+    const KEPT: usize = 64;
+    const NAMED: usize = 80;
+    let profile = w.profile("exit-summary-many", "");
+    for i in 0..NAMED {
+        w.plant(&format!("outside/many/f{i}.txt"), "x\n");
+    }
+    let dir = w.outside.join("many");
+    let dir = s(&dir);
+    // Each path twice: a repeated path is one path.
+    let script = format!(
+        "for round in 1 2; do i=0; while [ $i -lt {NAMED} ]; do \
+         echo \"PermissionError: [Errno 13] Permission denied: '{dir}/f$i.txt'\" >&2; \
+         i=$((i+1)); done; done; exit 2"
+    );
+    let run = shell(w, &profile, &script);
+    ensure(run.code == Some(2), || {
+        format!(
+            "the server's status was not passed through: {}",
+            run.describe()
+        )
+    })?;
+    let err = &run.stderr;
+    ensure(
+        err.contains(&format!(
+            "the server's errors name {KEPT} paths this profile does not grant"
+        )),
+        || format!("no count of {KEPT} paths:\n{err}"),
+    )?;
+    let shown = err
+        .lines()
+        .filter(|l| l.starts_with("cordon:   refused: "))
+        .count();
+    ensure(shown == 5, || format!("{shown} paths shown, not 5:\n{err}"))?;
+    summary_line(err, &format!("{dir}/f0.txt"))?;
+    ensure(
+        err.contains(&format!("cordon:   and {} more\n", KEPT - 5)),
+        || format!("no \"and {} more\":\n{err}", KEPT - 5),
+    )?;
+    ensure(
+        err.contains(&format!(
+            "cordon:   the errors name {} more paths after the first {KEPT}, not judged",
+            NAMED - KEPT
+        )),
+        || format!("no count of the paths not judged:\n{err}"),
+    )?;
+    Ok(())
+}
+
+/// `run --explain`, server exits non-zero: after the refusal lines, one
+/// line counts the distinct refusals by layer and points at them; the
+/// count matches the lines printed. The control: exit 0 gets no count.
+fn explain_exit_counts_by_layer(w: &World) -> CaseResult {
+    let profile = w.profile("explain-exit", "");
+    let secret = w.plant("outside/explain-exit.txt", "x\n");
+    let secret = s(&secret);
+    let key = w.at("home/.ssh/id_ed25519");
+    let key = s(&key);
+    let script = format!("cat '{secret}' '{key}' >/dev/null 2>&1; exit 3");
+    let run = shell_with(w, &profile, &["--explain"], &script);
+    ensure(run.code == Some(3), || {
+        format!(
+            "the server's status was not passed through: {}",
+            run.describe()
+        )
+    })?;
+    let err = &run.stderr;
+    line_for(err, "read", secret)?;
+    line_for(err, "read", key)?;
+    let refused = err
+        .lines()
+        .filter(|l| l.starts_with("cordon: refused: "))
+        .count();
+    let head = "cordon: the server exited with status 3 after ";
+    let summary = err
+        .lines()
+        .find(|l| l.starts_with(head))
+        .ok_or_else(|| format!("no count at the exit:\n{err}"))?;
+    let plural = if refused == 1 { "refusal" } else { "refusals" };
+    ensure(
+        summary.starts_with(&format!("{head}{refused} {plural}: "))
+            && summary.ends_with("; see the lines above"),
+        || format!("{refused} refusal lines, summary: {summary}"),
+    )?;
+    // The counts by layer add up to the total.
+    let by_layer = summary
+        .trim_start_matches(head)
+        .split_once(": ")
+        .map(|(_, rest)| rest.trim_end_matches("; see the lines above"))
+        .unwrap_or("");
+    let sum: usize = by_layer
+        .split(", ")
+        .filter_map(|part| part.split_once(' ')?.0.parse::<usize>().ok())
+        .sum();
+    let layer = if w.ns { "mount view" } else { "landlock" };
+    ensure(sum == refused && by_layer.contains(layer), || {
+        format!("counts by layer do not add up to {refused} or lack {layer}: {summary}")
+    })?;
+    ensure(err.rfind(head) > err.rfind("cordon: refused: "), || {
+        format!("the count is not after the lines:\n{err}")
+    })?;
+
+    let run = shell_with(
+        w,
+        &profile,
+        &["--explain"],
+        &format!("cat '{secret}' 2>/dev/null; exit 0"),
+    );
+    ensure(run.code == Some(0), || {
+        format!("control: {}", run.describe())
+    })?;
+    line_for(&run.stderr, "read", secret)?;
+    ensure(!run.stderr.contains("see the lines above"), || {
+        format!("a count after exit 0:\n{}", run.stderr)
+    })?;
+    Ok(())
+}
+
+/// `vet` without `--explain`: a call of the deny list the server makes
+/// while vet interviews it is one stderr line (from vet's notifier
+/// thread) however often it is made, with the `[seccomp]` entry that
+/// allows it; nothing lands on stdout (vet's report), and no path is
+/// reported.
+fn vet_reports_denied_calls(w: &World) -> CaseResult {
+    let init = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"sh","version":"1"}}}"#;
+    let probe = s(&w.probe);
+    let secret = w.outside.join("secret.txt");
+    let secret = s(&secret);
+    // The probe's answer goes to stderr (vet's log): stdout is the
+    // protocol.
+    let script = format!(
+        "cat '{secret}' >/dev/null 2>&1; '{probe}' --probe keyctl >&2; '{probe}' --probe keyctl >&2; \
+         read -r line; printf '%s\\n' '{init}'; cat >/dev/null"
+    );
+    // The probe alone: for nobody its copy lies in the world's root, next
+    // to the protected home.
+    let mut args = vec!["vet", "--yes", "--json", "--ro", probe];
+    if !w.ns {
+        args.push("--no-namespaces");
+    }
+    args.extend(["--", "sh", "-c", &script]);
+    let out = crate::support::run(w.env.cordon(&args), b"");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("vet printed no report ({e}): {stdout}\n{stderr}"))?;
+    ensure(report["server_name"] == "sh", || {
+        format!("control: vet did not talk to the server: {report}")
+    })?;
+    let lines = stderr
+        .lines()
+        .filter(|l| l.starts_with("cordon: refused: system call keyctl ("))
+        .count();
+    ensure(lines == 1, || {
+        format!("{lines} lines for keyctl:\n{stderr}")
+    })?;
+    let syscall = line_for(&stderr, "system call", "keyctl")?;
+    ensure(
+        syscall.contains("(seccomp)") && syscall.contains("allow = [\"keyctl\"] in [seccomp]"),
+        || format!("system call line: {syscall}"),
+    )?;
+    ensure(!stderr.contains(&format!("refused: read {secret}")), || {
+        format!("a path reported without --explain:\n{stderr}")
+    })?;
+    ensure(!stdout.contains("refused:"), || {
+        format!("a refusal line on stdout: {stdout}")
+    })?;
     Ok(())
 }
