@@ -18,6 +18,7 @@
 
 pub mod choose;
 pub mod edit;
+pub mod exec;
 mod net;
 mod never;
 
