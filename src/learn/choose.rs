@@ -18,7 +18,8 @@
 //!   home directory and the directories above it, `/`, a top-level
 //!   directory, a directory holding a protected path. Each is a note
 //!   saying it was asked for.
-//! - Destinations and system calls: see `net`.
+//! - Destinations and system calls: see `net`; settings the advice
+//!   names, and calls let through under action `log`: see `settings`.
 //! - What the refusal itself says no profile change allows (a mandatory
 //!   refusal, a protected path) is a note, never a grant.
 
@@ -27,7 +28,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::edit::{Change, Item};
 use crate::dirs::HostPaths;
-use crate::explain::{Access, Refusal, Seen, Suggestion};
+use crate::explain::{Access, Layer, Refusal, Seen, Suggestion};
 use crate::policy::Policy;
 
 /// How many files of one directory, refused for the same access, make the
@@ -95,6 +96,7 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
     let mut plan = Plan::default();
     let mut asks = Vec::new();
     let mut net = super::net::Net::default();
+    let mut settings = super::settings::Settings::default();
     for s in seen {
         let refusal = &s.refusal;
         let asked = asked_text(s, setting.host);
@@ -112,6 +114,11 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
             continue;
         }
         let outcome = match refusal.access {
+            // The call ran: nothing to grant (see `settings`).
+            _ if refusal.layer == Layer::SeccompLog => Err(super::settings::logged(refusal)),
+            _ if matches!(refusal.suggestion, Suggestion::Setting { .. }) => {
+                settings.ask(refusal, asked.clone())
+            }
             Access::Read | Access::Write | Access::Execute | Access::Create | Access::Remove => {
                 file_ask(refusal, setting)
                     .and_then(|ask| not_granted_yet(ask, setting))
@@ -158,6 +165,7 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
     let asks = drop_covered(asks);
     files_changes(&asks, setting, &mut plan);
     net.changes(setting.base, &mut plan);
+    settings.changes(&mut plan);
     plan
 }
 

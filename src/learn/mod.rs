@@ -21,6 +21,7 @@ pub mod edit;
 pub mod exec;
 mod net;
 mod never;
+mod settings;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -73,7 +74,8 @@ pub fn learn(
     file: &Path,
     ctx: &Context,
 ) -> Result<Learned, LearnError> {
-    let plan = choose::plan(input.seen, setting);
+    let mut plan = choose::plan(input.seen, setting);
+    keep_what_changes(&input.base.text, &mut plan);
     let mut text =
         edit::apply(&input.base.text, &plan.changes).map_err(|source| LearnError::Edit {
             base: input.base.name.clone(),
@@ -100,6 +102,26 @@ pub fn learn(
         grants: plan.grants,
         notes: plan.notes,
     })
+}
+
+/// A setting the base already has is not set again: the run that was
+/// refused had it overridden (`--no-namespaces` overrides `namespaces`),
+/// which a profile cannot change.
+fn keep_what_changes(base: &str, plan: &mut choose::Plan) {
+    let mut notes = Vec::new();
+    plan.changes.retain(|change| match change {
+        edit::Change::Set {
+            table, key, value, ..
+        } if edit::current_value(base, table, key).as_deref() == Some(value.as_str()) => {
+            notes.push(format!(
+                "{key} = {value} in [{table}] is already in the profile; this run overrode it from the command line"
+            ));
+            false
+        }
+        _ => true,
+    });
+    plan.grants -= notes.len().min(plan.grants);
+    plan.notes.extend(notes);
 }
 
 fn header(input: &Input<'_>, home: &Path) -> String {
