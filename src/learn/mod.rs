@@ -157,8 +157,18 @@ fn notes_block(text: &str, notes: &[String]) -> String {
     if lines.is_empty() {
         return String::new();
     }
+    // A learned base that ends with its block: the new notes go on in it,
+    // so that learning in rounds keeps one block.
+    const HEADER: &str = "# Refused while learning, and not granted:\n";
+    let ends_in_block = text.rfind(HEADER).is_some_and(|at| {
+        text.get(at + HEADER.len()..)
+            .is_some_and(|rest| rest.lines().all(|l| l.starts_with("#   ")))
+    });
+    if ends_in_block && text.ends_with('\n') {
+        return lines.concat();
+    }
     let mut block = String::from(if text.ends_with('\n') { "\n" } else { "\n\n" });
-    block.push_str("# Refused while learning, and not granted:\n");
+    block.push_str(HEADER);
     for line in lines {
         block.push_str(&line);
     }

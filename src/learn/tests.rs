@@ -665,3 +665,24 @@ fn calls_let_through_by_action_log_are_noted_not_granted() {
         l.notes
     );
 }
+
+#[test]
+fn notes_of_later_rounds_go_on_in_one_block() {
+    let w = World::new();
+    let first = w.learn(&[read(&w.path(".ssh/id_ed25519"))]);
+    let second = w.learn_from(&first.text, &[read(&w.path(".config/gh/hosts.yml"))]);
+    assert_eq!(
+        second
+            .text
+            .matches("# Refused while learning, and not granted:")
+            .count(),
+        1,
+        "{}",
+        second.text
+    );
+    assert!(
+        second.text.contains("id_ed25519") && second.text.contains("gh"),
+        "{}",
+        second.text
+    );
+}
