@@ -650,7 +650,9 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
             Some(explainer),
             Some(judge),
         ) => {
-            explain_exec_failure(explainer, judge, &prepared.exec.path);
+            let namespaces = prepared.clone_flags != 0;
+            let policy = namespaces.then_some(&launch.policy);
+            explain_exec_failure(explainer, judge, &prepared.exec.path, policy);
             explainer.finish();
             let e = Error::from(e);
             if !how.learning {
@@ -698,17 +700,35 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
 
 /// The server's `execve` failed under `--explain`: what the kernel opens
 /// itself to run it (the file, its `#!` interpreter, its dynamic loader)
-/// is no call the notifier sees, so each is judged here.
+/// is no call the notifier sees, so each is judged here. With namespaces
+/// (`view`: the policy the mount view was built from) the path as named
+/// must also resolve there: `#!/bin/sh` needs `/bin` and the `sh` link,
+/// which a grant of the shell's file does not show.
 fn explain_exec_failure(
     explainer: &crate::explain::Explainer,
     judge: &crate::explain::judge::Judge,
     exec: &std::ffi::CStr,
+    view: Option<&Policy>,
 ) {
+    use crate::explain::{Access, Layer, Refusal, Suggestion};
     use std::os::unix::ffi::OsStrExt as _;
     let path = std::path::Path::new(std::ffi::OsStr::from_bytes(exec.to_bytes()));
     for file in crate::learn::exec::chain(path) {
         let file = crate::explain::judge::absolute(Path::new("/"), &file);
-        if let Some(refusal) = judge.judge(crate::explain::Access::Execute, &file) {
+        if let Some(refusal) = judge.judge(Access::Execute, &file) {
+            explainer.report(refusal, None);
+        } else if view.is_some_and(|p| !sandbox::mounts::links_in_view(p, &file)) {
+            let shown = file.display().to_string();
+            let refusal = Refusal {
+                access: Access::Execute,
+                target: shown.clone(),
+                layer: Layer::MountView,
+                suggestion: Suggestion::Grant {
+                    flag: format!("--ro {shown}"),
+                    key: "exec".into(),
+                    path: shown,
+                },
+            };
             explainer.report(refusal, None);
         }
     }

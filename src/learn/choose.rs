@@ -477,6 +477,12 @@ fn not_granted_yet(ask: Ask, setting: &Setting<'_>) -> Result<Ask, String> {
 }
 
 fn already_granted(path: &Path, key: Key, base: &Policy) -> bool {
+    // With namespaces the path as named must resolve in the view: a grant
+    // of `/usr/bin/dash` does not show `/bin/sh`, a grant named so does.
+    let namespaces = base.mechanisms.namespaces != crate::policy::Requirement::Off;
+    if namespaces && !crate::sandbox::mounts::links_in_view(base, path) {
+        return false;
+    }
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     base.fs.iter().any(|g| {
         g.exists

@@ -660,31 +660,56 @@ fn recreate_symlinks(
     ops: &mut Vec<MountOp>,
     made: &mut Vec<PathBuf>,
 ) -> Result<(), String> {
-    let bound = |p: &Path| policy.fs.iter().any(|g| g.exists && p.starts_with(&g.path));
+    let bound = |p: &Path| bound(policy, p);
     let mut linked: Vec<PathBuf> = Vec::new();
+    for (at, target) in recreated_links(policy) {
+        if bound(&at) || linked.contains(&at) || made.contains(&at) {
+            continue; // already visible through a bind, or made
+        }
+        make_parents(ops, made, &at)?;
+        ops.push(MountOp::Symlink {
+            target: cstring(target.as_os_str()).map_err(|e| e.to_string())?,
+            path: cpath(NEW, &at)?,
+        });
+        linked.push(at);
+    }
+    Ok(())
+}
+
+/// Whether a grant's bind shows `path` in the view.
+fn bound(policy: &Policy, path: &Path) -> bool {
+    policy
+        .fs
+        .iter()
+        .any(|g| g.exists && path.starts_with(&g.path))
+}
+
+/// The symlinks the view recreates (some may be shown by a bind
+/// instead): those on the way from each grant's link and declared path.
+fn recreated_links(policy: &Policy) -> Vec<(PathBuf, PathBuf)> {
+    let mut hops = Vec::new();
     for grant in policy.fs.iter().filter(|g| g.exists) {
         let declared = grant
             .declared
             .as_deref()
             .map(Path::new)
             .filter(|d| d.is_absolute());
-        let mut hops = Vec::new();
         for start in grant.link.as_deref().into_iter().chain(declared) {
             hops.extend(symlinks_on_the_way(start));
         }
-        for (at, target) in hops {
-            if bound(&at) || linked.contains(&at) || made.contains(&at) {
-                continue; // already visible through a bind, or made
-            }
-            make_parents(ops, made, &at)?;
-            ops.push(MountOp::Symlink {
-                target: cstring(target.as_os_str()).map_err(|e| e.to_string())?,
-                path: cpath(NEW, &at)?,
-            });
-            linked.push(at);
-        }
     }
-    Ok(())
+    hops
+}
+
+/// Whether every symlink the host's kernel follows to resolve `path` is
+/// in the mount view of `policy` (bound or recreated). A grant of the
+/// file a path leads to is not enough: `/bin/sh` needs `/bin` and the
+/// `sh` link too. Whether the file itself is granted is not looked at.
+pub fn links_in_view(policy: &Policy, path: &Path) -> bool {
+    let recreated = recreated_links(policy);
+    symlinks_on_the_way(path)
+        .iter()
+        .all(|(at, _)| bound(policy, at) || recreated.iter().any(|(r, _)| r == at))
 }
 
 /// Every symlink the kernel follows to resolve `path` on the host, as

@@ -9,6 +9,13 @@
 //! but the credential file, which is never proposed, only named in a
 //! comment. A second learn run on the learned profile adds nothing.
 //!
+//! From a profile that grants nothing, a `#!/bin/sh` script is learned
+//! in rounds: the shell's loader (opened by the kernel inside `execve`,
+//! named by cordon when `execve` fails; the script and its interpreter
+//! are granted by themselves), then the loader's cache and the C
+//! library, until a round adds nothing and the script runs under
+//! `cordon run`.
+//!
 //! Refusals that follow from a setting: a Unix socket refused without
 //! namespaces learns `namespaces = "required"` (once); an internet
 //! socket under network mode "none" is a note naming the mode, never a
@@ -31,6 +38,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("learn_by_interview", Only::Both, learn_by_interview),
         Case::new("learn_settings", Only::Both, learn_settings),
         Case::new("learn_under_action_log", Only::Both, learn_under_action_log),
+        Case::new("learn_from_nothing", Only::Both, learn_from_nothing),
     ]
 }
 
@@ -361,4 +369,76 @@ fn learn_under_action_log(w: &World) -> CaseResult {
         || format!("the logged call is not noted:\n{text}"),
     )?;
     Ok(())
+}
+
+/// More learn rounds than this means learning does not converge.
+const ROUNDS: usize = 8;
+
+fn learn_from_nothing(w: &World) -> CaseResult {
+    let empty = w.plant(
+        "profiles/nothing.toml",
+        "schema = 1\ndescription = \"escape suite: nothing\"\n",
+    );
+    let script = w.plant("outside/hello", "#!/bin/sh\necho hello from sh >&2\n");
+    let _ = std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755));
+    let script = s(&script).to_owned();
+    let file = w
+        .env
+        .home
+        .join(".config/cordon/profiles/nothing-learned.toml");
+    let mut base = empty.clone();
+    for round in 1..=ROUNDS {
+        let cmd = w
+            .sandbox()
+            .learning("nothing-learned")
+            .profile(&base)
+            .build(&[&script]);
+        let out = crate::invoke::run_timed(cmd, format!("learn round {round}"));
+        let text = contents(&file);
+        ensure(
+            out.stderr
+                .contains("cordon: learned profile nothing-learned ("),
+            || format!("round {round} wrote no profile: {}", out.describe()),
+        )?;
+        if round == 1 {
+            // Nothing runs: cordon grants the script and its interpreter
+            // by themselves, and the interpreter's loader, which the
+            // kernel opens, is refused first; the line names it.
+            ensure(out.code == Some(126) || out.code == Some(127), || {
+                format!("round 1 did not fail to execute: {}", out.describe())
+            })?;
+            ensure(out.stderr.contains("cordon: refused: execute /"), || {
+                format!("the loader was not named:\n{}", out.stderr)
+            })?;
+        }
+        if out.stderr.contains("(0 grants") {
+            let run = w
+                .sandbox()
+                .profile(Path::new("nothing-learned"))
+                .build(&[&script]);
+            let run = crate::invoke::run_timed(run, "run under the learned profile".into());
+            ensure(
+                run.code == Some(0) && run.stderr.contains("hello from sh"),
+                || {
+                    format!(
+                        "the script failed under the learned profile: {}\n{text}",
+                        run.describe()
+                    )
+                },
+            )?;
+            // Narrow: the files the loader and the shell open, not their
+            // directories.
+            ensure(
+                !text.contains("\"/usr/lib\"") && !text.contains("\"/usr\""),
+                || format!("a system directory was granted whole:\n{text}"),
+            )?;
+            return Ok(());
+        }
+        base = std::path::PathBuf::from("nothing-learned");
+    }
+    Err(format!(
+        "learning did not converge in {ROUNDS} rounds:\n{}",
+        contents(&file)
+    )
+    .into())
 }
