@@ -15,6 +15,13 @@
 //! A second learn run with the learned profile as its base adds what is
 //! still refused (a server that failed early reaches further once it gets
 //! what it first asked for).
+//!
+//! Learning may start from a profile that grants nothing. A server the
+//! sandbox keeps from starting (its `execve` refused) is a server that
+//! exited: what the kernel opens itself inside `execve` (a `#!`
+//! interpreter, the dynamic loader, see [`exec`]) is no call the notifier
+//! sees, so cordon names those from the file and reports the ones the
+//! sandbox hides, and the profile is written.
 
 pub mod choose;
 pub mod edit;
