@@ -728,8 +728,10 @@ fn symlinks_on_the_way(path: &Path) -> Vec<(PathBuf, PathBuf)> {
             continue;
         }
         let next = at.join(&part);
-        match std::fs::read_link(&next) {
-            Ok(target) => {
+        // Remembered per run: canonicalising the grants looked at the
+        // same prefixes already.
+        match crate::realpath::symlink_target(&next) {
+            Some(target) => {
                 if out.len() == HOPS {
                     return Vec::new();
                 }
@@ -739,7 +741,7 @@ fn symlinks_on_the_way(path: &Path) -> Vec<(PathBuf, PathBuf)> {
                 }
                 push_parts(&mut pending, &target);
             }
-            Err(_) => at = next,
+            None => at = next,
         }
     }
     out
