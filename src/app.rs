@@ -528,6 +528,7 @@ fn run_server(args: RunArgs, verbosity: Verbosity) -> Result<ExitCode, Error> {
         yes: args.yes,
         verbosity,
         explain: args.explain.then_some(crate::explain::Output::Stderr),
+        learning: false,
     };
     match serve(&mut staged, how)? {
         Served::DryRun => Ok(ExitCode::SUCCESS),
@@ -542,6 +543,10 @@ struct Serve {
     verbosity: Verbosity,
     /// Record (and print) every refusal: `--explain`, `profile learn`.
     explain: Option<crate::explain::Output>,
+    /// `profile learn`: a server the sandbox kept from starting (its
+    /// `execve` refused) is a server that exited, with what was refused
+    /// recorded.
+    learning: bool,
 }
 
 /// How a served server ended.
@@ -625,9 +630,10 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         None => denial_watch(prepared, &launch.policy),
     };
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
+    let judge = watch.as_ref().and_then(|w| w.judge.clone());
     // The session's loop answers the deny list's notifications (no
     // thread for them); --explain's notifier is a thread of its own.
-    let child = launch::spawn_polled(prepared, watch).inspect_err(|e| {
+    let spawned = launch::spawn_polled(prepared, watch).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(cause) = source {
@@ -635,7 +641,37 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
             source = cause.source();
         }
         approval::report_start_failure(&reason);
-    })?;
+    });
+    let child = match (spawned, &explainer, &judge) {
+        (Ok(child), _, _) => child,
+        (
+            Err(
+                e @ launch::LaunchError::Setup {
+                    step: launch::status::Step::Exec,
+                    ..
+                },
+            ),
+            Some(explainer),
+            Some(judge),
+        ) => {
+            let namespaces = prepared.clone_flags != 0;
+            let policy = namespaces.then_some(&launch.policy);
+            explain_exec_failure(explainer, judge, &prepared.exec.path, policy);
+            explainer.finish();
+            let e = Error::from(e);
+            if !how.learning {
+                return Err(e);
+            }
+            // Learning goes on from what the failed start was refused: the
+            // failure is the server's exit, as a shell reports it.
+            crate::error::report(&e);
+            return Ok(Served::Exited {
+                exit: ServerExit::Code(i32::from(e.exit_code())),
+                explainer: Some(std::sync::Arc::clone(explainer)),
+            });
+        }
+        (Err(e), _, _) => return Err(e.into()),
+    };
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let session::Ended { exit, stderr } =
         session::run(child, signals, launch.policy.shutdown, filter)?;
@@ -778,6 +814,43 @@ fn denial_watch(
             crate::explain::Output::Stderr,
         )),
     })
+}
+
+/// The server's `execve` failed under `--explain`: what the kernel opens
+/// itself to run it (the file, its `#!` interpreter, its dynamic loader)
+/// is no call the notifier sees, so each is judged here. With namespaces
+/// (`view`: the policy the mount view was built from) the path as named
+/// must also resolve there: `#!/bin/sh` needs `/bin` and the `sh` link,
+/// which a grant of the shell's file does not show.
+fn explain_exec_failure(
+    explainer: &crate::explain::Explainer,
+    judge: &crate::explain::judge::Judge,
+    exec: &std::ffi::CStr,
+    view: Option<&Policy>,
+) {
+    use crate::explain::{Access, Layer, Refusal, Suggestion};
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(exec.to_bytes()));
+    for file in crate::learn::exec::chain(path) {
+        let file = crate::explain::judge::absolute(Path::new("/"), &file);
+        if let Some(refusal) = judge.judge(Access::Execute, &file) {
+            explainer.report(refusal, None);
+        } else if view.is_some_and(|p| !sandbox::mounts::links_in_view(p, &file)) {
+            let shown = file.display().to_string();
+            let refusal = Refusal {
+                access: Access::Execute,
+                target: shown.clone(),
+                layer: Layer::MountView,
+                reason: None,
+                suggestion: Suggestion::Grant {
+                    flag: format!("--ro {shown}"),
+                    key: "exec".into(),
+                    path: shown,
+                },
+            };
+            explainer.report(refusal, None);
+        }
+    }
 }
 
 /// `--explain`: what the notifier and the egress reader need. Without a
@@ -1442,6 +1515,7 @@ fn learn_profile(args: LearnArgs, verbosity: Verbosity) -> Result<ExitCode, Erro
             yes: args.yes,
             verbosity,
             explain: Some(crate::explain::Output::Stderr),
+            learning: true,
         };
         match serve(&mut staged, how)? {
             Served::Exited { exit, explainer } => (ExitCode::from(exit.exit_code()), explainer),

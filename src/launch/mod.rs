@@ -312,6 +312,11 @@ fn spawn_sandbox(
         Some(Record::Failed { step, index, errno }) => {
             let _ = nix::sys::wait::waitpid(pid, None);
             stderr.finish();
+            // The sandbox is gone: the notifier has seen every call it will
+            // see, and what it recorded explains the failure.
+            if let Some(notifier) = notifier {
+                let _ = notifier.join();
+            }
             if let Some(path) = checked_path(prepared, step, index) {
                 return Err(LaunchError::Replaced { path, errno });
             }

@@ -18,7 +18,8 @@
 //!   home directory and the directories above it, `/`, a top-level
 //!   directory, a directory holding a protected path. Each is a note
 //!   saying it was asked for.
-//! - Destinations and system calls: see `net`.
+//! - Destinations and system calls: see `net`; settings the advice
+//!   names, and calls let through under action `log`: see `settings`.
 //! - What the refusal itself says no profile change allows (a mandatory
 //!   refusal, a protected path) is a note, never a grant.
 
@@ -27,7 +28,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::edit::{Change, Item};
 use crate::dirs::HostPaths;
-use crate::explain::{Access, Refusal, Seen, Suggestion};
+use crate::explain::{Access, Layer, Refusal, Seen, Suggestion};
 use crate::policy::Policy;
 
 /// How many files of one directory, refused for the same access, make the
@@ -95,6 +96,7 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
     let mut plan = Plan::default();
     let mut asks = Vec::new();
     let mut net = super::net::Net::default();
+    let mut settings = super::settings::Settings::default();
     for s in seen {
         let refusal = &s.refusal;
         let asked = asked_text(s, setting.host);
@@ -112,6 +114,11 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
             continue;
         }
         let outcome = match refusal.access {
+            // The call ran: nothing to grant (see `settings`).
+            _ if refusal.layer == Layer::SeccompLog => Err(super::settings::logged(refusal)),
+            _ if matches!(refusal.suggestion, Suggestion::Setting { .. }) => {
+                settings.ask(refusal, asked.clone())
+            }
             Access::Read | Access::Write | Access::Execute | Access::Create | Access::Remove => {
                 file_ask(refusal, setting)
                     .and_then(|ask| not_granted_yet(ask, setting))
@@ -152,10 +159,13 @@ pub fn plan(seen: &[Seen], setting: &Setting<'_>) -> Plan {
             plan.notes.push(format!("{what}: {why}"));
         }
     }
+    let asks = merge_same_files(asks);
+    let asks = drop_parents_of_files(asks);
     let asks = widen_to_directories(asks, setting);
     let asks = drop_covered(asks);
     files_changes(&asks, setting, &mut plan);
     net.changes(setting.base, &mut plan);
+    settings.changes(&mut plan);
     plan
 }
 
@@ -269,7 +279,11 @@ fn maps_code(path: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let library = name.ends_with(".so") || name.contains(".so.") || name.ends_with(".node");
+    // `libz.so.1.3`, not `ld.so.cache`.
+    let versioned = name
+        .split_once(".so.")
+        .is_some_and(|(_, version)| version.starts_with(|c: char| c.is_ascii_digit()));
+    let library = name.ends_with(".so") || versioned || name.ends_with(".node");
     let package_dir = path.components().any(|c| {
         matches!(
             c.as_os_str().to_str(),
@@ -279,7 +293,19 @@ fn maps_code(path: &Path) -> bool {
     let venv = path
         .ancestors()
         .any(|d| d.join("pyvenv.cfg").is_file() && d != Path::new("/"));
-    library || package_dir || (venv && path.is_dir())
+    library || package_dir || (path.is_dir() && (venv || holds_libraries(path)))
+}
+
+/// A directory with native libraries in it (Python's `lib-dynload`, a
+/// plugin directory): granted as a whole, it is granted for mapping.
+fn holds_libraries(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".so") || name.contains(".so.")
+        })
+    })
 }
 
 /// A file created or removed: its nearest existing directory, writable.
@@ -301,6 +327,47 @@ fn parent_ask(path: &Path, setting: &Setting<'_>) -> Result<Ask, String> {
         dir: true,
         asked: Vec::new(),
     })
+}
+
+/// A directory refused for reading (a lookup, a listing) with files
+/// below it refused too: the files' grants put the directory in the
+/// sandbox's view, and what else it holds was not asked for. A dynamic
+/// loader that cannot read its cache looks at each library directory;
+/// granting those would hand over every library without the execute
+/// right its mappings need. A listing still refused shows in the next
+/// learn run, with no file below to explain it, and is granted then.
+fn drop_parents_of_files(asks: Vec<Ask>) -> Vec<Ask> {
+    let below = |dir: &Path| {
+        asks.iter()
+            .any(|a| a.path != dir && a.path.starts_with(dir))
+    };
+    // A directory's `exec` ask came from a read too (it holds code).
+    let keep: Vec<bool> = asks
+        .iter()
+        .map(|a| !(a.dir && a.key != Key::Write && below(&a.path)))
+        .collect();
+    asks.into_iter()
+        .zip(keep)
+        .filter_map(|(a, keep)| keep.then_some(a))
+        .collect()
+}
+
+/// One ask per file and key whatever the path the server named it by
+/// (`/lib/x86_64-linux-gnu/libm.so.6` is `/usr/lib/…` on merged-/usr
+/// systems): the first name is kept, the grant is the same.
+fn merge_same_files(asks: Vec<Ask>) -> Vec<Ask> {
+    let mut out: Vec<(Option<PathBuf>, Ask)> = Vec::new();
+    for ask in asks {
+        let real = std::fs::canonicalize(&ask.path).ok();
+        let same = out
+            .iter_mut()
+            .find(|(r, kept)| kept.key == ask.key && r.is_some() && *r == real);
+        match same {
+            Some((_, kept)) => kept.asked.extend(ask.asked),
+            None => out.push((real, ask)),
+        }
+    }
+    out.into_iter().map(|(_, ask)| ask).collect()
 }
 
 /// Several files of one directory refused for the same access: the
@@ -410,6 +477,12 @@ fn not_granted_yet(ask: Ask, setting: &Setting<'_>) -> Result<Ask, String> {
 }
 
 fn already_granted(path: &Path, key: Key, base: &Policy) -> bool {
+    // With namespaces the path as named must resolve in the view: a grant
+    // of `/usr/bin/dash` does not show `/bin/sh`, a grant named so does.
+    let namespaces = base.mechanisms.namespaces != crate::policy::Requirement::Off;
+    if namespaces && !crate::sandbox::mounts::links_in_view(base, path) {
+        return false;
+    }
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     base.fs.iter().any(|g| {
         g.exists

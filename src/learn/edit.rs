@@ -133,6 +133,17 @@ pub fn map_root_string(
     Ok(splice(text, edits))
 }
 
+/// The value of `key` in the top-level `[table]` as written, when the
+/// text has it.
+pub fn current_value(text: &str, table: &str, key: &str) -> Option<String> {
+    let root = DeTable::parse(text).ok()?;
+    let DeValue::Table(entries) = lookup(root.get_ref(), table)?.get_ref() else {
+        return None;
+    };
+    let value = lookup(entries, key)?;
+    text.get(value.span()).map(|v| v.trim().to_owned())
+}
+
 fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
     table
         .iter()

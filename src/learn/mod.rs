@@ -15,11 +15,20 @@
 //! A second learn run with the learned profile as its base adds what is
 //! still refused (a server that failed early reaches further once it gets
 //! what it first asked for).
+//!
+//! Learning may start from a profile that grants nothing. A server the
+//! sandbox keeps from starting (its `execve` refused) is a server that
+//! exited: what the kernel opens itself inside `execve` (a `#!`
+//! interpreter, the dynamic loader, see [`exec`]) is no call the notifier
+//! sees, so cordon names those from the file and reports the ones the
+//! sandbox hides, and the profile is written.
 
 pub mod choose;
 pub mod edit;
+pub mod exec;
 mod net;
 mod never;
+mod settings;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -72,7 +81,8 @@ pub fn learn(
     file: &Path,
     ctx: &Context,
 ) -> Result<Learned, LearnError> {
-    let plan = choose::plan(input.seen, setting);
+    let mut plan = choose::plan(input.seen, setting);
+    keep_what_changes(&input.base.text, &mut plan);
     let mut text =
         edit::apply(&input.base.text, &plan.changes).map_err(|source| LearnError::Edit {
             base: input.base.name.clone(),
@@ -99,6 +109,26 @@ pub fn learn(
         grants: plan.grants,
         notes: plan.notes,
     })
+}
+
+/// A setting the base already has is not set again: the run that was
+/// refused had it overridden (`--no-namespaces` overrides `namespaces`),
+/// which a profile cannot change.
+fn keep_what_changes(base: &str, plan: &mut choose::Plan) {
+    let mut notes = Vec::new();
+    plan.changes.retain(|change| match change {
+        edit::Change::Set {
+            table, key, value, ..
+        } if edit::current_value(base, table, key).as_deref() == Some(value.as_str()) => {
+            notes.push(format!(
+                "{key} = {value} in [{table}] is already in the profile; this run overrode it from the command line"
+            ));
+            false
+        }
+        _ => true,
+    });
+    plan.grants -= notes.len().min(plan.grants);
+    plan.notes.extend(notes);
 }
 
 fn header(input: &Input<'_>, home: &Path) -> String {
@@ -134,8 +164,18 @@ fn notes_block(text: &str, notes: &[String]) -> String {
     if lines.is_empty() {
         return String::new();
     }
+    // A learned base that ends with its block: the new notes go on in it,
+    // so that learning in rounds keeps one block.
+    const HEADER: &str = "# Refused while learning, and not granted:\n";
+    let ends_in_block = text.rfind(HEADER).is_some_and(|at| {
+        text.get(at + HEADER.len()..)
+            .is_some_and(|rest| rest.lines().all(|l| l.starts_with("#   ")))
+    });
+    if ends_in_block && text.ends_with('\n') {
+        return lines.concat();
+    }
     let mut block = String::from(if text.ends_with('\n') { "\n" } else { "\n\n" });
-    block.push_str("# Refused while learning, and not granted:\n");
+    block.push_str(HEADER);
     for line in lines {
         block.push_str(&line);
     }

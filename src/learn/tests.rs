@@ -544,3 +544,146 @@ fn code_that_is_mapped_is_executable_and_bytecode_caches_are_not_learned() {
         l.notes
     );
 }
+
+fn suggesting(access: Access, target: &str, table: &str, key: &str, value: &str) -> Seen {
+    let mut seen = refused(access, target, Layer::Seccomp);
+    seen.refusal.suggestion = Suggestion::Setting {
+        table: table.into(),
+        key: key.into(),
+        value: value.into(),
+    };
+    seen
+}
+
+#[test]
+fn a_setting_that_narrows_is_learned_once() {
+    let w = World::new();
+    let unix = suggesting(
+        Access::Syscall,
+        "socket (AF_UNIX)",
+        "sandbox",
+        "namespaces",
+        "required",
+    );
+    let l = w.learn(std::slice::from_ref(&unix));
+    assert_eq!(l.grants, 1, "{}", l.text);
+    assert!(
+        l.text.contains(
+            "\n[sandbox]\n# Learned: server: system call socket (AF_UNIX) (seccomp)\nnamespaces = \"required\"\n"
+        ),
+        "{}",
+        l.text
+    );
+    // Learning again with it (a run with --no-namespaces is refused the
+    // same way): the profile has it already, nothing is set twice.
+    let again = w.learn_from(&l.text, &[unix]);
+    assert_eq!(again.grants, 0, "{}", again.text);
+    assert_eq!(
+        again.text.matches("\nnamespaces = ").count(),
+        1,
+        "{}",
+        again.text
+    );
+    assert!(
+        again
+            .notes
+            .iter()
+            .any(|n| n.contains("already in the profile")),
+        "{:?}",
+        again.notes
+    );
+}
+
+#[test]
+fn a_setting_that_widens_the_network_is_a_note() {
+    let w = World::new();
+    let l = w.learn(&[
+        suggesting(
+            Access::Syscall,
+            "socket (AF_INET)",
+            "network",
+            "mode",
+            "filtered",
+        ),
+        suggesting(
+            Access::Syscall,
+            "socket (AF_INET6)",
+            "network",
+            "mode",
+            "host",
+        ),
+    ]);
+    assert_eq!(l.grants, 0, "{}", l.text);
+    let value: toml::Table = toml::from_str(&l.text).unwrap();
+    assert_eq!(
+        value["network"]["mode"].as_str(),
+        Some("none"),
+        "{}",
+        l.text
+    );
+    assert!(
+        l.text
+            .contains("mode = \\\"filtered\\\" in [network] with an entry")
+            || l.text
+                .contains("mode = \"filtered\" in [network] with an entry"),
+        "{}",
+        l.text
+    );
+    assert!(
+        l.notes
+            .iter()
+            .any(|n| n.contains("the host's whole network is never learned")),
+        "{:?}",
+        l.notes
+    );
+}
+
+#[test]
+fn calls_let_through_by_action_log_are_noted_not_granted() {
+    let w = World::new();
+    let l = w.learn(&[
+        refused(Access::Syscall, "keyctl", Layer::SeccompLog),
+        refused(Access::Syscall, "clone", Layer::SeccompLog),
+    ]);
+    assert_eq!(l.grants, 0, "{}", l.text);
+    assert!(array(&l.text, "seccomp", "allow").is_empty(), "{}", l.text);
+    let note = |name: &str| {
+        l.notes
+            .iter()
+            .find(|n| n.starts_with(&format!("system call {name} ")))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(
+        note("keyctl").contains("allowed this time by action \"log\"")
+            && note("keyctl").contains("allow = [\"keyctl\"] in [seccomp]"),
+        "{:?}",
+        l.notes
+    );
+    assert!(
+        note("clone").contains("refused for some arguments only"),
+        "{:?}",
+        l.notes
+    );
+}
+
+#[test]
+fn notes_of_later_rounds_go_on_in_one_block() {
+    let w = World::new();
+    let first = w.learn(&[read(&w.path(".ssh/id_ed25519"))]);
+    let second = w.learn_from(&first.text, &[read(&w.path(".config/gh/hosts.yml"))]);
+    assert_eq!(
+        second
+            .text
+            .matches("# Refused while learning, and not granted:")
+            .count(),
+        1,
+        "{}",
+        second.text
+    );
+    assert!(
+        second.text.contains("id_ed25519") && second.text.contains("gh"),
+        "{}",
+        second.text
+    );
+}

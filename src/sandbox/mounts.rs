@@ -649,33 +649,117 @@ fn make_parents(
 
 /// A grant declared through a symlink (such as /lib64 → usr/lib64 on
 /// merged-/usr systems) is mounted at its target; the link itself is
-/// recreated so that paths compiled into programs keep working.
+/// recreated so that paths compiled into programs keep working, and so
+/// is every other symlink the host's kernel follows from the declared
+/// path to the grant: `/lib64/ld-linux-x86-64.so.2` passes through
+/// `/lib64`, its own link, and `/lib`, and each must be there for the
+/// path to resolve in the sandbox (a declared path with `~` or a
+/// placeholder is followed from its link only).
 fn recreate_symlinks(
     policy: &Policy,
     ops: &mut Vec<MountOp>,
     made: &mut Vec<PathBuf>,
 ) -> Result<(), String> {
-    for grant in policy.fs.iter().filter(|g| g.exists) {
-        let Some(link) = grant.link.as_deref() else {
-            continue;
-        };
-        let Some(target) = crate::realpath::symlink_target(link) else {
-            continue;
-        };
-        if policy
-            .fs
-            .iter()
-            .any(|g| g.exists && link.starts_with(&g.path))
-        {
-            continue; // already visible through a bind
+    let bound = |p: &Path| bound(policy, p);
+    let mut linked: Vec<PathBuf> = Vec::new();
+    for (at, target) in recreated_links(policy) {
+        if bound(&at) || linked.contains(&at) || made.contains(&at) {
+            continue; // already visible through a bind, or made
         }
-        make_parents(ops, made, link)?;
+        make_parents(ops, made, &at)?;
         ops.push(MountOp::Symlink {
             target: cstring(target.as_os_str()).map_err(|e| e.to_string())?,
-            path: cpath(NEW, link)?,
+            path: cpath(NEW, &at)?,
         });
+        linked.push(at);
     }
     Ok(())
+}
+
+/// Whether a grant's bind shows `path` in the view.
+fn bound(policy: &Policy, path: &Path) -> bool {
+    policy
+        .fs
+        .iter()
+        .any(|g| g.exists && path.starts_with(&g.path))
+}
+
+/// The symlinks the view recreates (some may be shown by a bind
+/// instead): those on the way from each grant's link and declared path.
+fn recreated_links(policy: &Policy) -> Vec<(PathBuf, PathBuf)> {
+    let mut hops = Vec::new();
+    for grant in policy.fs.iter().filter(|g| g.exists) {
+        let declared = grant
+            .declared
+            .as_deref()
+            .map(Path::new)
+            .filter(|d| d.is_absolute());
+        for start in grant.link.as_deref().into_iter().chain(declared) {
+            hops.extend(symlinks_on_the_way(start));
+        }
+    }
+    hops
+}
+
+/// Whether every symlink the host's kernel follows to resolve `path` is
+/// in the mount view of `policy` (bound or recreated). A grant of the
+/// file a path leads to is not enough: `/bin/sh` needs `/bin` and the
+/// `sh` link too. Whether the file itself is granted is not looked at.
+pub fn links_in_view(policy: &Policy, path: &Path) -> bool {
+    let recreated = recreated_links(policy);
+    symlinks_on_the_way(path)
+        .iter()
+        .all(|(at, _)| bound(policy, at) || recreated.iter().any(|(r, _)| r == at))
+}
+
+/// Every symlink the kernel follows to resolve `path` on the host, as
+/// (where it is, what it holds), in the order met; where each is has
+/// its directory resolved. At most [`HOPS`] links (the kernel's limit),
+/// and none when the path leaves `/` through `..` or cannot be read.
+fn symlinks_on_the_way(path: &Path) -> Vec<(PathBuf, PathBuf)> {
+    const HOPS: usize = 40;
+    let mut out = Vec::new();
+    let mut pending: Vec<std::ffi::OsString> = Vec::new();
+    push_parts(&mut pending, path);
+    let mut at = PathBuf::from("/");
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            at.pop();
+            continue;
+        }
+        let next = at.join(&part);
+        // Remembered per run: canonicalising the grants looked at the
+        // same prefixes already.
+        match crate::realpath::symlink_target(&next) {
+            Some(target) => {
+                if out.len() == HOPS {
+                    return Vec::new();
+                }
+                out.push((next, target.clone()));
+                if target.is_absolute() {
+                    at = PathBuf::from("/");
+                }
+                push_parts(&mut pending, &target);
+            }
+            None => at = next,
+        }
+    }
+    out
+}
+
+/// `path`'s parts onto `pending` so that the first is popped first.
+fn push_parts(pending: &mut Vec<std::ffi::OsString>, path: &Path) {
+    let at = pending.len();
+    for part in path.components() {
+        match part {
+            Component::Normal(name) => pending.push(name.to_owned()),
+            Component::ParentDir => pending.push("..".into()),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    if let Some(new) = pending.get_mut(at..) {
+        new.reverse();
+    }
 }
 
 /// A tmpfs /dev holding only the harmless devices (bound from the host so
@@ -729,6 +813,34 @@ pub fn apply(plan: &MountPlan) -> Result<(), (usize, Errno)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn every_symlink_on_the_way_is_found() {
+        // As on merged-/usr systems: lib64 -> usr/lib64, a loader link in
+        // it naming lib/…, and lib -> usr/lib.
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("usr/lib64")).unwrap();
+        std::fs::create_dir_all(root.join("usr/lib/arch")).unwrap();
+        std::fs::write(root.join("usr/lib/arch/ld.so"), "").unwrap();
+        std::os::unix::fs::symlink("usr/lib64", root.join("lib64")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        let loader = root.join("lib/arch/ld.so");
+        std::os::unix::fs::symlink(&loader, root.join("usr/lib64/ld.so")).unwrap();
+        let hops = symlinks_on_the_way(&root.join("lib64/ld.so"));
+        assert_eq!(
+            hops,
+            vec![
+                (root.join("lib64"), PathBuf::from("usr/lib64")),
+                (root.join("usr/lib64/ld.so"), loader),
+                (root.join("lib"), PathBuf::from("usr/lib")),
+            ]
+        );
+        assert!(symlinks_on_the_way(&root.join("usr/lib/arch/ld.so")).is_empty());
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert!(symlinks_on_the_way(&root.join("loop/x")).is_empty());
+    }
 
     #[test]
     fn strictly_below_agrees_with_path_prefixes() {

@@ -1,13 +1,16 @@
 //! `cordon profile learn`: a real server learned from its refusals alone.
 //!
 //! mcp-server-time, from a virtual environment, starts under a profile
-//! that grants nothing but the system runtime (without it, no dynamically
-//! linked program starts: its loader is opened by the kernel, not by a
-//! system call cordon can see). Each round is a whole session of the MCP
+//! that grants nothing: no group, no path. The first refusals are the
+//! kernel's own opens while it executes the server (its dynamic loader,
+//! which no system call of the server's shows: cordon names it from the
+//! program when `execve` fails), then the loader's cache and libraries,
+//! then the interpreter's files. Each round is a whole session of the MCP
 //! SDK client through `cordon profile learn`, the next one learning on
 //! top of the last; the rounds end when one adds no grant. Then the
 //! server runs under the learned profile with `cordon run` and answers a
-//! tool call.
+//! tool call. Once with namespaces (the mount view refuses first), once
+//! without (Landlock refuses).
 
 use std::fs;
 
@@ -18,51 +21,77 @@ use crate::world::World;
 use crate::{Case, check};
 
 /// More rounds than this means learning does not converge.
-const ROUNDS: usize = 8;
+const ROUNDS: usize = 16;
 
 pub fn cases() -> Vec<Case> {
-    vec![Case {
-        name: "learn-time",
-        about: "cordon profile learn for a venv's python -m mcp_server_time, from the runtime alone, then run under it",
-        needs_network: false,
-        run: learn_time,
-    }]
+    vec![
+        Case {
+            name: "learn-time",
+            about: "cordon profile learn for a venv's python -m mcp_server_time, from an empty profile, then run under it",
+            needs_network: false,
+            run: |w| learn_time(w, true),
+        },
+        Case {
+            name: "learn-time-no-namespaces",
+            about: "the same with --no-namespaces: learned from Landlock's refusals",
+            needs_network: false,
+            run: |w| learn_time(w, false),
+        },
+    ]
 }
 
 /// The number of grants a learn round added, from its summary line.
-fn grants_added(stderr: &str) -> Option<usize> {
+fn grants_added(stderr: &str, name: &str) -> Option<usize> {
     let line = stderr
         .lines()
-        .find(|l| l.starts_with("cordon: learned profile e2e-learned ("))?;
+        .find(|l| l.starts_with(&format!("cordon: learned profile {name} (")))?;
     let rest = line.split_once('(')?.1;
     rest.split_whitespace().next()?.parse().ok()
 }
 
-fn learn_time(w: &World<'_>) -> Result<(), String> {
+fn learn_time(w: &World<'_>, namespaces: bool) -> Result<(), String> {
     let venv = w.venv(".virtualenvs/learn-time", "mcp-server-time");
     let python = venv.join("bin/python").display().to_string();
     let command = vec![python, "-m".to_owned(), "mcp_server_time".to_owned()];
     let empty = w.write(
-        "learn/runtime-only.toml",
-        "schema = 1\ndescription = \"The system runtime, nothing else: learned from here.\"\n\n[filesystem]\ngroups = [\"runtime\"]\n",
+        "learn/empty.toml",
+        "schema = 1\ndescription = \"Nothing: learned from here.\"\n",
     );
+    let session = |profile: &str| {
+        let s = Session::new(w, profile);
+        if namespaces { s } else { s.no_namespaces() }
+    };
+    let name = if namespaces {
+        "e2e-learned"
+    } else {
+        "e2e-learned-landlock"
+    };
     let mut base = empty.display().to_string();
     let mut rounds = 0;
     loop {
         rounds += 1;
-        let report = Session::new(w, &base)
-            .learning("e2e-learned")
+        let report = session(&base)
+            .learning(name)
             .command(&command)
             .call("get_current_time", json!({"timezone": "UTC"}))
             .run();
         let stderr = report.stderr();
-        let added = grants_added(&stderr);
+        let added = grants_added(&stderr, name);
         check(
             added.is_some(),
             &format!("learn round {rounds}: wrote the learned profile"),
             || w.short(&stderr),
         )?;
-        base = "e2e-learned".to_owned();
+        if rounds == 1 {
+            // Nothing is visible or executable: the kernel's own open of
+            // the program's loader is the first refusal.
+            check(
+                stderr.contains("cordon: refused: execute /"),
+                "learn round 1: the refused execution of the loader was named",
+                || w.short(&stderr),
+            )?;
+        }
+        base = name.to_owned();
         if added == Some(0) {
             break;
         }
@@ -70,7 +99,7 @@ fn learn_time(w: &World<'_>) -> Result<(), String> {
             return Err(format!("learning did not converge in {ROUNDS} rounds"));
         }
     }
-    let file = w.at(".config/cordon/profiles/e2e-learned.toml");
+    let file = w.at(&format!(".config/cordon/profiles/{name}.toml"));
     let text = fs::read_to_string(&file).unwrap_or_default();
     let home = w.home.display().to_string();
     check(
@@ -78,7 +107,7 @@ fn learn_time(w: &World<'_>) -> Result<(), String> {
         "the learned profile does not grant the home directory as a whole",
         || text.clone(),
     )?;
-    let report = Session::new(w, "e2e-learned")
+    let report = session(name)
         .command(&command)
         .call("get_current_time", json!({"timezone": "UTC"}))
         .run();

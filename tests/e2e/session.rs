@@ -69,6 +69,12 @@ impl<'w, 's> Session<'w, 's> {
         self
     }
 
+    /// `--no-namespaces` for cordon: Landlock alone keeps the filesystem.
+    pub fn no_namespaces(mut self) -> Self {
+        self.cordon_args.push("--no-namespaces".into());
+        self
+    }
+
     /// `--env NAME` for cordon.
     pub fn pass(mut self, name: &str) -> Self {
         self.cordon_args.extend(["--env".into(), name.into()]);

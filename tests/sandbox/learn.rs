@@ -8,6 +8,20 @@
 //! NAME` finds it, and under it the same server succeeds at every step
 //! but the credential file, which is never proposed, only named in a
 //! comment. A second learn run on the learned profile adds nothing.
+//!
+//! From a profile that grants nothing, a `#!/bin/sh` script is learned
+//! in rounds: the shell's loader (opened by the kernel inside `execve`,
+//! named by cordon when `execve` fails; the script and its interpreter
+//! are granted by themselves), then the loader's cache and the C
+//! library, until a round adds nothing and the script runs under
+//! `cordon run`.
+//!
+//! Refusals that follow from a setting: a Unix socket refused without
+//! namespaces learns `namespaces = "required"` (once); an internet
+//! socket under network mode "none" is a note naming the mode, never a
+//! wider network. Under `[seccomp] action = "log"` a call of the deny list
+//! runs: it is noted with the entry action "errno" would need, and not
+//! granted.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -22,6 +36,9 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("learn_then_run", Only::Both, learn_then_run),
         Case::new("learn_by_interview", Only::Both, learn_by_interview),
+        Case::new("learn_settings", Only::Both, learn_settings),
+        Case::new("learn_under_action_log", Only::Both, learn_under_action_log),
+        Case::new("learn_from_nothing", Only::Both, learn_from_nothing),
     ]
 }
 
@@ -251,4 +268,177 @@ fn learn_by_interview(w: &World) -> CaseResult {
         format!("the read file is not granted:\n{text}")
     })?;
     Ok(())
+}
+
+/// A Unix socket and an internet socket under the runtime group alone
+/// (network mode "none").
+fn learn_settings(w: &World) -> CaseResult {
+    let base = w.profile("learn-settings", "");
+    let argv = [
+        "steps", "socket", "1", "1", "0", "+", "socket", "2", "1", "0",
+    ];
+    let learning = w.sandbox().learning("settings").profile(&base).probe(&argv);
+    let first = outcomes(&learning.ok()?);
+    // With namespaces the Unix socket is the sandbox's own; without, the
+    // deny list refuses it. The internet socket has no network either way.
+    let unix = if w.ns { "ok" } else { "EPERM" };
+    ensure(
+        first.first().is_some_and(|o| o == unix) && first.get(1).is_some_and(|o| o == "EPERM"),
+        || format!("unexpected outcomes while learning: {first:?}"),
+    )?;
+    let file = w.env.home.join(".config/cordon/profiles/settings.toml");
+    let text = contents(&file);
+    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{e}\n{text}"))?;
+    let setting = table
+        .get("sandbox")
+        .and_then(|t| t.get("namespaces"))
+        .and_then(toml::Value::as_str);
+    let mode = table
+        .get("network")
+        .and_then(|t| t.get("mode"))
+        .and_then(toml::Value::as_str);
+    ensure(mode.is_none(), || {
+        format!("the network mode was learned:\n{text}")
+    })?;
+    let noted = if w.ns {
+        "mode = \"filtered\" in [network] with an entry"
+    } else {
+        "the host's whole network is never learned"
+    };
+    ensure(
+        text.lines()
+            .any(|l| l.starts_with("#   system call socket (AF_INET)") && l.contains(noted)),
+        || format!("the internet socket is not noted with the mode:\n{text}"),
+    )?;
+    if w.ns {
+        ensure(setting.is_none(), || {
+            format!("namespaces learned where they were on:\n{text}")
+        })?;
+        return Ok(());
+    }
+    ensure(setting == Some("required"), || {
+        format!("namespaces = \"required\" not learned:\n{text}")
+    })?;
+    // This run overrides it (--no-namespaces): learning again sets
+    // nothing twice and says why.
+    let again = w
+        .sandbox()
+        .learning("settings")
+        .profile(Path::new("settings"))
+        .probe(&argv);
+    again.ok()?;
+    let text_again = contents(&file);
+    ensure(
+        again.stderr.contains("0 grants")
+            && text_again.matches("\nnamespaces = ").count() == 1
+            && text_again.contains("is already in the profile"),
+        || {
+            format!(
+                "learning again set it again:\n{}\n{text_again}",
+                again.stderr
+            )
+        },
+    )?;
+    Ok(())
+}
+
+/// `action = "log"`: the call ran, and nothing is granted for it.
+fn learn_under_action_log(w: &World) -> CaseResult {
+    let base = w.profile("learn-log", "[seccomp]\naction = \"log\"\n");
+    let learning = w
+        .sandbox()
+        .learning("logged")
+        .profile(&base)
+        .probe(&["keyctl"]);
+    // The kernel answers keyctl's unknown operation itself.
+    let outcome = learning.stdout.clone();
+    ensure(!outcome.contains("EPERM"), || {
+        format!("keyctl was refused under action log: {outcome}")
+    })?;
+    let text = contents(&w.env.home.join(".config/cordon/profiles/logged.toml"));
+    ensure(
+        learning.stderr.contains("0 grants") && !text.contains("\"keyctl\",  # "),
+        || format!("the logged call was granted:\n{}\n{text}", learning.stderr),
+    )?;
+    ensure(
+        text.lines().any(|l| {
+            l.starts_with("#   system call keyctl")
+                && l.contains("allowed this time by action \"log\"")
+                && l.contains("allow = [\"keyctl\"] in [seccomp]")
+        }),
+        || format!("the logged call is not noted:\n{text}"),
+    )?;
+    Ok(())
+}
+
+/// More learn rounds than this means learning does not converge.
+const ROUNDS: usize = 8;
+
+fn learn_from_nothing(w: &World) -> CaseResult {
+    let empty = w.plant(
+        "profiles/nothing.toml",
+        "schema = 1\ndescription = \"escape suite: nothing\"\n",
+    );
+    let script = w.plant("outside/hello", "#!/bin/sh\necho hello from sh >&2\n");
+    let _ = std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755));
+    let script = s(&script).to_owned();
+    let file = w
+        .env
+        .home
+        .join(".config/cordon/profiles/nothing-learned.toml");
+    let mut base = empty.clone();
+    for round in 1..=ROUNDS {
+        let cmd = w
+            .sandbox()
+            .learning("nothing-learned")
+            .profile(&base)
+            .build(&[&script]);
+        let out = crate::invoke::run_timed(cmd, format!("learn round {round}"));
+        let text = contents(&file);
+        ensure(
+            out.stderr
+                .contains("cordon: learned profile nothing-learned ("),
+            || format!("round {round} wrote no profile: {}", out.describe()),
+        )?;
+        if round == 1 {
+            // Nothing runs: cordon grants the script and its interpreter
+            // by themselves, and the interpreter's loader, which the
+            // kernel opens, is refused first; the line names it.
+            ensure(out.code == Some(126) || out.code == Some(127), || {
+                format!("round 1 did not fail to execute: {}", out.describe())
+            })?;
+            ensure(out.stderr.contains("cordon: refused: execute /"), || {
+                format!("the loader was not named:\n{}", out.stderr)
+            })?;
+        }
+        if out.stderr.contains("(0 grants") {
+            let run = w
+                .sandbox()
+                .profile(Path::new("nothing-learned"))
+                .build(&[&script]);
+            let run = crate::invoke::run_timed(run, "run under the learned profile".into());
+            ensure(
+                run.code == Some(0) && run.stderr.contains("hello from sh"),
+                || {
+                    format!(
+                        "the script failed under the learned profile: {}\n{text}",
+                        run.describe()
+                    )
+                },
+            )?;
+            // Narrow: the files the loader and the shell open, not their
+            // directories.
+            ensure(
+                !text.contains("\"/usr/lib\"") && !text.contains("\"/usr\""),
+                || format!("a system directory was granted whole:\n{text}"),
+            )?;
+            return Ok(());
+        }
+        base = std::path::PathBuf::from("nothing-learned");
+    }
+    Err(format!(
+        "learning did not converge in {ROUNDS} rounds:\n{}",
+        contents(&file)
+    )
+    .into())
 }
