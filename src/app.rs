@@ -612,6 +612,7 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         pin_file,
         argv: launch.invocation.argv.clone(),
     };
+    let filter = crate::mcp::Filter::new(&launch.policy, &files)?;
     if let Err(e) = launch.check_unchanged() {
         return Err(match approved {
             Some(_) => approval::refuse_start(e),
@@ -626,12 +627,7 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
     // The session's loop answers the deny list's notifications (no
     // thread for them); --explain's notifier is a thread of its own.
-    // The filter (its pins read, its audit log opened) is made while
-    // init builds the sandbox; a filter that cannot be made ends the
-    // sandbox before a byte of the server's is relayed.
-    let mut filter = None;
-    let mut make_filter = || filter = Some(crate::mcp::Filter::new(&launch.policy, &files));
-    let child = launch::spawn_polled(prepared, watch, &mut make_filter).inspect_err(|e| {
+    let child = launch::spawn_polled(prepared, watch).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(cause) = source {
@@ -640,13 +636,6 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         }
         approval::report_start_failure(&reason);
     })?;
-    let filter = match filter.unwrap_or_else(|| crate::mcp::Filter::new(&launch.policy, &files)) {
-        Ok(filter) => filter,
-        Err(e) => {
-            child.abort();
-            return Err(e.into());
-        }
-    };
     tracing::info!(init = child.pid.as_raw(), "sandbox started");
     let session::Ended { exit, stderr_tail } =
         session::run(child, signals, launch.policy.shutdown, filter)?;

@@ -7,6 +7,7 @@
 
 mod support;
 
+
 use serde_json::{Value, json};
 use support::conversation::Conversation;
 use support::fake_server::{FakeServer, hex};
@@ -426,26 +427,6 @@ fn pins_withhold_changed_and_new_tools_on_later_runs() {
             "{err}"
         );
         assert!(!w.received().contains("extra"), "{}", w.received());
-    }
-}
-
-#[test]
-fn a_damaged_pin_file_refuses_before_a_line_is_relayed() {
-    let config = json!({"tools": [tool("search", "Searches.")]});
-    for user in users() {
-        let w = World::new(user, &config);
-        let pins = w.env.write("logs/pins.json", "{not json");
-        let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
-        let out = run(
-            w.env.cordon(&w.args(&["--pin", pins.to_str().unwrap()])),
-            format!("{init}\n").as_bytes(),
-        );
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(125), "{user:?}: {err}");
-        assert!(err.contains("is damaged"), "{user:?}: {err}");
-        assert!(out.stdout.is_empty(), "{user:?}: {:?}", out.stdout);
-        let received = std::fs::read_to_string(&w.log).unwrap_or_default();
-        assert!(!received.contains("initialize"), "{user:?}: {received}");
     }
 }
 

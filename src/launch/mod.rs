@@ -67,19 +67,6 @@ impl Child {
         self.life = None;
     }
 
-    /// Ends the sandbox before anything was relayed (the caller refuses
-    /// to go on): waits for init, so nothing of the sandbox outlives the
-    /// refusal, and relays what the server wrote to its stderr.
-    pub fn abort(mut self) {
-        self.kill_sandbox();
-        self.end_denials();
-        let _ = nix::sys::wait::waitpid(self.pid, None);
-        self.finish_stderr();
-        if let Some(mut forwarder) = self.forwarder.take() {
-            let _ = forwarder.wait();
-        }
-    }
-
     /// Returns once every byte the server had written to its stderr when
     /// this was called has been relayed (`vet` reads its log then).
     pub fn settle_stderr(&self) {
@@ -170,33 +157,22 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
 /// prepared seccomp layer has a listener): `--explain`'s, or plain
 /// `run`'s for the deny list alone.
 pub fn spawn_watched(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
-    spawn_with(prepared, watch, false, &mut || {})
+    spawn_with(prepared, watch, false)
 }
 
 /// [`spawn_watched`] for a caller that polls the deny list's listener
 /// itself ([`Child::denials`]) when `watch` is not `--explain`'s: no
 /// thread is started for it.
-///
-/// `meanwhile` runs once the sandbox is cloned, while its init builds
-/// the sandbox on another CPU, so the start does not wait for it. It
-/// runs before the server's bytes reach anyone: a caller that finds a
-/// reason to refuse there ends the sandbox ([`Child::abort`]) before
-/// relaying anything.
-pub fn spawn_polled(
-    prepared: &Prepared,
-    watch: Option<Watch>,
-    meanwhile: &mut dyn FnMut(),
-) -> Result<Child, LaunchError> {
-    spawn_with(prepared, watch, true, meanwhile)
+pub fn spawn_polled(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
+    spawn_with(prepared, watch, true)
 }
 
 fn spawn_with(
     prepared: &Prepared,
     watch: Option<Watch>,
     polled: bool,
-    meanwhile: &mut dyn FnMut(),
 ) -> Result<Child, LaunchError> {
-    let result = spawn_sandbox(prepared, watch, polled, meanwhile);
+    let result = spawn_sandbox(prepared, watch, polled);
     match (&result, &prepared.probe_cache) {
         (Err(e), Some(cache)) if e.is_namespace_step() => {
             cache.forget();
@@ -227,7 +203,6 @@ fn spawn_sandbox(
     prepared: &Prepared,
     watch: Option<Watch>,
     polled: bool,
-    meanwhile: &mut dyn FnMut(),
 ) -> Result<Child, LaunchError> {
     if !prepared.launchable {
         return Err(LaunchError::Spawn(std::io::Error::other(
@@ -313,7 +288,6 @@ fn spawn_sandbox(
     for pipe in [&ends.stdin, &ends.stdout] {
         let _ = sys::resize_pipe(pipe.as_raw_fd(), crate::relay::PIPE_SIZE);
     }
-    meanwhile();
     match read_record(&ends.status) {
         Some(Record::Started) => {
             // The server has executed: its listener is in the socket, or
