@@ -121,7 +121,11 @@ pub fn prepare(request: Request) -> Outcome {
     if request.pids.is_none() && request.memory.is_none() {
         return outcome;
     }
-    let hierarchies = match own_hierarchies() {
+    let wanted: Vec<&str> = [("pids", request.pids), ("memory", request.memory)]
+        .into_iter()
+        .filter_map(|(c, limit)| limit.map(|_| c))
+        .collect();
+    let hierarchies = match own_hierarchies(&wanted) {
         Ok(h) => h,
         Err(reason) => {
             outcome.pids = request.pids.map(|_| Err(reason.clone()));
@@ -384,12 +388,78 @@ struct Hierarchy {
 
 /// The hierarchies of `/proc/self/cgroup`, located through the mounts of
 /// `/proc/self/mountinfo` (v1: one mount per controller set; v2: one).
-fn own_hierarchies() -> Result<Vec<Hierarchy>, String> {
+///
+/// The hierarchies that hold the `wanted` controllers are first looked
+/// for where systemd and every distribution mount them, each confirmed
+/// by the file system type of the directory: mountinfo, which the kernel
+/// renders line by line for every mount, is read only when one is not
+/// there. A v1 hierarchy taken from its conventional place that is not
+/// the controller's after all has no such control file in the new
+/// cgroup, so the limit's write fails and reports it: never a silent
+/// start without the limit.
+fn own_hierarchies(wanted: &[&str]) -> Result<Vec<Hierarchy>, String> {
     let own = sys::read_text("/proc/self/cgroup")
         .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    if let Some(found) = conventional_hierarchies(&own, wanted) {
+        let confirmed = found.iter().all(|h| {
+            let magic = if h.unified {
+                nix::sys::statfs::CGROUP2_SUPER_MAGIC
+            } else {
+                nix::sys::statfs::CGROUP_SUPER_MAGIC
+            };
+            nix::sys::statfs::statfs(&h.dir).is_ok_and(|fs| fs.filesystem_type() == magic)
+        });
+        if confirmed {
+            return Ok(found);
+        }
+    }
     let mounts = sys::read_text("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     Ok(parse_hierarchies(&own, &mounts))
+}
+
+/// Where the hierarchies holding `wanted` are by convention: a v1
+/// hierarchy at `/sys/fs/cgroup/<its controllers>`, the v2 one at
+/// `/sys/fs/cgroup`, each showing the whole hierarchy; None when a wanted
+/// controller is in no hierarchy of `own` (`/proc/self/cgroup`).
+fn conventional_hierarchies(own: &str, wanted: &[&str]) -> Option<Vec<Hierarchy>> {
+    const BASE: &str = "/sys/fs/cgroup";
+    let mut found: Vec<Hierarchy> = Vec::new();
+    for controller in wanted {
+        let mut unified = None;
+        let mut v1 = None;
+        for line in own.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(id), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let inside = path.strip_prefix('/')?;
+            if id == "0" && controllers.is_empty() {
+                unified = Some(Path::new(BASE).join(inside));
+            } else if controllers.split(',').any(|c| c == *controller) {
+                v1 = Some((controllers, Path::new(BASE).join(controllers).join(inside)));
+            }
+        }
+        let hierarchy = match (v1, unified) {
+            (Some((controllers, dir)), _) => Hierarchy {
+                controllers: controllers.split(',').map(str::to_owned).collect(),
+                unified: false,
+                dir,
+            },
+            (None, Some(dir)) => Hierarchy {
+                controllers: Vec::new(),
+                unified: true,
+                dir,
+            },
+            (None, None) => return None,
+        };
+        if !found.iter().any(|h| h.dir == hierarchy.dir) {
+            found.push(hierarchy);
+        }
+    }
+    Some(found)
 }
 
 fn parse_hierarchies(own: &str, mountinfo: &str) -> Vec<Hierarchy> {
@@ -484,6 +554,22 @@ mod tests {
         assert_eq!(dirs[1].2, Path::new("/sys/fs/cgroup/memory/box/abc"));
         assert!(dirs[2].1);
         assert_eq!(dirs[2].2, Path::new("/sys/fs/cgroup/unified/user.slice"));
+    }
+
+    #[test]
+    fn conventional_places_agree_with_the_mounts() {
+        let own = "9:name=systemd:/\n8:pids:/\n4:memory:/box/abc\n0::/user.slice\n";
+        let found = conventional_hierarchies(own, &["pids", "memory"]).unwrap();
+        let mounted = parse_hierarchies(own, MOUNTINFO);
+        assert_eq!(found.len(), 2, "{found:?}");
+        for h in &found {
+            let m = mounted.iter().find(|m| m.dir == h.dir).unwrap();
+            assert_eq!((&m.controllers, m.unified), (&h.controllers, h.unified));
+        }
+        let v2 = conventional_hierarchies("0::/user.slice/x\n", &["memory"]).unwrap();
+        assert!(v2[0].unified);
+        assert_eq!(v2[0].dir, Path::new("/sys/fs/cgroup/user.slice/x"));
+        assert!(conventional_hierarchies("8:pids:/\n", &["memory"]).is_none());
     }
 
     #[test]

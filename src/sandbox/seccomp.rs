@@ -47,6 +47,12 @@
 //! low half of its flags), so high bits set by a caller change nothing.
 //! Landlock system calls stay allowed: a nested Landlock sandbox only
 //! restricts further.
+//!
+//! Between the ABI gate and the other parts sits a search tree on the
+//! call number ([`quick_allow`]): a call that no part answers or looks
+//! into is allowed there, so the kernel's walk at install (which caches
+//! the calls a filter always allows) stops after a few comparisons for
+//! it instead of going through the parts' linear chains.
 
 use std::collections::BTreeMap;
 
@@ -95,6 +101,9 @@ struct Parts {
     answers: Vec<Vec<libc::sock_filter>>,
     /// The deny list, answering the profile's action.
     deny: Vec<libc::sock_filter>,
+    /// Every call number some part answers or looks into (sorted): the
+    /// others get "allow" from every part, whatever their arguments.
+    examined: Vec<u32>,
 }
 
 /// What the deny list answers for a match.
@@ -165,6 +174,7 @@ pub fn prepare(
         numbers.push(resolve(name)?);
         rules.insert(resolve(name)?, chain);
     }
+    let mut examined: Vec<c_long> = rules.keys().copied().collect();
 
     let mut answers = Vec::new();
     for errno in [libc::ENOSYS, libc::EOPNOTSUPP] {
@@ -178,13 +188,16 @@ pub fn prepare(
             }
         }
         if !calls.is_empty() {
+            examined.extend(calls.keys());
             answers.push(compile(calls, SeccompAction::Errno(errno as u32))?);
         }
     }
-    answers.push(compile(
-        set_id_rules()?,
-        SeccompAction::Errno(libc::EPERM as u32),
-    )?);
+    let set_id = set_id_rules()?;
+    examined.extend(set_id.keys());
+    answers.push(compile(set_id, SeccompAction::Errno(libc::EPERM as u32))?);
+    let mut examined: Vec<u32> = examined.into_iter().map(|nr| nr as u32).collect();
+    examined.sort_unstable();
+    examined.dedup();
     let mut prepared = PreparedSeccomp {
         program: Vec::new(),
         fallback: None,
@@ -193,6 +206,7 @@ pub fn prepare(
             gate: abi_gate(),
             answers,
             deny: compile(rules, match_action(policy.action))?,
+            examined,
         },
         answer: DenyAnswer::Action,
         paths: false,
@@ -357,6 +371,7 @@ impl PreparedSeccomp {
                 deny
             }
         };
+        let mut examined = self.parts.examined.clone();
         let prefix = if paths {
             let paths: Vec<u32> = PATH_CALLS
                 .iter()
@@ -364,6 +379,7 @@ impl PreparedSeccomp {
                 .filter(|nr| !self.denied.contains(nr))
                 .map(|nr| nr as u32)
                 .collect();
+            examined.extend(&paths);
             Some(path_prefix(&paths))
         } else {
             None
@@ -394,7 +410,7 @@ impl PreparedSeccomp {
         if !deny_first {
             parts.push(&deny);
         }
-        self.program = link(&parts)?;
+        self.program = with_quick_allow(link(&parts)?, self.parts.gate.len(), examined);
         self.answer = answer;
         self.paths = paths;
         self.listener = answer != DenyAnswer::Action || paths;
@@ -467,6 +483,119 @@ fn link(parts: &[&[libc::sock_filter]]) -> Result<Vec<libc::sock_filter>, Seccom
         }
     }
     Ok(program)
+}
+
+/// `program` with [`quick_allow`] right after its ABI gate (the first
+/// `gate` instructions), when that fits: a call no part examines is
+/// allowed after a few comparisons instead of a walk through every part.
+/// The kernel walks the program once per call number when it installs it
+/// (to cache the calls a filter always allows), with interrupts off: that
+/// walk, not the server's calls, is what the linear parts made slow.
+fn with_quick_allow(
+    program: Vec<libc::sock_filter>,
+    gate: usize,
+    mut examined: Vec<u32>,
+) -> Vec<libc::sock_filter> {
+    examined.sort_unstable();
+    examined.dedup();
+    match quick_allow(&examined) {
+        Some(prefix) if program.len() + prefix.len() <= MAX_PROGRAM && gate <= program.len() => {
+            let mut out = Vec::with_capacity(program.len() + prefix.len());
+            out.extend_from_slice(&program[..gate]);
+            out.extend(prefix);
+            out.extend_from_slice(&program[gate..]);
+            out
+        }
+        _ => program,
+    }
+}
+
+/// A search tree over the call number: "allow" for a number outside
+/// `examined` (sorted, no repeats), else on to the next instruction
+/// after the tree (the parts). Only loads of the number, `JGE` and
+/// returns, so the kernel's walk at install (which stops at an argument
+/// load) still finds every always-allowed call. None when a jump would
+/// not fit in a conditional jump's 8-bit offset.
+fn quick_allow(examined: &[u32]) -> Option<Vec<libc::sock_filter>> {
+    // The number line cut into intervals, each examined or not, by start.
+    let mut intervals: Vec<(u32, bool)> = Vec::new();
+    let mut next: u64 = 0;
+    let mut i = 0;
+    while i < examined.len() {
+        let first = examined[i];
+        let mut last = first;
+        while i + 1 < examined.len() && u64::from(examined[i + 1]) == u64::from(last) + 1 {
+            i += 1;
+            last = examined[i];
+        }
+        i += 1;
+        if u64::from(first) > next {
+            intervals.push((next as u32, false));
+        }
+        intervals.push((first, true));
+        next = u64::from(last) + 1;
+    }
+    if next <= u64::from(u32::MAX) {
+        intervals.push((next as u32, false));
+    }
+    #[derive(Clone, Copy)]
+    enum To {
+        Node(usize),
+        Allow,
+        Parts,
+    }
+    struct Node {
+        start: u32,
+        at_or_above: To,
+        below: To,
+    }
+    // Preorder: a node, the subtree below its start, the one at or above.
+    fn build(intervals: &[(u32, bool)], nodes: &mut Vec<Node>) -> To {
+        match intervals {
+            [] => To::Allow,
+            [(_, true)] => To::Parts,
+            [(_, false)] => To::Allow,
+            _ => {
+                let mid = intervals.len() / 2;
+                let at = nodes.len();
+                nodes.push(Node {
+                    start: intervals[mid].0,
+                    at_or_above: To::Allow,
+                    below: To::Allow,
+                });
+                let below = build(&intervals[..mid], nodes);
+                let at_or_above = build(&intervals[mid..], nodes);
+                nodes[at].below = below;
+                nodes[at].at_or_above = at_or_above;
+                To::Node(at)
+            }
+        }
+    }
+    const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+    let mut nodes = Vec::new();
+    let root = build(&intervals, &mut nodes);
+    // [load nr, nodes…, ret allow], then the parts.
+    let allow = 1 + nodes.len();
+    let parts = allow + 1;
+    let index = |to: To| match to {
+        To::Node(n) => 1 + n,
+        To::Allow => allow,
+        To::Parts => parts,
+    };
+    let op = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
+    let mut program = vec![op(LOAD, DATA_NR, 0, 0)];
+    if !matches!(root, To::Node(0)) {
+        // Nothing examined, or everything: no tree needed.
+        return None;
+    }
+    for (n, node) in nodes.iter().enumerate() {
+        let from = 1 + n + 1;
+        let jt = u8::try_from(index(node.at_or_above).checked_sub(from)?).ok()?;
+        let jf = u8::try_from(index(node.below).checked_sub(from)?).ok()?;
+        program.push(op(JGE, node.start, jt, jf));
+    }
+    program.push(op(RET, libc::SECCOMP_RET_ALLOW, 0, 0));
+    Some(program)
 }
 
 /// The name of system call `nr` on this architecture.
@@ -1129,6 +1258,129 @@ mod tests {
 
     fn ptrace_traceme() -> c_long {
         sys(libc::SYS_ptrace, [libc::PTRACE_TRACEME as c_long, 0, 0, 0])
+    }
+
+    /// A classic BPF interpreter over `seccomp_data` for the instructions
+    /// cordon's programs use: the answer, and whether the run read
+    /// anything but the number and the architecture.
+    fn interpret(program: &[libc::sock_filter], nr: u32, args: &[u64; 6]) -> (u32, bool) {
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&nr.to_le_bytes());
+        data[4..8].copy_from_slice(&AUDIT_ARCH.to_le_bytes());
+        for (i, arg) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&arg.to_le_bytes());
+        }
+        let (mut a, mut pc, mut other) = (0u32, 0usize, false);
+        loop {
+            let op = program[pc];
+            pc += 1;
+            let jump = |taken: bool| usize::from(if taken { op.jt } else { op.jf });
+            match op.code {
+                LOAD => {
+                    let k = op.k as usize;
+                    other |= k >= 8;
+                    a = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
+                }
+                RET => return (op.k, other),
+                JA => pc += op.k as usize,
+                JEQ => pc += jump(a == op.k),
+                c if c == (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16 => {
+                    pc += jump(a >= op.k)
+                }
+                c if c == (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16 => {
+                    pc += jump(a > op.k)
+                }
+                c if c == (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16 => {
+                    pc += jump(a & op.k != 0)
+                }
+                c if c == (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16 => a &= op.k,
+                other => panic!("instruction {other:#x} at {}", pc - 1),
+            }
+        }
+    }
+
+    /// Every program cordon can install, with and without its quick
+    /// allow: the same answer for every call number (every number the
+    /// gate lets through, and the x32 and -1 edges), under arguments
+    /// that reach the argument rules; and the tree lets through only
+    /// numbers whose answer is "allow" whatever the arguments (the
+    /// program without it reads no argument for them).
+    #[test]
+    fn the_quick_allow_changes_no_answer() {
+        let policies = [
+            policy(SyscallAction::Errno, &[], &[]),
+            policy(SyscallAction::Kill, &[], &[]),
+            policy(SyscallAction::Log, &[], &[]),
+            policy(
+                SyscallAction::Errno,
+                &["ptrace", "clone3", "setxattr"],
+                &["getpid", "openat2"],
+            ),
+        ];
+        let patterns: [[u64; 6]; 5] = [
+            [0; 6],
+            [u64::MAX; 6],
+            [1, 1, 1, 1, 1, 1],
+            [0x10, 0o6777, 0o6777, 0o4000, 0x2000_0000, 0x7e02_0000],
+            [2, 0x0008_0000, 0o2000, 0o2000, 10, 0x5401],
+        ];
+        let mut checked = 0;
+        for policy in &policies {
+            for network in [NetworkMode::None, NetworkMode::Loopback, NetworkMode::Host] {
+                for namespaces in [true, false] {
+                    let mut prepared = prepare(policy, network, namespaces).unwrap();
+                    for (answer, paths) in [
+                        (DenyAnswer::Action, false),
+                        (DenyAnswer::NotifyRefused, false),
+                        (DenyAnswer::NotifyContinued, true),
+                        (DenyAnswer::Action, true),
+                    ] {
+                        prepared.relink(answer, paths).unwrap();
+                        let gate = prepared.parts.gate.len();
+                        let program = &prepared.program;
+                        assert_eq!(program[gate].code, LOAD, "no quick allow");
+                        let end = gate
+                            + program[gate..]
+                                .iter()
+                                .position(|op| op.code == RET)
+                                .unwrap()
+                            + 1;
+                        let plain: Vec<_> = program[..gate]
+                            .iter()
+                            .chain(&program[end..])
+                            .copied()
+                            .collect();
+                        // The tree alone, with a return where the parts begin.
+                        let mut tree = program[gate..end].to_vec();
+                        tree.push(libc::sock_filter {
+                            code: RET,
+                            jt: 0,
+                            jf: 0,
+                            k: 1,
+                        });
+                        let numbers = (0..1200u32).chain([0x4000_0000, 0x4000_0001, u32::MAX]);
+                        for nr in numbers {
+                            let (tree_answer, _) = interpret(&tree, nr, &[0; 6]);
+                            let (_, reads_args) = interpret(&plain, nr, &[0; 6]);
+                            for args in &patterns {
+                                let plain_answer = interpret(&plain, nr, args).0;
+                                assert_eq!(
+                                    interpret(program, nr, args).0,
+                                    plain_answer,
+                                    "nr {nr} {args:?}"
+                                );
+                                if tree_answer == libc::SECCOMP_RET_ALLOW && nr < 0x4000_0000 {
+                                    assert_eq!(plain_answer, libc::SECCOMP_RET_ALLOW, "nr {nr}");
+                                    assert!(!reads_args, "nr {nr}");
+                                }
+                            }
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 0);
     }
 
     #[test]
