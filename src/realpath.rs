@@ -109,6 +109,27 @@ pub(crate) fn forget_missing() {
 /// `std::fs::canonicalize` gives it; a relative path is taken against
 /// the working directory.
 pub(crate) fn canonical(path: &Path) -> io::Result<PathBuf> {
+    walk(path, |_, _| {})
+}
+
+/// Every symlink that resolving `path` (absolute) follows, as (where it
+/// is, what it holds), in the order met; where each is has its directory
+/// resolved. The walk ends where resolving fails (no link can lie below a
+/// missing or non-directory component); none when the links loop.
+pub(crate) fn links_followed(path: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut links = Vec::new();
+    let walked = walk(path, |at, target| {
+        links.push((at.to_path_buf(), target.to_path_buf()));
+    });
+    match walked {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Vec::new(),
+        _ => links,
+    }
+}
+
+/// Resolves `path` as the kernel would, calling `on_link` with each
+/// symlink followed (where it is, what it holds).
+fn walk(path: &Path, mut on_link: impl FnMut(&Path, &Path)) -> io::Result<PathBuf> {
     if path.as_os_str().is_empty() {
         return Err(io::Error::from_raw_os_error(libc::ENOENT));
     }
@@ -137,6 +158,7 @@ pub(crate) fn canonical(path: &Path) -> io::Result<PathBuf> {
             Node::Directory => {}
             Node::Other => directory = false,
             Node::Link(target) => {
+                on_link(&out, &target);
                 out.pop();
                 links += 1;
                 if links > MAX_LINKS {

@@ -226,7 +226,7 @@ fn interpreters_of(
 
 /// Parses `#!interpreter [arg]` from the first line of `file` (read at
 /// offset 0, the descriptor's offset is left alone).
-fn read_shebang_from(file: &fs::File) -> Option<(PathBuf, Option<OsString>)> {
+pub(crate) fn read_shebang_from(file: &fs::File) -> Option<(PathBuf, Option<OsString>)> {
     use std::os::unix::fs::FileExt;
     let mut head = [0u8; 256];
     let n = file.read_at(&mut head, 0).ok()?;

@@ -13,9 +13,6 @@ use std::path::{Path, PathBuf};
 /// `BINPRM_MAX_RECURSION`).
 const DEPTH: usize = 4;
 
-/// The longest `#!` line the kernel reads.
-const SHEBANG: usize = 256;
-
 /// `path` and every interpreter the kernel opens to run it, in that
 /// order. Files that cannot be read end the chain: nothing is guessed.
 pub fn chain(path: &Path) -> Vec<PathBuf> {
@@ -33,39 +30,17 @@ pub fn chain(path: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The interpreter the kernel opens for `path`, if it names one.
+/// The interpreter the kernel opens for `path`, if it names one: the
+/// `#!` line is parsed as at approval, from the same descriptor the ELF
+/// header is then read from.
 fn interpreter(path: &Path) -> Option<PathBuf> {
     let mut file = File::open(path).ok()?;
-    let mut head = [0u8; SHEBANG];
-    let n = read_at_most(&mut file, &mut head)?;
-    let head = head.get(..n)?;
-    if let Some(line) = head.strip_prefix(b"#!") {
-        return shebang(line);
+    if let Some((interp, _)) = crate::launch::resolve::read_shebang_from(&file) {
+        return interp.is_absolute().then_some(interp);
     }
-    elf_interp(&std::fs::read(path).ok()?)
-}
-
-fn read_at_most(file: &mut File, buf: &mut [u8]) -> Option<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(buf.get_mut(got..)?) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    Some(got)
-}
-
-/// The interpreter of a `#!` line (what follows `#!`): its first word.
-fn shebang(line: &[u8]) -> Option<PathBuf> {
-    let line = line.split(|&b| b == b'\n').next()?;
-    let word = line
-        .split(|&b| b == b' ' || b == b'\t')
-        .find(|w| !w.is_empty())?;
-    let word = PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(word));
-    word.is_absolute().then_some(word)
+    let mut data = Vec::new();
+    file.read_to_end(&mut data).ok()?;
+    elf_interp(&data)
 }
 
 /// The `PT_INTERP` path of an ELF file (32 or 64 bits, either byte
@@ -144,9 +119,11 @@ mod tests {
         let data = dir.path().join("data");
         std::fs::write(&data, "plain text").unwrap();
         assert_eq!(chain(&data), vec![data.clone()]);
+        let relative = dir.path().join("relative");
+        std::fs::write(&relative, "#!env python\n").unwrap();
         assert_eq!(
-            shebang(b"env python\n"),
-            None,
+            chain(&relative),
+            vec![relative.clone()],
             "a relative name is not followed"
         );
     }

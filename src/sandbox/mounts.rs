@@ -712,54 +712,11 @@ pub fn links_in_view(policy: &Policy, path: &Path) -> bool {
         .all(|(at, _)| bound(policy, at) || recreated.iter().any(|(r, _)| r == at))
 }
 
-/// Every symlink the kernel follows to resolve `path` on the host, as
-/// (where it is, what it holds), in the order met; where each is has
-/// its directory resolved. At most [`HOPS`] links (the kernel's limit),
-/// and none when the path leaves `/` through `..` or cannot be read.
+/// Every symlink the kernel follows to resolve `path` on the host (see
+/// [`crate::realpath::links_followed`]; remembered per run: canonicalising
+/// the grants looked at the same prefixes already).
 fn symlinks_on_the_way(path: &Path) -> Vec<(PathBuf, PathBuf)> {
-    const HOPS: usize = 40;
-    let mut out = Vec::new();
-    let mut pending: Vec<std::ffi::OsString> = Vec::new();
-    push_parts(&mut pending, path);
-    let mut at = PathBuf::from("/");
-    while let Some(part) = pending.pop() {
-        if part == ".." {
-            at.pop();
-            continue;
-        }
-        let next = at.join(&part);
-        // Remembered per run: canonicalising the grants looked at the
-        // same prefixes already.
-        match crate::realpath::symlink_target(&next) {
-            Some(target) => {
-                if out.len() == HOPS {
-                    return Vec::new();
-                }
-                out.push((next, target.clone()));
-                if target.is_absolute() {
-                    at = PathBuf::from("/");
-                }
-                push_parts(&mut pending, &target);
-            }
-            None => at = next,
-        }
-    }
-    out
-}
-
-/// `path`'s parts onto `pending` so that the first is popped first.
-fn push_parts(pending: &mut Vec<std::ffi::OsString>, path: &Path) {
-    let at = pending.len();
-    for part in path.components() {
-        match part {
-            Component::Normal(name) => pending.push(name.to_owned()),
-            Component::ParentDir => pending.push("..".into()),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    if let Some(new) = pending.get_mut(at..) {
-        new.reverse();
-    }
+    crate::realpath::links_followed(path)
 }
 
 /// A tmpfs /dev holding only the harmless devices (bound from the host so
