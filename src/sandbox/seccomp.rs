@@ -88,6 +88,9 @@ pub struct PreparedSeccomp {
     paths: bool,
     /// The deny list's numbers and what a match does, for the notifier.
     denied: Vec<c_long>,
+    /// The calls of [`PATH_CALLS`] the deny list does not name, with their
+    /// numbers: resolved once, since the notifier looks up every call.
+    path_calls: Vec<(c_long, PathCall)>,
     action: SyscallAction,
 }
 
@@ -210,6 +213,11 @@ pub fn prepare(
         },
         answer: DenyAnswer::Action,
         paths: false,
+        path_calls: PATH_CALLS
+            .iter()
+            .filter_map(|c| Some((syscall_number(c.name)?, *c)))
+            .filter(|(nr, _)| !numbers.contains(nr))
+            .collect(),
         denied: numbers,
         action: policy.action,
     };
@@ -373,12 +381,7 @@ impl PreparedSeccomp {
         };
         let mut examined = self.parts.examined.clone();
         let prefix = if paths {
-            let paths: Vec<u32> = PATH_CALLS
-                .iter()
-                .filter_map(|c| syscall_number(c.name))
-                .filter(|nr| !self.denied.contains(nr))
-                .map(|nr| nr as u32)
-                .collect();
+            let paths: Vec<u32> = self.path_calls.iter().map(|&(nr, _)| nr as u32).collect();
             examined.extend(&paths);
             Some(path_prefix(&paths))
         } else {
@@ -426,11 +429,8 @@ impl PreparedSeccomp {
     /// notifier, which must answer every notification).
     pub fn notified(&self, nr: i64) -> Option<Notified> {
         if self.paths {
-            if let Some(call) = PATH_CALLS
-                .iter()
-                .find(|c| syscall_number(c.name) == Some(nr) && !self.denied.contains(&nr))
-            {
-                return Some(Notified::Path(*call));
+            if let Some(&(_, call)) = self.path_calls.iter().find(|&&(n, _)| n == nr) {
+                return Some(Notified::Path(call));
             }
         }
         if !self.denied.contains(&nr) {
