@@ -450,7 +450,10 @@ struct Staged {
     launch: Launch,
     host: HostPaths,
     prepared: sandbox::Prepared,
-    text: String,
+    /// `--details`: the whole policy on the screen.
+    details: bool,
+    /// See [`Staged::text`].
+    text: Option<String>,
 }
 
 /// Profile → grants → probe → prepare → rendering, shared by `run`,
@@ -483,8 +486,35 @@ fn stage(args: &LaunchArgs, allocate: bool, packages: Packages) -> Result<Staged
     let private_tmp = prepared.private_tmp.as_ref().map(tempfile::TempDir::path);
     crate::mcp::audit::check_placement(&launch.policy, &host.state, private_tmp)
         .map_err(crate::mcp::McpError::from)?;
-    let style = consent::Style {
+    Ok(Staged {
+        ctx,
+        launch,
+        host,
+        prepared,
         details: args.details,
+        text: None,
+    })
+}
+
+impl Staged {
+    /// The consent screen, rendered once, on first use: `run --yes`
+    /// renders it while init builds the sandbox.
+    fn text(&mut self) -> &str {
+        self.text.get_or_insert_with(|| {
+            render_screen(&self.launch, &self.prepared, &self.ctx, self.details)
+        })
+    }
+}
+
+/// The one rendering of a launch and its prepared sandbox.
+fn render_screen(
+    launch: &Launch,
+    prepared: &sandbox::Prepared,
+    ctx: &Context,
+    details: bool,
+) -> String {
+    let style = consent::Style {
+        details,
         colour: colour_stderr(),
     };
     let screen = consent::render(
@@ -494,17 +524,10 @@ fn stage(args: &LaunchArgs, allocate: bool, packages: Packages) -> Result<Staged
         &ctx.home,
         style,
     );
-    let text = match &launch.picked {
+    match &launch.picked {
         Some(choice) => picked_line(choice) + &screen,
         None => screen,
-    };
-    Ok(Staged {
-        ctx,
-        launch,
-        host,
-        prepared,
-        text,
-    })
+    }
 }
 
 /// Colour on stderr: only on a terminal, and not when `NO_COLOR` is set
@@ -566,8 +589,21 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         launch,
         host,
         prepared,
+        details,
         text,
     } = staged;
+    let signals = session::signal_fd().map_err(|e| Error::Io {
+        what: "cannot set up signal handling".into(),
+        source: e.into(),
+    })?;
+    // With --yes no recorded approval is consulted, so nothing decided
+    // below changes the sandbox (no pins): init builds it meanwhile. The
+    // server is forked only on `go`, after every check.
+    let explaining = how.explain.is_some();
+    let mut explain = how.explain;
+    let mut early = (how.yes && !how.dry_run)
+        .then(|| Begun::start(prepared, &launch.policy, host, explain.take()));
+    let text: &str = text.get_or_insert_with(|| render_screen(launch, prepared, ctx, *details));
     let bind = || binding(launch, ctx);
     let request = approval::Request {
         request: &launch.request,
@@ -587,12 +623,19 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     // An approval was checked against the content of the files the
     // interpreter opens by path: the sandbox shows it exactly those.
     if approved.is_some() {
+        // A sandbox built before the decision has no pins: it is ended
+        // unused, before any server exists.
+        early = None;
         let pins = launch.pins();
         if let Err(e) = prepared.pin(&launch.policy, &pins, &host.store) {
             approval::report_start_failure(&e.to_string());
             return Err(e.into());
         }
     }
+    let begun = match early {
+        Some(begun) => begun,
+        None => Begun::start(prepared, &launch.policy, host, explain.take()),
+    };
     // A recorded approval already said which server starts, in its one
     // line (or said nothing under --quiet).
     if approved.is_none() {
@@ -601,10 +644,6 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
             "cordon: starting the server in its sandbox"
         );
     }
-    let signals = session::signal_fd().map_err(|e| Error::Io {
-        what: "cannot set up signal handling".into(),
-        source: e.into(),
-    })?;
     // Pins live with the approval: the relay enforces the approved pins,
     // or records them on this first approved run (trust on first use).
     let pin_file = match (&launch.request.pin, &approved) {
@@ -624,16 +663,12 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
             None => e.into(),
         });
     }
-    let explaining = how.explain.is_some();
-    let watch = match how.explain {
-        Some(output) => explain_watch(prepared, &launch.policy, host, output),
-        None => denial_watch(prepared, &launch.policy),
-    };
-    let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
-    let judge = watch.as_ref().and_then(|w| w.judge.clone());
-    // The session's loop answers the deny list's notifications (no
-    // thread for them); --explain's notifier is a thread of its own.
-    let spawned = launch::spawn_polled(prepared, watch).inspect_err(|e| {
+    let Begun {
+        starting,
+        explainer,
+        judge,
+    } = begun;
+    let spawned = starting.and_then(|s| s.go(prepared)).inspect_err(|e| {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(cause) = source {
@@ -708,6 +743,38 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         let _ = writeln!(std::io::stderr(), "cordon: the server was killed by {name}");
     }
     Ok(Served::Exited { exit, explainer })
+}
+
+/// A sandbox being built for [`serve`], with what its notifier reports
+/// to: the start's outcome is held until the decision, so a failure is
+/// reported where the start is.
+struct Begun {
+    starting: Result<launch::Starting, launch::LaunchError>,
+    explainer: Option<std::sync::Arc<crate::explain::Explainer>>,
+    judge: Option<crate::explain::judge::Judge>,
+}
+
+impl Begun {
+    /// The session's loop answers the deny list's notifications (no
+    /// thread for them); --explain's notifier is a thread of its own.
+    fn start(
+        prepared: &mut sandbox::Prepared,
+        policy: &Policy,
+        host: &HostPaths,
+        explain: Option<crate::explain::Output>,
+    ) -> Begun {
+        let watch = match explain {
+            Some(output) => explain_watch(prepared, policy, host, output),
+            None => denial_watch(prepared, policy),
+        };
+        let explainer = watch.as_ref().map(|w| std::sync::Arc::clone(&w.explainer));
+        let judge = watch.as_ref().and_then(|w| w.judge.clone());
+        Begun {
+            starting: launch::start(prepared, watch, true),
+            explainer,
+            judge,
+        }
+    }
 }
 
 /// Paths shown in [`exit_summary`]; the rest are counted.
@@ -1033,10 +1100,11 @@ fn stage_with_consent(
 ) -> Result<Staged, Error> {
     let mut staged = stage(args, true, packages)?;
     if packages == Packages::Update {
-        staged.text = update_text(&staged) + &staged.text;
+        let text = update_text(&staged) + staged.text();
+        staged.text = Some(text);
     }
     let mode = if yes { Mode::Yes } else { Mode::Ask };
-    if consent::obtain_with(&staged.text, mode, question)? != Outcome::Approved {
+    if consent::obtain_with(staged.text(), mode, question)? != Outcome::Approved {
         return Err(Error::Refused);
     }
     Ok(staged)
@@ -1576,7 +1644,7 @@ fn interview_confined(
     yes: bool,
 ) -> Result<std::sync::Arc<crate::explain::Explainer>, Error> {
     let mode = if yes { Mode::Yes } else { Mode::Ask };
-    if consent::obtain_with(&staged.text, mode, consent::QUESTION)? != Outcome::Approved {
+    if consent::obtain_with(staged.text(), mode, consent::QUESTION)? != Outcome::Approved {
         return Err(Error::Refused);
     }
     let io = |what: &str| {

@@ -114,6 +114,10 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         Step::Signals,
         sys::block_to_signalfd(&init::HANDLED),
     );
+    // cordon decides (consent, the relay's filter, the last check of the
+    // files it hashed) while init builds the sandbox: the server is forked
+    // only on cordon's go, and never when cordon drops the pipe instead.
+    wait_for_go(fds.go);
     let mut exec_pipe = [0 as libc::c_int; 2];
     // SAFETY: exec_pipe is a valid array of two ints.
     if unsafe { libc::pipe2(exec_pipe.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
@@ -142,6 +146,20 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         namespaces,
     )
 }
+
+/// Returns on cordon's go byte; leaves at once on anything else: the end
+/// of the pipe (cordon refused the start, or died) or an error.
+fn wait_for_go(go: RawFd) {
+    let mut byte = [0u8; 1];
+    let went = matches!(sys::read(go, &mut byte), Ok(1)) && byte == GO;
+    sys::close(go);
+    if !went {
+        sys::exit_now(125);
+    }
+}
+
+/// The byte that lets init fork the server.
+pub const GO: [u8; 1] = *b"G";
 
 /// Installs the program with a listener and sends the listener to
 /// cordon. Under `--explain` the notifier must be answering before

@@ -44,6 +44,8 @@ struct SandboxEnds {
     /// `--explain`: the server's end of the socket its seccomp listener
     /// goes out through.
     explain: Option<OwnedFd>,
+    /// Read end of the go pipe.
+    go: OwnedFd,
 }
 
 /// What cordon keeps.
@@ -60,6 +62,10 @@ pub struct CordonEnds {
     pub life: OwnedFd,
     /// `--explain`: where the server's seccomp listener arrives.
     pub explain: Option<OwnedFd>,
+    /// The only write end of the go pipe: one byte lets init fork the
+    /// server; closing it unwritten ends the sandbox before the server
+    /// exists.
+    pub go: OwnedFd,
 }
 
 /// The raw numbers the child code works with (the parent owns the
@@ -82,8 +88,11 @@ pub struct ChildFds {
     /// `--explain`: the socket the server sends its seccomp listener
     /// through (init closes it once the server is forked); -1 otherwise.
     pub explain: RawFd,
+    /// Read end of the go pipe: init builds the sandbox, then waits here
+    /// for cordon's decision before it forks the server.
+    pub go: RawFd,
     /// cordon's ends, closed first thing in the child (-1: none).
-    pub cordon: [RawFd; 6],
+    pub cordon: [RawFd; 7],
 }
 
 impl ChildFds {
@@ -107,6 +116,7 @@ impl Descriptors {
         let (stderr_r, stderr_w) = pipe()?;
         let (status_r, status_w) = pipe()?;
         let (life_r, life_w) = pipe()?;
+        let (go_r, go_w) = pipe()?;
         let null = nix::fcntl::open(
             "/dev/null",
             OFlag::O_RDWR | OFlag::O_CLOEXEC,
@@ -122,7 +132,9 @@ impl Descriptors {
         } else {
             (None, None)
         };
-        let sandbox_fds = [&stdin_r, &stdout_w, &stderr_w, &status_w, &life_r, &null];
+        let sandbox_fds = [
+            &stdin_r, &stdout_w, &stderr_w, &status_w, &life_r, &go_r, &null,
+        ];
         if sandbox_fds.iter().any(|fd| fd.as_raw_fd() <= 2) {
             return Err(LaunchError::Spawn(std::io::Error::other(
                 "a standard descriptor of cordon's is closed",
@@ -136,6 +148,7 @@ impl Descriptors {
                 null,
                 egress,
                 explain: explain_sandbox,
+                go: go_r,
             },
             cordon: CordonEnds {
                 stdin: stdin_w,
@@ -144,6 +157,7 @@ impl Descriptors {
                 status: status_r,
                 life: life_w,
                 explain: explain_cordon,
+                go: go_w,
             },
         })
     }
@@ -163,6 +177,7 @@ impl Descriptors {
             life: s.life.as_raw_fd(),
             egress: s.egress.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             explain: s.explain.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            go: s.go.as_raw_fd(),
             cordon: [
                 c.stdin.as_raw_fd(),
                 c.stdout.as_raw_fd(),
@@ -170,6 +185,7 @@ impl Descriptors {
                 c.status.as_raw_fd(),
                 c.life.as_raw_fd(),
                 c.explain.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+                c.go.as_raw_fd(),
             ],
         }
     }

@@ -156,28 +156,31 @@ pub fn spawn(prepared: &Prepared) -> Result<Child, LaunchError> {
 /// prepared seccomp layer has a listener): `--explain`'s, or plain
 /// `run`'s for the deny list alone.
 pub fn spawn_watched(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
-    spawn_with(prepared, watch, false)
+    start(prepared, watch, false)?.go(prepared)
 }
 
-/// [`spawn_watched`] for a caller that polls the deny list's listener
-/// itself ([`Child::denials`]) when `watch` is not `--explain`'s: no
-/// thread is started for it.
-pub fn spawn_polled(prepared: &Prepared, watch: Option<Watch>) -> Result<Child, LaunchError> {
-    spawn_with(prepared, watch, true)
-}
-
-fn spawn_with(
+/// Builds the sandbox for `prepared` (see [`Starting`]): init is cloned
+/// into its namespaces and builds them while cordon goes on; the server
+/// is forked only by [`Starting::go`]. With `polled`, a caller that
+/// polls the deny list's listener itself ([`Child::denials`]) when
+/// `watch` is not `--explain`'s: no thread is started for it.
+pub fn start(
     prepared: &Prepared,
     watch: Option<Watch>,
     polled: bool,
-) -> Result<Child, LaunchError> {
-    let result = spawn_sandbox(prepared, watch, polled);
-    match (&result, &prepared.probe_cache) {
-        (Err(e), Some(cache)) if e.is_namespace_step() => {
+) -> Result<Starting, LaunchError> {
+    start_sandbox(prepared, watch, polled).map_err(|e| blame_probe_cache(prepared, e))
+}
+
+/// A failure of a step that depends on namespaces taken from the probe
+/// cache drops the cache's entry, and says so.
+fn blame_probe_cache(prepared: &Prepared, e: LaunchError) -> LaunchError {
+    match &prepared.probe_cache {
+        Some(cache) if e.is_namespace_step() => {
             cache.forget();
-            result.map_err(|e| LaunchError::ProbeCache(Box::new(e)))
+            LaunchError::ProbeCache(Box::new(e))
         }
-        _ => result,
+        _ => e,
     }
 }
 
@@ -196,13 +199,62 @@ impl LaunchError {
     }
 }
 
-/// Starts the server under `prepared` and waits until it has been
-/// executed (or setup failed).
-fn spawn_sandbox(
+/// A sandbox being built: init runs in its namespaces and builds the
+/// mount view, while cordon finishes what the server's start waits for
+/// (the consent screen, the relay's filter, the last check of the files
+/// it hashed). Init forks the server only on [`Starting::go`]; dropping
+/// this instead ends init before any server exists.
+#[derive(Debug)]
+pub struct Starting {
+    pid: Pid,
+    /// cordon's ends but stderr's (the relay has it); taken by
+    /// [`Starting::go`].
+    held: Option<Held>,
+    stderr: Option<stderr::StderrRelay>,
+    forwarder: Option<std::process::Child>,
+    notifier: Option<std::thread::JoinHandle<()>>,
+    /// Plain `run`: the socket the deny list's listener arrives on, taken
+    /// once the server runs.
+    later: Option<(OwnedFd, Watch)>,
+    egress_reader: Option<crate::explain::egress::Reader>,
+}
+
+/// What cordon holds of a sandbox being built.
+#[derive(Debug)]
+struct Held {
+    stdin: OwnedFd,
+    stdout: OwnedFd,
+    status: OwnedFd,
+    life: OwnedFd,
+    go: OwnedFd,
+}
+
+impl Drop for Starting {
+    /// The start was not given its go: init reads the end of the go pipe
+    /// (or, still building, is killed) and is reaped; nothing of the
+    /// server ever ran.
+    fn drop(&mut self) {
+        if self.held.take().is_none() {
+            return;
+        }
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+        if let Some(relay) = self.stderr.take() {
+            relay.finish();
+        }
+        if let Some(notifier) = self.notifier.take() {
+            let _ = notifier.join();
+        }
+    }
+}
+
+/// Clones init into the sandbox's namespaces, then does, while init
+/// builds them on another CPU, what the server's start does not wait for.
+fn start_sandbox(
     prepared: &Prepared,
     watch: Option<Watch>,
     polled: bool,
-) -> Result<Child, LaunchError> {
+) -> Result<Starting, LaunchError> {
     if !prepared.launchable {
         return Err(LaunchError::Spawn(std::io::Error::other(
             "the sandbox was prepared to be shown only (a dry run), without its private /tmp and cgroup",
@@ -244,92 +296,131 @@ fn spawn_sandbox(
         Ok(pid) => Pid::from_raw(pid),
         Err(e) => return Err(LaunchError::Clone(e)),
     };
-    let mut ends = descriptors.into_cordon();
-    // While init builds the sandbox on another CPU, cordon does what the
-    // server's start does not wait for: the stderr relay's thread (init
-    // and the server write nothing there before the server runs; setup
-    // failures come on the status pipe), and the sweep of stale cgroups.
+    let ends = descriptors.into_cordon();
+    // From here on, dropping `starting` ends init.
+    let mut starting = Starting {
+        pid,
+        held: Some(Held {
+            stdin: ends.stdin,
+            stdout: ends.stdout,
+            status: ends.status,
+            life: ends.life,
+            go: ends.go,
+        }),
+        stderr: None,
+        forwarder,
+        notifier: None,
+        later: None,
+        egress_reader: None,
+    };
+    // The stderr relay's thread: init and the server write nothing there
+    // before the server runs (setup failures come on the status pipe).
     let sink = match &prepared.stderr {
         Some(log) => stderr::Sink::from(log.try_clone().map_err(LaunchError::Spawn)?),
         None => stderr::Sink::host(),
     };
-    let stderr = stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?;
+    starting.stderr =
+        Some(stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?);
     if let Some(cgroup) = &prepared.cgroup {
         cgroup.remove_stale();
     }
     // Under --explain the server waits in `execve` (a notified call) for
     // the notifier. Without it nothing is notified before `execve`, and a
     // polled listener is taken once the server runs.
-    let mut later = None;
-    let notifier = match (watch, ends.explain.take()) {
+    match (watch, ends.explain) {
         (Some(watch), Some(socket)) if polled && !watch.explaining() => {
-            later = Some((socket, watch));
-            None
+            starting.later = Some((socket, watch));
         }
         (Some(watch), Some(socket)) => {
-            Some(crate::explain::notify::start(socket, watch).map_err(LaunchError::Spawn)?)
+            starting.notifier =
+                Some(crate::explain::notify::start(socket, watch).map_err(LaunchError::Spawn)?);
         }
-        _ => None,
-    };
-    let egress_reader = match (egress_refusals, explainer) {
-        (Some(pipe), Some(explainer)) => {
-            Some(crate::explain::egress::start(pipe, explainer).map_err(LaunchError::Spawn)?)
-        }
-        _ => None,
-    };
-    for fd in [&ends.stdin, &ends.stdout] {
-        let nonblocking = nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK);
-        nix::fcntl::fcntl(fd, nonblocking).map_err(|e| LaunchError::Spawn(e.into()))?;
+        _ => {}
     }
-    // Each pipe buffer that fills costs the relay a wake-up, a read and
-    // a write: bigger pipes mean fewer of them per byte. Best effort, the
-    // default size works too.
-    for pipe in [&ends.stdin, &ends.stdout] {
-        let _ = sys::resize_pipe(pipe.as_raw_fd(), crate::relay::PIPE_SIZE);
+    if let (Some(pipe), Some(explainer)) = (egress_refusals, explainer) {
+        starting.egress_reader =
+            Some(crate::explain::egress::start(pipe, explainer).map_err(LaunchError::Spawn)?);
     }
-    match read_record(&ends.status) {
-        Some(Record::Started) => {
-            // The server has executed: its listener is in the socket, or
-            // it sent none (a kernel without listeners) and every other
-            // end is closed. Either way this does not block.
-            let denials = later.and_then(|(socket, watch)| {
-                crate::explain::notify::receive_listener(socket)
-                    .map(|listener| crate::explain::notify::Polled { listener, watch })
-            });
-            Ok(Child {
-                pid,
-                stdin: Some(ends.stdin),
-                stdout: ends.stdout,
-                status: ends.status,
-                stderr: Some(stderr),
-                life: Some(ends.life),
-                forwarder,
-                notifier,
-                denials,
-                egress_reader,
-            })
+    if let Some(ends) = &starting.held {
+        for fd in [&ends.stdin, &ends.stdout] {
+            let nonblocking = nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK);
+            nix::fcntl::fcntl(fd, nonblocking).map_err(|e| LaunchError::Spawn(e.into()))?;
         }
-        Some(Record::Failed { step, index, errno }) => {
-            let _ = nix::sys::wait::waitpid(pid, None);
-            stderr.finish();
-            // The sandbox is gone: the notifier has seen every call it will
-            // see, and what it recorded explains the failure.
-            if let Some(notifier) = notifier {
-                let _ = notifier.join();
-            }
-            if let Some(path) = checked_path(prepared, step, index) {
-                return Err(LaunchError::Replaced { path, errno });
-            }
-            Err(LaunchError::Setup {
-                step,
-                detail: describe(prepared, step, index),
-                errno,
-            })
+        // Each pipe buffer that fills costs the relay a wake-up, a read
+        // and a write: bigger pipes mean fewer of them per byte. Best
+        // effort, the default size works too.
+        for pipe in [&ends.stdin, &ends.stdout] {
+            let _ = sys::resize_pipe(pipe.as_raw_fd(), crate::relay::PIPE_SIZE);
         }
-        _ => {
-            let _ = nix::sys::wait::waitpid(pid, None);
-            stderr.finish();
-            Err(LaunchError::Vanished)
+    }
+    Ok(starting)
+}
+
+impl Starting {
+    /// cordon's decision is made: init forks the server, which executes.
+    /// Returns once it has (or a setup step failed).
+    pub fn go(mut self, prepared: &Prepared) -> Result<Child, LaunchError> {
+        self.proceed(prepared)
+            .map_err(|e| blame_probe_cache(prepared, e))
+    }
+
+    fn proceed(&mut self, prepared: &Prepared) -> Result<Child, LaunchError> {
+        let Some(ends) = self.held.take() else {
+            return Err(LaunchError::Vanished);
+        };
+        let stderr = self.stderr.take();
+        // A failed write means init is gone: it failed a setup step (its
+        // record is in the status pipe) or vanished, as read next.
+        let _ = sys::write_all(ends.go.as_raw_fd(), &child::GO);
+        drop(ends.go);
+        match read_record(&ends.status) {
+            Some(Record::Started) => {
+                // The server has executed: its listener is in the socket,
+                // or it sent none (a kernel without listeners) and every
+                // other end is closed. Either way this does not block.
+                let denials = self.later.take().and_then(|(socket, watch)| {
+                    crate::explain::notify::receive_listener(socket)
+                        .map(|listener| crate::explain::notify::Polled { listener, watch })
+                });
+                Ok(Child {
+                    pid: self.pid,
+                    stdin: Some(ends.stdin),
+                    stdout: ends.stdout,
+                    status: ends.status,
+                    stderr,
+                    life: Some(ends.life),
+                    forwarder: self.forwarder.take(),
+                    notifier: self.notifier.take(),
+                    denials,
+                    egress_reader: self.egress_reader.take(),
+                })
+            }
+            Some(Record::Failed { step, index, errno }) => {
+                let _ = nix::sys::wait::waitpid(self.pid, None);
+                if let Some(relay) = stderr {
+                    relay.finish();
+                }
+                // The sandbox is gone: the notifier has seen every call it
+                // will see, and what it recorded explains the failure.
+                if let Some(notifier) = self.notifier.take() {
+                    let _ = notifier.join();
+                }
+                if let Some(path) = checked_path(prepared, step, index) {
+                    return Err(LaunchError::Replaced { path, errno });
+                }
+                Err(LaunchError::Setup {
+                    step,
+                    detail: describe(prepared, step, index),
+                    errno,
+                })
+            }
+            _ => {
+                let _ = nix::sys::wait::waitpid(self.pid, None);
+                if let Some(relay) = stderr {
+                    relay.finish();
+                }
+                Err(LaunchError::Vanished)
+            }
         }
     }
 }

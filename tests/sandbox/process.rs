@@ -35,6 +35,11 @@ pub fn cases() -> Vec<Case> {
             capability_sets_are_empty,
         ),
         Case::new("inherited_fd_closed", Only::Both, inherited_fd_closed),
+        Case::new(
+            "refused_after_the_sandbox_is_built",
+            Only::Both,
+            refused_after_the_sandbox_is_built,
+        ),
         Case::new("environment_rebuilt", Only::Both, environment_rebuilt),
         Case::new("env_ld_refused", Only::Both, env_ld_refused),
         Case::new("core_rlimit_zero", Only::Both, core_rlimit_zero),
@@ -218,6 +223,51 @@ fn inherited_fd_closed(w: &World) -> CaseResult {
         .probe(&["fd-flags", "3"])
         .errno("EBADF")?;
     w.sandbox().with_fd3().probe(&["fd-flags", "2"]).ok()?;
+    Ok(())
+}
+
+/// cordon builds the sandbox while it finishes its own checks; one that
+/// refuses then (a damaged pin file, a pin file that is a symbolic link)
+/// ends the sandbox before the server exists: the server's first act, a
+/// write into a granted directory, never happens. Control: with a pin
+/// file cordon may create, the same server writes.
+fn refused_after_the_sandbox_is_built(w: &World) -> CaseResult {
+    let dir = w.plant("gate/granted/.keep", "");
+    let dir = dir.parent().unwrap().to_path_buf();
+    let marker = dir.join("server-ran");
+    let damaged = w.plant("gate/pins/damaged.json", "{ not a pin file");
+    let link = w.at("gate/pins/link.json");
+    let fresh = w.plant("gate/pins/fresh.json", "");
+    fs::remove_file(&fresh).unwrap();
+    std::os::unix::fs::symlink(&fresh, &link).unwrap();
+    let start = |pins: &Path| {
+        w.sandbox()
+            .rw(&dir)
+            .flags(&["--pin", s(pins)])
+            .probe(&["write", s(&marker)])
+    };
+    for (pins, why) in [(&damaged, "damaged"), (&link, "symbolic link")] {
+        let refused = start(pins);
+        ensure(
+            refused.code != Some(0) && refused.stderr.contains(why),
+            || {
+                format!(
+                    "the pin file was not refused ({why}): {}",
+                    refused.describe()
+                )
+            },
+        )?;
+        ensure(!marker.exists(), || {
+            format!(
+                "ESCAPE: the server ran though its start was refused ({why}): {}",
+                refused.describe()
+            )
+        })?;
+    }
+    start(&fresh).ok()?;
+    ensure(marker.exists(), || {
+        format!("the control did not write {}", marker.display())
+    })?;
     Ok(())
 }
 
