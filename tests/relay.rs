@@ -185,7 +185,9 @@ fn a_line_that_never_ends_is_discarded_in_constant_memory() {
             err.contains("67108864 bytes, over the 1048576-byte limit"),
             "{err}"
         );
-        assert!(hwm < 16 * 1024, "{user:?}: cordon's peak RSS was {hwm} KiB");
+        // The line is 64 MiB: buffering it would show at least that. A
+        // debug build of cordon peaks near 16 MiB on its own here.
+        assert!(hwm < 32 * 1024, "{user:?}: cordon's peak RSS was {hwm} KiB");
         assert!(
             !w.received().contains("zzz"),
             "nothing of it reached the server"
