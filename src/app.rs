@@ -596,12 +596,15 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
         what: "cannot set up signal handling".into(),
         source: e.into(),
     })?;
-    // With --yes no recorded approval is consulted, so nothing decided
-    // below changes the sandbox (no pins): init builds it meanwhile. The
-    // server is forked only on `go`, after every check.
+    // The decision changes the sandbox only through an approval's pins
+    // (none with --yes, which consults no approval, and none when the
+    // interpreter opens no file of code by path): otherwise init builds
+    // it while cordon decides. The server is forked only on `go`, after
+    // every check; a refusal ends init first.
+    let pins = launch.pins();
     let explaining = how.explain.is_some();
     let mut explain = how.explain;
-    let mut early = (how.yes && !how.dry_run)
+    let mut early = (!how.dry_run && (how.yes || pins.is_empty()))
         .then(|| Begun::start(prepared, &launch.policy, host, explain.take()));
     let text: &str = text.get_or_insert_with(|| render_screen(launch, prepared, ctx, *details));
     let bind = || binding(launch, ctx);
@@ -622,11 +625,10 @@ fn serve(staged: &mut Staged, how: Serve) -> Result<Served, Error> {
     };
     // An approval was checked against the content of the files the
     // interpreter opens by path: the sandbox shows it exactly those.
-    if approved.is_some() {
-        // A sandbox built before the decision has no pins: it is ended
-        // unused, before any server exists.
+    if approved.is_some() && !pins.is_empty() {
+        // Never built before the decision (see `early`); were it, it would
+        // lack the pins: it is ended unused, before any server exists.
         early = None;
-        let pins = launch.pins();
         if let Err(e) = prepared.pin(&launch.policy, &pins, &host.store) {
             approval::report_start_failure(&e.to_string());
             return Err(e.into());
