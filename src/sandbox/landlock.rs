@@ -346,10 +346,10 @@ fn build(rules: &Rules, level: CompatLevel) -> Result<RulesetCreated, landlock::
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::policy::test_support::policy;
+    use crate::policy::test_support::{grant, policy};
 
     fn loopback(connect: Ports, bind: Ports) -> Policy {
         let mut p = policy();
@@ -415,5 +415,47 @@ mod tests {
             writable.access & BitFlags::from(AccessFs::Truncate).bits(),
             0
         );
+    }
+
+    /// A grant that is gone by the time cordon fills the ruleset refuses
+    /// the start with the error prepare gave for it before the fill
+    /// moved after the clone; once it is back, the same plan fills.
+    #[test]
+    fn a_grant_gone_before_the_fill_refuses_the_start() {
+        let abi = match sys::landlock_abi_version() {
+            Ok(v) if v >= 1 => v,
+            other => {
+                eprintln!("skipped: the kernel has no Landlock ({other:?})");
+                return;
+            }
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let granted = dir.path().join("granted");
+        std::fs::create_dir(&granted).expect("mkdir");
+        let mut p = policy();
+        p.mechanisms.landlock = Requirement::BestEffort;
+        p.fs = vec![grant(
+            granted.to_str().expect("utf-8"),
+            policy::Access::READ_WRITE,
+            policy::GrantSource::CommandLine,
+        )];
+        let probe = Probe {
+            landlock: Ok(abi),
+            seccomp: Ok(()),
+            user_namespaces: Ok(()),
+            apparmor_userns_restricted: None,
+            cache: None,
+        };
+        let mut report = EnforcementReport::default();
+        let prepared = prepare(&p, &probe, None, &[], true, true, &mut report)
+            .unwrap()
+            .expect("a ruleset");
+        std::fs::remove_dir(&granted).expect("rmdir");
+        match prepared.fill() {
+            Err(SandboxError::LandlockPath { path, .. }) => assert_eq!(path, granted),
+            other => panic!("{:?}", other.map_err(|e| e.to_string())),
+        }
+        std::fs::create_dir(&granted).expect("mkdir");
+        prepared.fill().unwrap();
     }
 }
