@@ -115,7 +115,9 @@ fn rights(access: policy::Access) -> BitFlags<AccessFs> {
     r & AccessFs::from_all(abi)
 }
 
-/// Builds the ruleset, or reports why Landlock is not enforced.
+/// Creates the ruleset and decides its rules (added after init is cloned,
+/// by [`PreparedLandlock::fill`]), or reports why Landlock is not
+/// enforced. What is reported depends on neither the fill nor its timing.
 /// `generated` are files cordon wrote for the sandbox and binds into it
 /// (network `filtered`'s resolver files): readable, each by a rule of its
 /// own, since the rules follow inodes, not the paths they are bound at.
@@ -187,10 +189,10 @@ impl PreparedLandlock {
 
     /// Parent side, after init is cloned and before the server may start:
     /// adds the path and port rules to the ruleset init inherited. A rule
-    /// that cannot be added refuses the start (the server would otherwise
-    /// run with fewer rights than reported, or, with a port rule missing,
-    /// none of what it was granted): init is ended before any server
-    /// exists.
+    /// that cannot be added (a grant removed since prepare) refuses the
+    /// start with the error prepare gave for it when it added the rules
+    /// itself, and init is ended before any server exists: the sandbox is
+    /// never started other than reported.
     pub fn fill(&self) -> Result<(), SandboxError> {
         if self.filled.get() {
             return Ok(());
