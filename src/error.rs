@@ -73,7 +73,9 @@ impl Error {
 
     fn hint(&self) -> Option<String> {
         match self {
-            Error::Sandbox(e) => e.hint().map(str::to_owned),
+            Error::Sandbox(e) | Error::Launch(LaunchError::Sandbox(e)) => {
+                e.hint().map(str::to_owned)
+            }
             Error::Consent(e) => e.hint(),
             Error::HostConfig(e) => e.hint().map(str::to_owned),
             Error::Store(e) => e.hint(),

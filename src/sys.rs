@@ -377,6 +377,31 @@ pub fn landlock_add_path_rule(ruleset: RawFd, parent: RawFd, access: u64) -> Sys
     check(ret).map(drop)
 }
 
+/// `landlock_add_rule(2)` with a TCP port rule.
+pub fn landlock_add_port_rule(ruleset: RawFd, port: u16, access: u64) -> SysResult<()> {
+    #[repr(C, packed)]
+    struct NetPort {
+        allowed_access: u64,
+        port: u64,
+    }
+    const LANDLOCK_RULE_NET_PORT: c_int = 2;
+    let rule = NetPort {
+        allowed_access: access,
+        port: u64::from(port),
+    };
+    // SAFETY: rule is a valid landlock_net_port_attr.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            LANDLOCK_RULE_NET_PORT,
+            &rule as *const NetPort,
+            0,
+        )
+    };
+    check(ret).map(drop)
+}
+
 pub fn landlock_restrict_self(ruleset: RawFd) -> SysResult<()> {
     // SAFETY: plain syscall on a descriptor.
     check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0) }).map(drop)

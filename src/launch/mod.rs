@@ -138,6 +138,9 @@ pub enum LaunchError {
     Replaced { path: String, errno: Errno },
     #[error("the sandbox's init process ended before reporting")]
     Vanished,
+    /// What cordon completes of the sandbox after the clone failed.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error(
         "{0} (cordon took the kernel's support for namespaces from the cache of an earlier probe; the entry is dropped and the next start probes again)"
     )]
@@ -313,6 +316,9 @@ fn start_sandbox(
         later: None,
         egress_reader: None,
     };
+    // While init builds the namespaces on another CPU: the server's start
+    // waits for this only at the go.
+    prepared.complete()?;
     // The stderr relay's thread: init and the server write nothing there
     // before the server runs (setup failures come on the status pipe).
     let sink = match &prepared.stderr {

@@ -215,6 +215,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// What cordon completes after init is cloned and before the server
+    /// may start, while init builds the namespaces: the Landlock rules.
+    /// A failure refuses the start. Called once per start; a plan that is
+    /// started again is not changed twice.
+    pub fn complete(&self) -> Result<(), SandboxError> {
+        match &self.landlock {
+            Some(landlock) => landlock.fill(),
+            None => Ok(()),
+        }
+    }
+
     /// Makes the interpreter read exactly the files cordon checked (see
     /// [`pin`]): mirrored into the sandbox's view with namespaces,
     /// refused unless nobody else can rename on their way without.

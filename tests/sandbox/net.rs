@@ -6,7 +6,7 @@
 //! Controls: the host's listeners are reachable by the same probe run on
 //! the host, and a connected unix pair (`socketpair`) works inside.
 
-use crate::world::{Case, CaseResult, Only, World, s};
+use crate::world::{Case, CaseResult, Failure, Only, World, s};
 
 // Kernel constants, spelled out so the cases read like the calls.
 const AF_INET: &str = "2";
@@ -35,6 +35,7 @@ pub fn cases() -> Vec<Case> {
             Only::Ns,
             loopback_mode_keeps_host_out,
         ),
+        Case::new("loopback_port_rules", Only::Ns, loopback_port_rules),
         Case::new(
             "loopback_mode_still_denies_raw_and_mptcp",
             Only::Ns,
@@ -124,6 +125,30 @@ fn loopback_mode_keeps_host_out(w: &World) -> CaseResult {
         .profile(&profile)
         .probe(&["loopback-selftest"])
         .ok()?;
+    Ok(())
+}
+
+/// Landlock's TCP port rules (cordon adds them to the ruleset after
+/// init is cloned): a listed port can be bound and connected to, a port
+/// listed for bind alone cannot be connected to, an unlisted one cannot
+/// be bound. In the sandbox's own network namespace, so the fixed ports
+/// meet nobody else's.
+fn loopback_port_rules(w: &World) -> CaseResult {
+    if w.landlock_abi < 4 {
+        let why = format!(
+            "kernel lacks Landlock TCP port rules (ABI {} < 4)",
+            w.landlock_abi
+        );
+        return Err(Failure::Skip(why));
+    }
+    let profile = w.profile(
+        "ports",
+        "[network]\nmode = \"loopback\"\nconnect = [7001]\nbind = [7001, 7002]\n",
+    );
+    let pair = |port: &str| w.sandbox().profile(&profile).probe(&["tcp-pair", port]);
+    pair("7001").ok()?;
+    pair("7002").errno("EACCES")?;
+    pair("7003").errno("EACCES")?;
     Ok(())
 }
 

@@ -76,6 +76,7 @@ fn act(action: &str, args: &[String]) -> Outcome {
         "tcp-connect" => tcp_connect(arg(0)),
         "tcp-hello" => tcp_hello(arg(0)),
         "loopback-selftest" => loopback_selftest(),
+        "tcp-pair" => tcp_pair(arg(0)),
         "unix-connect" => UnixStream::connect(arg(0))
             .map(|_| "connected".into())
             .map_err(io),
@@ -265,6 +266,16 @@ fn loopback_selftest() -> Outcome {
     if &buf != b"ping" {
         return Err(Errno::EIO);
     }
+    Ok(format!("listened and connected on 127.0.0.1:{port}"))
+}
+
+/// Listens on 127.0.0.1:PORT and connects to it: the bind, then the
+/// connect, each refused on its own.
+fn tcp_pair(port: &str) -> Outcome {
+    let port: u16 = port.parse().map_err(|_| Errno::EINVAL)?;
+    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(io)?;
+    TcpStream::connect(("127.0.0.1", port)).map_err(io)?;
+    drop(listener);
     Ok(format!("listened and connected on 127.0.0.1:{port}"))
 }
 
