@@ -16,10 +16,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 /// What one path is, as `lstat` (and `readlink`) saw it.
 #[derive(Debug, Clone)]
@@ -60,8 +61,13 @@ impl Hasher for BytesHasher {
 /// bytes.
 type Seen = HashMap<OsString, Node, BuildHasherDefault<BytesHasher>>;
 
+/// Room for what a launch looks at (some hundred paths), so that the
+/// table is not rebuilt as it grows.
+const EXPECTED: usize = 128;
+
 thread_local! {
-    static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
+    static SEEN: RefCell<Seen> =
+        RefCell::new(Seen::with_capacity_and_hasher(EXPECTED, Default::default()));
 }
 
 fn seen(path: &Path) -> Option<Node> {
@@ -138,22 +144,26 @@ fn walk(path: &Path, mut on_link: impl FnMut(&Path, &Path)) -> io::Result<PathBu
     } else {
         std::env::current_dir()?.join(path)
     };
+    // The texts walked: the path, then each link's target. A component
+    // is a range of one of them, so none is copied on its own.
+    let mut texts: Vec<OsString> = vec![absolute.into_os_string()];
     // Components still to walk, the next one last.
-    let mut pending: Vec<OsString> = Vec::new();
-    push_components(&mut pending, &absolute);
+    let mut pending: Vec<Name> = Vec::new();
+    push_components(&mut pending, &texts, 0);
     let mut out = PathBuf::from("/");
     // Whether `out` is a directory: only then may a component follow.
     let mut directory = true;
     let mut links = 0;
-    while let Some(name) = pending.pop() {
+    while let Some(at) = pending.pop() {
         if !directory {
             return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
         }
+        let name = at.of(&texts);
         if name == ".." {
             out.pop();
             continue;
         }
-        out.push(&name);
+        out.push(name);
         match look(&out) {
             Node::Directory => {}
             Node::Other => directory = false,
@@ -167,7 +177,8 @@ fn walk(path: &Path, mut on_link: impl FnMut(&Path, &Path)) -> io::Result<PathBu
                 if target.is_absolute() {
                     out = PathBuf::from("/");
                 }
-                push_components(&mut pending, &target);
+                texts.push(target.into_os_string());
+                push_components(&mut pending, &texts, texts.len() - 1);
             }
             Node::Error(errno) => return Err(io::Error::from_raw_os_error(errno)),
         }
@@ -207,17 +218,38 @@ pub(crate) fn symlink_target(path: &Path) -> Option<PathBuf> {
     }
 }
 
-/// Pushes `path`'s components so that the first is popped first; `.` and
-/// the root are left out, `..` is kept (it is resolved against what is
-/// walked before it).
-fn push_components(pending: &mut Vec<OsString>, path: &Path) {
+/// One component to walk: bytes `start..end` of text `text`.
+#[derive(Clone, Copy)]
+struct Name {
+    text: usize,
+    start: usize,
+    end: usize,
+}
+
+impl Name {
+    fn of(self, texts: &[OsString]) -> &OsStr {
+        let bytes = texts
+            .get(self.text)
+            .and_then(|t| t.as_bytes().get(self.start..self.end))
+            .unwrap_or_default();
+        OsStr::from_bytes(bytes)
+    }
+}
+
+/// Pushes the components of text `text` so that the first is popped
+/// first. As `Path::components` has them: empty ones (repeated or
+/// trailing slashes), `.` and the root are left out; `..` is kept (it is
+/// resolved against what is walked before it).
+fn push_components(pending: &mut Vec<Name>, texts: &[OsString], text: usize) {
     let at = pending.len();
-    for component in path.components() {
-        match component {
-            Component::Normal(name) => pending.push(name.to_owned()),
-            Component::ParentDir => pending.push("..".into()),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+    let bytes = texts.get(text).map(|t| t.as_bytes()).unwrap_or_default();
+    let mut start = 0;
+    for part in bytes.split(|&b| b == b'/') {
+        let end = start + part.len();
+        if !part.is_empty() && part != b"." {
+            pending.push(Name { text, start, end });
         }
+        start = end + 1;
     }
     pending[at..].reverse();
 }

@@ -519,7 +519,9 @@ fn prepare_cleaned(
     );
     for (rel, kind) in protect::CLEANED {
         let user = host.home.join(rel);
-        let Ok(real) = std::fs::canonicalize(&user) else {
+        // Resolved by the run's path walk: the home directory is already
+        // known from the grants and protections.
+        let Ok(real) = crate::realpath::canonical(&user) else {
             continue;
         };
         let visible = policy
@@ -530,12 +532,13 @@ fn prepare_cleaned(
             protect::Cleaner::Npmrc => npm || visible,
             protect::Cleaner::GitConfig => visible,
         };
-        let Ok(text) = std::fs::read_to_string(&real) else {
-            continue;
-        };
+        // A file no copy is wanted of is not read.
         if !wanted {
             continue;
         }
+        let Ok(text) = std::fs::read_to_string(&real) else {
+            continue;
+        };
         let mut file = tempfile::Builder::new()
             .prefix("cordon-cleaned-")
             .tempfile()

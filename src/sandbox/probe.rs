@@ -52,10 +52,13 @@ pub struct Probe {
 /// The name of the namespace probe's cache in cordon's state directory.
 pub const CACHE: &str = "namespace-probe";
 
+/// Ubuntu's switch restricting unprivileged user namespaces.
+const APPARMOR: &str = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns";
+
 /// Namespace sysctls whose change may change the probe's outcome: each is
 /// part of the cache key (a missing one as such).
 const SYSCTLS: [&str; 7] = [
-    "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+    APPARMOR,
     "/proc/sys/kernel/unprivileged_userns_clone",
     "/proc/sys/user/max_user_namespaces",
     "/proc/sys/user/max_mnt_namespaces",
@@ -85,7 +88,7 @@ impl Probe {
     /// Probes everything, the namespaces by a throwaway child (`cordon
     /// doctor`).
     pub fn run() -> Probe {
-        Probe::with_namespaces(probe_user_namespaces(), None)
+        Probe::with_namespaces(probe_user_namespaces(), None, read_apparmor())
     }
 
     /// What a launch needs: the namespace probe only when the launch may
@@ -94,10 +97,15 @@ impl Probe {
     pub fn for_launch(state: &Path, namespaces: bool) -> Probe {
         if !namespaces {
             let off = Err("not probed: namespaces are off for this launch".to_owned());
-            return Probe::with_namespaces(off, None);
+            return Probe::with_namespaces(off, None, read_apparmor());
         }
-        let Some(key) = cache_key() else {
-            return Probe::run();
+        // Read once: the key and the report's AppArmor field both need
+        // them, and each /proc/sys read is a lookup through the sysctl
+        // tables.
+        let sysctls = SYSCTLS.map(read_sysctl);
+        let apparmor = sysctls[0].clone();
+        let Some(key) = cache_key(&sysctls) else {
+            return Probe::with_namespaces(probe_user_namespaces(), None, apparmor);
         };
         let dir = crate::files::Dir::own(state, &[]).ok();
         let name = std::ffi::OsStr::new(CACHE);
@@ -109,33 +117,40 @@ impl Probe {
             let cache = ProbeCache {
                 state: state.to_path_buf(),
             };
-            return Probe::with_namespaces(Ok(()), Some(cache));
+            return Probe::with_namespaces(Ok(()), Some(cache), apparmor);
         }
         let user_namespaces = probe_user_namespaces();
         if let (Ok(()), Some(dir)) = (&user_namespaces, &dir) {
             // Best effort: without the entry the next launch probes again.
             let _ = dir.replace(name, key.as_bytes(), crate::files::PRIVATE);
         }
-        Probe::with_namespaces(user_namespaces, None)
+        Probe::with_namespaces(user_namespaces, None, apparmor)
     }
 
-    fn with_namespaces(user_namespaces: Result<(), String>, cache: Option<ProbeCache>) -> Probe {
+    /// `apparmor` is the value of [`APPARMOR`], None when it is missing.
+    fn with_namespaces(
+        user_namespaces: Result<(), String>,
+        cache: Option<ProbeCache>,
+        apparmor: Option<String>,
+    ) -> Probe {
         Probe {
             landlock: probe_landlock(),
             seccomp: probe_seccomp(),
             user_namespaces,
-            apparmor_userns_restricted: read_sysctl(
-                "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
-            )
-            .map(|v| v != "0"),
+            apparmor_userns_restricted: apparmor.map(|v| v != "0"),
             cache,
         }
     }
 }
 
-/// What the namespace probe's outcome depends on, as text: None when part
-/// of it cannot be read (then nothing is cached).
-fn cache_key() -> Option<String> {
+fn read_apparmor() -> Option<String> {
+    read_sysctl(APPARMOR)
+}
+
+/// What the namespace probe's outcome depends on, as text, given the
+/// values of [`SYSCTLS`] (in its order): None when part of it cannot be
+/// read (then nothing is cached).
+fn cache_key(sysctls: &[Option<String>; SYSCTLS.len()]) -> Option<String> {
     let boot = read_sysctl("/proc/sys/kernel/random/boot_id")?;
     let mut key = format!(
         "cordon {}\nboot {boot}\nuid {} gid {}\n",
@@ -147,8 +162,7 @@ fn cache_key() -> Option<String> {
         let link = fs::read_link(format!("/proc/self/ns/{ns}")).ok()?;
         key.push_str(&format!("{}\n", link.display()));
     }
-    for path in SYSCTLS {
-        let value = read_sysctl(path);
+    for (path, value) in SYSCTLS.iter().zip(sysctls) {
         key.push_str(&format!("{path} {}\n", value.as_deref().unwrap_or("-")));
     }
     Some(key)
@@ -207,8 +221,7 @@ fn probe_user_namespaces() -> Result<(), String> {
 }
 
 fn userns_denied_reason() -> String {
-    if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
-    {
+    if read_sysctl(APPARMOR).as_deref() == Some("1") {
         "denied by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1)".into()
     } else if read_sysctl("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         "disabled by kernel.unprivileged_userns_clone = 0".into()
@@ -248,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_cache_key_names_boot_user_namespaces_and_sysctls() {
-        let key = cache_key().unwrap();
+        let key = cache_key(&SYSCTLS.map(read_sysctl)).unwrap();
         let boot = read_sysctl("/proc/sys/kernel/random/boot_id").unwrap();
         assert!(key.contains(&format!("boot {boot}\n")), "{key}");
         assert!(
@@ -261,7 +274,11 @@ mod tests {
         for path in SYSCTLS {
             assert!(key.contains(path), "{key}");
         }
-        assert_eq!(cache_key().unwrap(), key, "the key is stable within a run");
+        assert_eq!(
+            cache_key(&SYSCTLS.map(read_sysctl)).unwrap(),
+            key,
+            "the key is stable within a run"
+        );
     }
 
     #[test]
@@ -286,7 +303,7 @@ mod tests {
         assert!(foreign.cache.is_none());
         assert_eq!(
             std::fs::read_to_string(&entry).unwrap(),
-            cache_key().unwrap()
+            cache_key(&SYSCTLS.map(read_sysctl)).unwrap()
         );
     }
 

@@ -710,7 +710,7 @@ struct Candidate {
 pub fn find(policy: &Policy, host: &HostPaths) -> Found {
     let lifted = |p: &Path| policy.unprotect.iter().any(|u| u == p);
     let mut found = Found::default();
-    let home = std::fs::canonicalize(&host.home).unwrap_or_else(|_| host.home.clone());
+    let home = crate::realpath::canonical(&host.home).unwrap_or_else(|_| host.home.clone());
     found.writable_home = policy
         .fs
         .iter()
@@ -758,15 +758,18 @@ pub fn find(policy: &Policy, host: &HostPaths) -> Found {
             found.too_large = Some(grant.to_path_buf());
         }
     }
-    git.global_hooks(host, &home);
-    let in_writable = |p: &Path| writable_grant_containing(policy, p).is_some();
-    candidates.extend(git.candidates(&in_writable));
-
     // A read-only mask, and the report of a missing path, both need a
     // writable grant containing the path: without any writable grant,
     // where a read-only candidate resolves to cannot change the outcome,
     // so it is not looked up (most of the table, for most launches).
     let any_writable = policy.fs.iter().any(|g| g.exists && g.access.write);
+    // What the git configuration names counts only inside a writable
+    // grant (`candidates`): without any, the files are not read.
+    if any_writable {
+        git.global_hooks(host, &home);
+    }
+    let in_writable = |p: &Path| writable_grant_containing(policy, p).is_some();
+    candidates.extend(git.candidates(&in_writable));
     for Candidate {
         path,
         mask,
