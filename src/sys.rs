@@ -359,22 +359,13 @@ pub fn landlock_add_path_rule(ruleset: RawFd, parent: RawFd, access: u64) -> Sys
         allowed_access: u64,
         parent_fd: i32,
     }
-    const LANDLOCK_RULE_PATH_BENEATH: c_int = 1;
     let rule = PathBeneath {
         allowed_access: access,
         parent_fd: parent,
     };
-    // SAFETY: rule is a valid landlock_path_beneath_attr.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_add_rule,
-            ruleset,
-            LANDLOCK_RULE_PATH_BENEATH,
-            &rule as *const PathBeneath,
-            0,
-        )
-    };
-    check(ret).map(drop)
+    const LANDLOCK_RULE_PATH_BENEATH: c_int = 1;
+    // SAFETY: PathBeneath is the kernel's landlock_path_beneath_attr.
+    unsafe { landlock_add_rule(ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule) }
 }
 
 /// `landlock_add_rule(2)` with a TCP port rule.
@@ -384,18 +375,26 @@ pub fn landlock_add_port_rule(ruleset: RawFd, port: u16, access: u64) -> SysResu
         allowed_access: u64,
         port: u64,
     }
-    const LANDLOCK_RULE_NET_PORT: c_int = 2;
     let rule = NetPort {
         allowed_access: access,
         port: u64::from(port),
     };
-    // SAFETY: rule is a valid landlock_net_port_attr.
+    const LANDLOCK_RULE_NET_PORT: c_int = 2;
+    // SAFETY: NetPort is the kernel's landlock_net_port_attr.
+    unsafe { landlock_add_rule(ruleset, LANDLOCK_RULE_NET_PORT, &rule) }
+}
+
+/// # Safety
+/// `rule` must be the attribute struct the kernel defines for `kind`.
+unsafe fn landlock_add_rule<T>(ruleset: RawFd, kind: c_int, rule: &T) -> SysResult<()> {
+    // SAFETY: the caller pairs `kind` with its attribute layout; the
+    // kernel only reads `rule`.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_landlock_add_rule,
             ruleset,
-            LANDLOCK_RULE_NET_PORT,
-            &rule as *const NetPort,
+            kind,
+            rule as *const T,
             0,
         )
     };
