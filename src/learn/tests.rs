@@ -232,13 +232,9 @@ fn the_home_directory_is_never_granted_as_a_whole() {
         array(&l.text, "filesystem", "read"),
         ["~/.other.conf", "~/.tool.conf"]
     );
-    assert!(
-        l.notes
-            .iter()
-            .any(|n| n.contains("read ~ (mount view)") && n.contains("home directory")),
-        "{:?}",
-        l.notes
-    );
+    assert_noted(&l.notes, |n| {
+        n.contains("read ~ (mount view)") && n.contains("home directory")
+    });
 }
 
 #[test]
@@ -286,13 +282,9 @@ fn a_path_protected_against_writing_is_readable_not_writable() {
     ]);
     assert_eq!(array(&l.text, "filesystem", "read"), ["~/.bashrc"]);
     assert!(array(&l.text, "filesystem", "write").is_empty());
-    assert!(
-        l.notes
-            .iter()
-            .any(|n| n.contains("write ~/.bashrc") && n.contains("protected against writing")),
-        "{:?}",
-        l.notes
-    );
+    assert_noted(&l.notes, |n| {
+        n.contains("write ~/.bashrc") && n.contains("protected against writing")
+    });
 }
 
 #[test]
@@ -320,11 +312,7 @@ fn a_created_file_grants_its_directory_writable() {
         Layer::MountView,
     )]);
     assert!(array(&l.text, "filesystem", "write").is_empty());
-    assert!(
-        l.notes.iter().any(|n| n.contains("create the file first")),
-        "{:?}",
-        l.notes
-    );
+    assert_noted(&l.notes, |n| n.contains("create the file first"));
 }
 
 #[test]
@@ -345,13 +333,9 @@ fn execute_and_missing_files() {
         "{}",
         l.text
     );
-    assert!(
-        l.notes
-            .iter()
-            .any(|n| n.contains("absent.conf") && n.contains("does not exist")),
-        "{:?}",
-        l.notes
-    );
+    assert_noted(&l.notes, |n| {
+        n.contains("absent.conf") && n.contains("does not exist")
+    });
 }
 
 #[test]
@@ -412,13 +396,9 @@ fn system_calls_lifted_or_noted() {
         ["keyctl", "memfd_create"]
     );
     for lifted_whole in ["socket", "clone", "#999"] {
-        assert!(
-            l.notes
-                .iter()
-                .any(|n| n.starts_with(&format!("system call {lifted_whole} "))),
-            "{:?}",
-            l.notes
-        );
+        assert_noted(&l.notes, |n| {
+            n.starts_with(&format!("system call {lifted_whole} "))
+        });
     }
     assert!(
         l.text
@@ -426,11 +406,7 @@ fn system_calls_lifted_or_noted() {
         "{}",
         l.text
     );
-    assert!(
-        l.notes.iter().any(|n| n.contains("signal")),
-        "{:?}",
-        l.notes
-    );
+    assert_noted(&l.notes, |n| n.contains("signal"));
 }
 
 #[test]
@@ -538,11 +514,7 @@ fn code_that_is_mapped_is_executable_and_bytecode_caches_are_not_learned() {
         "{}",
         l.text
     );
-    assert!(
-        l.notes.iter().any(|n| n.contains("bytecode cache")),
-        "{:?}",
-        l.notes
-    );
+    assert_noted(&l.notes, |n| n.contains("bytecode cache"));
 }
 
 fn suggesting(access: Access, target: &str, table: &str, key: &str, value: &str) -> Seen {
@@ -584,14 +556,7 @@ fn a_setting_that_narrows_is_learned_once() {
         "{}",
         again.text
     );
-    assert!(
-        again
-            .notes
-            .iter()
-            .any(|n| n.contains("already in the profile")),
-        "{:?}",
-        again.notes
-    );
+    assert_noted(&again.notes, |n| n.contains("already in the profile"));
 }
 
 #[test]
@@ -629,13 +594,9 @@ fn a_setting_that_widens_the_network_is_a_note() {
         "{}",
         l.text
     );
-    assert!(
-        l.notes
-            .iter()
-            .any(|n| n.contains("the host's whole network is never learned")),
-        "{:?}",
-        l.notes
-    );
+    assert_noted(&l.notes, |n| {
+        n.contains("the host's whole network is never learned")
+    });
 }
 
 #[test]
@@ -686,4 +647,10 @@ fn notes_of_later_rounds_go_on_in_one_block() {
         "{}",
         second.text
     );
+}
+
+/// Some note satisfies `test`; the notes are printed otherwise.
+#[track_caller]
+fn assert_noted(notes: &[String], test: impl Fn(&str) -> bool) {
+    assert!(notes.iter().any(|n| test(n)), "{notes:?}");
 }
