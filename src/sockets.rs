@@ -193,7 +193,24 @@ pub fn send_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> SysResult<()> {
 /// attached to it (close-on-exec). Blocks. A truncated message or control
 /// part is an error.
 pub fn recv_fds(sock: RawFd, data: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
-    let mut control = vec![0u64; 2 + MAX_FDS / 2];
+    let mut fds = [-1; MAX_FDS];
+    let (got, count) = recv_fds_into(sock, data, &mut fds).map_err(io::Error::from)?;
+    Ok((
+        got,
+        fds.iter()
+            .take(count)
+            // SAFETY: each was received just now and belongs to no one else.
+            .map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) })
+            .collect(),
+    ))
+}
+
+/// [`recv_fds`] without allocating (init runs it between fork and exec):
+/// the descriptors go into `fds`, their count is returned with the
+/// message's length. Descriptors beyond `fds`, and every one of a
+/// truncated message, are closed, and the call fails with EMSGSIZE.
+pub fn recv_fds_into(sock: RawFd, data: &mut [u8], fds: &mut [RawFd]) -> SysResult<(usize, usize)> {
+    let mut control = [0u64; 2 + MAX_FDS / 2];
     let mut iov = libc::iovec {
         iov_base: data.as_mut_ptr().cast(),
         iov_len: data.len(),
@@ -203,11 +220,12 @@ pub fn recv_fds(sock: RawFd, data: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = (control.len() * 8) as _;
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
     // SAFETY: msg points to valid buffers of the lengths it states.
-    let got = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    let got = check_size(got).map_err(io::Error::from)?;
-    let mut fds = Vec::new();
+    let got = check_size(unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) })?;
+    let truncated = msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0;
+    let mut count = 0;
+    let mut overflow = false;
     // SAFETY: the kernel filled msg_control with well-formed headers up to
     // msg_controllen; CMSG_FIRSTHDR/NXTHDR stay inside it, and each
     // SCM_RIGHTS payload holds (cmsg_len - CMSG_LEN(0)) / 4 descriptors
@@ -219,16 +237,29 @@ pub fn recv_fds(sock: RawFd, data: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>
                 let bytes = (*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
                 let first = libc::CMSG_DATA(header).cast::<RawFd>();
                 for i in 0..bytes / std::mem::size_of::<RawFd>() {
-                    fds.push(OwnedFd::from_raw_fd(first.add(i).read_unaligned()));
+                    let fd = first.add(i).read_unaligned();
+                    match fds.get_mut(count) {
+                        Some(slot) if !truncated => {
+                            *slot = fd;
+                            count += 1;
+                        }
+                        _ => {
+                            overflow = true;
+                            close(fd);
+                        }
+                    }
                 }
             }
             header = libc::CMSG_NXTHDR(&msg, header);
         }
     }
-    if msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
-        return Err(io::Error::other("message or descriptors truncated"));
+    if truncated || overflow {
+        for &fd in fds.iter().take(count) {
+            close(fd);
+        }
+        return Err(Errno::EMSGSIZE);
     }
-    Ok((got, fds))
+    Ok((got, count))
 }
 
 /// Makes a TCP connection end with a reset instead of an orderly close

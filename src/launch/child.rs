@@ -18,7 +18,7 @@ use super::fds::ChildFds;
 use super::init;
 use super::status::{Record, Step};
 use crate::sandbox::seccomp::PreparedSeccomp;
-use crate::sandbox::{Prepared, mounts};
+use crate::sandbox::{Prepared, cgroup, mounts};
 use crate::sys;
 
 /// Reports a failure and leaves.
@@ -75,9 +75,6 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         sys::exit_now(125);
     }
     check(fds.status, Step::Setsid, sys::setsid());
-    if let Some(cgroup) = &p.cgroup {
-        check(fds.status, Step::Cgroup, cgroup.apply());
-    }
     if let Some(maps) = &p.id_maps {
         check(fds.status, Step::IdMaps, maps.apply());
     }
@@ -114,9 +111,18 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         Step::Signals,
         sys::block_to_signalfd(&init::HANDLED),
     );
+    // cordon makes the cgroups while init builds the sandbox; the server
+    // is forked in them.
+    if let Some(cgroup) = &p.cgroup {
+        check(
+            fds.status,
+            Step::Cgroup,
+            join_cgroups(fds.go, cgroup.count()),
+        );
+    }
     // cordon decides (consent, the relay's filter, the last check of the
     // files it hashed) while init builds the sandbox: the server is forked
-    // only on cordon's go, and never when cordon drops the pipe instead.
+    // only on cordon's go, and never when cordon drops the socket instead.
     wait_for_go(fds.go);
     let mut exec_pipe = [0 as libc::c_int; 2];
     // SAFETY: exec_pipe is a valid array of two ints.
@@ -147,8 +153,33 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     )
 }
 
+/// Joins the cgroups whose join files cordon sends (one message, exactly
+/// `expected` descriptors); leaves at once on the end of the socket
+/// (cordon refused the start, or died).
+fn join_cgroups(go: RawFd, expected: usize) -> Result<(), Errno> {
+    let mut tag = [0u8; 1];
+    let mut received = [-1; cgroup::MAX_GROUPS];
+    let (len, count) = crate::sockets::recv_fds_into(go, &mut tag, &mut received)?;
+    if len == 0 {
+        sys::exit_now(125);
+    }
+    let received = received.get(..count).unwrap_or_default();
+    let joined = if tag == CGROUPS && count == expected {
+        cgroup::join(received)
+    } else {
+        Err(Errno::EPROTO)
+    };
+    for &fd in received {
+        sys::close(fd);
+    }
+    joined
+}
+
+/// The tag of the message carrying the cgroups' join files.
+pub const CGROUPS: [u8; 1] = *b"C";
+
 /// Returns on cordon's go byte; leaves at once on anything else: the end
-/// of the pipe (cordon refused the start, or died) or an error.
+/// of the socket (cordon refused the start, or died) or an error.
 fn wait_for_go(go: RawFd) {
     let mut byte = [0u8; 1];
     let went = matches!(sys::read(go, &mut byte), Ok(1)) && byte == GO;

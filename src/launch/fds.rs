@@ -44,7 +44,7 @@ struct SandboxEnds {
     /// `--explain`: the server's end of the socket its seccomp listener
     /// goes out through.
     explain: Option<OwnedFd>,
-    /// Read end of the go pipe.
+    /// init's end of the go socket.
     go: OwnedFd,
 }
 
@@ -62,9 +62,9 @@ pub struct CordonEnds {
     pub life: OwnedFd,
     /// `--explain`: where the server's seccomp listener arrives.
     pub explain: Option<OwnedFd>,
-    /// The only write end of the go pipe: one byte lets init fork the
-    /// server; closing it unwritten ends the sandbox before the server
-    /// exists.
+    /// cordon's end of the go socket: the cgroups' join files, then one
+    /// byte that lets init fork the server; closing it unwritten ends the
+    /// sandbox before the server exists.
     pub go: OwnedFd,
 }
 
@@ -88,8 +88,9 @@ pub struct ChildFds {
     /// `--explain`: the socket the server sends its seccomp listener
     /// through (init closes it once the server is forked); -1 otherwise.
     pub explain: RawFd,
-    /// Read end of the go pipe: init builds the sandbox, then waits here
-    /// for cordon's decision before it forks the server.
+    /// init's end of the go socket: init builds the sandbox, joins the
+    /// cgroups that arrive here, then waits for cordon's decision before
+    /// it forks the server.
     pub go: RawFd,
     /// cordon's ends, closed first thing in the child (-1: none).
     pub cordon: [RawFd; 7],
@@ -116,7 +117,9 @@ impl Descriptors {
         let (stderr_r, stderr_w) = pipe()?;
         let (status_r, status_w) = pipe()?;
         let (life_r, life_w) = pipe()?;
-        let (go_r, go_w) = pipe()?;
+        // A socket, not a pipe: the cgroups' join files, made after the
+        // clone, reach init through it (SCM_RIGHTS), one message each.
+        let (go_w, go_r) = crate::sockets::seqpacket_pair().map_err(LaunchError::Spawn)?;
         let null = nix::fcntl::open(
             "/dev/null",
             OFlag::O_RDWR | OFlag::O_CLOEXEC,

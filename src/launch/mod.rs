@@ -210,10 +210,8 @@ impl LaunchError {
 #[derive(Debug)]
 pub struct Starting {
     pid: Pid,
-    /// cordon's ends but stderr's (the relay has it); taken by
-    /// [`Starting::go`].
+    /// cordon's ends, taken by [`Starting::go`].
     held: Option<Held>,
-    stderr: Option<stderr::StderrRelay>,
     forwarder: Option<std::process::Child>,
     notifier: Option<std::thread::JoinHandle<()>>,
     /// Plain `run`: the socket the deny list's listener arrives on, taken
@@ -225,6 +223,9 @@ pub struct Starting {
 /// What cordon holds of a sandbox being built.
 #[derive(Debug)]
 struct Held {
+    /// The read end of the server's stderr and where it goes: relayed
+    /// from the go on (the pipe holds what comes before).
+    stderr: (OwnedFd, stderr::Sink),
     stdin: OwnedFd,
     stdout: OwnedFd,
     status: OwnedFd,
@@ -242,9 +243,6 @@ impl Drop for Starting {
         }
         let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(self.pid, None);
-        if let Some(relay) = self.stderr.take() {
-            relay.finish();
-        }
         if let Some(notifier) = self.notifier.take() {
             let _ = notifier.join();
         }
@@ -300,35 +298,34 @@ fn start_sandbox(
         Err(e) => return Err(LaunchError::Clone(e)),
     };
     let ends = descriptors.into_cordon();
+    // Made before init is ended on a failure to, below.
+    let sink = match &prepared.stderr {
+        Some(log) => log.try_clone().map(stderr::Sink::from),
+        None => Ok(stderr::Sink::host()),
+    };
     // From here on, dropping `starting` ends init.
     let mut starting = Starting {
         pid,
         held: Some(Held {
+            stderr: (ends.stderr, sink.map_err(LaunchError::Spawn)?),
             stdin: ends.stdin,
             stdout: ends.stdout,
             status: ends.status,
             life: ends.life,
             go: ends.go,
         }),
-        stderr: None,
         forwarder,
         notifier: None,
         later: None,
         egress_reader: None,
     };
     // While init builds the namespaces on another CPU: the server's start
-    // waits for this only at the go.
+    // waits for this only at the go. Init joins the cgroups before it.
     prepared.complete()?;
-    // The stderr relay's thread: init and the server write nothing there
-    // before the server runs (setup failures come on the status pipe).
-    let sink = match &prepared.stderr {
-        Some(log) => stderr::Sink::from(log.try_clone().map_err(LaunchError::Spawn)?),
-        None => stderr::Sink::host(),
-    };
-    starting.stderr =
-        Some(stderr::StderrRelay::start(ends.stderr, sink).map_err(LaunchError::Spawn)?);
-    if let Some(cgroup) = &prepared.cgroup {
-        cgroup.remove_stale();
+    if let (Some(cgroup), Some(ends)) = (&prepared.cgroup, &starting.held) {
+        let fds = cgroup.join_fds();
+        crate::sockets::send_fds(ends.go.as_raw_fd(), &child::CGROUPS, &fds)
+            .map_err(|e| LaunchError::Spawn(e.into()))?;
     }
     // Under --explain the server waits in `execve` (a notified call) for
     // the notifier. Without it nothing is notified before `execve`, and a
@@ -374,12 +371,36 @@ impl Starting {
         let Some(ends) = self.held.take() else {
             return Err(LaunchError::Vanished);
         };
-        let stderr = self.stderr.take();
         // A failed write means init is gone: it failed a setup step (its
         // record is in the status pipe) or vanished, as read next.
         let _ = sys::write_all(ends.go.as_raw_fd(), &child::GO);
         drop(ends.go);
-        match read_record(&ends.status) {
+        // While init forks the server and the server sets itself up: the
+        // stderr relay's thread (init and the server write nothing there
+        // before the server runs; setup failures come on the status
+        // pipe), and the tidying of cgroups left by cordons that are gone.
+        let Held {
+            stderr: (pipe, sink),
+            stdin,
+            stdout,
+            status,
+            life,
+            ..
+        } = ends;
+        let stderr = match stderr::StderrRelay::start(pipe, sink) {
+            Ok(relay) => Some(relay),
+            Err(e) => {
+                // The life pipe's hang-up makes init end whatever it
+                // started, then itself.
+                drop((stdin, stdout, status, life));
+                let _ = nix::sys::wait::waitpid(self.pid, None);
+                return Err(LaunchError::Spawn(e));
+            }
+        };
+        if let Some(cgroup) = &prepared.cgroup {
+            cgroup.remove_stale();
+        }
+        match read_record(&status) {
             Some(Record::Started) => {
                 // The server has executed: its listener is in the socket,
                 // or it sent none (a kernel without listeners) and every
@@ -390,11 +411,11 @@ impl Starting {
                 });
                 Ok(Child {
                     pid: self.pid,
-                    stdin: Some(ends.stdin),
-                    stdout: ends.stdout,
-                    status: ends.status,
+                    stdin: Some(stdin),
+                    stdout,
+                    status,
                     stderr,
-                    life: Some(ends.life),
+                    life: Some(life),
                     forwarder: self.forwarder.take(),
                     notifier: self.notifier.take(),
                     denials,

@@ -9,51 +9,91 @@
 //! write (cordon's own cgroup, or its parent: a systemd user session
 //! delegates `user@UID.service` and everything below to the user).
 //!
-//! Names: `cordon-<pid>-<start time>-<random>`, created with mkdir and
-//! never reused (EEXIST picks another random part), so a cgroup left by a
-//! cordon killed outright can never be taken for this run's. Each start
-//! removes the `cordon-*` cgroups whose cordon is gone (rmdir fails on a
-//! cgroup that still holds processes, so a live sandbox's stays), while
-//! its init builds the sandbox ([`PreparedCgroup::remove_stale`]: off the
-//! path to the server's start); each run removes its own when the
+//! When: [`prepare`] only plans (the hierarchy, the name, the limits);
+//! cordon makes the cgroups ([`PreparedCgroup::make`]) once init is
+//! cloned, while init builds the namespaces, so the start does not wait
+//! for them. A cgroup that cannot be made then, or a limit the kernel
+//! refuses, refuses the start: init is ended before any server exists,
+//! and nothing starts without the limit it was shown with.
+//!
+//! Names: `cordon-<pid>-<start time>-<random>`, made with mkdir, which
+//! fails on a name that exists: a directory that is there already was not
+//! made by this run and is never taken (the start is refused), so a
+//! cgroup left by a cordon killed outright, or planted, can never be taken
+//! for this run's. Each start removes the `cordon-*` cgroups whose cordon
+//! is gone (rmdir fails on a cgroup that still holds processes, so a live
+//! sandbox's stays), while its init builds the sandbox
+//! ([`PreparedCgroup::remove_stale`]); each run removes its own when the
 //! sandbox is gone.
 //!
-//! The sandbox's init joins through descriptors opened here: the child
-//! only writes "0" to them. In a v1 hierarchy that file is `tasks`, which
-//! moves the writing thread: init is single-threaded (a clone without
-//! CLONE_THREAD, and it never starts a thread), so its one thread is the
-//! whole process, and everything it starts inherits the cgroup. Moving a
-//! whole process through `cgroup.procs` write-locks the kernel's global
-//! threadgroup semaphore, which waits for an RCU grace period (10-15 ms
-//! on a busy machine, once per start); moving the calling thread alone
-//! takes no such lock (kernel 6.0 and later; older kernels take it
-//! either way).
+//! The sandbox's init joins through descriptors cordon opened and sent
+//! it over the go socket ([`PreparedCgroup::join_fds`]): the child only
+//! writes "0" to them ([`join`]). In a v1 hierarchy that file is `tasks`,
+//! which moves the writing thread: init is single-threaded (a clone
+//! without CLONE_THREAD, and it never starts a thread), so its one thread
+//! is the whole process, and everything it starts inherits the cgroup.
+//! Moving a whole process through `cgroup.procs` write-locks the kernel's
+//! global threadgroup semaphore, which waits for an RCU grace period
+//! (10-15 ms on a busy machine, once per start); moving the calling
+//! thread alone takes no such lock (kernel 6.0 and later; older kernels
+//! take it either way).
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::sys::{self, SysResult};
 
 /// The prefix of every cgroup cordon creates.
 const PREFIX: &str = "cordon-";
 
-/// One cgroup this run created, and its open `cgroup.procs` (v2) or
-/// `tasks` (v1): the file init joins through.
+/// The most cgroups one sandbox joins: a pids and a memory hierarchy (v1),
+/// or one directory for both (v2).
+pub const MAX_GROUPS: usize = 2;
+
+/// One cgroup planned for the sandbox, made at the start.
 #[derive(Debug)]
-struct Group {
+struct Planned {
     dir: PathBuf,
-    procs: OwnedFd,
+    /// `tasks` (v1) or `cgroup.procs` (v2): the file init joins through.
+    join: &'static str,
+    limits: Vec<Limit>,
 }
 
-impl Drop for Group {
+/// A value for one control file of a planned cgroup.
+#[derive(Debug)]
+struct Limit {
+    /// The profile's key the limit comes from, for a refusal.
+    key: &'static str,
+    file: &'static str,
+    value: u64,
+    /// A file the kernel shows only with an option (swap accounting): a
+    /// missing one is skipped.
+    optional: bool,
+}
+
+/// One cgroup this run made, with its open join file.
+#[derive(Debug)]
+struct Group {
+    procs: OwnedFd,
+    /// Held for its removal; declared last, so the join file is closed
+    /// first.
+    _dir: Made,
+}
+
+/// A cgroup directory this run made: removed when dropped.
+#[derive(Debug)]
+struct Made(PathBuf);
+
+impl Drop for Made {
     fn drop(&mut self) {
         // Empty once the sandbox is gone, though the kernel may still be
         // tearing down the last processes of the pid namespace for a
         // moment; a final failure leaves an empty directory behind, which
         // the next start removes.
         for _ in 0..50 {
-            match fs::remove_dir(&self.dir) {
+            match fs::remove_dir(&self.0) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -63,24 +103,59 @@ impl Drop for Group {
     }
 }
 
-/// The cgroups the sandbox's init joins (one per hierarchy).
+/// A refusal from the kernel while making a planned cgroup.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", key.map_or_else(|| "the sandbox's cgroup cannot be made".to_owned(), |k| format!("limits.{k} cannot be applied")))]
+pub struct MakeError {
+    /// The profile's limit the refused write was for (`nproc`, `memory`),
+    /// or None for the directory or its join file.
+    pub key: Option<&'static str>,
+    pub reason: String,
+}
+
+/// The cgroups the sandbox's init joins (one per hierarchy): planned by
+/// [`prepare`], made by [`PreparedCgroup::make`].
 #[derive(Debug, Default)]
 pub struct PreparedCgroup {
-    groups: Vec<Group>,
+    planned: Vec<Planned>,
+    /// Set once, by the first start of this plan; a plan started again
+    /// joins the same cgroups.
+    made: OnceLock<Vec<Group>>,
 }
 
 impl PreparedCgroup {
-    /// Child side: move the calling process (the sandbox's init) into every
-    /// cgroup; everything it starts inherits them.
-    pub fn apply(&self) -> SysResult<()> {
-        for group in &self.groups {
-            sys::write_all(group.procs.as_raw_fd(), b"0")?;
+    pub fn is_empty(&self) -> bool {
+        self.planned.is_empty()
+    }
+
+    /// How many join descriptors init receives.
+    pub fn count(&self) -> usize {
+        self.planned.len()
+    }
+
+    /// Makes every planned cgroup, writes its limits and opens its join
+    /// file. Called after init is cloned, before its go; an error refuses
+    /// the start, and what was made of it is removed again.
+    pub fn make(&self) -> Result<(), MakeError> {
+        if self.made.get().is_some() {
+            return Ok(());
         }
+        let groups = self
+            .planned
+            .iter()
+            .map(Planned::make)
+            .collect::<Result<Vec<_>, _>>()?;
+        let _ = self.made.set(groups);
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+    /// The join files of the made cgroups, for init (empty before
+    /// [`PreparedCgroup::make`]).
+    pub fn join_fds(&self) -> Vec<RawFd> {
+        self.made
+            .get()
+            .map(|groups| groups.iter().map(|g| g.procs.as_raw_fd()).collect())
+            .unwrap_or_default()
     }
 
     /// Removes the `cordon-*` cgroups left beside this run's by a cordon
@@ -88,11 +163,60 @@ impl PreparedCgroup {
     /// reused, so a leftover is never taken for this run's; called while
     /// init builds the sandbox, so the start does not wait for it.
     pub fn remove_stale(&self) {
-        for group in &self.groups {
-            if let Some(parent) = group.dir.parent() {
+        for plan in &self.planned {
+            if let Some(parent) = plan.dir.parent() {
                 remove_stale(parent);
             }
         }
+    }
+}
+
+/// Child side: moves the calling process (the sandbox's init) into the
+/// cgroup of each join file; everything it starts inherits them.
+pub fn join(procs: &[RawFd]) -> SysResult<()> {
+    for &fd in procs {
+        sys::write_all(fd, b"0")?;
+    }
+    Ok(())
+}
+
+impl Planned {
+    fn make(&self) -> Result<Group, MakeError> {
+        let fail = |key, reason| MakeError { key, reason };
+        if let Err(e) = fs::create_dir(&self.dir) {
+            // EEXIST included: a directory this run did not make is never
+            // taken, nor removed.
+            return Err(fail(
+                None,
+                format!("cannot create {}: {e}", self.dir.display()),
+            ));
+        }
+        let dir = Made(self.dir.clone());
+        for limit in &self.limits {
+            match write_control(&self.dir, limit.file, limit.value) {
+                Err(e) if limit.optional && e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(fail(
+                        Some(limit.key),
+                        refused(&self.dir, limit.file, limit.value, &e),
+                    ));
+                }
+                Ok(()) => {}
+            }
+        }
+        let procs = fs::OpenOptions::new()
+            .write(true)
+            .open(self.dir.join(self.join))
+            .map_err(|e| {
+                fail(
+                    None,
+                    format!("cannot open {}/{}: {e}", self.dir.display(), self.join),
+                )
+            })?;
+        Ok(Group {
+            procs: procs.into(),
+            _dir: dir,
+        })
     }
 }
 
@@ -105,8 +229,8 @@ pub struct Request {
     pub memory: Option<u64>,
 }
 
-/// The cgroups made for a [`Request`], and for each controller asked for,
-/// where it holds the limit or why it could not be applied.
+/// The cgroups planned for a [`Request`], and for each controller asked
+/// for, where it will hold the limit or why it cannot be applied.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub prepared: PreparedCgroup,
@@ -114,8 +238,9 @@ pub struct Outcome {
     pub memory: Option<Result<PathBuf, String>>,
 }
 
-/// Makes the cgroups for `request` (stale ones are removed later, by
-/// [`PreparedCgroup::remove_stale`]).
+/// Plans the cgroups for `request`: nothing is made here (see
+/// [`PreparedCgroup::make`]), and stale ones are removed later, by
+/// [`PreparedCgroup::remove_stale`].
 pub fn prepare(request: Request) -> Outcome {
     let mut outcome = Outcome::default();
     if request.pids.is_none() && request.memory.is_none() {
@@ -133,6 +258,7 @@ pub fn prepare(request: Request) -> Outcome {
             return outcome;
         }
     };
+    let mut planned = Vec::new();
     let mut v2_wanted: Vec<(&'static str, u64)> = Vec::new();
     for (controller, limit) in [("pids", request.pids), ("memory", request.memory)] {
         let Some(limit) = limit else { continue };
@@ -140,7 +266,7 @@ pub fn prepare(request: Request) -> Outcome {
             .iter()
             .find(|h| h.controllers.iter().any(|c| c == controller));
         let result = match v1 {
-            Some(h) => make_v1(&h.dir, controller, limit, &mut outcome.prepared),
+            Some(h) => plan_v1(&h.dir, controller, limit, &mut planned),
             None => {
                 v2_wanted.push((controller, limit));
                 continue;
@@ -149,11 +275,12 @@ pub fn prepare(request: Request) -> Outcome {
         *slot(&mut outcome, controller) = Some(result);
     }
     if !v2_wanted.is_empty() {
-        let result = make_v2(&hierarchies, &v2_wanted, &mut outcome.prepared);
+        let result = plan_v2(&hierarchies, &v2_wanted, &mut planned);
         for (controller, _) in &v2_wanted {
             *slot(&mut outcome, controller) = Some(result.clone());
         }
     }
+    outcome.prepared.planned = planned;
     outcome
 }
 
@@ -165,12 +292,37 @@ fn slot<'o>(outcome: &'o mut Outcome, controller: &str) -> &'o mut Option<Result
     }
 }
 
+/// The limits of `controller` at `limit`, as control files: v1 names, or
+/// v2's.
+fn limits(controller: &str, limit: u64, v2: bool) -> Vec<Limit> {
+    let one = |key, file, value, optional| Limit {
+        key,
+        file,
+        value,
+        optional,
+    };
+    match (controller, v2) {
+        // Init counts too.
+        ("pids", _) => vec![one("nproc", "pids.max", limit.saturating_add(1), false)],
+        // With swap accounting, memory plus swap gets the same bound: the
+        // server cannot swap its way past the limit.
+        (_, false) => vec![
+            one("memory", "memory.limit_in_bytes", limit, false),
+            one("memory", "memory.memsw.limit_in_bytes", limit, true),
+        ],
+        (_, true) => vec![
+            one("memory", "memory.max", limit, false),
+            one("memory", "memory.swap.max", 0, true),
+        ],
+    }
+}
+
 /// A cgroup v1 child of cordon's own cgroup in the `controller` hierarchy.
-fn make_v1(
+fn plan_v1(
     own: &Path,
     controller: &str,
     limit: u64,
-    prepared: &mut PreparedCgroup,
+    planned: &mut Vec<Planned>,
 ) -> Result<PathBuf, String> {
     if !writable(own) {
         return Err(format!(
@@ -178,27 +330,20 @@ fn make_v1(
             own.display()
         ));
     }
-    let group = create_unique(own, "tasks")?;
-    let dir = group.dir.clone();
-    match controller {
-        // Init counts too.
-        "pids" => write_limit(&dir, "pids.max", limit.saturating_add(1))?,
-        _ => {
-            write_limit(&dir, "memory.limit_in_bytes", limit)?;
-            // With swap accounting, memory plus swap gets the same bound:
-            // the server cannot swap its way past the limit.
-            write_optional_limit(&dir, "memory.memsw.limit_in_bytes", limit)?;
-        }
-    }
-    prepared.groups.push(group);
+    let dir = unique_name(own);
+    planned.push(Planned {
+        dir: dir.clone(),
+        join: "tasks",
+        limits: limits(controller, limit, false),
+    });
     Ok(dir)
 }
 
 /// One cgroup v2 directory holding every controller in `wanted`.
-fn make_v2(
+fn plan_v2(
     hierarchies: &[Hierarchy],
     wanted: &[(&'static str, u64)],
-    prepared: &mut PreparedCgroup,
+    planned: &mut Vec<Planned>,
 ) -> Result<PathBuf, String> {
     let names: Vec<&str> = wanted.iter().map(|(c, _)| *c).collect();
     let Some(v2) = hierarchies.iter().find(|h| h.unified) else {
@@ -208,18 +353,15 @@ fn make_v2(
         ));
     };
     let parent = v2_parent(&v2.dir, &names)?;
-    let group = create_unique(&parent, "cgroup.procs")?;
-    let dir = group.dir.clone();
-    for (controller, limit) in wanted {
-        match *controller {
-            "pids" => write_limit(&dir, "pids.max", limit.saturating_add(1))?,
-            _ => {
-                write_limit(&dir, "memory.max", *limit)?;
-                write_optional_limit(&dir, "memory.swap.max", 0)?;
-            }
-        }
-    }
-    prepared.groups.push(group);
+    let dir = unique_name(&parent);
+    planned.push(Planned {
+        dir: dir.clone(),
+        join: "cgroup.procs",
+        limits: wanted
+            .iter()
+            .flat_map(|(controller, limit)| limits(controller, *limit, true))
+            .collect(),
+    });
     Ok(dir)
 }
 
@@ -248,19 +390,6 @@ fn writable(path: &Path) -> bool {
     nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
-fn write_limit(dir: &Path, file: &str, value: u64) -> Result<(), String> {
-    write_control(dir, file, value).map_err(|e| refused(dir, file, value, &e))
-}
-
-/// [`write_limit`] for a file the kernel shows only with an option
-/// (swap accounting): a missing file is skipped, no stat first.
-fn write_optional_limit(dir: &Path, file: &str, value: u64) -> Result<(), String> {
-    match write_control(dir, file, value) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other.map_err(|e| refused(dir, file, value, &e)),
-    }
-}
-
 /// Writes `value` to an existing control file (never creates one).
 fn write_control(dir: &Path, file: &str, value: u64) -> std::io::Result<()> {
     use std::io::Write;
@@ -275,37 +404,10 @@ fn refused(dir: &Path, file: &str, value: u64, e: &std::io::Error) -> String {
     )
 }
 
-/// mkdir `cordon-<pid>-<start>-<random>` below `parent`, and open its
-/// `join` file; a name that exists is never reused.
-fn create_unique(parent: &Path, join: &str) -> Result<Group, String> {
-    let owner = own_identity();
-    let mut last = String::new();
-    for _ in 0..16 {
-        let dir = parent.join(format!("{PREFIX}{owner}-{:08x}", random_u32()));
-        match fs::create_dir(&dir) {
-            Ok(()) => {
-                let procs = fs::OpenOptions::new().write(true).open(dir.join(join));
-                return match procs {
-                    Ok(procs) => Ok(Group {
-                        dir,
-                        procs: procs.into(),
-                    }),
-                    Err(e) => {
-                        let _ = fs::remove_dir(&dir);
-                        Err(format!("cannot open {}/{join}: {e}", dir.display()))
-                    }
-                };
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                last = format!("{} exists", dir.display());
-            }
-            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
-        }
-    }
-    Err(format!(
-        "no free cgroup name below {}: {last}",
-        parent.display()
-    ))
+/// `cordon-<pid>-<start>-<random>` below `parent`: unique among the live
+/// cordons by its first two parts, unguessable by the third.
+fn unique_name(parent: &Path) -> PathBuf {
+    parent.join(format!("{PREFIX}{}-{:08x}", own_identity(), random_u32()))
 }
 
 /// `<pid>-<start time>`: unique among the live processes; read once per
@@ -323,7 +425,7 @@ fn random_u32() -> u32 {
     let mut bytes = [0u8; 4];
     match sys::random(&mut bytes) {
         Ok(()) => u32::from_ne_bytes(bytes),
-        // The name stays unique without it (mkdir refuses a taken one).
+        // The name stays unique among live cordons without it.
         Err(_) => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos()),
@@ -625,5 +727,99 @@ mod tests {
     #[test]
     fn own_start_time_is_read() {
         assert!(start_time(std::process::id()).is_some());
+    }
+
+    /// A pids cgroup this process may make, planned; None (with the
+    /// reason printed) where there is none: cgroup v1 is root's, and v2
+    /// needs a delegated directory with the controller enabled.
+    fn planned_pids(limit: u64) -> Option<(PreparedCgroup, PathBuf)> {
+        let outcome = prepare(Request {
+            pids: Some(limit),
+            memory: None,
+        });
+        match outcome.pids {
+            Some(Ok(dir)) => Some((outcome.prepared, dir)),
+            other => {
+                eprintln!("skipped: no pids cgroup this process may make: {other:?}");
+                None
+            }
+        }
+    }
+
+    /// Planning makes nothing; the start makes the cgroup with its limit
+    /// and opens the file a process joins through, which moves the process
+    /// that writes "0" to it; the cgroup is removed when the plan goes. A
+    /// name that exists when the start makes it is someone else's
+    /// directory: the start is refused and that directory left alone.
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_start_makes_the_planned_cgroup_and_never_takes_one() {
+        let Some((prepared, dir)) = planned_pids(8) else {
+            return;
+        };
+        assert!(!dir.exists(), "{} made at planning", dir.display());
+        assert!(prepared.join_fds().is_empty());
+
+        fs::create_dir(&dir).unwrap();
+        let err = prepared.make().unwrap_err();
+        assert_eq!(err.key, None);
+        assert!(err.to_string().contains("cannot be made"), "{err}");
+        assert!(dir.is_dir(), "a directory cordon did not make was removed");
+        assert!(prepared.join_fds().is_empty());
+        fs::remove_dir(&dir).unwrap();
+
+        prepared.make().unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.join("pids.max")).unwrap().trim(),
+            "9"
+        );
+        let fds = prepared.join_fds();
+        assert_eq!(fds.len(), 1);
+        // SAFETY: the child only writes to a descriptor, sleeps and exits:
+        // async-signal-safe calls.
+        let child = match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let code = if join(&fds).is_ok() { 0 } else { 1 };
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                // SAFETY: leaves the child without running the parent's
+                // destructors.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => child,
+        };
+        let procs = dir.join("cgroup.procs");
+        let mut joined = false;
+        for _ in 0..200 {
+            let members = fs::read_to_string(&procs).unwrap();
+            if members.lines().any(|l| l == child.to_string()) {
+                joined = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(child, None);
+        assert!(joined, "the child is not in {}", dir.display());
+        drop(prepared);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
+    /// A limit the kernel refuses when the cgroup is made refuses the
+    /// start, naming the profile's key, and removes what was made.
+    #[test]
+    fn a_limit_the_kernel_refuses_at_the_start_refuses_it() {
+        // Above the kernel's largest pid limit.
+        let Some((prepared, dir)) = planned_pids(5_000_000) else {
+            return;
+        };
+        let err = prepared.make().unwrap_err();
+        assert_eq!(err.key, Some("nproc"));
+        assert!(
+            err.to_string()
+                .starts_with("limits.nproc cannot be applied"),
+            "{err}"
+        );
+        assert!(!dir.exists(), "{} left behind", dir.display());
+        assert!(prepared.join_fds().is_empty());
     }
 }

@@ -216,14 +216,17 @@ pub struct Prepared {
 
 impl Prepared {
     /// What cordon completes after init is cloned and before the server
-    /// may start, while init builds the namespaces: the Landlock rules.
-    /// A failure refuses the start. Called once per start; a plan that is
-    /// started again is not changed twice.
+    /// may start, while init builds the namespaces: the Landlock rules and
+    /// the cgroups. A failure refuses the start. Called once per start; a
+    /// plan that is started again is not changed twice.
     pub fn complete(&self) -> Result<(), SandboxError> {
-        match &self.landlock {
-            Some(landlock) => landlock.fill(),
-            None => Ok(()),
+        if let Some(landlock) = &self.landlock {
+            landlock.fill()?;
         }
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.make()?;
+        }
+        Ok(())
     }
 
     /// Makes the interpreter read exactly the files cordon checked (see
@@ -302,6 +305,9 @@ pub enum SandboxError {
     Seccomp(#[from] seccomp::SeccompError),
     #[error("mount plan: {0}")]
     Mounts(String),
+    /// Made at the start, after the decision: never degraded then.
+    #[error("{0} (the start is refused)")]
+    Cgroup(#[from] cgroup::MakeError),
     #[error(
         "without namespaces protected paths cannot be masked, and the grants contain: {}",
         show_paths(paths)
@@ -357,6 +363,9 @@ impl SandboxError {
             SandboxError::LimitUnavailable { .. } => Some(
                 "set `enforce = \"best-effort\"` in the profile's [limits] table to start without it (printed as not enforced), or remove the limit",
             ),
+            SandboxError::Cgroup(e) if e.key.is_some() => {
+                Some("set a limit the kernel accepts in the profile's [limits] table, or remove it")
+            }
             SandboxError::FilteredWithoutNamespaces { .. } => Some(
                 "run without --no-namespaces where unprivileged user namespaces are allowed; cordon does not fall back to the host's network",
             ),
