@@ -413,7 +413,11 @@ impl PreparedSeccomp {
         if !deny_first {
             parts.push(&deny);
         }
-        self.program = with_quick_allow(link(&parts)?, self.parts.gate.len(), examined);
+        self.program = shorten(&with_quick_allow(
+            link(&parts)?,
+            self.parts.gate.len(),
+            examined,
+        ));
         self.answer = answer;
         self.paths = paths;
         self.listener = answer != DenyAnswer::Action || paths;
@@ -483,6 +487,95 @@ fn link(parts: &[&[libc::sock_filter]]) -> Result<Vec<libc::sock_filter>, Seccom
         }
     }
     Ok(program)
+}
+
+/// `program` with every jump taken straight to where its chain of
+/// unconditional jumps (`JA`) ends, and without what no jump or
+/// fall-through reaches any more: the same answer for every call, in
+/// fewer instructions. seccompiler's rules and the linked parts leave
+/// such chains (a denied call costs five instructions where two do),
+/// and the kernel checks, translates and compiles every instruction at
+/// each start, and runs the reachable ones at each call.
+///
+/// Jumps only go forward, so the chains end; a conditional jump keeps
+/// its `JA` where the end of the chain lies beyond its 8-bit offset.
+/// Dropping instructions only shortens the distances that remain.
+fn shorten(program: &[libc::sock_filter]) -> Vec<libc::sock_filter> {
+    let len = program.len();
+    let conditional =
+        |op: &libc::sock_filter| op.code & 0x07 == libc::BPF_JMP as u16 && op.code != JA;
+    // Where a jump to `at` ends up: past every JA it lands on.
+    let end_of = |mut at: usize| {
+        while let Some(op) = program.get(at).filter(|op| op.code == JA) {
+            at += 1 + op.k as usize;
+        }
+        at
+    };
+    // Each instruction's jump targets, as absolute indexes.
+    let targets: Vec<(usize, usize)> = program
+        .iter()
+        .enumerate()
+        .map(|(at, op)| {
+            let next = at + 1;
+            if op.code == JA {
+                let end = end_of(next + op.k as usize);
+                (end, end)
+            } else if conditional(op) {
+                let near = |t: usize| {
+                    let end = end_of(t);
+                    if end - next <= usize::from(u8::MAX) {
+                        end
+                    } else {
+                        t
+                    }
+                };
+                (
+                    near(next + usize::from(op.jt)),
+                    near(next + usize::from(op.jf)),
+                )
+            } else {
+                (next, next)
+            }
+        })
+        .collect();
+    let mut reached = vec![false; len];
+    let mut stack = vec![0];
+    while let Some(at) = stack.pop() {
+        match reached.get_mut(at) {
+            Some(seen) if !*seen => *seen = true,
+            _ => continue,
+        }
+        if program[at].code & 0x07 == libc::BPF_RET as u16 {
+            continue;
+        }
+        let (a, b) = targets[at];
+        stack.push(a);
+        stack.push(b);
+    }
+    // New positions: a target is always reached, so it has one.
+    let mut position = vec![0usize; len + 1];
+    let mut kept = 0;
+    for at in 0..len {
+        position[at] = kept;
+        kept += usize::from(reached[at]);
+    }
+    position[len] = kept;
+    let offset = |from: usize, to: usize| position[to] - position[from] - 1;
+    (0..len)
+        .filter(|&at| reached[at])
+        .map(|at| {
+            let mut op = program[at];
+            let (a, b) = targets[at];
+            if op.code == JA {
+                op.k = offset(at, a) as u32;
+            } else if conditional(&op) {
+                // Never longer than before (see above): fits 8 bits.
+                op.jt = offset(at, a) as u8;
+                op.jf = offset(at, b) as u8;
+            }
+            op
+        })
+        .collect()
 }
 
 /// `program` with [`quick_allow`] right after its ABI gate (the first
@@ -1349,7 +1442,9 @@ mod tests {
                         (DenyAnswer::Action, true),
                     ] {
                         prepared.relink(answer, paths).unwrap();
-                        let gate = prepared.parts.gate.len();
+                        // The gate's last instruction, linked as a jump on
+                        // to the next instruction, is shortened away.
+                        let gate = prepared.parts.gate.len() - 1;
                         let program = &prepared.program;
                         assert_eq!(program[gate].code, LOAD, "no quick allow");
                         let end = gate
@@ -1752,6 +1847,18 @@ mod tests {
         }
     }
 
+    /// The parts linked as `relink` links them (before [`shorten`]).
+    fn linked(prepared: &PreparedSeccomp) -> Vec<libc::sock_filter> {
+        let parts = &prepared.parts;
+        let mut all: Vec<&[libc::sock_filter]> = vec![&parts.gate, &parts.deny];
+        all.extend(parts.answers.iter().map(Vec::as_slice));
+        with_quick_allow(
+            link(&all).unwrap(),
+            parts.gate.len(),
+            parts.examined.clone(),
+        )
+    }
+
     #[test]
     fn one_program_of_linked_parts() {
         let prepared = prepare(
@@ -1763,11 +1870,12 @@ mod tests {
         let p = &prepared.program;
         assert!(!p.is_empty() && p.len() <= MAX_PROGRAM);
         // Only the last part's allow is a return; the others jump on.
-        let allows = p
+        let linked = linked(&prepared);
+        let allows = linked
             .iter()
             .filter(|op| op.code == RET && op.k == libc::SECCOMP_RET_ALLOW)
             .count();
-        let jumps = p.iter().filter(|op| op.code == JA).count();
+        let jumps = linked.iter().filter(|op| op.code == JA).count();
         assert!(allows >= 1 && jumps >= 4, "{allows} {jumps}");
         assert!(matches!(p.last(), Some(op) if op.code == RET));
         let no_clone3 = prepare(
@@ -1800,6 +1908,116 @@ mod tests {
             }
         }
         assert!(matches!(program.last(), Some(op) if op.code == RET));
+    }
+
+    /// Every call number a program may look at, and argument values
+    /// around every constant it compares with or masks by: the inputs on
+    /// which two programs built from the same rules could differ.
+    fn probe_inputs(program: &[libc::sock_filter]) -> (Vec<u32>, Vec<u64>) {
+        let mut numbers: Vec<u32> = (0..=600).collect();
+        numbers.extend([0x4000_0000, 0x4000_0001, u32::MAX - 1, u32::MAX]);
+        let mut values = vec![0u64, 1, u64::from(u32::MAX), u64::MAX];
+        for op in program {
+            if op.code & 0x07 == libc::BPF_JMP as u16 || op.code & 0x07 == libc::BPF_ALU as u16 {
+                let k = u64::from(op.k);
+                numbers.extend([op.k, op.k.wrapping_add(1)]);
+                values.extend([k, k.wrapping_sub(1), k + 1, k << 32, !k]);
+            }
+        }
+        numbers.sort_unstable();
+        numbers.dedup();
+        values.sort_unstable();
+        values.dedup();
+        (numbers, values)
+    }
+
+    /// What [`shorten`] drops never changes an answer: the shortened and
+    /// the linked program answer alike (and load alike) for every call
+    /// number they look at and for argument values around every constant
+    /// they hold, in every mode; and the shortened program is well formed
+    /// and at least a third shorter.
+    #[test]
+    fn shortened_programs_answer_as_the_linked_ones() {
+        for action in [
+            SyscallAction::Errno,
+            SyscallAction::Log,
+            SyscallAction::Kill,
+        ] {
+            for network in [NetworkMode::None, NetworkMode::Host] {
+                let p = policy(action, &["ptrace"], &["openat2"]);
+                let mut prepared = prepare(&p, network, true).unwrap();
+                for step in 0..3 {
+                    match step {
+                        1 => prepared.report_denials().unwrap(),
+                        2 => prepared.notify().unwrap(),
+                        _ => {}
+                    }
+                    let (long, short) = (linked(&prepared), shorten(&linked(&prepared)));
+                    assert_well_formed(&short);
+                    assert!(
+                        short.len() * 3 <= long.len() * 2,
+                        "{} of {}",
+                        short.len(),
+                        long.len()
+                    );
+                    let (numbers, values) = probe_inputs(&long);
+                    for &nr in &numbers {
+                        let mut args = [0u64; 6];
+                        let answer = interpret(&long, nr, &args);
+                        assert_eq!(answer, interpret(&short, nr, &args), "call {nr}");
+                        // Arguments matter only to a call whose answer
+                        // reads them.
+                        if !answer.1 {
+                            continue;
+                        }
+                        for slot in 0..6 {
+                            for &v in &values {
+                                args = [0; 6];
+                                args[slot] = v;
+                                assert_eq!(
+                                    interpret(&long, nr, &args),
+                                    interpret(&short, nr, &args),
+                                    "call {nr}, argument {slot} = {v:#x}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A conditional jump whose chain of `JA`s ends beyond its 8-bit reach
+    /// keeps its first `JA`; unreachable code goes, a reachable `JA` stays.
+    #[test]
+    fn shorten_keeps_jumps_it_cannot_reach_past() {
+        let op = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
+        let far = 300;
+        let mut program = vec![
+            op(LOAD, DATA_NR, 0, 0),
+            op(JEQ, 1, 0, 1),
+            op(JA, far, 0, 0),
+            op(RET, libc::SECCOMP_RET_ERRNO | 1, 0, 0),
+            op(RET, libc::SECCOMP_RET_ALLOW, 0, 0),
+        ];
+        for _ in 0..far {
+            program.push(op(RET, libc::SECCOMP_RET_KILL_PROCESS, 0, 0));
+        }
+        program.push(op(RET, libc::SECCOMP_RET_LOG, 0, 0));
+        // The JA lands on the last return.
+        program[2].k = (program.len() - 1 - 3) as u32;
+        let short = shorten(&program);
+        assert_well_formed(&short);
+        for nr in 0..3 {
+            assert_eq!(
+                interpret(&program, nr, &[0; 6]),
+                interpret(&short, nr, &[0; 6])
+            );
+        }
+        // The JA stays; the returns nothing reaches any more are dropped.
+        assert_eq!(short.len(), 5, "{short:?}");
+        assert_eq!(short[2].code, JA);
+        assert_eq!(short[4].k, libc::SECCOMP_RET_LOG);
     }
 
     #[test]
