@@ -68,7 +68,11 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Each subcommand's arguments are defined when it is parsed (or its help
+// or a completion built), not at every start: `run` does not pay for
+// defining the others.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Show the exact command and its sandbox, ask for consent, run the server
     /// in the sandbox and relay its stdio.
@@ -326,8 +330,9 @@ pub enum ConsentCommand {
     },
 }
 
-/// The grants and the command, shared by every subcommand that starts a
-/// server.
+// The grants and the command, shared by every subcommand that starts a
+// server. (No doc comment: it would become the about of those
+// subcommands, whose arguments are defined late, after their own.)
 #[derive(Debug, Args, Clone)]
 pub struct LaunchArgs {
     /// Profile to apply: a name (see `cordon profile list`) or a path to a
