@@ -234,9 +234,9 @@ struct Held {
 }
 
 impl Drop for Starting {
-    /// The start was not given its go: init reads the end of the go pipe
-    /// (or, still building, is killed) and is reaped; nothing of the
-    /// server ever ran.
+    /// The start was not given its go: init reads the end of the go
+    /// socket (or, still building, is killed) and is reaped; nothing of
+    /// the server ever ran.
     fn drop(&mut self) {
         if self.held.take().is_none() {
             return;
@@ -423,10 +423,7 @@ impl Starting {
                 })
             }
             Some(Record::Failed { step, index, errno }) => {
-                let _ = nix::sys::wait::waitpid(self.pid, None);
-                if let Some(relay) = stderr {
-                    relay.finish();
-                }
+                self.reap(stderr);
                 // The sandbox is gone: the notifier has seen every call it
                 // will see, and what it recorded explains the failure.
                 if let Some(notifier) = self.notifier.take() {
@@ -442,12 +439,18 @@ impl Starting {
                 })
             }
             _ => {
-                let _ = nix::sys::wait::waitpid(self.pid, None);
-                if let Some(relay) = stderr {
-                    relay.finish();
-                }
+                self.reap(stderr);
                 Err(LaunchError::Vanished)
             }
+        }
+    }
+
+    /// After a failed start: reaps init, then relays what the server
+    /// wrote to its stderr, if anything, and ends the relay.
+    fn reap(&self, stderr: Option<stderr::StderrRelay>) {
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+        if let Some(relay) = stderr {
+            relay.finish();
         }
     }
 }
