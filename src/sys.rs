@@ -45,6 +45,100 @@ pub fn clone_fork(flags: c_int) -> SysResult<pid_t> {
     check(ret).map(|pid| pid as pid_t)
 }
 
+/// A stack for [`spawn`], mapped in the calling process (anonymous,
+/// faulted in only where used), with an inaccessible lowest page so that
+/// an overflow faults instead of writing below it.
+pub struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    /// Enough for the server's setup in an unoptimised build; untouched
+    /// pages cost nothing.
+    const LEN: usize = 1 << 20;
+
+    pub fn map() -> SysResult<ChildStack> {
+        let len = Self::LEN;
+        // SAFETY: a fresh anonymous mapping; no existing memory is named.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        let stack = ChildStack { base, len };
+        // SAFETY: the lowest page of the mapping just made.
+        if unsafe { libc::mprotect(base, page_size(), libc::PROT_NONE) } == -1 {
+            return Err(Errno::last());
+        }
+        Ok(stack)
+    }
+
+    /// One past the highest byte, 16-byte aligned as the ABIs want.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: base + len is one past the end of the mapping; mmap
+        // returns page-aligned memory, so the sum stays aligned.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made by `map`, unmapped once.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 => n as usize,
+        _ => 4096,
+    }
+}
+
+/// Starts `entry(arg)` in a child process on `stack` and returns its pid.
+/// With `share_memory` the child borrows this process's memory until it
+/// executes or exits, and the caller is suspended until then
+/// (`CLONE_VM | CLONE_VFORK`, as `posix_spawn` does): nothing is copied
+/// and nothing torn down again at the child's exec. Without it the child
+/// gets a copy, as with fork, running on the copy of `stack`.
+///
+/// # Safety
+/// `entry` must never return and, with `share_memory`, must write no
+/// memory the caller reads afterwards (its own stack is its own; errno
+/// is the caller's and is overwritten): it runs async-signal-safe code
+/// only and leaves by exec or `_exit`. The caller must be
+/// single-threaded, and the signals whose handlers could run in the child
+/// must be blocked (the child resets them).
+pub unsafe fn spawn(
+    stack: &ChildStack,
+    share_memory: bool,
+    entry: extern "C" fn(*mut libc::c_void) -> c_int,
+    arg: *mut libc::c_void,
+) -> SysResult<pid_t> {
+    let mut flags = libc::SIGCHLD;
+    if share_memory {
+        flags |= libc::CLONE_VM | libc::CLONE_VFORK;
+    }
+    // SAFETY: the stack is a live mapping this process owns; the caller
+    // guarantees what `entry` does with `arg` and the shared memory.
+    let pid = unsafe { libc::clone(entry, stack.top(), flags, arg) };
+    if pid == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(pid)
+    }
+}
+
 /// Leaves the process at once, without running atexit handlers or
 /// flushing stdio buffers that belong to the parent's copy.
 pub fn exit_now(code: c_int) -> ! {
@@ -698,4 +792,75 @@ pub fn notif_id_valid(listener: RawFd, id: u64) -> bool {
     let mut id = id;
     // SAFETY: id is a valid u64 for the call.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    /// Writes 7 where `arg` points, then leaves with 3.
+    extern "C" fn write_and_leave(arg: *mut libc::c_void) -> c_int {
+        // SAFETY: the test passes an AtomicI32 that outlives the child.
+        let flag = unsafe { &*arg.cast::<AtomicI32>() };
+        flag.store(7, Ordering::SeqCst);
+        exit_now(3)
+    }
+
+    /// What the caller sees of the child's write on `spawn`'s return and
+    /// once the child is reaped, and the child's exit code.
+    fn spawn_and_reap(share_memory: bool) -> (i32, i32, c_int) {
+        let stack = ChildStack::map().expect("map a stack");
+        let flag = AtomicI32::new(0);
+        let arg = std::ptr::from_ref(&flag).cast_mut().cast();
+        // SAFETY: the child writes only the flag, which outlives it, and
+        // leaves with `_exit`.
+        let pid = unsafe { spawn(&stack, share_memory, write_and_leave, arg) }.expect("spawn");
+        let on_return = flag.load(Ordering::SeqCst);
+        let (_, status) = waitpid(pid, 0).expect("waitpid").expect("a reaped child");
+        assert!(libc::WIFEXITED(status), "status {status:#x}");
+        (
+            on_return,
+            flag.load(Ordering::SeqCst),
+            libc::WEXITSTATUS(status),
+        )
+    }
+
+    #[test]
+    fn a_shared_spawn_returns_only_once_the_child_has_left() {
+        // The child ran in this memory, and the caller was suspended until
+        // it left: its write is there the moment `spawn` returns.
+        assert_eq!(spawn_and_reap(true), (7, 7, 3));
+    }
+
+    #[test]
+    fn a_copying_spawn_keeps_the_childs_writes_to_itself() {
+        let (on_return, after, code) = spawn_and_reap(false);
+        assert_eq!((on_return, after, code), (0, 0, 3));
+    }
+
+    #[test]
+    fn a_child_stack_has_an_inaccessible_lowest_page() {
+        let stack = ChildStack::map().expect("map a stack");
+        let mut fds = [0; 2];
+        // SAFETY: fds is a valid array of two ints.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // The kernel reads the bytes to write: it reports EFAULT where a
+        // read by the process would fault.
+        // SAFETY: write only reads the range, and checks its access.
+        let guard = unsafe { libc::write(fds[1], stack.base, 1) };
+        let errno = Errno::last();
+        // SAFETY: the page above the guard is the stack's lowest usable one.
+        let above = unsafe { stack.base.cast::<u8>().add(page_size()) };
+        // SAFETY: as above.
+        let usable = unsafe { libc::write(fds[1], above.cast(), 1) };
+        // SAFETY: the top is one past the mapping: its last byte is usable.
+        let last = unsafe { libc::write(fds[1], stack.top().cast::<u8>().sub(1).cast(), 1) };
+        close(fds[0]);
+        close(fds[1]);
+        assert_eq!((guard, errno), (-1, Errno::EFAULT));
+        assert_eq!((usable, last), (1, 1));
+        assert_eq!(stack.top() as usize % 16, 0);
+    }
 }

@@ -5,8 +5,9 @@
 //!
 //! Two processes run this code. The first child (the sandbox's init, pid 1
 //! of the new pid namespace) sets up the namespaces and the minimal root,
-//! then forks the server and supervises it (`launch::init`). The server
-//! process applies the per-process layers, seccomp last, and executes.
+//! then starts the server and supervises it (`launch::init`). The server
+//! process, in init's memory until it executes (see `spawn_server`),
+//! applies the per-process layers, seccomp last, and executes.
 #![allow(unsafe_code)]
 #![deny(clippy::indexing_slicing, clippy::panic)]
 
@@ -129,15 +130,7 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
     if unsafe { libc::pipe2(exec_pipe.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
         fail(fds.status, Step::Fork, 0, Errno::last());
     }
-    let server = match sys::clone_fork(0) {
-        Ok(0) => {
-            sys::close(exec_pipe[0]);
-            sys::close(signalfd);
-            run_server(p, fds, exec_pipe[1])
-        }
-        Ok(pid) => pid,
-        Err(e) => fail(fds.status, Step::Fork, 0, e),
-    };
+    let server = spawn_server(p, fds, exec_pipe, signalfd);
     if let Err(e) = init::close_all_but(fds.init_keeps(exec_pipe[0], signalfd)) {
         let _ = sys::kill(server, libc::SIGKILL);
         let _ = sys::waitpid(server, 0);
@@ -151,6 +144,60 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         fds.life,
         namespaces,
     )
+}
+
+/// What the server's entry point gets from init.
+struct ServerStart<'p> {
+    p: &'p Prepared,
+    fds: ChildFds,
+    exec_pipe: [RawFd; 2],
+    signalfd: RawFd,
+}
+
+/// Starts the server and returns its pid once it has executed (or failed
+/// to: its report is in `exec_pipe`). The server borrows init's memory
+/// until its exec rather than copying it, unless it must be dumpable
+/// before the exec (`--explain`): dumpability belongs to the memory, and
+/// init's must never be.
+fn spawn_server(
+    p: &Prepared,
+    fds: ChildFds,
+    exec_pipe: [RawFd; 2],
+    signalfd: RawFd,
+) -> libc::pid_t {
+    let stack = check(fds.status, Step::Fork, sys::ChildStack::map());
+    let share = !p
+        .seccomp
+        .as_ref()
+        .is_some_and(PreparedSeccomp::observes_paths);
+    let mut start = ServerStart {
+        p,
+        fds,
+        exec_pipe,
+        signalfd,
+    };
+    // SAFETY: init is single-threaded with its handled signals blocked;
+    // `server_entry` never returns and, sharing memory, writes nothing
+    // init reads afterwards: its own stack, and errno, which init's next
+    // failing call sets again before it is read.
+    let spawned = unsafe {
+        sys::spawn(
+            &stack,
+            share,
+            server_entry,
+            std::ptr::from_mut(&mut start).cast(),
+        )
+    };
+    check(fds.status, Step::Fork, spawned)
+}
+
+extern "C" fn server_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `spawn_server` passes its ServerStart, alive until this
+    // process executes or leaves (init is suspended, or this is a copy).
+    let start = unsafe { &*arg.cast::<ServerStart>() };
+    sys::close(start.exec_pipe[0]);
+    sys::close(start.signalfd);
+    run_server(start.p, start.fds, start.exec_pipe[1])
 }
 
 /// Joins the cgroups whose join files cordon sends (one message, exactly
