@@ -125,18 +125,93 @@ pub unsafe fn spawn(
     entry: extern "C" fn(*mut libc::c_void) -> c_int,
     arg: *mut libc::c_void,
 ) -> SysResult<pid_t> {
-    let mut flags = libc::SIGCHLD;
-    if share_memory {
-        flags |= libc::CLONE_VM | libc::CLONE_VFORK;
-    }
+    let flags = if share_memory {
+        libc::CLONE_VM | libc::CLONE_VFORK
+    } else {
+        0
+    };
+    // SAFETY: the caller's.
+    unsafe { spawn_with(stack, flags, entry, arg) }
+}
+
+/// Starts `entry(arg)` in a child process on `stack` with `flags` for
+/// clone (`SIGCHLD` added) and returns its pid; the child ends with
+/// `entry`'s value when it returns.
+///
+/// # Safety
+/// The stack must stay mapped while the child may use it, and `entry`
+/// must be safe to run with whatever `flags` shares: with `CLONE_VM` and
+/// without `CLONE_VFORK` the child runs beside the caller in its memory,
+/// so it may only write what is made for sharing (atomics) and must
+/// leave errno alone ([`raw_syscall3`]).
+pub unsafe fn spawn_with(
+    stack: &ChildStack,
+    flags: c_int,
+    entry: extern "C" fn(*mut libc::c_void) -> c_int,
+    arg: *mut libc::c_void,
+) -> SysResult<pid_t> {
     // SAFETY: the stack is a live mapping this process owns; the caller
-    // guarantees what `entry` does with `arg` and the shared memory.
-    let pid = unsafe { libc::clone(entry, stack.top(), flags, arg) };
+    // guarantees what `entry` does with `arg` and what is shared.
+    let pid = unsafe { libc::clone(entry, stack.top(), flags | libc::SIGCHLD, arg) };
     if pid == -1 {
         Err(Errno::last())
     } else {
         Ok(pid)
     }
+}
+
+/// A system call that leaves errno alone, for code running at the same
+/// time as its parent in the parent's memory (errno is the parent's):
+/// the kernel's answer, a negated errno on failure.
+///
+/// # Safety
+/// The call's arguments must be valid for it.
+pub unsafe fn raw_syscall3(nr: c_long, a: usize, b: usize, c: usize) -> isize {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the caller's; `syscall` clobbers rcx and r11 only.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: the caller's; `svc 0` returns in x0 and clobbers nothing else.
+    unsafe {
+        std::arch::asm!(
+            "svc 0",
+            in("x8") nr,
+            inlateout("x0") a => ret,
+            in("x1") b,
+            in("x2") c,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Opens a directory to name paths below it (`O_PATH`, close-on-exec).
+pub fn open_dir(path: &CStr) -> SysResult<RawFd> {
+    // SAFETY: path is a valid C string.
+    check_int(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })
+}
+
+/// Moves the calling process into the namespace `fd` refers to.
+pub fn setns(fd: RawFd, kind: c_int) -> SysResult<()> {
+    // SAFETY: setns takes plain integers.
+    check_int(unsafe { libc::setns(fd, kind) }).map(drop)
 }
 
 /// Leaves the process at once, without running atexit handlers or
@@ -838,6 +913,16 @@ mod tests {
     fn a_copying_spawn_keeps_the_childs_writes_to_itself() {
         let (on_return, after, code) = spawn_and_reap(false);
         assert_eq!((on_return, after, code), (0, 0, 3));
+    }
+
+    #[test]
+    fn a_raw_call_leaves_errno_alone() {
+        // SAFETY: closing -1 only fails.
+        unsafe { *libc::__errno_location() = libc::EINTR };
+        // SAFETY: as above.
+        let answer = unsafe { raw_syscall3(libc::SYS_close, usize::MAX, 0, 0) };
+        assert_eq!(answer, -(libc::EBADF as isize));
+        assert_eq!(Errno::last(), Errno::EINTR);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![deny(clippy::indexing_slicing, clippy::panic)]
 
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 
@@ -76,6 +77,18 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         sys::exit_now(125);
     }
     check(fds.status, Step::Setsid, sys::setsid());
+    // A new network namespace costs more than all the others together: a
+    // helper makes it on another CPU while init builds the mount view,
+    // and init joins it before anything uses the network.
+    let net_parts = (p.clone_flags & libc::CLONE_NEWNET != 0).then(|| {
+        (
+            check(fds.status, Step::Network, sys::ChildStack::map()),
+            check(fds.status, Step::Network, NetSlot::open()),
+        )
+    });
+    let net = net_parts
+        .as_ref()
+        .map(|(stack, slot)| check(fds.status, Step::Network, slot.start(stack)));
     if let Some(maps) = &p.id_maps {
         check(fds.status, Step::IdMaps, maps.apply());
     }
@@ -83,6 +96,9 @@ pub fn run_init(p: &Prepared, fds: ChildFds) -> ! {
         if let Err((index, errno)) = mounts::apply(plan) {
             fail(fds.status, Step::Mount, index, errno);
         }
+    }
+    if let Some(net) = net {
+        check(fds.status, Step::Network, net.join());
     }
     if let Some(name) = p.hostname {
         check(fds.status, Step::Hostname, sys::sethostname(name));
@@ -198,6 +214,94 @@ extern "C" fn server_entry(arg: *mut libc::c_void) -> libc::c_int {
     sys::close(start.exec_pipe[0]);
     sys::close(start.signalfd);
     run_server(start.p, start.fds, start.exec_pipe[1])
+}
+
+/// Where the network helper finds `/proc` and leaves its answer: the
+/// descriptor of the namespace it made, or a negated errno.
+struct NetSlot {
+    proc_dir: RawFd,
+    answer: AtomicI32,
+}
+
+/// The running helper, which borrows its slot and stack until joined.
+struct NetHelper<'a> {
+    pid: libc::pid_t,
+    slot: &'a NetSlot,
+    _stack: &'a sys::ChildStack,
+}
+
+impl NetSlot {
+    /// `/proc` is opened before the mount view replaces it: the helper
+    /// names its own namespace file below it.
+    fn open() -> Result<NetSlot, Errno> {
+        Ok(NetSlot {
+            proc_dir: sys::open_dir(c"/proc")?,
+            answer: AtomicI32::new(-libc::EPROTO),
+        })
+    }
+
+    /// The helper shares init's memory and descriptors (its answer is
+    /// one of them) and runs beside init.
+    fn start<'a>(&'a self, stack: &'a sys::ChildStack) -> Result<NetHelper<'a>, Errno> {
+        // SAFETY: `net_entry` reads the slot, writes only its atomic, and
+        // makes only calls that leave init's errno alone; the slot and
+        // the stack are borrowed until `join` has reaped the helper (or
+        // init leaves, which ends it with the pid namespace).
+        let pid = unsafe {
+            sys::spawn_with(
+                stack,
+                libc::CLONE_VM | libc::CLONE_FILES,
+                net_entry,
+                std::ptr::from_ref(self).cast_mut().cast(),
+            )
+        }?;
+        Ok(NetHelper {
+            pid,
+            slot: self,
+            _stack: stack,
+        })
+    }
+}
+
+impl NetHelper<'_> {
+    /// Waits for the helper, then moves init into its namespace.
+    fn join(self) -> Result<(), Errno> {
+        sys::waitpid(self.pid, 0)?;
+        sys::close(self.slot.proc_dir);
+        let answer = self.slot.answer.load(Ordering::SeqCst);
+        if answer < 0 {
+            return Err(Errno::from_raw(-answer));
+        }
+        let joined = sys::setns(answer, libc::CLONE_NEWNET);
+        sys::close(answer);
+        joined
+    }
+}
+
+/// The helper: a new network namespace, and a descriptor that keeps it
+/// once the helper is gone. It runs at the same time as init in init's
+/// memory, where errno is init's: raw calls only.
+extern "C" fn net_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `NetSlot::start` passes its slot, alive until joined.
+    let slot = unsafe { &*arg.cast::<NetSlot>() };
+    // SAFETY: unshare takes a flag word.
+    let mut answer =
+        unsafe { sys::raw_syscall3(libc::SYS_unshare, libc::CLONE_NEWNET as usize, 0, 0) };
+    if answer == 0 {
+        // SAFETY: a directory descriptor, a C string and open flags.
+        answer = unsafe {
+            sys::raw_syscall3(
+                libc::SYS_openat,
+                slot.proc_dir as usize,
+                c"thread-self/ns/net".as_ptr() as usize,
+                (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            )
+        };
+    }
+    let answer = i32::try_from(answer).unwrap_or(-libc::EOVERFLOW);
+    slot.answer.store(answer, Ordering::SeqCst);
+    // glibc's clone ends the process with this value (a raw exit).
+    0
 }
 
 /// Joins the cgroups whose join files cordon sends (one message, exactly
@@ -318,4 +422,75 @@ fn run_server(p: &Prepared, fds: ChildFds, report: RawFd) -> ! {
         None => sys::execve(&p.exec.path, &p.exec.argv_ptrs, &p.exec.envp_ptrs),
     };
     fail(report, Step::Exec, 0, errno)
+}
+
+#[cfg(test)]
+#[allow(clippy::panic, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// The inode of the calling process's network namespace.
+    fn net_inode() -> u64 {
+        // SAFETY: stat is plain data; zeroed is a valid value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid path and out pointer.
+        if unsafe { libc::stat(c"/proc/self/ns/net".as_ptr(), &mut st) } != 0 {
+            sys::exit_now(90);
+        }
+        st.st_ino
+    }
+
+    /// In a forked child (allocation-free from here: the test harness has
+    /// threads): `setup`, then the helper makes a namespace and the child
+    /// joins it. Exit 0: joined, in a new namespace; 1: joined, but in
+    /// the old one; 100 + errno: the join failed.
+    fn helper_in_child(setup: fn()) -> i32 {
+        match sys::clone_fork(0).expect("fork") {
+            0 => {
+                setup();
+                let before = net_inode();
+                let stack = sys::ChildStack::map().unwrap_or_else(|_| sys::exit_now(91));
+                let slot = NetSlot::open().unwrap_or_else(|_| sys::exit_now(92));
+                let joined = slot.start(&stack).and_then(NetHelper::join);
+                sys::exit_now(match joined {
+                    Ok(()) if net_inode() != before => 0,
+                    Ok(()) => 1,
+                    Err(e) => 100 + e as i32,
+                })
+            }
+            pid => {
+                let (_, status) = sys::waitpid(pid, 0).expect("waitpid").expect("reaped");
+                assert!(libc::WIFEXITED(status), "status {status:#x}");
+                libc::WEXITSTATUS(status)
+            }
+        }
+    }
+
+    #[test]
+    fn init_joins_the_network_namespace_its_helper_makes() {
+        fn own_user_namespace() {
+            // SAFETY: unshare takes a flag word.
+            if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+                sys::exit_now(93);
+            }
+        }
+        match helper_in_child(own_user_namespace) {
+            93 => eprintln!(
+                "skipped: no user namespace for this process (kernel feature: unprivileged user namespaces)"
+            ),
+            code => assert_eq!(code, 0),
+        }
+    }
+
+    #[test]
+    fn a_helper_the_kernel_refuses_a_namespace_fails_the_join() {
+        fn without_privileges() {
+            // Leaving root drops every capability, CAP_SYS_ADMIN included.
+            // SAFETY: plain integers.
+            if unsafe { libc::setresuid(65534, 65534, 65534) } != 0 {
+                sys::exit_now(94);
+            }
+        }
+        assert_eq!(helper_in_child(without_privileges), 100 + libc::EPERM);
+    }
 }

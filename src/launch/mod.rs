@@ -195,7 +195,7 @@ impl LaunchError {
             LaunchError::Clone(_) => true,
             LaunchError::Setup { step, .. } => matches!(
                 step,
-                Step::IdMaps | Step::Mount | Step::Hostname | Step::Loopback
+                Step::IdMaps | Step::Mount | Step::Hostname | Step::Loopback | Step::Network
             ),
             _ => false,
         }
@@ -292,7 +292,9 @@ fn start_sandbox(
     let listener = prepared.seccomp.as_ref().is_some_and(|s| s.listener);
     let watch = watch.filter(|w| listener && w.seccomp.is_some());
     let descriptors = fds::Descriptors::new(egress_end, watch.is_some())?;
-    let pid = match sys::clone_fork(prepared.clone_flags) {
+    // Init makes the network namespace itself, in a helper, while it
+    // builds the mount view (see `child::NetSlot`).
+    let pid = match sys::clone_fork(prepared.clone_flags & !libc::CLONE_NEWNET) {
         Ok(0) => child::run_init(prepared, descriptors.child()),
         Ok(pid) => Pid::from_raw(pid),
         Err(e) => return Err(LaunchError::Clone(e)),

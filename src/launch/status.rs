@@ -30,10 +30,11 @@ pub enum Step {
     Loopback,
     Cgroup,
     Egress,
+    Network,
 }
 
 impl Step {
-    const ALL: [Step; 21] = [
+    const ALL: [Step; 22] = [
         Step::ParentGone,
         Step::Setsid,
         Step::Stdio,
@@ -55,6 +56,7 @@ impl Step {
         Step::Loopback,
         Step::Cgroup,
         Step::Egress,
+        Step::Network,
     ];
 
     fn from_u32(v: u32) -> Option<Step> {
@@ -84,6 +86,7 @@ impl Step {
             Step::Loopback => "loopback interface",
             Step::Cgroup => "cgroups (process and memory limits)",
             Step::Egress => "network filter",
+            Step::Network => "network namespace",
         }
     }
 }
